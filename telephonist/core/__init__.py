@@ -1,0 +1,1 @@
+"""The channel layer and the runtime primitives every interface and worker share."""

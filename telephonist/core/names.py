@@ -1,0 +1,55 @@
+"""Channel and group name rules, identical to Channels 4 so names move both ways.
+
+A channel name is ASCII letters, digits, ``-``, ``_`` and ``.``, optionally followed by
+one ``!`` and a process-local part: ``websocket.receive`` is a normal channel that any
+process may read, ``worker.a1b2!c3d4`` is *process-specific*: only the process that
+created ``worker.a1b2!`` reads it. Names are shorter than 100 characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "is_process_specific",
+    "non_local_name",
+    "require_valid_channel_name",
+    "require_valid_group_name",
+]
+
+MAX_NAME_LENGTH = 100
+
+_CHANNEL_RE = re.compile(r"^[a-zA-Z\d\-_.]+(![\d\w\-_.]*)?$")
+_GROUP_RE = re.compile(r"^[a-zA-Z\d\-_.]+$")
+_ERROR = (
+    "{kind} name must be a valid unicode string with length < "
+    f"{MAX_NAME_LENGTH} containing only ASCII alphanumerics, hyphens, underscores, "
+    "or periods (channels may have one '!'); got {name!r}"
+)
+
+
+def _check(kind: str, name: object, pattern: re.Pattern[str]) -> str:
+    if not isinstance(name, str) or len(name) >= MAX_NAME_LENGTH or not pattern.match(name):
+        raise TypeError(_ERROR.format(kind=kind, name=name))
+    return name
+
+
+def require_valid_channel_name(name: object) -> str:
+    """Return ``name`` if it is a valid channel name, else raise ``TypeError`` (as Channels)."""
+    return _check("Channel", name, _CHANNEL_RE)
+
+
+def require_valid_group_name(name: object) -> str:
+    """Return ``name`` if it is a valid group name, else raise ``TypeError`` (as Channels)."""
+    return _check("Group", name, _GROUP_RE)
+
+
+def is_process_specific(name: str) -> bool:
+    return "!" in name
+
+
+def non_local_name(name: str) -> str:
+    """``'a.b!c'`` -> ``'a.b!'``: the part that names the owning process."""
+    bang = name.find("!")
+    return name if bang < 0 else name[: bang + 1]

@@ -1,0 +1,39 @@
+"""Counters a layer keeps about what it refused or dropped, read by ``telephonist status``.
+
+At-most-once delivery may lose a message; the contract is that every loss is counted
+under a reason, so an operator can tell a full channel from an expired one from a
+receive cancelled mid-flight.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+__all__ = ["LayerStats"]
+
+
+class LayerStats:
+    """Thread-safe named counters. Reasons in use:
+
+    ``full`` (send refused, ``ChannelFull``), ``too_large`` (``MessageTooLarge``),
+    ``expired`` (dropped unread after ``expiry``), ``cancelled`` (popped for a receive
+    that was cancelled before it returned), ``reconnects`` (backing store reconnections),
+    ``orphaned`` (arrived for a process-local channel nobody reads any more).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def incr(self, reason: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[reason] += n
+
+    def get(self, reason: str) -> int:
+        with self._lock:
+            return self._counts[reason]
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)

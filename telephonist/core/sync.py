@@ -1,0 +1,100 @@
+"""A blocking facade over any layer, for sync code (Django views, scripts, threads).
+
+Why not ``async_to_sync``: it runs each call on whatever loop is at hand, and a layer
+that caches connections per loop then holds sockets bound to a loop that is gone
+("Event loop is closed", the most reported channels_redis failure). The facade instead
+owns one private loop in one daemon thread for its whole life; every call runs there, so
+connections are only ever used on the loop that opened them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterable, Sequence
+from typing import Any, TypeVar
+
+from .base import BaseChannelLayer
+from .codec import Message
+
+__all__ = ["SyncLayer"]
+
+T = TypeVar("T")
+
+
+class SyncLayer:
+    """``SyncLayer(layer).send("chan", {...})``; ``close()`` stops its thread."""
+
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        loop = self._ensure_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            coro.close()
+            raise RuntimeError("SyncLayer called from its own loop: await the layer instead")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout)
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def main() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=main, name="telephonist-sync", daemon=True)
+                self._thread.start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def send(self, channel: str, message: Message) -> None:
+        self._run(self.layer.send(channel, message))
+
+    def send_many(self, messages: Sequence[tuple[str, Message]]) -> list[bool]:
+        return self._run(self.layer.send_many(messages))
+
+    def receive(self, channel: str, timeout: float | None = None) -> Message:
+        """Block for the next message; ``TimeoutError`` after ``timeout`` seconds."""
+        return self._run(asyncio.wait_for(self.layer.receive(channel), timeout))
+
+    def new_channel(self, prefix: str = "specific.") -> str:
+        return self._run(self.layer.new_channel(prefix))
+
+    def group_add(self, group: str, channel: str) -> None:
+        self._run(self.layer.group_add(group, channel))
+
+    def group_discard(self, group: str, channel: str) -> None:
+        self._run(self.layer.group_discard(group, channel))
+
+    def group_send(self, group: str, message: Message) -> None:
+        self._run(self.layer.group_send(group, message))
+
+    def group_send_many(self, groups: Iterable[str], message: Message) -> None:
+        self._run(self.layer.group_send_many(list(groups), message))
+
+    def flush(self) -> None:
+        self._run(self.layer.flush())
+
+    def close(self) -> None:
+        """Close the layer's connections on the private loop, then stop the thread."""
+        with self._start_lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self.layer.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
