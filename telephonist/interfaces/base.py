@@ -1,0 +1,127 @@
+"""The interface contract: what a protocol plugin implements and what the host gives it.
+
+Theory of operation
+-------------------
+An *interface* turns one protocol's events into messages on the channel layer and turns
+messages arriving on its *reply channels* back into protocol actions. It is found through
+the ``telephonist.interfaces`` entry-point group (``name = "package.module:Class"``) and
+gets exactly the powers below; built-in interfaces get nothing more.
+
+The *host* (one per interface-server process) owns the event loop, the layer and ONE
+receive loop for all of the process's reply channels. An interface never calls
+``layer.receive``: it asks the host for a reply channel per connection (or per
+conversation) with a handler, and the host calls that handler, in order, with each
+message that arrives there. Events go out through ``host.send_event``; when it names the
+connection, the host stamps ``reply_channel`` and a per-connection ``order`` and keeps
+*connection affinity*: every event of that connection is consumed, in order, by the one
+worker that took its first event. If that worker goes away, the host calls the handler
+with ``{"type": "telephonist.connection.abort", "reason": ...}`` within a bounded time,
+and the interface ends the connection the protocol's way.
+
+Overload is answered at the edge: ``send_event`` raises ``ChannelFull`` (already counted)
+and the interface gives its protocol's own answer (HTTP 503, WebSocket 1013, SMTP 451,
+Slack non-2xx, IRC: stop reading for a while).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from ..core.base import BaseChannelLayer
+from ..core.codec import Message
+
+__all__ = [
+    "ABORT",
+    "Interface",
+    "InterfaceConfig",
+    "InterfaceHost",
+    "ReplyHandler",
+]
+
+ABORT = "telephonist.connection.abort"
+"""Message type the host hands a reply handler when the connection's worker is gone."""
+
+ReplyHandler = Callable[[Message], Awaitable[None]]
+
+
+class InterfaceConfig(BaseModel):
+    """Base of every interface's typed settings. Unknown keys are errors, so a typo in
+    ``telephonist.toml`` fails at start-up naming the key instead of being ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+
+
+class InterfaceHost(Protocol):
+    """What the interface-server host offers an interface."""
+
+    @property
+    def layer(self) -> BaseChannelLayer: ...
+
+    async def open_reply_channel(self, handler: ReplyHandler, prefix: str = "") -> str:
+        """A new process-specific channel; each message arriving on it is passed to
+        ``handler``, one at a time, in arrival order. ``prefix`` is a readable label
+        (for example ``"ws"``) that appears in the channel name."""
+        ...
+
+    def close_reply_channel(self, channel: str) -> None:
+        """Stop dispatching to ``channel`` and end its affinity binding; later messages
+        for it are dropped and counted ("orphaned")."""
+        ...
+
+    async def send_event(
+        self, channel: str, message: Message, *, connection: str | None = None
+    ) -> None:
+        """Send a protocol event to the workers routing ``channel``.
+
+        With ``connection`` (the connection's reply channel) the host adds
+        ``reply_channel`` and ``order`` and keeps affinity. Raises ``ChannelFull`` and
+        ``MessageTooLarge`` for the interface to answer in its protocol."""
+        ...
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Increment an interface counter (shown by ``telephonist status``)."""
+        ...
+
+
+class Interface(abc.ABC):
+    """Base class of interface plugins.
+
+    Subclasses set ``name`` and ``config_model`` and implement ``start`` and ``stop``.
+    ``uses_twisted = True`` asks the host to install Twisted's asyncio reactor on the
+    shared loop before ``start``.
+    """
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[InterfaceConfig]] = InterfaceConfig
+    uses_twisted: ClassVar[bool] = False
+    #: Channels this interface sends events on, for ``telephonist interfaces`` and docs.
+    event_channels: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: InterfaceConfig, host: InterfaceHost) -> None:
+        self.config = config
+        self.host = host
+        self.log = logging.getLogger(f"telephonist.interfaces.{self.name}")
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Bind, listen or connect. Returns once the interface serves."""
+
+    @abc.abstractmethod
+    async def stop(self, drain_timeout: float) -> None:
+        """Stop accepting new work, let work in flight finish for at most
+        ``drain_timeout`` seconds, then say the protocol's goodbye to what is left."""
+
+    def endpoints(self) -> list[str]:
+        """Where the interface listens or what it is connected to, for start-up output."""
+        return []
+
+    def status(self) -> dict[str, Any]:
+        """Live state (connections, ...) for ``telephonist status``."""
+        return {}
