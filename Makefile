@@ -15,7 +15,12 @@ $(STAMP): pyproject.toml Makefile $(wildcard tests/plugins/*/pyproject.toml)
 run: $(STAMP)
 	$(BIN)/python examples/layer_demo.py
 
-test: $(STAMP)
+PEERS_STAMP := $(VENV)/.peers-stamp
+$(PEERS_STAMP): scripts/install-peers.sh $(wildcard scripts/peers/*.sh) | $(STAMP)
+	bash scripts/install-peers.sh
+	touch $(PEERS_STAMP)
+
+test: $(STAMP) $(PEERS_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
