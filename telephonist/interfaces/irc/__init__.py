@@ -1,0 +1,4 @@
+"""The IRC interface (client role): bots that reuse any routed consumer.
+
+See ``docs/irc.md`` for the message spec and every setting.
+"""

@@ -1,0 +1,162 @@
+"""Settings of the IRC interface: one ``IrcConfig`` with a list of networks.
+
+Every setting has a safe default; ``docs/irc.md`` lists them all. A network is reached by
+configuration alone, for example in ``telephonist.toml``::
+
+    [interfaces.irc]
+    [[interfaces.irc.networks]]
+    name = "libera"
+    host = "irc.libera.chat"
+    nick = "mybot"
+    channels = ["#mychannel", "#private secretkey"]
+    sasl_mechanism = "plain"
+    sasl_password = "..."
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from ... import __version__
+from ..base import InterfaceConfig
+from .text import valid_word
+
+__all__ = ["DEFAULT_CAPS", "ChannelSpec", "IrcConfig", "NetworkConfig"]
+
+#: IRCv3 capabilities requested when the server offers them (``sasl`` is added when SASL
+#: is configured). Each one is handled: tags and ``time`` reach consumers, echoes of our
+#: own lines are ignored, ``chghost`` keeps our relayed prefix (and so line splitting) exact.
+DEFAULT_CAPS = ("server-time", "message-tags", "echo-message", "multi-prefix", "chghost")
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+class ChannelSpec(BaseModel):
+    """A channel to join, with its key (password) if it has one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    key: str | None = None
+
+    @field_validator("name", "key")
+    @classmethod
+    def _one_word(cls, value: str | None) -> str | None:
+        if value is not None and not valid_word(value):
+            raise ValueError(f"{value!r} is not a single IRC word")
+        return value
+
+
+class NetworkConfig(BaseModel):
+    """One IRC network (one server connection)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Label used in messages (`network` key) and logs.")
+    host: str
+    port: int = Field(6697, ge=1, le=65535)
+    tls: bool = True
+    tls_verify: bool = True
+    tls_ca_file: str | None = None
+    tls_server_name: str | None = None
+    tls_client_cert: str | None = None
+    tls_client_key: str | None = None
+    password: SecretStr | None = None
+    nick: str
+    alt_nicks: tuple[str, ...] = ()
+    user: str | None = None
+    realname: str = "Telephonist IRC interface"
+    sasl_mechanism: Literal["none", "plain", "external"] = "none"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    sasl_required: bool = True
+    channels: tuple[ChannelSpec, ...] = ()
+    caps: tuple[str, ...] = DEFAULT_CAPS
+    flood_burst: int = Field(5, ge=1)
+    flood_rate: float = Field(1.0, gt=0)
+    max_queue: int = Field(500, ge=1)
+    connect_timeout: float = Field(30.0, gt=0)
+    registration_timeout: float = Field(60.0, gt=0)
+    ping_interval: float = Field(60.0, gt=0)
+    ping_timeout: float = Field(120.0, gt=0)
+    reconnect_initial: float = Field(2.0, gt=0)
+    reconnect_max: float = Field(300.0, gt=0)
+    reconnect_attempts: int | None = Field(None, ge=0)
+    max_inbound_line: int = Field(8704, ge=512)
+    pause_on_full: float = Field(1.0, gt=0)
+    max_conversations: int = Field(1000, ge=1)
+    rejoin_on_kick: bool = False
+    version_reply: str = f"Telephonist {__version__}"
+    quit_message: str = "Telephonist"
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channel_strings(cls, value: object) -> object:
+        # "#room" and "#room key" are accepted as shorthands for {name, key}.
+        if isinstance(value, list | tuple):
+            items: list[object] = []
+            for item in value:
+                if isinstance(item, str):
+                    name, _, key = item.strip().partition(" ")
+                    items.append({"name": name, "key": key.strip() or None})
+                else:
+                    items.append(item)
+            return items
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("network name must be 1-40 of A-Z a-z 0-9 _ . -")
+        return value
+
+    @field_validator("nick", "user")
+    @classmethod
+    def _word(cls, value: str | None) -> str | None:
+        if value is not None and not valid_word(value, 64):
+            raise ValueError(f"{value!r} is not a valid IRC nick/user")
+        return value
+
+    @field_validator("alt_nicks")
+    @classmethod
+    def _words(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for nick in value:
+            if not valid_word(nick, 64):
+                raise ValueError(f"{nick!r} is not a valid IRC nick")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NetworkConfig:
+        if self.sasl_mechanism == "plain" and self.sasl_password is None:
+            raise ValueError("sasl_mechanism 'plain' needs sasl_password")
+        if self.sasl_mechanism == "external" and not self.tls_client_cert:
+            raise ValueError("sasl_mechanism 'external' needs tls_client_cert")
+        if self.tls_client_key and not self.tls_client_cert:
+            raise ValueError("tls_client_key without tls_client_cert")
+        if self.ping_timeout < self.ping_interval:
+            raise ValueError("ping_timeout must be at least ping_interval")
+        if self.reconnect_max < self.reconnect_initial:
+            raise ValueError("reconnect_max must be at least reconnect_initial")
+        return self
+
+    @property
+    def username(self) -> str:
+        return self.user or self.nick
+
+
+class IrcConfig(InterfaceConfig):
+    """The ``irc`` interface: a client of each listed network."""
+
+    networks: tuple[NetworkConfig, ...] = ()
+
+    @field_validator("networks")
+    @classmethod
+    def _unique(cls, value: tuple[NetworkConfig, ...]) -> tuple[NetworkConfig, ...]:
+        names = [n.name for n in value]
+        if len(names) != len(set(names)):
+            raise ValueError("network names must be unique")
+        return value

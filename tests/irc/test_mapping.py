@@ -1,0 +1,245 @@
+"""Server lines -> events, and reply messages -> lines, with the session that knows us."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from telephonist.interfaces.irc import spec
+from telephonist.interfaces.irc.events import Event, Ignored, map_line
+from telephonist.interfaces.irc.lines import MAX_LINE_BYTES, parse_line
+from telephonist.interfaces.irc.replies import Rejected, plan_reply
+from telephonist.interfaces.irc.session import Session, casefold
+
+
+def session(nick: str = "bot") -> Session:
+    s = Session(nick)
+    for raw in (
+        ":srv 001 bot :Welcome to the net bot!~bot@bot.host",
+        ":srv 005 bot CASEMAPPING=rfc1459 CHANTYPES=# STATUSMSG=@+ :are supported",
+    ):
+        s.observe(parse_line(raw))
+    return s
+
+
+def event(raw: str, s: Session | None = None) -> Event | Ignored:
+    s = s or session()
+    line = parse_line(raw)
+    s.observe(line)
+    return map_line(line, s, "net")
+
+
+def test_session_learns_itself() -> None:
+    s = session()
+    assert (s.nick, s.ident, s.host) == ("bot", "~bot", "bot.host")
+    assert s.source_length() == len("bot!~bot@bot.host")
+    s.observe(parse_line(":bot!~bot@bot.host NICK :Bot[1]"))
+    assert s.is_me("bot{1}")  # rfc1459 casemapping
+    s.observe(parse_line(":Bot[1]!~bot@bot.host CHGHOST newid new.host"))
+    assert (s.ident, s.host) == ("newid", "new.host")
+    s.observe(parse_line(":Bot[1]!newid@new.host JOIN #Room"))
+    assert s.channels == {"#room": "#Room"}
+    s.observe(parse_line(":op!o@h KICK #ROOM bot[1] :bye"))
+    assert s.channels == {}
+    unknown = Session("n")
+    assert unknown.source_length() >= len("n") + 2 + 11 + 63
+    assert casefold("A[]~", "ascii") == "a[]~"
+
+
+def test_channel_message_event() -> None:
+    ev = event("@time=2024-05-01T10:00:00.000Z;msgid=x :Al!al@h PRIVMSG #Room :!ping")
+    assert isinstance(ev, Event)
+    assert ev.channel == spec.RECEIVE
+    assert ev.room == "#Room"
+    assert ev.message == {
+        "type": "irc-client.receive",
+        "kind": "message",
+        "text": "!ping",
+        "room": "#Room",
+        "target": "#Room",
+        "private": False,
+        "network": "net",
+        "user": "Al",
+        "nick": "Al",
+        "ident": "al",
+        "host": "h",
+        "tags": {"time": "2024-05-01T10:00:00.000Z", "msgid": "x"},
+        "time": "2024-05-01T10:00:00.000Z",
+    }
+
+
+def test_private_notice_action_statusmsg() -> None:
+    private = event(":Al!al@h PRIVMSG bot :hi")
+    assert isinstance(private, Event)
+    assert private.room == "Al"
+    assert private.message["private"] is True
+    notice = event(":Al!al@h NOTICE #r :note")
+    assert isinstance(notice, Event)
+    assert notice.message["kind"] == "notice"
+    action = event(":Al!al@h PRIVMSG #r :\x01ACTION waves\x01")
+    assert isinstance(action, Event)
+    assert (action.message["kind"], action.message["text"]) == ("action", "waves")
+    ops = event(":Al!al@h PRIVMSG @#r :ops only")
+    assert isinstance(ops, Event)
+    assert ops.room == "#r"
+    assert ops.message["target"] == "@#r"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (":bot!~bot@bot.host PRIVMSG #r :my own echo", "own_message"),
+        (":BOT!~bot@bot.host PRIVMSG #r :echo, other case", "own_message"),
+        (":irc.server.net NOTICE bot :*** server notice", "server_notice"),
+        (":Al!al@h PRIVMSG bot :\x01VERSION\x01", "ctcp_request"),
+        (":Al!al@h NOTICE bot :\x01VERSION mIRC\x01", "ctcp_reply"),
+        (":srv 353 bot = #r :a b c", "other"),
+        (":Al!al@h KICK #r", "malformed"),
+    ],
+)
+def test_ignored(raw: str, reason: str) -> None:
+    ev = event(raw)
+    assert isinstance(ev, Ignored)
+    assert ev.reason == reason
+
+
+def test_membership_and_network_events() -> None:
+    s = session()
+    join = event(":bot!~bot@bot.host JOIN #r", s)
+    assert isinstance(join, Event)
+    assert join.message["self"] is True
+    assert join.room == "#r"
+    part = event(":Al!al@h PART #r :gone", s)
+    assert isinstance(part, Event)
+    assert part.message["reason"] == "gone"
+    kick = event(":Op!o@h KICK #r bot :out", s)
+    assert isinstance(kick, Event)
+    assert kick.message["kicked"] == "bot"
+    assert kick.message["self"] is True
+    invite = event(":Al!al@h INVITE bot :#new", s)
+    assert isinstance(invite, Event)
+    assert invite.room == "#new"
+    assert invite.message["self"]
+    topic = event(":Al!al@h TOPIC #r :new topic", s)
+    assert isinstance(topic, Event)
+    assert topic.message["topic"] == "new topic"
+    quit_ = event(":Al!al@h QUIT :Quit: bye", s)
+    assert isinstance(quit_, Event)
+    assert quit_.room is None
+    assert quit_.channel == spec.QUIT
+    nick = event(":bot!~bot@bot.host NICK newbot", s)
+    assert isinstance(nick, Event)
+    assert nick.message["self"]
+    assert nick.message["new_nick"] == "newbot"
+
+
+# -- replies -----------------------------------------------------------------------------
+
+
+def relayed_length(s: Session, line: str) -> int:
+    # Before the server told us our mask, assume the longest one it may use.
+    ident, host = s.ident or "~" + "u" * 10, s.host or "h" * 63
+    return len(f":{s.nick}!{ident}@{host} {line}\r\n".encode())
+
+
+def test_chat_reply_goes_to_the_room() -> None:
+    plan = plan_reply({"text": "pong"}, "#r", session())
+    assert plan.lines == ["PRIVMSG #r :pong"]
+    plan = plan_reply({"type": "chat.send", "text": "a\nb"}, "Al", session())
+    assert plan.lines == ["PRIVMSG Al :a", "PRIVMSG Al :b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi\r\nQUIT :pwned",
+        "hi\nPRIVMSG #other :spam",
+        "hi\rJOIN #evil",
+        "hi\0KICK #r x",
+        "\r\n\r\nNICK evil",
+    ],
+)
+def test_injection_through_text_stays_inside_privmsg(text: str) -> None:
+    for line in plan_reply({"text": text}, "#r", session()).lines:
+        parsed = parse_line(line)
+        assert parsed.command == "PRIVMSG"
+        assert parsed.params[0] == "#r"
+        assert not set(line) & set("\r\n\0")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": spec.SEND_MESSAGE, "target": "#r\r\nQUIT", "text": "x"},
+        {"type": spec.SEND_MESSAGE, "target": "#a,#b", "text": "x"},
+        {"type": spec.SEND_MESSAGE, "target": "#a :x", "text": "x"},
+        {"type": spec.SEND_JOIN, "channel": "#a\nQUIT"},
+        {"type": spec.SEND_JOIN, "channel": "#a", "key": "k k"},
+        {"type": spec.SEND_JOIN, "channel": "nochan"},
+        {"type": spec.SEND_NICK, "nick": "a b"},
+        {"type": spec.SEND_KICK, "channel": "#r"},
+        {"type": "irc-client.receive", "text": "x"},
+        {"type": "websocket.send", "text": "x"},
+        {"text": 5},
+        {"text": "\r\n\0"},
+    ],
+)
+def test_rejected(message: dict[str, object]) -> None:
+    with pytest.raises(Rejected):
+        plan_reply(message, "#r", session())
+
+
+def test_chat_reply_without_room_is_rejected() -> None:
+    with pytest.raises(Rejected, match="room"):
+        plan_reply({"text": "x"}, None, session())
+
+
+def test_explicit_actions() -> None:
+    s = session()
+    assert plan_reply({"type": spec.SEND_NOTICE, "target": "Al", "text": "n"}, None, s).lines == [
+        "NOTICE Al :n"
+    ]
+    assert plan_reply({"type": spec.SEND_ACTION, "text": "waves"}, "#r", s).lines == [
+        "PRIVMSG #r :\x01ACTION waves\x01"
+    ]
+    join = plan_reply({"type": spec.SEND_JOIN, "channel": "#k", "key": "sec"}, None, s)
+    assert (join.lines, join.channel, join.key) == (["JOIN #k sec"], "#k", "sec")
+    assert plan_reply({"type": spec.SEND_PART}, "#r", s).lines == ["PART #r"]
+    assert plan_reply({"type": spec.SEND_PART, "reason": "a\nb"}, "#r", s).lines == ["PART #r :a b"]
+    assert plan_reply({"type": spec.SEND_NICK, "nick": "n2"}, None, s).lines == ["NICK :n2"]
+    assert plan_reply({"type": spec.SEND_TOPIC, "topic": "t"}, "#r", s).lines == ["TOPIC #r :t"]
+    assert plan_reply({"type": spec.SEND_KICK, "nick": "x"}, "#r", s).lines == ["KICK #r x :x"]
+    quit_ = plan_reply({"type": spec.SEND_QUIT, "reason": "bye"}, None, s)
+    assert quit_.quit == "bye"
+    assert quit_.lines == []
+
+
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=3000),
+    st.sampled_from([spec.SEND_MESSAGE, spec.SEND_NOTICE, spec.SEND_ACTION]),
+    st.sampled_from(["#r", "#a-much-longer-channel-name", "SomeNick"]),
+    st.booleans(),
+)
+def test_every_planned_line_fits_the_relayed_limit(
+    text: str, kind: str, target: str, known: bool
+) -> None:
+    # Prefix unknown (before 001/JOIN): the safe maximum must still keep lines <= 512.
+    s = session() if known else Session("bot")
+    try:
+        plan = plan_reply({"type": kind, "target": target, "text": text}, None, s)
+    except Rejected:
+        assert not text.replace("\r", "").replace("\n", "").replace("\0", "").replace("\x01", "")
+        return
+    pieces = []
+    for line in plan.lines:
+        assert not set(line) & set("\r\n\0")
+        assert relayed_length(s, line) <= MAX_LINE_BYTES
+        body = parse_line(line).params[1]
+        if kind == spec.SEND_ACTION:
+            body = body.removeprefix("\x01ACTION ").removesuffix("\x01")
+        pieces.append(body)
+    cleaned = "".join(
+        text.replace("\r", "").replace("\n", "").replace("\0", "").replace("\x01", "")
+    )
+    assert "".join(pieces) == cleaned
