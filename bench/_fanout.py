@@ -1,0 +1,108 @@
+"""Figures (3) and (4): ``group_send`` fan-out, and Redis commands while idle.
+
+Fan-out: ``members`` process-specific channels from ``new_channel()`` join one group, one
+receiver task waits on each, and once the event loop is quiet (every receiver parked) the
+clock runs from the ``group_send`` call to the last member's receive. Members past the
+``cap`` are not waited for: the run reports ``None`` ("more than cap").
+
+Idle: one receive is left pending on a process-specific channel, and the private server's
+``INFO commandstats`` is read before and after ``seconds`` of doing nothing else. A layer
+that polls (a blocking pop with a timeout, re-issued) shows up as commands per interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from _flow import cancel_and_wait
+from _layers import Layer
+from _servers import CommandCounter
+
+__all__ = ["FanOutRun", "fan_out", "idle_commands"]
+
+_JOIN_CONCURRENCY = 64  # group_add calls in flight while setting up (not measured)
+_SETTLE = 0.25  # seconds between setting up and measuring
+
+
+@dataclass(frozen=True)
+class FanOutRun:
+    seconds: float | None  # None: not every member received within the cap
+    send_returned: float  # how long the group_send call itself took
+    received: int
+
+
+async def _wait_until_quiet(limit: float = 10.0) -> None:
+    """Return once a 20 ms sleep overshoots by under 5 ms: nothing else is runnable."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        start = time.perf_counter()
+        await asyncio.sleep(0.02)
+        if time.perf_counter() - start < 0.025:
+            return
+
+
+async def _join(layer: Layer, group: str, members: int) -> list[str]:
+    channels = [await layer.new_channel() for _ in range(members)]
+    for i in range(0, members, _JOIN_CONCURRENCY):
+        chunk = channels[i : i + _JOIN_CONCURRENCY]
+        await asyncio.gather(*(layer.group_add(group, ch) for ch in chunk))
+    return channels
+
+
+async def fan_out(layer: Layer, members: int, *, cap: float) -> FanOutRun:
+    group = f"bench-fanout-{secrets.token_hex(4)}"
+    channels = await _join(layer, group, members)
+    remaining = members
+    last = 0.0
+    everyone = asyncio.Event()
+
+    async def member(channel: str) -> None:
+        nonlocal remaining, last
+        await layer.receive(channel)
+        remaining -= 1
+        if remaining == 0:
+            last = time.perf_counter()
+            everyone.set()
+
+    receivers = [asyncio.create_task(member(ch)) for ch in channels]
+    try:
+        # channels_redis pubsub's reader sleeps 0.1 s per turn until its first subscription
+        # is confirmed: let every layer settle before the clock starts.
+        await asyncio.sleep(_SETTLE)
+        await _wait_until_quiet()
+        start = time.perf_counter()
+        await layer.group_send(group, {"type": "bench.fanout", "text": "to everyone"})
+        send_returned = time.perf_counter() - start
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everyone.wait(), max(0.0, cap - send_returned))
+    finally:
+        await cancel_and_wait(receivers)
+    seconds = last - start if everyone.is_set() else None
+    return FanOutRun(seconds, send_returned, members - remaining)
+
+
+async def idle_commands(
+    layer: Layer | None, port: int, *, seconds: float, settle: float = 0.5
+) -> dict[str, int]:
+    """Commands the server ran, by name, while the layer sat on one pending receive
+    (``layer`` None: with nothing attached, the control)."""
+    pending = []
+    if layer is not None:
+        channel = await layer.new_channel()
+        pending.append(asyncio.create_task(layer.receive(channel)))
+    counter = CommandCounter(port)
+    try:
+        await asyncio.sleep(settle)  # connect, subscribe, start loops: not idle yet
+        before = await asyncio.to_thread(counter.snapshot)
+        await asyncio.sleep(seconds)
+        after = await asyncio.to_thread(counter.snapshot)
+        if pending and pending[0].done():
+            raise RuntimeError(f"the pending receive ended: {pending[0]!r}")
+    finally:
+        await cancel_and_wait(pending)
+        counter.close()
+    return CommandCounter.calls_since(before, after)

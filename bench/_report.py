@@ -1,0 +1,103 @@
+"""Results: samples by (figure, layer, variant), medians, the printed tables and JSON.
+
+A sample is a float, or ``None`` for "did not finish within its cap" (it sorts as
+infinitely slow, so a median of ``None`` prints as "> cap"). A failed measurement is an
+error string instead; the other layers' figures are still printed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Results", "fmt_count", "fmt_ms", "median", "render_table"]
+
+Sample = float | None
+
+
+def median(samples: list[Sample]) -> float | None:
+    """Median with ``None`` as +inf; ``None`` if there are no samples or the median is +inf."""
+    if not samples:
+        return None
+    value = statistics.median(math.inf if s is None else s for s in samples)
+    return None if math.isinf(value) else value
+
+
+@dataclass
+class Results:
+    meta: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    details: dict[str, list[Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)  # layer -> why not measured
+
+    @staticmethod
+    def key(figure: str, layer: str, variant: str = "") -> str:
+        return "/".join(part for part in (figure, layer, variant) if part)
+
+    def add(self, key: str, sample: Sample, detail: Any = None) -> None:
+        self.samples.setdefault(key, []).append(sample)
+        if detail is not None:
+            self.details.setdefault(key, []).append(detail)
+
+    def fail(self, key: str, error: BaseException) -> None:
+        self.errors[key] = f"{type(error).__name__}: {error}"
+
+    def median(self, key: str) -> float | None:
+        return median(self.samples.get(key, []))
+
+    def cell(self, key: str, fmt: Any, capped: str = "") -> str:
+        """One table cell: the formatted median, "error", "> cap" or "-" (not measured)."""
+        if key in self.errors:
+            return "error"
+        values = self.samples.get(key)
+        if not values:
+            return "-"
+        value = median(values)
+        return capped if value is None else str(fmt(value))
+
+    def write_json(self, directory: Path, stamp: str) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"layer-{stamp}.json"
+        medians = {key: median(values) for key, values in self.samples.items()}
+        document = {
+            "meta": self.meta,
+            "medians": medians,
+            "samples": self.samples,
+            "details": self.details,
+            "errors": self.errors,
+            "not_available": self.missing,
+        }
+        path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+        return path
+
+
+def fmt_count(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def fmt_ms(value: float) -> str:
+    """Seconds as milliseconds, with sensible precision from 0.01 ms to minutes."""
+    ms = value * 1000
+    if ms < 10:
+        return f"{ms:.2f}"
+    if ms < 100:
+        return f"{ms:.1f}"
+    return f"{ms:,.0f}"
+
+
+def render_table(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned first column, right-aligned numbers, widths from the content."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join(cells).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])

@@ -1,0 +1,206 @@
+"""The printed summary: two tables of medians, the ceiling, and the targets with verdicts.
+
+Ratios are computed from medians of the same run, so they hold even though the absolute
+numbers drift with the load on the machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from _ceiling import TESTS
+from _layers import LayerSpec
+from _report import Results, fmt_count, fmt_ms, render_table
+
+__all__ = ["summary"]
+
+TEL_REDIS, TEL_MEMORY = "telephonist-redis", "telephonist-memory"
+CORE, PUBSUB, CH_MEMORY = "channels_redis-core", "channels_redis-pubsub", "channels-memory"
+
+
+def _flow_table(results: Results, specs: list[LayerSpec]) -> str:
+    header = ["layer", "msgs/s receive", "msgs/s receive_many", "RTT p50 ms", "RTT p99 ms"]
+    rows = []
+    for spec in specs:
+        if spec.name in results.missing:
+            rows.append([spec.name, "not available", "", "", ""])
+            continue
+        tput = Results.key("throughput", spec.name)
+        rtt = Results.key("round_trip", spec.name)
+        rows.append(
+            [
+                spec.name,
+                results.cell(tput + "/receive", fmt_count),
+                results.cell(tput + "/receive_many", fmt_count),
+                results.cell(rtt + "/p50", fmt_ms),
+                results.cell(rtt + "/p99", fmt_ms),
+            ]
+        )
+    return render_table(header, rows)
+
+
+def _group_table(
+    results: Results, specs: list[LayerSpec], sizes: tuple[int, ...], cap: float
+) -> str:
+    header = ["layer", *(f"fan-out {n:,} ms" for n in sizes), "idle cmds"]
+    rows = []
+    for spec in specs:
+        if spec.name in results.missing:
+            rows.append([spec.name, "not available", *([""] * len(sizes))])
+            continue
+        row = [spec.name]
+        for n in sizes:
+            row.append(
+                results.cell(Results.key("fan_out", spec.name, str(n)), fmt_ms, f"> {cap:g}s")
+            )
+        row.append(results.cell(Results.key("idle", spec.name), fmt_count))
+        rows.append(row)
+    return render_table(header, rows)
+
+
+def _ceiling_lines(results: Results, tool: str) -> list[str]:
+    if not tool:
+        return ["Ceiling (valkey-benchmark / redis-benchmark): not available"]
+    lines = [f"Ceiling: {tool}, 50 clients, ops/s (median)"]
+    for mode in ("unpipelined", "pipelined"):
+        base = Results.key("ceiling", mode)
+        if base in results.errors:
+            lines.append(f"  {mode:<12} error: {results.errors[base]}")
+            continue
+        label = "-P 16" if mode == "pipelined" else "-P 1"
+        cells = [f"{t.upper()} {results.cell(f'{base}/{t}', fmt_count)}" for t in TESTS]
+        lines.append(f"  {label:<6} " + "   ".join(cells))
+    return lines
+
+
+@dataclass(frozen=True)
+class _Check:
+    what: str
+    value: Callable[[Results], float | None]
+    show: Callable[[float], str]
+    target: str
+    passes: Callable[[float], bool]
+
+
+def _ratio(a: str, b: str) -> Callable[[Results], float | None]:
+    def value(results: Results) -> float | None:
+        top, bottom = results.median(a), results.median(b)
+        return top / bottom if top is not None and bottom else None
+
+    return value
+
+
+def _median(key: str) -> Callable[[Results], float | None]:
+    return lambda results: results.median(key)
+
+
+def _x(v: float) -> str:
+    return f"{v:.2f}x"
+
+
+def _checks() -> list[_Check]:
+    tput = "throughput/{}/{}"
+    checks = []
+    for variant in ("receive", "receive_many"):
+        mine = tput.format(TEL_REDIS, variant)
+        checks += [
+            _Check(
+                f"Redis msgs/s vs channels_redis core ({variant})",
+                _ratio(mine, tput.format(CORE, "receive")),
+                _x,
+                ">= 20x",
+                lambda v: v >= 20,
+            ),
+            _Check(
+                f"Redis msgs/s vs channels_redis pubsub ({variant})",
+                _ratio(mine, tput.format(PUBSUB, "receive")),
+                _x,
+                "> 1x",
+                lambda v: v > 1,
+            ),
+        ]
+    for variant in ("receive", "receive_many"):
+        checks.append(
+            _Check(
+                f"memory msgs/s vs Channels in-memory ({variant})",
+                _ratio(tput.format(TEL_MEMORY, variant), tput.format(CH_MEMORY, "receive")),
+                _x,
+                ">= 1.5x",
+                lambda v: v >= 1.5,
+            )
+        )
+    checks += [
+        _Check(
+            "Redis round trip p50",
+            _median(f"round_trip/{TEL_REDIS}/p50"),
+            lambda v: f"{fmt_ms(v)} ms",
+            "< 0.5 ms",
+            lambda v: v < 0.0005,
+        ),
+        _Check(
+            "Redis group_send to 1,000, all received",
+            _median(f"fan_out/{TEL_REDIS}/1000"),
+            lambda v: f"{fmt_ms(v)} ms",
+            "< 5 ms",
+            lambda v: v < 0.005,
+        ),
+        _Check(
+            "memory group_send to 1,000, all received",
+            _median(f"fan_out/{TEL_MEMORY}/1000"),
+            lambda v: f"{fmt_ms(v)} ms",
+            "< 5 ms",
+            lambda v: v < 0.005,
+        ),
+        _Check(
+            "Redis commands while idle",
+            _median(f"idle/{TEL_REDIS}"),
+            fmt_count,
+            "0",
+            lambda v: v == 0,
+        ),
+    ]
+    return checks
+
+
+def _targets_table(results: Results) -> str:
+    rows = []
+    for check in _checks():
+        value = check.value(results)
+        if value is None:
+            rows.append([check.what, "n/a", check.target, "-"])
+        else:
+            verdict = "PASS" if check.passes(value) else "FAIL"
+            rows.append([check.what, check.show(value), check.target, verdict])
+    return render_table(["Telephonist target", "measured", "target", ""], rows)
+
+
+def summary(
+    results: Results, specs: list[LayerSpec], sizes: tuple[int, ...], cap: float, tool: str
+) -> str:
+    meta = results.meta
+    idle_s = meta.get("idle_seconds", 0)
+    parts = [
+        f"Telephonist channel-layer benchmark, {meta['started']}: {meta['cpus']} CPUs, "
+        f"Python {meta['python']}, {meta['server']}; medians of {meta['repeat']} "
+        "interleaved repeats",
+        "",
+        "Send+receive on one channel (16 senders, 1 receiver); round trip via a worker channel "
+        "and a reply channel",
+        _flow_table(results, specs),
+        "",
+        f"group_send until every member received; Redis commands in {idle_s:g} s idle "
+        "with a receive pending",
+        _group_table(results, specs, sizes, cap),
+        f"(control: the server with no layer attached ran "
+        f"{results.cell('idle/(server alone)', fmt_count)} commands)",
+        "",
+        *_ceiling_lines(results, tool),
+        "",
+        _targets_table(results),
+    ]
+    for spec, reason in results.missing.items():
+        parts.append(f"not available: {spec}: {reason}")
+    for key, error in results.errors.items():
+        parts.append(f"error: {key}: {error}")
+    return "\n".join(parts)
