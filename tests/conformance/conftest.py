@@ -20,7 +20,7 @@ from telephonist.core.layers import BaseChannelLayer, ChannelsLayerAdapter, InMe
 
 LayerFactory = Callable[..., BaseChannelLayer]
 
-BACKENDS = ["memory"]
+BACKENDS = ["memory", "redis"]
 _FOREIGN = os.environ.get("TELEPHONIST_CONFORMANCE_LAYER")
 if _FOREIGN:
     BACKENDS.append(_FOREIGN)
@@ -35,6 +35,20 @@ def _foreign_factory(path: str, request: pytest.FixtureRequest) -> LayerFactory:
         options.pop("max_message_size", None)
         layer = cls(hosts=[server.url], prefix=f"t{secrets.token_hex(4)}", **options)
         return ChannelsLayerAdapter(layer)
+
+    return make
+
+
+@pytest.fixture
+def redis_layer_factory(redis_server: Any) -> LayerFactory:
+    """Redis layers on the session's private server, one key prefix per test, so tests
+    never see each other's channels even though they share the server."""
+    from telephonist.core.redis import RedisChannelLayer
+
+    prefix = f"t{secrets.token_hex(4)}"
+
+    def make(**options: Any) -> BaseChannelLayer:
+        return RedisChannelLayer(hosts=[redis_server.url], prefix=prefix, **options)
 
     return make
 

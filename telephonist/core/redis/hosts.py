@@ -1,0 +1,146 @@
+"""Parsing the ``hosts`` setting into host specs, and opening connection pools from them.
+
+``hosts`` takes every form ``channels_redis`` accepts, so a Channels project can switch
+its ``CHANNEL_LAYERS`` backend without rewriting its config:
+
+- a URL string: ``redis://[user:pass@]host:port/db``, ``rediss://`` (TLS, ``ssl_*``
+  query arguments as redis-py), ``unix:///path/to/socket?db=0``;
+- a ``(host, port)`` tuple or list;
+- a dict of redis-py connection keyword arguments (``{"host": ..., "port": ...}``), or
+  ``{"address": URL, **kwargs}`` as ``channels_redis`` has it;
+- a Sentinel spec: ``{"sentinels": [(host, port), ...], "master_name": "mymaster",
+  "sentinel_kwargs": {...}, **master_connection_kwargs}``.
+
+A spec is plain data; pools are made from it inside the event loop that uses them
+(see ``node.py``), because redis-py connections belong to the loop that opened them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio.connection import ConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+
+from ..exceptions import InvalidChannelLayerError
+
+__all__ = ["DEFAULT_HOSTS", "HostSpec", "parse_hosts"]
+
+DEFAULT_HOSTS: tuple[str, ...] = ("redis://localhost:6379",)
+
+# Options we always set on connections: the layer parses replies itself (bytes), and a
+# blocking pop must never be cut short by a read timeout (it blocks for as long as the
+# process is idle). Connect timeouts stay, so an unreachable host fails fast.
+_FORCED: Mapping[str, Any] = {"decode_responses": False}
+_DEFAULT_CONNECT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One shard's address: a URL, redis-py keyword arguments, or a Sentinel service."""
+
+    url: str | None = None
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master_name: str | None = None
+    sentinel_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> str:
+        """A stable name for consistent hashing: the same host listed in another order
+        or another process lands on the same point of the ring."""
+        if self.master_name is not None:
+            return f"sentinel:{self.master_name}"
+        if self.url is not None:
+            return self.url.split("?", 1)[0]
+        if "path" in self.kwargs:
+            return f"unix:{self.kwargs['path']}"
+        host = self.kwargs.get("host", "localhost")
+        return f"{host}:{self.kwargs.get('port', 6379)}/{self.kwargs.get('db', 0)}"
+
+    def make_pool(self) -> ConnectionPool:
+        """A redis-py pool for this host, used only as a factory of connections."""
+        options = {"socket_connect_timeout": _DEFAULT_CONNECT_TIMEOUT, **self.kwargs, **_FORCED}
+        if self.master_name is not None:
+            manager = Sentinel(  # type: ignore[no-untyped-call]
+                list(self.sentinels), sentinel_kwargs=dict(self.sentinel_kwargs) or None
+            )
+            return SentinelConnectionPool(self.master_name, manager, **options)  # type: ignore[no-untyped-call]
+        if self.url is not None:
+            return ConnectionPool.from_url(self.url, **options)
+        return ConnectionPool(**options)
+
+    def with_address(self, host: str, port: int) -> HostSpec:
+        """The same connection options aimed at another node (Redis Cluster members)."""
+        if self.url is not None:
+            scheme = self.url.split("://", 1)[0]
+            url_options = ConnectionPool.from_url(self.url).connection_kwargs
+            url_options.pop("host", None)
+            url_options.pop("port", None)
+            url_options.pop("connection_class", None)
+            kwargs = {**url_options, **self.kwargs, "host": host, "port": port}
+            if scheme == "rediss":
+                kwargs["ssl"] = True
+            return HostSpec(kwargs=_with_ssl_class(kwargs))
+        return HostSpec(kwargs=_with_ssl_class({**self.kwargs, "host": host, "port": port}))
+
+
+def _with_ssl_class(kwargs: dict[str, Any]) -> dict[str, Any]:
+    # ConnectionPool(**kwargs) has no "ssl" switch of its own (from_url sets the class).
+    if kwargs.pop("ssl", False):
+        from redis.asyncio.connection import SSLConnection
+
+        kwargs["connection_class"] = SSLConnection
+    return kwargs
+
+
+def _parse_one(host: object) -> HostSpec:
+    if isinstance(host, str):
+        if not host.startswith(("redis://", "rediss://", "unix://")):
+            raise InvalidChannelLayerError(
+                f"host URL must start with redis://, rediss:// or unix://, got {host!r}"
+            )
+        return HostSpec(url=host)
+    if isinstance(host, Sequence) and len(host) == 2:
+        address, port = host
+        return HostSpec(kwargs={"host": str(address), "port": int(port)})
+    if isinstance(host, Mapping):
+        options = dict(host)
+        if "sentinels" in options or "master_name" in options:
+            sentinels = tuple((str(h), int(p)) for h, p in options.pop("sentinels", ()))
+            master = options.pop("master_name", None)
+            if not sentinels or not isinstance(master, str):
+                raise InvalidChannelLayerError(
+                    "a Sentinel host needs 'sentinels': [(host, port), ...] and 'master_name'"
+                )
+            sentinel_kwargs = dict(options.pop("sentinel_kwargs", None) or {})
+            return HostSpec(
+                kwargs=options,
+                sentinels=sentinels,
+                master_name=master,
+                sentinel_kwargs=sentinel_kwargs,
+            )
+        address = options.pop("address", None)
+        if address is not None:
+            if isinstance(address, str):
+                return HostSpec(url=_parse_one(address).url, kwargs=options)
+            options.update(_parse_one(address).kwargs)
+        return HostSpec(kwargs=_with_ssl_class(options))
+    raise InvalidChannelLayerError(f"cannot understand host {host!r}")
+
+
+def parse_hosts(hosts: object) -> list[HostSpec]:
+    """Turn the ``hosts`` setting into specs; ``None`` means ``redis://localhost:6379``."""
+    if hosts is None:
+        hosts = list(DEFAULT_HOSTS)
+    if isinstance(hosts, (str, Mapping)):
+        hosts = [hosts]
+    if not isinstance(hosts, Sequence) or not hosts:
+        raise InvalidChannelLayerError(f"hosts must be a non-empty list, got {hosts!r}")
+    specs = [_parse_one(host) for host in hosts]
+    identities = [spec.identity for spec in specs]
+    if len(set(identities)) != len(identities):
+        raise InvalidChannelLayerError(f"hosts lists the same server twice: {identities}")
+    return specs

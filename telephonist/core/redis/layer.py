@@ -1,0 +1,291 @@
+"""``RedisChannelLayer``: the channel layer for split deployments, over Redis or Valkey.
+
+Theory of operation
+-------------------
+**Keys.** With ``prefix`` ``P`` (see ``keys.py``): a normal channel is a list
+``P:c:{name}``; every process-specific (``!``) channel of one process shares the inbox
+list ``P:p:{tag}`` (``tag``: the process token in the name), next to the hash
+``P:n:{tag}`` counting the messages of each of those channels, so that capacity stays per
+*logical* channel although the list is shared; a group is a sorted set ``P:g:{group}``
+of member -> membership expiry. Braces are Redis Cluster hash tags: all keys one
+script touches for one channel or process are in one slot. Every list and hash gets a
+``PEXPIRE`` of ``expiry`` on each write, so the inbox of a process that died vanishes.
+
+**Messages** travel as envelopes ``<expires_ms>|<channels>|<msgpack>``: the absolute
+expiry (dropped and counted ``expired`` by whoever pops it late), the full channel
+name(s) for an inbox (one entry may serve several channels of a process after a group
+send), and the payload from ``codec.encode`` (so ``max_message_size`` is measured on
+what crosses the wire).
+
+**Sending** (``sending.py``) is one ``SEND`` script call per shard (per slot on a
+cluster) for all sends issued in one loop iteration: the script checks each message's
+capacity (list length, or the channel's count in the process's hash) and pushes it or
+refuses it, answering per message, so ``ChannelFull`` is exact and atomic.
+
+**Receiving** never polls. All ``!`` channels of this loop are read by ONE supervised
+``BLMPOP ... 0`` on the process inbox that blocks for as long as nothing arrives
+(``readers.InboxReader``), dispatching locally to per-channel buffers and waiters
+(``local.py``); a message leaves its channel's count when it leaves the local buffer.
+Each normal channel with local receivers has a blocking pop of its own that asks for
+exactly as many messages as receivers are waiting (``readers.ChannelReader``). An idle
+process sends no command at all.
+
+**Groups** (``groups.py``): one ``GROUP_SEND`` script per shard drops lapsed members and
+pushes the message once per receiving process (naming its member channels) and once
+per normal member, skipping full members; on a cluster the read and the fan-out are
+split per slot.
+
+**Connections** (``node.py``) are per event loop (``state.py``): each loop has its own
+coalescing command connection per server and its own blocking connections, so the
+``SyncLayer``'s private loop and the main loop can share one layer object. A restarted
+server is reconnected with exponential backoff and jitter (counted ``reconnects``);
+nothing already written is retried, which is what keeps delivery at-most-once.
+
+Settings are ``channels_redis``'s (``hosts``, ``prefix``, ``expiry``, ``group_expiry``,
+``capacity``, ``channel_capacity``), so a Channels 4 project can name this class in
+``CHANNEL_LAYERS`` unchanged; ``cluster=True`` treats ``hosts`` as seeds of one Redis
+Cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..base import BaseChannelLayer
+from ..capacity import Pattern
+from ..codec import DEFAULT_MAX_MESSAGE_SIZE, Message, decode, encode
+from ..exceptions import ChannelFull, InvalidChannelLayerError, MessageTooLarge
+from ..names import require_valid_channel_name, require_valid_group_name
+from .groups import Groups, tag_of
+from .hosts import parse_hosts
+from .keys import KeyLayout, now_ms, pack_envelope, process_tag
+from .ring import HashRing
+from .sending import Outgoing
+from .state import LoopState, Settings
+
+__all__ = ["RedisChannelLayer"]
+
+
+class RedisChannelLayer(BaseChannelLayer):
+    """Redis/Valkey channel layer; a drop-in ``channels_redis`` replacement."""
+
+    def __init__(
+        self,
+        hosts: object = None,
+        prefix: str = "telephonist",
+        expiry: float = 60,
+        group_expiry: float = 86400,
+        capacity: int = 100,
+        channel_capacity: Mapping[Pattern, int] | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        *,
+        cluster: bool = False,
+        retry_budget: float = 10.0,
+        reconnect_max_delay: float = 2.0,
+        symmetric_encryption_keys: object = None,
+    ) -> None:
+        super().__init__(expiry, group_expiry, capacity, channel_capacity, max_message_size)
+        if symmetric_encryption_keys:
+            raise InvalidChannelLayerError(
+                "symmetric_encryption_keys is not supported: use rediss:// (TLS) instead"
+            )
+        try:
+            layout = KeyLayout(prefix)
+        except ValueError as exc:
+            raise InvalidChannelLayerError(str(exc)) from exc
+        specs = tuple(parse_hosts(hosts))
+        self.hosts = [spec.identity for spec in specs]
+        self.prefix = prefix
+        self._expiry_ms = int(expiry * 1000)
+        ring = HashRing([spec.identity for spec in specs] if not cluster else ["cluster"])
+        self._settings = Settings(
+            specs=specs,
+            cluster=cluster,
+            layout=layout,
+            ring=ring,
+            stats=self.stats,
+            ttl_ms=self._expiry_ms,
+            retry_budget=retry_budget,
+            backoff_cap=reconnect_max_delay,
+        )
+        self._groups = Groups(
+            layout,
+            ring,
+            self.capacities,
+            dict(channel_capacity or {}),
+            self.stats,
+            int(group_expiry * 1000),
+            self._expiry_ms,
+        )
+        self._lock = threading.Lock()
+        self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
+        self._owners: dict[str, LoopState] = {}  # process token -> the loop that made it
+
+    def _state(self) -> LoopState:
+        loop = asyncio.get_running_loop()
+        state = self._states.get(loop)
+        if state is None:
+            with self._lock:
+                for stale in [lp for lp in self._states if lp.is_closed()]:
+                    self._forget(self._states.pop(stale))
+                state = self._states[loop] = LoopState(self._settings, loop)
+                self._owners[state.token] = state
+        return state
+
+    def _forget(self, state: LoopState) -> None:
+        if self._owners.get(state.token) is state:
+            del self._owners[state.token]
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _encode(self, message: Message) -> bytes:
+        try:
+            return encode(message, self.max_message_size)
+        except MessageTooLarge:
+            self.stats.incr("too_large")
+            raise
+
+    def _outgoing(self, state: LoopState, channel: str, data: bytes, expires: int) -> Outgoing:
+        layout = state.layout
+        tag = tag_of(channel)
+        shard = state.shards[state.shard_index(tag)]
+        if "!" in channel:
+            list_key, counts_key, name = layout.inbox(tag), layout.counts(tag), channel
+        else:
+            list_key, counts_key, name = layout.channel(channel), None, ""
+        return Outgoing(
+            slot=shard.slot(tag),
+            list_key=list_key,
+            counts_key=counts_key,
+            channel=channel,
+            capacity=self.capacities.for_channel(channel),
+            envelope=pack_envelope(expires, name, data),
+        )
+
+    def _submit(self, state: LoopState, outgoing: Outgoing) -> asyncio.Future[bool]:
+        index = state.shard_index(tag_of(outgoing.channel))
+        return state.senders[index].submit(outgoing)
+
+    async def send(self, channel: str, message: Message) -> None:
+        require_valid_channel_name(channel)
+        data = self._encode(message)
+        state = self._state()
+        outgoing = self._outgoing(state, channel, data, now_ms() + self._expiry_ms)
+        if not await self._submit(state, outgoing):
+            self.stats.incr("full")
+            raise ChannelFull(f"channel {channel!r} is at capacity")
+
+    async def send_many(self, messages: Sequence[tuple[str, Message]]) -> list[bool]:
+        for channel, _ in messages:
+            require_valid_channel_name(channel)
+        encoded = [(channel, self._encode(message)) for channel, message in messages]
+        state = self._state()
+        expires = now_ms() + self._expiry_ms
+        futures = [self._submit(state, self._outgoing(state, c, d, expires)) for c, d in encoded]
+        results = list(await asyncio.gather(*futures))
+        refused = results.count(False)
+        if refused:
+            self.stats.incr("full", refused)
+        return results
+
+    # -- receiving --------------------------------------------------------------------
+
+    async def receive(self, channel: str) -> Message:
+        return (await self.receive_many(channel, 1))[0]
+
+    async def receive_many(self, channel: str, max_messages: int = 100) -> list[Message]:
+        require_valid_channel_name(channel)
+        if max_messages < 1:
+            raise ValueError("max_messages must be at least 1")
+        state = self._state()
+        if "!" in channel:
+            tag = process_tag(channel)
+            owner = self._owners.get(tag)
+            if owner is not None and owner is not state and not owner.loop.is_closed():
+                # Made on another loop (say a SyncLayer thread): that loop's inbox reader
+                # gets its messages, so the receive runs there.
+                future = asyncio.run_coroutine_threadsafe(
+                    self._receive_local(owner, channel, max_messages), owner.loop
+                )
+                return await asyncio.wrap_future(future)
+            return await self._receive_local(state, channel, max_messages)
+        payloads = await state.reader(channel).receive(max_messages)
+        return [decode(payload) for payload in payloads]  # type: ignore[arg-type]
+
+    async def _receive_local(self, state: LoopState, channel: str, n: int) -> list[Message]:
+        state.ensure_inbox(process_tag(channel))
+        payloads = await state.local.receive(channel, n)
+        return [decode(payload) for payload in payloads]  # type: ignore[arg-type]
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        state = self._state()
+        name = f"{prefix}{state.token}!{secrets.token_hex(8)}"
+        require_valid_channel_name(name)
+        return name
+
+    # -- groups -----------------------------------------------------------------------
+
+    async def group_add(self, group: str, channel: str) -> None:
+        require_valid_group_name(group)
+        require_valid_channel_name(channel)
+        await self._groups.add(self._state().shards, group, channel)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        require_valid_group_name(group)
+        require_valid_channel_name(channel)
+        await self._groups.discard(self._state().shards, group, channel)
+
+    async def group_send_many(self, groups: Iterable[str], message: Message) -> None:
+        groups = list(groups)
+        for group in groups:
+            require_valid_group_name(group)
+        data = self._encode(message)
+        state = self._state()
+        await self._groups.send(state.shards, groups, data, now_ms() + self._expiry_ms)
+
+    async def group_channels(self, group: str) -> list[str]:
+        require_valid_group_name(group)
+        return await self._groups.channels(self._state().shards, group)
+
+    # -- housekeeping -----------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Delete this layer's keys (``SCAN`` + ``UNLINK`` of ``prefix:*`` on every node)
+        and locally buffered messages; other prefixes on the same servers are untouched."""
+        state = self._state()
+        pattern = state.layout.scan_pattern()
+        for shard in state.shards:
+            for node in await shard.nodes():
+                cursor: Any = 0
+                while True:
+                    [reply] = await node.call([("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)])
+                    cursor, keys = reply
+                    if keys:
+                        await node.call([("UNLINK", *keys)])
+                    if int(cursor) == 0:
+                        break
+        with self._lock:
+            states = list(self._states.values())
+        for other in states:
+            if other is state:
+                other.clear_local()
+            elif not other.loop.is_closed():
+                other.loop.call_soon_threadsafe(other.clear_local)
+
+    async def close(self) -> None:
+        """Close this event loop's connections and receive loops (other loops keep theirs);
+        the layer may be used again after."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            state = self._states.pop(loop, None)
+            if state is not None:
+                self._forget(state)
+        if state is not None:
+            await state.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "hosts": self.hosts, "prefix": self.prefix}

@@ -1,0 +1,229 @@
+"""The Lua scripts: every state change that must be atomic runs server-side in one call.
+
+Each script is sent as ``EVALSHA``; a server that does not know it (first use, or after a
+restart emptied its script cache) answers ``NOSCRIPT`` and the caller loads it and
+retries (see ``shard.py``): a ``NOSCRIPT`` call did nothing, so the retry cannot
+duplicate a message.
+
+Key names are built inside the fan-out scripts from the prefix, exactly as ``keys.py``
+builds them; envelopes are ``<expires_ms>|<channels>|<payload>`` (see ``keys.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .keys import TOKEN_LENGTH
+
+__all__ = ["ACK", "FANOUT", "GROUP_SEND", "READ_GROUPS", "SEND", "Script", "source_for"]
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    source: str
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha1(self.source.encode()).hexdigest()
+
+
+_REGISTRY: dict[str, Script] = {}
+
+
+def _script(name: str, source: str) -> Script:
+    script = Script(name, source)
+    _REGISTRY[script.sha] = script
+    return script
+
+
+def source_for(sha: str) -> str | None:
+    script = _REGISTRY.get(sha)
+    return None if script is None else script.source
+
+
+# Drop expired envelopes from the head of a normal channel's list. Run only when the
+# list is at capacity, so a full channel of stale messages does not refuse fresh ones,
+# while the common path costs one LLEN. Returns how many were dropped.
+_TRIM = """
+local function trim_expired(key, now)
+  local dropped = 0
+  while true do
+    local head = redis.call('LINDEX', key, 0)
+    if not head then break end
+    local exp = tonumber(string.match(head, '^(%d+)|'))
+    if exp and exp > now then break end
+    redis.call('LPOP', key)
+    dropped = dropped + 1
+  end
+  return dropped
+end
+"""
+
+SEND = _script(
+    "send",
+    _TRIM
+    + """
+-- KEYS: the distinct keys of this batch. ARGV: now_ms, ttl_ms, then per message
+-- (list key index, counts key index or 0 for a normal channel, channel, capacity,
+-- envelope). Returns one 1 (accepted) or 0 (full) per message, then the number of
+-- expired envelopes trimmed.
+local now, ttl = tonumber(ARGV[1]), ARGV[2]
+local results, touched, trimmed = {}, {}, 0
+local n = (#ARGV - 2) / 5
+for i = 0, n - 1 do
+  local b = 3 + i * 5
+  local list = KEYS[tonumber(ARGV[b])]
+  local ci = tonumber(ARGV[b + 1])
+  local cap = tonumber(ARGV[b + 3])
+  local ok
+  if ci == 0 then
+    if redis.call('LLEN', list) >= cap then trimmed = trimmed + trim_expired(list, now) end
+    ok = redis.call('LLEN', list) < cap
+  else
+    local counts = KEYS[ci]
+    ok = tonumber(redis.call('HGET', counts, ARGV[b + 2]) or '0') < cap
+    if ok then
+      redis.call('HINCRBY', counts, ARGV[b + 2], 1)
+      touched[counts] = true
+    end
+  end
+  if ok then
+    redis.call('RPUSH', list, ARGV[b + 4])
+    touched[list] = true
+    results[i + 1] = 1
+  else
+    results[i + 1] = 0
+  end
+end
+for key in pairs(touched) do redis.call('PEXPIRE', key, ttl) end
+results[n + 1] = trimmed
+return results
+""",
+)
+
+ACK = _script(
+    "ack",
+    """
+-- KEYS[1]: a process's counts hash. ARGV: channel, n, channel, n, ... messages that left
+-- the process's local buffers (delivered or expired): they no longer count against
+-- their channel's capacity.
+for i = 1, #ARGV, 2 do
+  if redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) <= 0 then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 0
+""",
+)
+
+# Deliver one payload to a list of member channels: one envelope per receiving process
+# (naming its member channels), one per normal channel; members at capacity are skipped
+# and counted. cap_of(member) gives a member's capacity.
+_FAN_OUT = (
+    _TRIM
+    + f"""
+local TOKEN = {TOKEN_LENGTH}
+local function fan_out(members, cap_of, prefix, payload, exp, now, ttl)
+  local procs, order, full, trimmed, plain = {{}}, {{}}, 0, 0, nil
+  for _, m in ipairs(members) do
+    local cap = cap_of(m)
+    local bang = string.find(m, '!', 1, true)
+    if bang then
+      local tag = string.sub(m, math.max(1, bang - TOKEN), bang - 1)
+      local counts = prefix .. ':n:{{' .. tag .. '}}'
+      if tonumber(redis.call('HGET', counts, m) or '0') >= cap then
+        full = full + 1
+      else
+        local p = procs[tag]
+        if not p then p = {{}}; procs[tag] = p; order[#order + 1] = tag end
+        p[#p + 1] = m
+      end
+    else
+      local list = prefix .. ':c:{{' .. m .. '}}'
+      if redis.call('LLEN', list) >= cap then trimmed = trimmed + trim_expired(list, now) end
+      if redis.call('LLEN', list) >= cap then
+        full = full + 1
+      else
+        plain = plain or (exp .. '||' .. payload)
+        redis.call('RPUSH', list, plain)
+        redis.call('PEXPIRE', list, ttl)
+      end
+    end
+  end
+  for _, tag in ipairs(order) do
+    local p = procs[tag]
+    local counts = prefix .. ':n:{{' .. tag .. '}}'
+    local inbox = prefix .. ':p:{{' .. tag .. '}}'
+    for _, m in ipairs(p) do redis.call('HINCRBY', counts, m, 1) end
+    redis.call('RPUSH', inbox, exp .. '|' .. table.concat(p, ',') .. '|' .. payload)
+    redis.call('PEXPIRE', inbox, ttl)
+    redis.call('PEXPIRE', counts, ttl)
+  end
+  return {{full, trimmed}}
+end
+"""
+)
+
+# Live members of the groups in KEYS, expired ones removed first, de-duplicated.
+_MEMBERS = """
+local function live_members(keys, now)
+  local seen, members = {}, {}
+  for _, key in ipairs(keys) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    for _, m in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+      if not seen[m] then seen[m] = true; members[#members + 1] = m end
+    end
+  end
+  return members
+end
+"""
+
+GROUP_SEND = _script(
+    "group_send",
+    _FAN_OUT
+    + _MEMBERS
+    + """
+-- One shard's whole group send, for standalone servers, where a script may touch keys
+-- it was not given (member keys are found in the sets). KEYS: group sets on this shard.
+-- ARGV: now_ms, expires_ms, ttl_ms, payload, prefix, default capacity, then
+-- (Lua pattern, capacity) pairs: the layer's glob overrides, first match wins.
+local now, exp, ttl, payload, prefix = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local default = tonumber(ARGV[6])
+local function cap_of(m)
+  for i = 7, #ARGV, 2 do
+    if string.match(m, ARGV[i]) then return tonumber(ARGV[i + 1]) end
+  end
+  return default
+end
+return fan_out(live_members(KEYS, now), cap_of, prefix, payload, exp, now, ttl)
+""",
+)
+
+READ_GROUPS = _script(
+    "read_groups",
+    _MEMBERS
+    + """
+-- KEYS: group sets (one slot). ARGV: now_ms. Returns the live members.
+return live_members(KEYS, tonumber(ARGV[1]))
+""",
+)
+
+FANOUT = _script(
+    "fanout",
+    _FAN_OUT
+    + """
+-- Fan-out to members the caller read first (Redis Cluster, or capacity rules that are
+-- regexes). KEYS: every key the members map to, all in one slot, declared as cluster
+-- mode requires. ARGV: now_ms, expires_ms, ttl_ms, payload, prefix, then (member,
+-- capacity) pairs.
+local caps, members = {}, {}
+for i = 6, #ARGV, 2 do
+  members[#members + 1] = ARGV[i]
+  caps[ARGV[i]] = tonumber(ARGV[i + 1])
+end
+local function cap_of(m) return caps[m] end
+return fan_out(members, cap_of, ARGV[5], ARGV[4], ARGV[2], tonumber(ARGV[1]), ARGV[3])
+""",
+)
