@@ -1,0 +1,152 @@
+"""Where a consumer's sends go, and how one call works from both sync and async code.
+
+Theory of operation
+-------------------
+``Channel(name).send(...)`` must work in an async consumer (``await ch.send(...)``), in a
+sync consumer running in a worker thread (``ch.send(...)``) and in a plain script. The
+send methods therefore always return an awaitable, built by ``perform``:
+
+* on a thread with a running event loop, the coroutine itself: the caller awaits it;
+* on a worker thread, the coroutine is run on the *worker's* loop (published by the
+  Dispatcher through ``_worker_loop``, a contextvar it copies into the thread) and the
+  call blocks until the layer accepted the message; the awaitable returned is already
+  complete. Running on the worker's loop matters: a Redis layer's connections belong to
+  that loop, and using them from another one is the classic "attached to a different
+  loop" failure;
+* with no worker at all (a script, a shell), a ``SyncLayer`` over the layer, which owns
+  a private loop for exactly that reason.
+
+So sync code simply calls and async code awaits, and both are correct and type-check.
+The layer is the one given explicitly, else the one the Dispatcher set for this
+consumer, else the process default (``set_default_layer``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
+from contextvars import ContextVar, Token
+from typing import Any, Generic, TypeVar
+
+from ..core.base import BaseChannelLayer
+from ..core.sync import SyncLayer
+
+__all__ = [
+    "Done",
+    "consumer_context",
+    "get_current_layer",
+    "perform",
+    "pop_layer",
+    "push_layer",
+    "release_sync_layer",
+    "set_default_layer",
+]
+
+T = TypeVar("T")
+
+_current_layer: ContextVar[BaseChannelLayer | None] = ContextVar("telephonist_layer", default=None)
+_worker_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
+    "telephonist_worker_loop", default=None
+)
+_default_layer: BaseChannelLayer | None = None
+_sync_layers: dict[BaseChannelLayer, SyncLayer] = {}
+_sync_lock = threading.Lock()
+
+
+class Done(Generic[T]):
+    """An awaitable that is already complete: what a blocking send returns."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __await__(self) -> Generator[Any, None, T]:
+        yield from ()
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"<Done {self.value!r}>"
+
+
+def set_default_layer(layer: BaseChannelLayer | None) -> None:
+    """The layer ``Channel(name)``/``Group(name)`` use outside any worker (scripts)."""
+    global _default_layer
+    _default_layer = layer
+
+
+def get_current_layer() -> BaseChannelLayer:
+    """The layer of the running consumer, else the process default."""
+    layer = _current_layer.get() or _default_layer
+    if layer is None:
+        raise RuntimeError(
+            "no channel layer here: pass layer= explicitly, run inside a worker, or call "
+            "telephonist.consumers.set_default_layer(layer) first"
+        )
+    return layer
+
+
+def push_layer(layer: BaseChannelLayer) -> Token[BaseChannelLayer | None]:
+    """Make ``layer`` current in this context until ``pop_layer(token)``."""
+    return _current_layer.set(layer)
+
+
+def pop_layer(token: Token[BaseChannelLayer | None]) -> None:
+    """Undo ``push_layer``; a token from another context (a fixture) is ignored."""
+    with contextlib.suppress(ValueError):
+        _current_layer.reset(token)
+
+
+@contextlib.contextmanager
+def consumer_context(
+    layer: BaseChannelLayer, loop: asyncio.AbstractEventLoop | None = None
+) -> Iterator[None]:
+    """Make ``layer`` (and ``loop`` as the worker loop) current for the block.
+
+    The Dispatcher wraps every consumer call in this; a context copied inside the block
+    (``contextvars.copy_context()``) carries both into a thread.
+    """
+    layer_token = _current_layer.set(layer)
+    loop_token = _worker_loop.set(loop)
+    try:
+        yield
+    finally:
+        _worker_loop.reset(loop_token)
+        _current_layer.reset(layer_token)
+
+
+def perform(
+    layer: BaseChannelLayer,
+    coroutine: Callable[[BaseChannelLayer], Coroutine[Any, Any, T]],
+    blocking: Callable[[SyncLayer], T],
+) -> Awaitable[T]:
+    """Run one layer operation the right way for the calling thread (see module doc)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return coroutine(layer)
+    loop = _worker_loop.get()
+    if loop is not None and loop.is_running():
+        future = asyncio.run_coroutine_threadsafe(coroutine(layer), loop)
+        return Done(future.result())
+    return Done(blocking(_sync_layer(layer)))
+
+
+def _sync_layer(layer: BaseChannelLayer) -> SyncLayer:
+    with _sync_lock:
+        sync = _sync_layers.get(layer)
+        if sync is None:
+            sync = _sync_layers[layer] = SyncLayer(layer)
+        return sync
+
+
+def release_sync_layer(layer: BaseChannelLayer) -> None:
+    """Stop the private loop thread a script's blocking sends started for ``layer``."""
+    with _sync_lock:
+        sync = _sync_layers.pop(layer, None)
+    if sync is not None:
+        sync.close()
