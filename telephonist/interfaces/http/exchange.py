@@ -1,0 +1,161 @@
+"""One request/response exchange: the reply side.
+
+Theory of operation
+-------------------
+The host calls ``Exchange.on_reply`` with each message that arrives on the request's
+reply channel, in order. ``http.response.start`` is held until the first body message
+so that head and first body bytes leave in one write; ``http.response.body`` with
+``more_body`` streams (h11 chooses chunked encoding when no Content-Length is given,
+and close-delimited framing for HTTP/1.0 clients). Whatever ends the exchange
+(the last body, a server answer such as 504 or 502, a malformed reply, the client
+going away) calls ``finish`` exactly once; ``done`` then resolves and the connection
+decides whether to read the next request.
+
+Every exchange has its own reply channel, so a consumer answering after its 504 writes
+to a closed channel (counted as orphaned by the host), never into the next response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import h11
+
+from ..base import ABORT
+from .response import ReplyError, error_events, parse_body, parse_start
+
+if TYPE_CHECKING:
+    from .protocol import HttpProtocol
+
+__all__ = ["Exchange"]
+
+
+class Exchange:
+    """The state of one request's response."""
+
+    def __init__(self, proto: HttpProtocol, conn: h11.Connection, request: h11.Request) -> None:
+        self.proto = proto
+        self.conn = conn
+        self.request = request
+        self.is_head = request.method == b"HEAD"
+        self.reply_channel = ""
+        self.started = False  # response head written
+        self.completed = False  # response written to its end
+        self.finished = False
+        self.delivered = False  # the first event is on the layer
+        self.client_gone = False
+        self.request_bytes = 0
+        self.status = 0
+        self.body_bytes = 0
+        self.started_at = time.monotonic()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending: h11.Response | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self.on_finish: Callable[[Exchange], None] | None = None
+
+    # -- timers -----------------------------------------------------------------------
+
+    def start_response_timer(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(seconds, self._response_timed_out)
+
+    def _response_timed_out(self) -> None:
+        self._timer = None
+        if not self.finished and self._pending is None and not self.started:
+            self.proto.server.violation("response_timeout", "consumer sent no response in time")
+            self.fail(504)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- replies ----------------------------------------------------------------------
+
+    async def on_reply(self, message: dict[str, Any]) -> None:
+        if self.finished:
+            return
+        kind = message.get("type")
+        try:
+            if kind == "http.response.start":
+                if self._pending is not None or self.started:
+                    raise ReplyError("http.response.start sent twice")
+                self._cancel_timer()
+                # A request body not all read yet: the connection closes after this
+                # response (the rest is never read), and the client is told up front.
+                # Shutting down: this is the connection's last response.
+                close = self.conn.their_state is not h11.DONE or not self.proto.server.accepting
+                self._pending = parse_start(message, close=close)
+            elif kind == "http.response.body":
+                self._body(*parse_body(message))
+            elif kind == ABORT:
+                self.proto.server.violation("aborted", f"worker gone: {message.get('reason')}")
+                self.fail(502)
+            else:
+                raise ReplyError(f"unexpected reply type {kind!r}")
+        except ReplyError as exc:
+            self.proto.server.violation("bad_reply", str(exc))
+            self.fail(500)
+
+    def _body(self, body: bytes, more: bool) -> None:
+        if self._pending is None and not self.started:
+            raise ReplyError("http.response.body before http.response.start")
+        out: list[bytes] = []
+        try:
+            if self._pending is not None:
+                response, self._pending = self._pending, None
+                self.status = response.status_code
+                out.append(self.conn.send(response) or b"")
+                self.started = True
+            if body and not self.is_head:
+                out.append(self.conn.send(h11.Data(data=body)) or b"")
+                self.body_bytes += len(body)
+            if not more:
+                out.append(self.conn.send(h11.EndOfMessage()) or b"")
+        except h11.LocalProtocolError as exc:
+            # Framing broken by the consumer (more bytes than its Content-Length...):
+            # the stream can no longer be trusted, so the connection goes.
+            self.proto.write(b"".join(out))
+            self.proto.server.violation("bad_reply", f"response framing: {exc}")
+            self.proto.abort()
+            self.finish()
+            return
+        self.proto.write(b"".join(out))
+        if not more:
+            self.completed = True
+            self.finish()
+
+    # -- ending -----------------------------------------------------------------------
+
+    def is_over(self) -> bool:
+        return self.finished
+
+    def fail(self, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        """Answer ``status`` if nothing was sent yet, else close; then finish."""
+        if self.finished:
+            return
+        if self.started or self.conn.our_state is not h11.SEND_RESPONSE:
+            self.proto.abort()
+        else:
+            self.status = status
+            self.proto.write(
+                b"".join(
+                    self.conn.send(ev) or b""
+                    for ev in error_events(status, close=True, headers=headers)
+                )
+            )
+            self.proto.close()
+        self.finish()
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self._cancel_timer()
+        if self.on_finish is not None:
+            self.on_finish(self)
+        if not self.done.done():
+            self.done.set_result(None)

@@ -1,0 +1,99 @@
+"""``HttpInterface``: HTTP/1.1 and WebSocket on Twisted endpoints, over the channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort
+
+from ..base import Interface, InterfaceConfig, InterfaceHost
+from .config import HttpConfig
+from .server import HttpServer
+
+__all__ = ["HttpInterface"]
+
+
+class HttpInterface(Interface):
+    """The ``http`` interface. Needs Twisted's asyncio reactor on the running loop
+    (``uses_twisted``), which the host installs before ``start``."""
+
+    name: ClassVar[str] = "http"
+    config_model: ClassVar[type[InterfaceConfig]] = HttpConfig
+    uses_twisted: ClassVar[bool] = True
+    event_channels: ClassVar[tuple[str, ...]] = (
+        "http.request",
+        "http.request.body",
+        "http.disconnect",
+        "websocket.connect",
+        "websocket.receive",
+        "websocket.disconnect",
+    )
+
+    def __init__(self, config: InterfaceConfig, host: InterfaceHost) -> None:
+        super().__init__(config, host)
+        assert isinstance(config, HttpConfig)
+        self.cfg: HttpConfig = config
+        self.server = HttpServer(config, host, self.log)
+        self.ports: list[IListeningPort] = []
+
+    async def start(self) -> None:
+        from twisted.internet import reactor
+
+        if self.cfg.websocket.enabled:
+            from ..websocket.hub import WebSocketHub
+
+            self.server.websocket = WebSocketHub(self.cfg.websocket, self.server)
+        loop = asyncio.get_running_loop()
+        try:
+            for description in self.cfg.endpoints:
+                endpoint = serverFromString(reactor, description)  # type: ignore[no-untyped-call]
+                listening: Deferred[IListeningPort] = endpoint.listen(self.server)
+                self.ports.append(await listening.asFuture(loop))
+        except BaseException:
+            await self._stop_listening()
+            raise
+        self.log.info("http listening on %s", ", ".join(self.endpoints()))
+
+    async def _stop_listening(self) -> None:
+        loop = asyncio.get_running_loop()
+        ports, self.ports = self.ports, []
+        for port in ports:
+            stopped = port.stopListening()  # type: ignore[misc]
+            if isinstance(stopped, Deferred):
+                await stopped.asFuture(loop)
+
+    async def stop(self, drain_timeout: float) -> None:
+        """Stop listening; let requests in flight finish for up to ``drain_timeout``
+        (new requests on kept-alive connections are not read); close WebSockets with
+        1001; then drop whatever is left."""
+        server = self.server
+        server.accepting = False
+        await self._stop_listening()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_timeout
+        for proto in list(server.connections):
+            proto.drain()
+        busy = [p.lost for p in server.connections if p.ws is None and not p.lost.done()]
+        if busy:
+            await asyncio.wait(busy, timeout=max(0.0, deadline - loop.time()))
+        if server.websocket is not None:
+            await server.websocket.close_all(1001, max(0.0, deadline - loop.time()))
+        for proto in list(server.connections):
+            proto.abort()
+
+    def endpoints(self) -> list[str]:
+        out = []
+        for port in self.ports:
+            addr: Any = port.getHost()  # type: ignore[misc]
+            host = getattr(addr, "host", None)
+            out.append(f"http://{host}:{addr.port}" if host else f"unix:{addr.name}")
+        return out
+
+    def status(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"connections": self.server.open_connections()}
+        if self.server.websocket is not None:
+            info.update(self.server.websocket.status())
+        return info

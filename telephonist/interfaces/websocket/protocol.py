@@ -1,0 +1,253 @@
+"""One WebSocket connection: Autobahn's server protocol, bridged to the channel layer.
+
+Theory of operation
+-------------------
+The HTTP side has parsed and checked the upgrade request; it hands the transport and
+the raw head to this protocol, and Autobahn validates the handshake (version, key).
+``onConnect`` then *holds* the handshake: it returns a Deferred, sends
+``websocket.connect`` to the layer and fires the Deferred when the consumer answers:
+``websocket.accept`` completes the handshake (101), ``websocket.close`` fails it with
+403. Nobody answering within ``handshake_timeout`` gets 504, the same answer as an HTTP
+request nobody answers: the client can tell "refused" from "no one home".
+
+Frames become ``websocket.receive`` events. Autobahn calls ``onMessage`` synchronously
+while sending to the layer is a coroutine, so events queue in ``_outbox``, drained by
+one task per connection: that keeps them in order, and when the queue reaches
+``max_pending_messages`` the socket stops being read until it drains. ``ChannelFull``
+closes the socket with 1013 (try again later); ``websocket.disconnect`` is the last
+event, after which the reply channel is closed.
+
+Server-side close codes 1001/1009/1011/1013 are not allowed through Autobahn's
+``sendClose`` (it only lets applications use 1000 and 3000-4999), so they go through
+``sendCloseFrame``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from autobahn.twisted.websocket import WebSocketServerProtocol
+from autobahn.websocket.types import ConnectionDeny
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from ...core.exceptions import ChannelFull, MessageTooLarge
+from ..base import ABORT
+from .messages import Accept, Close, ReplyError, Send, parse_reply
+
+if TYPE_CHECKING:
+    from .hub import WebSocketHub
+
+__all__ = ["ServerWebSocket"]
+
+STATE_OPEN = 3  # WebSocketProtocol.STATE_OPEN
+
+# Autobahn's annotations are partial (untyped callbacks, a narrower ``onConnect``
+# return type than the Deferred it documents): the base is used untyped.
+_Base: Any = WebSocketServerProtocol
+_Deny: Any = ConnectionDeny
+_Fail: Any = Failure
+
+
+class ServerWebSocket(_Base):  # type: ignore[misc]
+    """Set by the hub before the handshake bytes are fed: ``hub``, ``scope``, ``peer_host``."""
+
+    hub: WebSocketHub
+    scope: dict[str, Any]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reply_channel = ""
+        self._handshake: Deferred[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._delivered = False  # websocket.connect is on the layer
+        self._gone = False
+        self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
+        self._draining = False
+        self._reading_paused = False
+        self.chat_user = ""
+
+    # -- handshake --------------------------------------------------------------------
+
+    def onConnect(self, request: Any) -> Deferred[Any]:
+        hub = self.hub
+        origin = request.headers.get("origin")
+        if not hub.origins.allows(origin):
+            hub.violation("ws_origin_denied", f"origin {origin!r} not allowed")
+            raise _Deny(403, "Origin Not Allowed")
+        client = self.scope.get("client")
+        self.chat_user = f"{client[0]}:{client[1]}" if client else "unix"
+        self._handshake = Deferred()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(hub.config.handshake_timeout, self._handshake_timed_out)
+        self._connecting = loop.create_task(self._connect(list(self.websocket_protocols or [])))
+        return self._handshake
+
+    async def _connect(self, subprotocols: list[str]) -> None:
+        host = self.hub.host
+        self.reply_channel = await host.open_reply_channel(self._on_reply, prefix="ws")
+        if self._gone:
+            host.close_reply_channel(self.reply_channel)
+            return
+        message = {"type": "websocket.connect", **self.scope, "subprotocols": subprotocols}
+        try:
+            await host.send_event("websocket.connect", message, connection=self.reply_channel)
+        except ChannelFull:
+            self.hub.violation("channel_full", "websocket.connect is full")
+            self._deny(503, "Service Unavailable")
+        except MessageTooLarge as exc:
+            self.hub.violation("message_too_large", str(exc))
+            self._deny(431, "Request Header Fields Too Large")
+        else:
+            self._delivered = True
+
+    def _handshake_timed_out(self) -> None:
+        self._timer = None
+        if self._handshake is not None and not self._handshake.called:
+            self.hub.violation("ws_handshake_timeout", "no websocket.accept in time")
+            self._deny(504, "Gateway Timeout")
+
+    def _deny(self, status: int, reason: str) -> None:
+        handshake, self._handshake = self._handshake, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if handshake is not None and not handshake.called:
+            handshake.errback(_Fail(_Deny(status, reason)))
+
+    def failHandshake(self, reason: str, code: int = 400, responseHeaders: Any = None) -> None:
+        headers = list(responseHeaders or [])
+        if code == 503:
+            headers.append(("Retry-After", str(self.hub.retry_after)))
+        super().failHandshake(reason, code, headers)
+
+    # -- replies from the consumer ----------------------------------------------------
+
+    async def _on_reply(self, message: dict[str, Any]) -> None:
+        if message.get("type") == ABORT:
+            self.hub.violation("aborted", f"worker gone: {message.get('reason')}")
+        try:
+            actions = parse_reply(message)
+            for action in actions:
+                self._apply(action)
+        except ReplyError as exc:
+            self.hub.violation("bad_reply", str(exc))
+            self._apply(Close(1011, "bad reply", aborted=True))
+
+    def _apply(self, action: Accept | Send | Close) -> None:
+        if self._gone:
+            return
+        pending = self._handshake is not None and not self._handshake.called
+        if isinstance(action, Accept):
+            if pending:
+                self._accept(action)
+        elif isinstance(action, Send):
+            if pending:  # Channels 1.x: sending before accepting accepts.
+                self._accept(Accept())
+            if self.state == STATE_OPEN:
+                if isinstance(action.data, str):
+                    self.sendMessage(action.data.encode("utf-8"), isBinary=False)
+                else:
+                    self.sendMessage(action.data, isBinary=True)
+        elif pending:
+            if action.aborted:
+                self._deny(502, "Bad Gateway")
+            else:
+                self._deny(403, "Forbidden")
+        else:
+            self.close_with(action.code, action.reason)
+
+    def _accept(self, action: Accept) -> None:
+        if action.subprotocol is not None and action.subprotocol not in (
+            self.websocket_protocols or []
+        ):
+            raise ReplyError(f"subprotocol {action.subprotocol!r} was not offered")
+        handshake, self._handshake = self._handshake, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        assert handshake is not None
+        handshake.callback((action.subprotocol, dict(action.headers)))
+
+    def close_with(self, code: int, reason: str = "") -> None:
+        """Start the closing handshake with any code, 1001/1011/1013 included."""
+        if self.state == STATE_OPEN:
+            self.sendCloseFrame(code=code, reasonUtf8=reason.encode("utf-8")[:123], isReply=False)
+        elif self._handshake is not None:
+            self._deny(503, "Service Unavailable")
+
+    # -- frames to events -------------------------------------------------------------
+
+    def onOpen(self) -> None:
+        self.hub.opened(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        if isBinary:
+            message: dict[str, Any] = {"type": "websocket.receive", "bytes": payload}
+        else:
+            message = {
+                "type": "websocket.receive",
+                "text": payload.decode("utf-8"),
+                "user": self.chat_user,
+                "room": self.scope.get("path", "/"),
+            }
+        self._queue("websocket.receive", message)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        if self._gone:
+            return
+        self._gone = True
+        # A handshake still held is abandoned, not failed: there is no one to answer.
+        self._handshake = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.localCloseCode == 1009:
+            self.hub.violation("ws_too_large", "frame or message over the limit")
+        if (self.wasNotCleanReason or "").startswith("WebSocket ping timeout"):
+            self.hub.violation("ws_ping_timeout", "no pong in time")
+        final = self.remoteCloseCode or self.localCloseCode or 1006
+        if self._delivered:
+            self._queue("websocket.disconnect", {"type": "websocket.disconnect", "code": final})
+        elif self.reply_channel:
+            self.hub.host.close_reply_channel(self.reply_channel)
+        self.hub.closed(self)
+
+    def _queue(self, channel: str, message: dict[str, Any]) -> None:
+        self._outbox.append((channel, message))
+        full = len(self._outbox) >= self.hub.config.max_pending_messages
+        if full and not self._reading_paused and self.transport is not None and not self._gone:
+            self._reading_paused = True
+            self.transport.pauseProducing()
+        if not self._draining:
+            self._draining = True
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        host = self.hub.host
+        try:
+            while self._outbox:
+                channel, message = self._outbox.popleft()
+                try:
+                    await host.send_event(channel, message, connection=self.reply_channel)
+                except ChannelFull:
+                    if channel == "websocket.disconnect":
+                        continue  # nothing left to answer; counted by the host.
+                    self.hub.violation("channel_full", f"{channel} is full")
+                    self._outbox.clear()
+                    self.close_with(1013, "try again later")
+                except MessageTooLarge as exc:
+                    self.hub.violation("message_too_large", str(exc))
+                    self.close_with(1009, "message too big")
+                if channel == "websocket.disconnect":
+                    host.close_reply_channel(self.reply_channel)
+                if self._reading_paused and len(self._outbox) < 1 + (
+                    self.hub.config.max_pending_messages // 2
+                ):
+                    self._reading_paused = False
+                    if not self._gone and self.transport is not None:
+                        self.transport.resumeProducing()
+        finally:
+            self._draining = False
