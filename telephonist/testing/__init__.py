@@ -1,0 +1,11 @@
+"""Test helpers: drive routing and consumers with messages, with no sockets and no sleeps.
+
+``ConsumerTester`` (plain tests, or ``async with`` in async ones) and
+``AsyncConsumerTester`` dispatch messages through the real ``Dispatcher`` over an
+in-memory layer and read back what the consumers sent.
+"""
+
+from .blocking import ConsumerTester
+from .tester import AsyncConsumerTester, Routing
+
+__all__ = ["AsyncConsumerTester", "ConsumerTester", "Routing"]
