@@ -1,0 +1,123 @@
+"""The one configuration model every command reads.
+
+Why one model: the same settings drive ``telephonist run``, ``serve`` and ``worker`` (and,
+through the Django seam in :mod:`telephonist.config.sources`, ``manage.py`` commands), so a
+split deployment can share one ``telephonist.toml`` across machines and each process takes
+the part it needs. Unknown keys are errors everywhere except ``interfaces.<name>``, whose
+options are validated by that interface's own ``config_model`` once the plugin is loaded
+(:func:`telephonist.plugins.configure`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AffinitySettings",
+    "HostSettings",
+    "LayerSettings",
+    "StatusSettings",
+    "TelephonistConfig",
+    "WorkerSettings",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayerSettings(_Section):
+    """Same shape as one Channels ``CHANNEL_LAYERS`` entry."""
+
+    BACKEND: str = Field(default="memory", description="'memory', 'redis' or a dotted class path")
+    CONFIG: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments of the layer class"
+    )
+
+    def as_layer_config(self) -> dict[str, Any]:
+        return {"BACKEND": self.BACKEND, "CONFIG": dict(self.CONFIG)}
+
+
+class HostSettings(_Section):
+    """The interface-server process (``serve`` and the host half of ``run``)."""
+
+    drain_timeout: float = Field(
+        default=10.0, gt=0, description="seconds interfaces may finish work in flight on stop"
+    )
+    on_startup: list[str] = Field(
+        default_factory=list, description="dotted callables run once interfaces serve"
+    )
+    on_shutdown: list[str] = Field(
+        default_factory=list, description="dotted callables run after interfaces stopped"
+    )
+
+
+class WorkerSettings(_Section):
+    """The worker process (``worker`` and the worker half of ``run``)."""
+
+    concurrency: int = Field(default=64, ge=1, description="messages handled at once, at most")
+    threads: int = Field(default=16, ge=1, description="threads running sync consumers")
+    only: list[str] = Field(
+        default_factory=list, description="globs: take only these shared channels"
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="globs: never take these shared channels"
+    )
+    drain_timeout: float = Field(
+        default=10.0, gt=0, description="seconds in-flight messages may finish on stop"
+    )
+    on_startup: list[str] = Field(
+        default_factory=list, description="dotted callables run before receiving"
+    )
+    on_shutdown: list[str] = Field(
+        default_factory=list, description="dotted callables run after the drain"
+    )
+
+
+class AffinitySettings(_Section):
+    """Connection affinity (docs/runtime.md, "Connection affinity")."""
+
+    heartbeat_interval: float = Field(
+        default=2.0, gt=0, description="seconds between a worker's heartbeats to a host it serves"
+    )
+    heartbeat_misses: int = Field(
+        default=3, ge=1, description="missed heartbeats after which a host aborts the connections"
+    )
+    bind_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a new connection may wait for a worker to bind it"
+    )
+    pending_limit: int = Field(
+        default=64, ge=1, description="events buffered per connection while it waits for its bind"
+    )
+
+
+class StatusSettings(_Section):
+    """How ``telephonist status`` finds the running processes."""
+
+    socket_dir: str | None = Field(
+        default=None,
+        description="directory of per-process status sockets (default: a per-user temp dir)",
+    )
+    timeout: float = Field(
+        default=1.0, gt=0, description="seconds `telephonist status` waits for answers"
+    )
+
+
+class TelephonistConfig(_Section):
+    routing: str | None = Field(
+        default=None, description="dotted path of the routing list, e.g. 'myapp.routing.routes'"
+    )
+    layer: LayerSettings = Field(default_factory=LayerSettings)
+    interfaces: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="interface name -> its options"
+    )
+    host: HostSettings = Field(default_factory=HostSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    affinity: AffinitySettings = Field(default_factory=AffinitySettings)
+    status: StatusSettings = Field(default_factory=StatusSettings)
+    log_format: Literal["text", "json"] = Field(default="text", description="'text' or 'json'")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="minimum level logged"
+    )
