@@ -1,0 +1,289 @@
+"""Connection affinity, host side: which worker serves each connection.
+
+Theory of operation
+-------------------
+A connection starts NEW. Its first event goes to the shared channel (``linechat.connect``)
+where any worker may take it; the connection becomes BINDING with a deadline. Later
+events wait in a small per-connection buffer (``pending_limit``; beyond it ``send``
+raises ``ChannelFull`` so the interface answers overload). The worker that took the
+first event sends ``telephonist.bind``; the host flushes the buffer to that worker's
+inbox, in order, and the connection is BOUND: every later event goes to the same inbox.
+
+Nothing waits forever. A BINDING connection whose bind does not arrive by its deadline
+(the first event was lost, expired or nobody routes it) is aborted. A worker is alive
+while its heartbeats arrive; after ``heartbeat_misses`` intervals of silence, or on its
+``telephonist.gone``, every connection bound to it is aborted. Aborting hands the
+interface ``ABORT`` and the interface ends the connection its protocol's way.
+
+The watchdog sleeps until the nearest deadline and no longer: with no connection
+waiting for a bind and no worker bound, it waits on an event and the host is idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config.model import AffinitySettings
+from ..core.base import BaseChannelLayer
+from ..core.codec import Message
+from ..core.exceptions import ChannelFull, MessageTooLarge
+from . import control
+
+__all__ = ["Affinity"]
+
+log = logging.getLogger("telephonist.affinity")
+
+NEW, BINDING, BOUND, ABORTED = "new", "binding", "bound", "aborted"
+_INF = float("inf")
+
+
+@dataclass(eq=False, slots=True)
+class _Conn:
+    name: str
+    state: str = NEW
+    order: int = 0
+    worker: str | None = None
+    deadline: float = _INF
+    pending: deque[tuple[str, Message]] = field(default_factory=deque)
+
+
+@dataclass(eq=False, slots=True)
+class _Worker:
+    prefix: str
+    interval: float
+    last_seen: float
+    connections: set[str] = field(default_factory=set)
+    releases: list[str] = field(default_factory=list)  # releases the inbox refused
+
+
+class Affinity:
+    """The host's connection table. ``abort(connection, reason)`` is how it tells the
+    reply-channel side to hand the connection's handler ``ABORT``."""
+
+    def __init__(
+        self,
+        layer: BaseChannelLayer,
+        host_prefix: str,
+        settings: AffinitySettings,
+        counters: Counter[str],
+        abort: Callable[[str, str], None],
+    ) -> None:
+        self._layer = layer
+        self._prefix = host_prefix
+        self._settings = settings
+        self._counters = counters
+        self._abort_cb = abort
+        self._conns: dict[str, _Conn] = {}
+        self._workers: dict[str, _Worker] = {}
+        self._bind_heap: list[tuple[float, str]] = []
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.get_running_loop()
+
+    # -- connections ------------------------------------------------------------------
+
+    def open(self, connection: str) -> None:
+        self._conns[connection] = _Conn(connection)
+
+    def close(self, connection: str) -> None:
+        conn = self._conns.pop(connection, None)
+        if conn is None or conn.worker is None:
+            return
+        worker = self._workers.get(conn.worker)
+        if worker is not None:
+            worker.connections.discard(connection)
+        self._spawn(self._release(conn.worker, connection))
+
+    async def send(self, channel: str, message: Message, connection: str) -> None:
+        conn = self._conns.get(connection)
+        if conn is None:
+            # Not a connection this host opened (or one already closed): no affinity to
+            # keep, so the event goes where any worker can take it.
+            self._counters["unaffiliated"] += 1
+            await self._send(channel, {**message, "reply_channel": connection})
+            return
+        stamped = {**message, "reply_channel": connection, "order": conn.order}
+        if conn.state == BOUND:
+            assert conn.worker is not None
+            await self._send(control.inbox_of(conn.worker), control.event(channel, stamped))
+        elif conn.state == NEW:
+            await self._send(channel, stamped)
+            conn.state = BINDING
+            conn.deadline = self._loop.time() + self._settings.bind_timeout
+            heapq.heappush(self._bind_heap, (conn.deadline, connection))
+            self._wake.set()
+        elif conn.state == BINDING:
+            if len(conn.pending) >= self._settings.pending_limit:
+                self._counters["pending_full"] += 1
+                raise ChannelFull(f"{connection} is waiting for its worker; buffer is full")
+            conn.pending.append((channel, stamped))
+        else:
+            self._counters["aborted"] += 1
+            return
+        conn.order += 1
+
+    async def _send(self, channel: str, message: Message) -> None:
+        try:
+            await self._layer.send(channel, message)
+        except ChannelFull:
+            self._counters["full"] += 1
+            raise
+        except MessageTooLarge:
+            self._counters["too_large"] += 1
+            raise
+        self._counters["events"] += 1
+
+    # -- control messages from workers ------------------------------------------------
+
+    async def handle_control(self, message: Message) -> None:
+        kind = message.get("type")
+        worker = control.field(message, "worker", str)
+        if worker is None:
+            log.warning("ignored malformed control message %r", kind)
+            return
+        if kind == control.BIND:
+            connection = control.field(message, "connection", str)
+            interval = control.field(message, "interval", (int, float)) or 1.0
+            if connection is not None:
+                await self._bind(connection, worker, float(interval))
+        elif kind == control.HEARTBEAT:
+            await self._heartbeat(worker, control.field(message, "interval", (int, float)))
+        elif kind == control.GONE:
+            self._lose_worker(worker, "its worker stopped")
+        else:
+            log.warning("ignored unknown control message %r", kind)
+
+    def _worker(self, prefix: str, interval: float) -> _Worker:
+        record = self._workers.get(prefix)
+        if record is None:
+            record = self._workers[prefix] = _Worker(prefix, interval, self._loop.time())
+            self._wake.set()
+        return record
+
+    async def _bind(self, connection: str, prefix: str, interval: float) -> None:
+        conn = self._conns.get(connection)
+        if conn is None or conn.state != BINDING or conn.worker is not None:
+            # Too late (aborted or closed) or a second taker: that worker must not keep
+            # state for a connection nobody will send to.
+            self._counters["late_binds"] += 1
+            await self._release(prefix, connection)
+            return
+        worker = self._worker(prefix, interval)
+        worker.last_seen = self._loop.time()
+        worker.connections.add(connection)
+        conn.worker, conn.deadline = prefix, _INF
+        inbox = control.inbox_of(prefix)
+        # Events sent while we flush join ``pending`` (state is still BINDING), so the
+        # order holds without a lock.
+        while conn.pending and conn.state == BINDING:
+            channel, stamped = conn.pending.popleft()
+            try:
+                await self._send(inbox, control.event(channel, stamped))
+            except (ChannelFull, MessageTooLarge):
+                log.warning("event %s of %s dropped on flush", stamped.get("order"), connection)
+        if conn.state == BINDING:
+            conn.state = BOUND
+
+    async def _heartbeat(self, prefix: str, interval: float | None) -> None:
+        worker = self._workers.get(prefix)
+        bound = 0
+        released: list[str] = []
+        if worker is not None:
+            worker.last_seen = self._loop.time()
+            if interval:
+                worker.interval = float(interval)
+            bound, released, worker.releases = len(worker.connections), worker.releases, []
+            self._forget_if_idle(worker)
+        message = control.ack(self._prefix, released)
+        message["bound"] = bound
+        try:
+            await self._layer.send(control.inbox_of(prefix), message)
+        except ChannelFull:
+            self._counters["full"] += 1  # the next heartbeat gets the next ack
+
+    async def _release(self, prefix: str, connection: str) -> None:
+        try:
+            await self._layer.send(control.inbox_of(prefix), control.release(connection))
+        except ChannelFull:
+            worker = self._workers.get(prefix)
+            if worker is not None and len(worker.releases) < 10_000:
+                worker.releases.append(connection)  # retried with the next ack
+        except Exception:
+            log.exception("could not release %s on %s", connection, prefix)
+        else:
+            worker = self._workers.get(prefix)
+            if worker is not None:
+                self._forget_if_idle(worker)
+
+    def _forget_if_idle(self, worker: _Worker) -> None:
+        if not worker.connections and not worker.releases:
+            self._workers.pop(worker.prefix, None)
+
+    # -- timeouts ---------------------------------------------------------------------
+
+    def _abort(self, conn: _Conn, reason: str, counter: str) -> None:
+        conn.state, conn.deadline = ABORTED, _INF
+        conn.pending.clear()
+        self._counters[counter] += 1
+        log.warning("aborting %s: %s", conn.name, reason)
+        self._abort_cb(conn.name, reason)
+
+    def _lose_worker(self, prefix: str, reason: str) -> None:
+        worker = self._workers.pop(prefix, None)
+        if worker is None:
+            return
+        for name in worker.connections:
+            conn = self._conns.get(name)
+            if conn is not None and conn.state != ABORTED:
+                self._abort(conn, reason, "worker_lost")
+
+    def _check(self, now: float) -> float:
+        """Abort what is overdue; return the next deadline."""
+        heap = self._bind_heap
+        while heap and heap[0][0] <= now:
+            deadline, name = heapq.heappop(heap)
+            conn = self._conns.get(name)
+            if conn is not None and conn.state == BINDING and conn.deadline == deadline:
+                self._abort(conn, "no worker took its first event in time", "bind_timeout")
+        nearest = heap[0][0] if heap else _INF
+        for worker in list(self._workers.values()):
+            limit = worker.last_seen + worker.interval * self._settings.heartbeat_misses
+            if not worker.connections:
+                continue
+            if limit <= now:
+                self._lose_worker(worker.prefix, "its worker stopped sending heartbeats")
+            else:
+                nearest = min(nearest, limit)
+        return nearest
+
+    async def run_watchdog(self) -> None:
+        while True:
+            self._wake.clear()
+            nearest = self._check(self._loop.time())
+            timeout = None if nearest == _INF else max(0.0, nearest - self._loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_background(self, within: float) -> None:
+        """Let queued release messages go out before the host stops."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=within)
+
+    def snapshot(self) -> dict[str, Any]:
+        states = Counter(conn.state for conn in self._conns.values())
+        return {
+            "connections": dict(states),
+            "workers": {w.prefix: len(w.connections) for w in self._workers.values()},
+        }

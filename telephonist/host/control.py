@@ -1,0 +1,114 @@
+"""The wire protocol between interface-server hosts and workers: channel names and the
+control messages of connection affinity (docs/runtime.md, "Connection affinity").
+
+Theory of operation
+-------------------
+Every host and every worker process owns a process-specific prefix (``srv.<id>!``,
+``worker.<id>!``). A host receives control messages on ``srv.<id>!control``; a worker
+receives everything addressed to it on ONE channel, ``worker.<id>!inbox``. One inbox
+rather than one channel per logical channel is deliberate: the layer keeps FIFO per
+channel, so a connection's events, and the ``release`` sent after its last event, reach
+the worker in the order the host sent them, with no reordering buffer and no gap timer
+that could stall a connection the way Channels 1's ``enforce_ordering`` did.
+
+host -> worker (on the inbox):
+    ``telephonist.event``   {channel, message}: one event of a connection bound to it
+    ``telephonist.release`` {connection}: the connection ended; drop its state
+    ``telephonist.ack``     {host, release}: answer to a heartbeat ("I am alive"), with
+                            releases that could not be sent earlier
+worker -> host (on the host's control channel):
+    ``telephonist.bind``      {connection, worker, interval}: I took the first event
+    ``telephonist.heartbeat`` {worker, interval}: I still serve your connections
+    ``telephonist.gone``      {worker}: I am stopping; abort what I served
+anyone -> process (status, on its control channel or inbox):
+    ``telephonist.status.request`` {reply_channel}: answered with ``telephonist.status``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.codec import Message
+from ..core.names import non_local_name
+
+__all__ = [
+    "ACK",
+    "BIND",
+    "EVENT",
+    "GONE",
+    "HEARTBEAT",
+    "RELEASE",
+    "STATUS",
+    "STATUS_GROUP",
+    "STATUS_REQUEST",
+    "ack",
+    "bind",
+    "control_channel_of",
+    "event",
+    "field",
+    "gone",
+    "heartbeat",
+    "inbox_of",
+    "release",
+    "status_request",
+]
+
+EVENT = "telephonist.event"
+RELEASE = "telephonist.release"
+ACK = "telephonist.ack"
+BIND = "telephonist.bind"
+HEARTBEAT = "telephonist.heartbeat"
+GONE = "telephonist.gone"
+STATUS_REQUEST = "telephonist.status.request"
+STATUS = "telephonist.status"
+
+#: Every host's control channel and every worker's inbox is a member, so one
+#: ``group_send`` reaches every process on the layer (``telephonist status``).
+STATUS_GROUP = "telephonist.status"
+
+_CONTROL = "control"
+_INBOX = "inbox"
+
+
+def control_channel_of(reply_channel: str) -> str:
+    """The control channel of the host that owns ``reply_channel``."""
+    return non_local_name(reply_channel) + _CONTROL
+
+
+def inbox_of(worker_prefix: str) -> str:
+    return worker_prefix + _INBOX
+
+
+def event(channel: str, message: Message) -> Message:
+    return {"type": EVENT, "channel": channel, "message": message}
+
+
+def release(connection: str) -> Message:
+    return {"type": RELEASE, "connection": connection}
+
+
+def ack(host: str, released: list[str]) -> Message:
+    return {"type": ACK, "host": host, "release": released}
+
+
+def bind(connection: str, worker: str, interval: float) -> Message:
+    return {"type": BIND, "connection": connection, "worker": worker, "interval": interval}
+
+
+def heartbeat(worker: str, interval: float) -> Message:
+    return {"type": HEARTBEAT, "worker": worker, "interval": interval}
+
+
+def gone(worker: str) -> Message:
+    return {"type": GONE, "worker": worker}
+
+
+def status_request(reply_channel: str) -> Message:
+    return {"type": STATUS_REQUEST, "reply_channel": reply_channel}
+
+
+def field(message: Message, key: str, kind: type[Any] | tuple[type[Any], ...]) -> Any:
+    """``message[key]`` if it has type ``kind``, else ``None``: control messages come
+    over the network and a malformed one must be ignored, not crash a receive loop."""
+    value = message.get(key)
+    return value if isinstance(value, kind) else None

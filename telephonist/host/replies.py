@@ -1,0 +1,165 @@
+"""Reply channels: the host's receive side.
+
+Theory of operation
+-------------------
+Each reply channel has a *runner*: one task that waits on the layer for that channel
+and calls its handler with each message, one at a time, in arrival order. Runners are
+independent, so a slow handler delays only its own channel; its messages wait on the
+layer, where the channel's capacity bounds them and the sending consumer gets
+``ChannelFull``. That is the backpressure the design asks for, with nothing unbounded
+in between. Why a runner per channel rather than one host loop that demultiplexes:
+the layer already is that loop. The Redis layer runs one blocking receive per process
+for all of its ``!`` channels and hands each waiting receive its own messages; the
+in-memory layer wakes exactly the waiting receiver. An idle runner is a parked future,
+so 10,000 idle connections cost memory, not CPU, and a second demultiplexer on top
+would add a hop and an unbounded buffer.
+
+The host sometimes has to speak to a handler itself: ``ABORT`` when a connection's
+worker is gone. :meth:`ReplyChannels.abort` hands it to the runner, which delivers it
+after the handler call in progress (never concurrently with it), interrupting an idle
+wait on the layer if need be. After an abort the channel's other messages do not matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from ..core.base import BaseChannelLayer
+from ..core.codec import Message
+from ..interfaces.base import ABORT, ReplyHandler
+
+__all__ = ["ReplyChannels"]
+
+log = logging.getLogger("telephonist.host")
+
+_BATCH = 16  # messages taken per layer round trip: amortises Redis, bounds our buffer
+
+
+@dataclass(eq=False)
+class _Runner:
+    name: str
+    handler: ReplyHandler
+    owner: str
+    task: asyncio.Task[None] | None = None
+    idle: bool = False  # waiting on the layer: safe to interrupt
+    closed: bool = False
+    interrupted: bool = False
+    abort: Message | None = None
+
+
+def _interrupted(runner: _Runner) -> bool:
+    return runner.closed or runner.abort is not None
+
+
+class ReplyChannels:
+    """Owns every reply channel of one host process."""
+
+    def __init__(self, layer: BaseChannelLayer, counters: Counter[str]) -> None:
+        self._layer = layer
+        self._counters = counters
+        self._runners: dict[str, _Runner] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._runners
+
+    def open(self, name: str, handler: ReplyHandler, owner: str) -> None:
+        if name in self._runners:
+            raise ValueError(f"reply channel {name!r} is already open")
+        runner = _Runner(name, handler, owner)
+        runner.task = asyncio.get_running_loop().create_task(
+            self._run(runner), name=f"telephonist-reply:{name}"
+        )
+        self._runners[name] = runner
+        self._tasks.add(runner.task)
+        runner.task.add_done_callback(self._tasks.discard)
+
+    def close(self, name: str) -> bool:
+        """Stop dispatching to ``name``; ``False`` if it was not open."""
+        runner = self._runners.pop(name, None)
+        if runner is None:
+            return False
+        runner.closed = True
+        self._interrupt(runner)
+        return True
+
+    def abort(self, name: str, reason: str) -> None:
+        """Deliver ``ABORT`` to the channel's handler, after any call in progress."""
+        runner = self._runners.get(name)
+        if runner is None or runner.abort is not None:
+            return
+        runner.abort = {"type": ABORT, "reason": reason}
+        self._interrupt(runner)
+
+    def open_by_owner(self) -> Counter[str]:
+        return Counter(r.owner for r in self._runners.values())
+
+    async def close_all(self, grace: float = 5.0) -> None:
+        """Close every channel; handlers in progress get ``grace`` seconds to return."""
+        for name in list(self._runners):
+            self.close(name)
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+
+    def _interrupt(self, runner: _Runner) -> None:
+        # Only a runner parked on the layer is cancelled; one inside its handler finds
+        # the flag when the handler returns, so a handler is never cut off midway.
+        if runner.idle and runner.task is not None and not runner.interrupted:
+            runner.interrupted = True
+            runner.task.cancel()
+
+    async def _run(self, runner: _Runner) -> None:
+        while not runner.closed:
+            if runner.abort is not None:
+                message, runner.abort = runner.abort, None
+                await self._deliver(runner, message)
+                continue
+            batch = await self._receive(runner)
+            for index, message in enumerate(batch):
+                if _interrupted(runner):  # closed or aborted while we delivered
+                    self._counters["orphaned"] += len(batch) - index
+                    break
+                await self._deliver(runner, message)
+
+    async def _receive(self, runner: _Runner) -> list[Message]:
+        runner.idle = True
+        try:
+            return await self._layer.receive_many(runner.name, _BATCH)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not runner.interrupted or task is None:
+                raise
+            # Our own interrupt (abort or close), not a shutdown: swallow it.
+            task.uncancel()
+            return []
+        except Exception:
+            # The layer retries and reconnects internally; an error that still reaches
+            # us is logged and the runner carries on rather than going deaf silently.
+            log.exception("receive on %s failed", runner.name)
+            self._counters["receive_errors"] += 1
+            await asyncio.sleep(0.1)  # back off: a persistent error must not spin
+            return []
+        finally:
+            runner.idle = False
+            runner.interrupted = False
+
+    async def _deliver(self, runner: _Runner, message: Message) -> None:
+        try:
+            await runner.handler(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._counters["handler_errors"] += 1
+            log.exception(
+                "reply handler of %s failed on %r",
+                runner.name,
+                message.get("type"),
+                extra={"interface": runner.owner},
+            )
