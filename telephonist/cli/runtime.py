@@ -1,0 +1,196 @@
+"""Running a process: the host, the worker, or both (all-in-one) on one event loop.
+
+Everything that can be wrong with the configuration (plugins, interface options, hooks,
+routing) is checked before anything listens, so a bad setting fails fast with exit
+code 2 and a message naming it. Order on the loop: Twisted's reactor (if an enabled
+interface needs it), then the worker (so the first events are taken at once), then the
+interfaces. Stopping runs the other way round: interfaces drain and say goodbye while
+the worker still answers them, then the worker drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..config import ConfigError, TelephonistConfig
+from ..core.base import BaseChannelLayer
+from ..core.exceptions import InvalidChannelLayerError
+from ..core.layers import SHORT_NAMES, get_channel_layer
+from ..host import InterfaceServer, StartupError
+from ..host.reactor import ReactorError, install_asyncio_reactor, shutdown_reactor, start_reactor
+from ..host.signals import StopSignals
+from ..host.status import StatusEndpoint, default_socket_dir, layer_status
+from ..plugins import ConfiguredInterface, discover, enabled_interfaces
+from ..routing import Router, RoutingError
+from ..worker import Worker
+from ._common import EXIT_CONFIG, EXIT_FAILURE, fail
+
+__all__ = ["Plan", "build_layer", "plan", "run_plan"]
+
+log = logging.getLogger("telephonist")
+
+# The runtime's own process-specific channels carry every bound event (inboxes) and
+# every bind and heartbeat (control): they get more room than the default capacity.
+_RUNTIME_CAPACITY = {"*!inbox": 1000, "*!control": 1000}
+
+
+@dataclass
+class Plan:
+    """What one process will run, resolved and validated before the loop starts."""
+
+    config: TelephonistConfig
+    interfaces: list[ConfiguredInterface] = field(default_factory=list)
+    worker: bool = False
+    culprits: list[str] = field(default_factory=list)
+    event_channels: set[str] = field(default_factory=set)
+
+    @property
+    def uses_twisted(self) -> bool:
+        return any(c.cls.uses_twisted for c in self.interfaces)
+
+
+def plan(config: TelephonistConfig, *, serve: bool, work: bool, only: Sequence[str] | None) -> Plan:
+    """Load and validate the plugins this process needs; ``ConfigError`` on problems."""
+    names = list(only) if only is not None else list(config.interfaces)
+    plugins = discover(names)
+    result = Plan(config, worker=work)
+    if serve:
+        result.interfaces = enabled_interfaces(config.interfaces, plugins, only)
+        if not result.interfaces:
+            raise ConfigError(
+                [
+                    "no interface is enabled: add an [interfaces.<name>] table to telephonist.toml "
+                    "(`telephonist interfaces` lists what is installed)"
+                ]
+            )
+        result.culprits = [c.name for c in result.interfaces if c.plugin.imported_reactor]
+    if work:
+        if not config.routing:
+            raise ConfigError(["routing: not set (a dotted path such as 'myapp.routing.routes')"])
+        for name in config.interfaces:
+            plugin = plugins.get(name)
+            if plugin is not None and plugin.cls is not None:
+                result.event_channels.update(plugin.cls.event_channels)
+            elif not serve:
+                reason = plugin.error if plugin is not None else "not installed"
+                log.warning(
+                    "interface %s: %s; its event channels are not listened to", name, reason
+                )
+    return result
+
+
+def build_layer(config: TelephonistConfig) -> BaseChannelLayer:
+    layer_config = config.layer.as_layer_config()
+    backend = layer_config["BACKEND"]
+    if backend in SHORT_NAMES or str(backend).startswith("telephonist."):
+        options = layer_config["CONFIG"]
+        user = dict(options.get("channel_capacity") or {})
+        # User patterns first: capacity rules are first-match.
+        extra = {k: v for k, v in _RUNTIME_CAPACITY.items() if k not in user}
+        options["channel_capacity"] = {**user, **extra}
+    return get_channel_layer(layer_config)
+
+
+def run_plan(process: Plan, out: TextIO = sys.stdout) -> int:
+    """Run until SIGTERM/SIGINT; returns the exit code."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    reactor: Any = None
+    try:
+        if process.uses_twisted:
+            reactor = install_asyncio_reactor(loop, process.culprits)
+        router = Router(process.config.routing) if process.worker else None  # type: ignore[arg-type]
+        layer = build_layer(process.config)
+    except (ReactorError, InvalidChannelLayerError) as exc:
+        loop.close()
+        return fail([str(exc)])
+    except RoutingError as exc:
+        loop.close()
+        return fail([f"routing {process.config.routing!r}: {p}" for p in exc.problems])
+    try:
+        return loop.run_until_complete(_main(process, layer, router, reactor, out))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        if reactor is not None:
+            shutdown_reactor(reactor)
+        loop.close()
+
+
+async def _main(
+    process: Plan, layer: BaseChannelLayer, router: Router | None, reactor: Any, out: TextIO
+) -> int:
+    config = process.config
+    worker = (
+        Worker(layer, router, config.worker, config.affinity, extra_channels=process.event_channels)
+        if router is not None
+        else None
+    )
+    host = (
+        InterfaceServer(layer, process.interfaces, config.host, config.affinity)
+        if process.interfaces
+        else None
+    )
+    if reactor is not None:
+        start_reactor(reactor)
+    status_dir = (
+        Path(config.status.socket_dir) if config.status.socket_dir else default_socket_dir()
+    )
+    endpoint = StatusEndpoint(status_dir, lambda: _snapshot(layer, host, worker))
+    async with StopSignals() as signals:
+        try:
+            if worker is not None:
+                await worker.start()
+            if host is not None:
+                await host.start()
+        except (StartupError, ConfigError, ValueError, OSError) as exc:
+            if worker is not None:
+                await worker.stop(drain_timeout=0)
+            await layer.close()
+            problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+            return fail(problems, EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILURE)
+        await endpoint.start()
+        _announce(out, host, worker)
+        await signals.requested.wait()
+        stopping = asyncio.ensure_future(_stop(host, worker))
+        forced = asyncio.ensure_future(signals.forced.wait())
+        await asyncio.wait({stopping, forced}, return_when=asyncio.FIRST_COMPLETED)
+        if not stopping.done():
+            stopping.cancel()
+            await asyncio.gather(stopping, return_exceptions=True)
+        forced.cancel()
+        await endpoint.stop()
+        await layer.close()
+    print("telephonist: stopped", file=out, flush=True)
+    return 0
+
+
+async def _stop(host: InterfaceServer | None, worker: Worker | None) -> None:
+    if host is not None:
+        await host.stop()
+    if worker is not None:
+        await worker.stop()
+
+
+def _announce(out: TextIO, host: InterfaceServer | None, worker: Worker | None) -> None:
+    """Where everything listens, on stdout: for the operator, and for scripts to wait on."""
+    if host is not None:
+        for name, interface in host.interfaces.items():
+            where = ", ".join(interface.endpoints()) or "(no endpoint)"
+            print(f"interface {name}: {where}", file=out)
+    if worker is not None:
+        print(f"worker {worker.prefix}: {', '.join(worker.channels)}", file=out)
+    print("telephonist: ready", file=out, flush=True)
+
+
+def _snapshot(
+    layer: BaseChannelLayer, host: InterfaceServer | None, worker: Worker | None
+) -> dict[str, Any]:
+    parts = [p.status() for p in (host, worker) if p is not None]
+    return {"parts": parts, "layer": layer_status(layer)}
