@@ -12,7 +12,7 @@ from ._context import consumer_context, get_current_layer, release_sync_layer, s
 from .base import AsyncConsumer, BaseConsumer, ConsumerBase, handler_name, is_async_consumer
 from .channel import Channel, Group
 from .chat import AsyncChatConsumer, ChatConsumer
-from .chat_protocols import (
+from .chat_registry import (
     ChatProtocol,
     chat_protocols,
     register_chat_protocol,

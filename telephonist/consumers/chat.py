@@ -9,7 +9,7 @@ with ``reply(text)`` to the sender or ``say(room, text)`` to the whole room::
 
     routing = [route_class(Echo)]   # every registered chat channel of every protocol
 
-How events are told apart and how rooms map to groups: ``chat_protocols``.
+How events are told apart and how rooms map to groups: ``chat_registry``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Collection, Mapping
 from typing import Any, ClassVar
 
 from .base import AsyncConsumer, BaseConsumer, ConsumerBase
-from .chat_protocols import (
+from .chat_registry import (
     ChatKind,
     chat_fields,
     chat_protocols,

@@ -1,0 +1,221 @@
+"""ChatConsumer: one subclass answers events shaped like WebSocket, IRC, email and Slack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint
+from typing import Any
+
+import pytest
+
+from telephonist.consumers import (
+    AsyncChatConsumer,
+    ChatConsumer,
+    ChatProtocol,
+    Message,
+    register_chat_protocol,
+    room_group,
+    unregister_chat_protocol,
+)
+from telephonist.consumers import chat_registry as registry
+from telephonist.core.names import require_valid_group_name
+from telephonist.dispatch import Outcome
+from telephonist.routing import Router, route, route_class
+from telephonist.testing import AsyncConsumerTester, ConsumerTester
+
+# Events as each interface emits them: the common chat keys plus the protocol's own.
+EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "websocket": (
+        "websocket.receive",
+        {"type": "websocket.receive", "text": "hello", "user": "ann", "room": "lobby",
+         "path": "/chat/lobby/", "order": 1},
+    ),
+    "irc": (
+        "irc-client.message",
+        {"type": "irc-client.message", "text": "hello", "user": "ann", "room": "#lobby",
+         "network": "libera", "nick": "ann", "ident": "~a", "host": "h", "order": 3},
+    ),
+    "email": (
+        "email.receive",
+        {"type": "email.receive", "text": "hello", "user": "ann@example.org",
+         "room": "lobby@chat.example.org", "subject": "hi", "message_id": "<1@x>"},
+    ),
+    "slack": (
+        "slack.message",
+        {"type": "slack.message", "text": "hello", "user": "U123", "room": "C456",
+         "ts": "1.2", "channel_type": "channel"},
+    ),
+}  # fmt: skip
+
+
+class Echo(ChatConsumer):
+    def on_chat(self, text: str, user: str, room: str) -> None:
+        self.reply(f"{user} in {room}: {text}")
+
+    def on_join(self, user: str, room: str) -> None:
+        self.say(room, f"{user} joined")
+
+    def on_leave(self, user: str, room: str) -> None:
+        self.say(room, f"{user} left")
+
+
+class AsyncEcho(AsyncChatConsumer):
+    async def on_chat(self, text: str, user: str, room: str) -> None:
+        await self.reply(f"{user} in {room}: {text}")
+        await self.say(room, {"text": "to the room", "format": "plain"})
+
+
+def test_chat_consumer_is_routed_on_every_chat_protocol() -> None:
+    channels = Router([route_class(Echo)]).channels
+    assert {
+        "websocket.connect",
+        "websocket.receive",
+        "websocket.disconnect",
+        "irc-client.message",
+        "irc-client.join",
+        "irc-client.part",
+        "email.receive",
+        "slack.message",
+    } <= channels
+
+
+@pytest.mark.parametrize("protocol", sorted(EVENTS))
+def test_one_subclass_answers_every_protocol(protocol: str) -> None:
+    channel, event = EVENTS[protocol]
+    with ConsumerTester([route_class(Echo)]) as t:
+        assert t.send(channel, event) is Outcome.CONSUMED
+        assert t.replies() == [{"text": f"{event['user']} in {event['room']}: hello"}]
+
+
+@pytest.mark.parametrize("protocol", sorted(EVENTS))
+async def test_async_subclass_answers_every_protocol(protocol: str) -> None:
+    channel, event = EVENTS[protocol]
+    async with AsyncConsumerTester([route_class(AsyncEcho)]) as t:
+        assert await t.send(channel, event) is Outcome.CONSUMED
+        assert await t.replies() == [
+            {"text": f"{event['user']} in {event['room']}: hello"},
+            {"text": "to the room", "format": "plain"},  # it joined its room by speaking
+        ]
+
+
+def test_a_room_spans_protocols() -> None:
+    with ConsumerTester([route_class(Echo)]) as t:
+        browser, irc = t.new_reply_channel(), t.new_reply_channel()
+        t.send("websocket.connect", {"user": "ann", "room": "lobby"}, reply=browser)
+        assert t.replies(browser) == [{"type": "websocket.accept"}, {"text": "ann joined"}]
+        t.send("irc-client.join", {"user": "bob", "room": "lobby"}, reply=irc)
+        assert t.replies(browser) == [{"text": "bob joined"}]
+        assert t.replies(irc) == [{"text": "bob joined"}]
+        assert sorted(t.group_channels(room_group("lobby"))) == sorted([browser, irc])
+        t.send(
+            "websocket.disconnect", {"user": "ann", "room": "lobby", "code": 1000}, reply=browser
+        )
+        assert t.replies(irc) == [{"text": "ann left"}]
+        assert t.replies(browser) == []
+        assert t.group_channels(room_group("lobby")) == [irc]
+
+
+def test_room_from_the_route_when_the_event_has_none() -> None:
+    routing = [route("websocket.receive", Echo.as_consumer(), path=r"^/chat/(?P<room>\w+)/$")]
+    with ConsumerTester(routing) as t:
+        t.send_and_consume("websocket.receive", {"text": "hi", "path": "/chat/kitchen/"})
+        t.assert_reply(text=" in kitchen: hi")
+        assert t.group_channels("chat.kitchen") == [t.reply_channel]
+
+
+def test_binary_frames_are_not_chat() -> None:
+    with ConsumerTester([route_class(Echo)]) as t:
+        assert t.send("websocket.receive", {"bytes": b"\x00", "room": "r"}) is Outcome.CONSUMED
+        t.assert_no_reply()
+
+
+class Picky(ChatConsumer):
+    def accept_join(self, user: str, room: str) -> bool:
+        return user != "mallory"
+
+    def on_chat(self, text: str, user: str, room: str) -> None: ...
+
+
+def test_a_refused_join_closes_the_websocket_with_403() -> None:
+    with ConsumerTester([route_class(Picky)]) as t:
+        assert t.send("websocket.connect", {"user": "mallory", "room": "r"}) is Outcome.DENIED
+        assert t.replies() == [{"type": "websocket.close", "code": 403}]
+        assert t.group_channels("chat.r") == []
+
+
+class WebOnly(Echo):
+    chat_channels = ("websocket.receive",)
+    join_channels = ("websocket.connect",)
+    leave_channels = ()
+    extra_chat_channels = ("linechat.line",)
+
+
+def test_channels_can_be_narrowed_and_extended() -> None:
+    assert WebOnly.channel_names() == {"websocket.receive", "websocket.connect", "linechat.line"}
+    with ConsumerTester([route_class(WebOnly)]) as t:
+        t.send_and_consume("linechat.line", {"text": "x", "user": "u", "room": "r"})
+        t.assert_reply(text="u in r: x")
+
+
+@pytest.fixture
+def linechat() -> Iterator[ChatProtocol]:
+    protocol = ChatProtocol(
+        "linechat",
+        message_channels=("linechat.line",),
+        join_channels=("linechat.hello",),
+        join_answer=({"line": "welcome"},),
+    )
+    register_chat_protocol(protocol)
+    yield protocol
+    unregister_chat_protocol("linechat")
+
+
+def test_a_third_party_protocol_registers_its_channels(linechat: ChatProtocol) -> None:
+    assert {"linechat.line", "linechat.hello"} <= Echo.channel_names()
+    with ConsumerTester([route_class(Echo)]) as t:
+        t.send_and_consume("linechat.hello", {"user": "zed", "room": "r"})
+        assert t.replies() == [{"line": "welcome"}, {"text": "zed joined"}]
+
+
+PAGER = ChatProtocol("pager", message_channels=("pager.page",))
+
+
+def test_chat_protocols_from_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    points = [
+        EntryPoint("pager", "tests.runtime.test_consumers_chat:PAGER", "telephonist.chat"),
+        EntryPoint("broken", "tests.runtime.no_such_module:X", "telephonist.chat"),
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: points)
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    try:
+        assert "pager.page" in Echo.channel_names()
+    finally:
+        unregister_chat_protocol("pager")
+
+
+def test_room_groups_are_valid_and_distinct() -> None:
+    assert room_group("lobby") == "chat.lobby"
+    names = {room_group(r) for r in ("#a", "&a", "_a", "a@b.org", "x" * 300, "ü")}
+    assert len(names) == 6
+    for name in names:
+        assert require_valid_group_name(name) == name
+    assert room_group("#python").startswith("chat._python.")
+
+
+def test_reply_without_a_reply_channel_is_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    with ConsumerTester([route_class(Echo)]) as t:
+        event = {"text": "hi", "user": "u", "room": "r"}
+        assert t.send("email.receive", event, reply=False) is Outcome.ERROR
+    assert "has no reply_channel" in caplog.text
+
+
+def test_message_passed_to_hooks_is_the_event(linechat: ChatProtocol) -> None:
+    seen: list[Message] = []
+
+    class Spy(ChatConsumer):
+        def on_chat(self, text: str, user: str, room: str) -> None:
+            seen.append(self.message)
+
+    with ConsumerTester([route_class(Spy)]) as t:
+        t.send("slack.message", EVENTS["slack"][1])
+    assert seen[0]["ts"] == "1.2"
