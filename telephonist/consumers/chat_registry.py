@@ -142,14 +142,19 @@ def room_group(room: str, prefix: str = "chat.") -> str:
 
 
 def chat_fields(content: Mapping[str, Any], kwargs: Mapping[str, str]) -> tuple[Any, str, str]:
-    """``(text, user, room)`` of an event; ``room``/``user`` fall back to the route's
-    named groups (``path=r"^/chat/(?P<room>\\w+)/$"``) for protocols that do not say."""
+    """``(text, user, room)`` of an event.
+
+    A ``room``/``user`` named group of the route wins over the event's own key: routing
+    ``path=r"^/chat/(?P<room>\\w+)/$"`` says which room a WebSocket is in better than its
+    raw path (what the WebSocket interface puts in ``room``), and lets a browser room
+    and ``#room`` on IRC be routed to one name.
+    """
     user = content.get("user")
     room = content.get("room")
     return (
         content.get("text"),
-        user if isinstance(user, str) else kwargs.get("user", ""),
-        room if isinstance(room, str) else kwargs.get("room", ""),
+        kwargs.get("user") or (user if isinstance(user, str) else ""),
+        kwargs.get("room") or (room if isinstance(room, str) else ""),
     )
 
 
@@ -158,8 +163,9 @@ def text_message(text: str | Mapping[str, Any]) -> Content:
     return {"text": text} if isinstance(text, str) else dict(text)
 
 
-# Built-in protocols. IRC and Slack names follow their interfaces' specs (docs/irc.md,
-# docs/slack.md); an interface whose names differ re-registers under the same name.
+# Built-in protocols, with the channel names of their interfaces' message specs (IRC:
+# telephonist/interfaces/irc/spec.py, not imported here because the IRC extra is
+# optional). An interface whose names change re-registers under the same name.
 register_chat_protocol(
     ChatProtocol(
         "websocket",
@@ -172,7 +178,7 @@ register_chat_protocol(
 register_chat_protocol(
     ChatProtocol(
         "irc",
-        message_channels=("irc-client.message",),
+        message_channels=("irc-client.receive",),
         join_channels=("irc-client.join",),
         leave_channels=("irc-client.part",),
     )

@@ -140,7 +140,7 @@ def test_is_async_consumer() -> None:
 
 def test_handler_names() -> None:
     assert handler_name("websocket.receive") == "websocket_receive"
-    assert handler_name("irc-client.message") == "irc_client_message"
+    assert handler_name("irc-client.receive") == "irc_client_receive"
     assert handler_name("__init__") is None
     assert handler_name("_private.x") is None
     assert handler_name("reply") is None  # no dot: cannot reach helper methods
@@ -151,9 +151,9 @@ def test_handler_names() -> None:
 
 
 class Greeter(BaseConsumer):
-    channels = ("irc-client.message", "slack.message")
+    channels = ("irc-client.receive", "slack.message")
 
-    def irc_client_message(self, message: Message, **kwargs: str) -> None:
+    def irc_client_receive(self, message: Message, **kwargs: str) -> None:
         self.reply({"text": f"irc {message['text']} {kwargs}"})
 
     def slack_message(self, message: Message, **kwargs: str) -> None:
@@ -170,7 +170,7 @@ class AsyncGreeter(AsyncConsumer):
 def test_class_consumer_dispatches_per_type_with_kwargs() -> None:
     routing = [route_class(Greeter, network=r"^(?P<net>\w+)$"), route_class(AsyncGreeter)]
     with ConsumerTester(routing) as t:
-        t.send_and_consume("irc-client.message", {"text": "hi", "network": "libera"})
+        t.send_and_consume("irc-client.receive", {"text": "hi", "network": "libera"})
         t.assert_reply(text="irc hi {'net': 'libera'}")
         t.send_and_consume("slack.message", {"text": "yo", "network": "ws"})
         assert t.get_next_message("log.slack") == {"text": "yo"}

@@ -31,9 +31,10 @@ EVENTS: dict[str, tuple[str, dict[str, Any]]] = {
          "path": "/chat/lobby/", "order": 1},
     ),
     "irc": (
-        "irc-client.message",
-        {"type": "irc-client.message", "text": "hello", "user": "ann", "room": "#lobby",
-         "network": "libera", "nick": "ann", "ident": "~a", "host": "h", "order": 3},
+        "irc-client.receive",
+        {"type": "irc-client.receive", "kind": "message", "text": "hello", "user": "ann",
+         "room": "#lobby", "target": "#lobby", "private": False, "network": "libera",
+         "nick": "ann", "ident": "~a", "host": "h", "order": 3},
     ),
     "email": (
         "email.receive",
@@ -71,7 +72,7 @@ def test_chat_consumer_is_routed_on_every_chat_protocol() -> None:
         "websocket.connect",
         "websocket.receive",
         "websocket.disconnect",
-        "irc-client.message",
+        "irc-client.receive",
         "irc-client.join",
         "irc-client.part",
         "email.receive",
@@ -115,11 +116,16 @@ def test_a_room_spans_protocols() -> None:
         assert t.group_channels(room_group("lobby")) == [irc]
 
 
-def test_room_from_the_route_when_the_event_has_none() -> None:
-    routing = [route("websocket.receive", Echo.as_consumer(), path=r"^/chat/(?P<room>\w+)/$")]
+def test_room_from_the_route_wins_over_the_event() -> None:
+    path = r"^/chat/(?P<room>\w+)/$"
+    routing = [route(["websocket.connect", "websocket.receive"], Echo.as_consumer(), path=path)]
     with ConsumerTester(routing) as t:
-        t.send_and_consume("websocket.receive", {"text": "hi", "path": "/chat/kitchen/"})
-        t.assert_reply(text=" in kitchen: hi")
+        t.send_and_consume("websocket.connect", {"path": "/chat/kitchen/"})
+        assert t.replies() == [{"type": "websocket.accept"}, {"text": " joined"}]
+        # What the WebSocket interface sends: its raw path as the room.
+        event = {"text": "hi", "user": "1.2.3.4:5", "room": "/chat/kitchen/"}
+        t.send_and_consume("websocket.receive", {**event, "path": "/chat/kitchen/"})
+        t.assert_reply(text="1.2.3.4:5 in kitchen: hi")
         assert t.group_channels("chat.kitchen") == [t.reply_channel]
 
 

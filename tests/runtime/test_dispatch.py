@@ -255,12 +255,12 @@ async def test_no_route_elsewhere_is_logged_dropped_and_counted(
     layer: InMemoryChannelLayer, caplog: pytest.LogCaptureFixture
 ) -> None:
     d = dispatcher_for(layer)
-    content = {"type": "irc-client.message", "reply_channel": REPLY}
-    assert await d.dispatch("irc-client.message", content) is Outcome.NO_ROUTE
+    content = {"type": "irc-client.receive", "reply_channel": REPLY}
+    assert await d.dispatch("irc-client.receive", content) is Outcome.NO_ROUTE
     assert await d.dispatch("http.request", {}) is Outcome.NO_ROUTE  # no reply channel
     assert await drain(layer) == []
     assert d.dropped() == {"no_route_unanswered": 2}
-    assert "no route for a 'irc-client.message' message on 'irc-client.message'" in caplog.text
+    assert "no route for a 'irc-client.receive' message on 'irc-client.receive'" in caplog.text
     assert d.counters() == {
         "consumed": 0,
         "no_route": 2,

@@ -98,8 +98,8 @@ def test_optional_group_that_did_not_match_is_left_out() -> None:
 
 
 def test_route_on_several_channels() -> None:
-    router = Router([route(["irc-client.message", "slack.message"], anything)])
-    assert router.channels == frozenset({"irc-client.message", "slack.message"})
+    router = Router([route(["irc-client.receive", "slack.message"], anything)])
+    assert router.channels == frozenset({"irc-client.receive", "slack.message"})
     assert router.match("slack.message", {}) is not None
 
 
