@@ -24,7 +24,11 @@ from telephonist.interfaces.base import ReplyHandler
 from telephonist.interfaces.http import HttpConfig, HttpInterface
 
 App = Callable[
-    [dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]],
+    [
+        dict[str, Any],
+        Callable[[], Awaitable[dict[str, Any]]],
+        Callable[[dict[str, Any]], Awaitable[None]],
+    ],
     Awaitable[None],
 ]
 
@@ -90,7 +94,6 @@ class AsgiWorker:
 
     CHANNELS = (
         "http.request",
-        "http.request.body",
         "http.disconnect",
         "websocket.connect",
         "websocket.receive",
@@ -145,7 +148,9 @@ class AsgiWorker:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: App, **settings: Any) -> AsyncIterator[tuple[HttpInterface, MiniHost, AsgiWorker]]:
+async def serve(
+    app: App, **settings: Any
+) -> AsyncIterator[tuple[HttpInterface, MiniHost, AsgiWorker]]:
     """An ``HttpInterface`` on a free loopback port with ``app`` answering."""
     twisted_reactor()
     settings.setdefault("endpoints", ["tcp:port=0:interface=127.0.0.1"])

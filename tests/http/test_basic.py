@@ -25,7 +25,7 @@ async def echo(first: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 async def test_get_and_post() -> None:
-    async with serve(echo) as (iface, host, worker):
+    async with serve(echo) as (iface, _host, _worker):
         port = port_of(iface)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             r = await client.get("/hello?x=1")

@@ -48,6 +48,8 @@ class Exchange:
         self.delivered = False  # the first event is on the layer
         self.client_gone = False
         self.request_bytes = 0
+        self.body_ended = False  # h11 has given the request's EndOfMessage
+        self.carry = b""  # body bytes read but not sent yet (over one chunk)
         self.status = 0
         self.body_bytes = 0
         self.started_at = time.monotonic()

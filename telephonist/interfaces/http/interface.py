@@ -25,7 +25,6 @@ class HttpInterface(Interface):
     uses_twisted: ClassVar[bool] = True
     event_channels: ClassVar[tuple[str, ...]] = (
         "http.request",
-        "http.request.body",
         "http.disconnect",
         "websocket.connect",
         "websocket.receive",

@@ -12,9 +12,11 @@ Twisted owns the socket (TCP, Unix or TLS, from an endpoint string) and calls
    byte and ``header_timeout`` after it (408), which is what stops slow-loris clients.
 2. *Event.* The ``http.request`` message (scope keys plus the first body chunk) goes
    to the layer; a full channel is answered 503 with ``Retry-After``.
-3. *Body.* Further chunks of at most ``body_chunk_bytes`` follow on
-   ``http.request.body`` as events of the same connection (affinity keeps them in
-   order on one worker). Each wait for body bytes is bounded by ``body_timeout``.
+3. *Body.* Further chunks of at most ``body_chunk_bytes`` follow as more
+   ``http.request`` events of the same connection (affinity keeps them in order on one
+   worker). They repeat the scope's short routing keys (``method``, ``path``, ...), so
+   the routes that matched the first chunk match them too; ``order`` > 0 tells them
+   apart. Each wait for body bytes is bounded by ``body_timeout``.
 4. *Response.* The ``Exchange`` writes replies as they arrive; the loop waits for it
    to finish (reply done, 504, 502, client gone) and goes back to 1 if both sides
    allow keep-alive. Pipelined requests simply wait in ``_buf``: one exchange at a time
@@ -48,11 +50,12 @@ from .strict import HeadError, HeadScanner, check_framing, check_header_lines
 if TYPE_CHECKING:
     from .server import HttpServer
 
-__all__ = ["BODY_CHANNEL", "DISCONNECT_CHANNEL", "REQUEST_CHANNEL", "HttpProtocol"]
+__all__ = ["DISCONNECT_CHANNEL", "REQUEST_CHANNEL", "ROUTING_KEYS", "HttpProtocol"]
 
 REQUEST_CHANNEL = "http.request"
-BODY_CHANNEL = "http.request.body"
 DISCONNECT_CHANNEL = "http.disconnect"
+#: Scope keys repeated in every body chunk so route filters match each chunk alike.
+ROUTING_KEYS = ("method", "path", "scheme", "http_version", "query_string", "root_path")
 
 
 class _Closed(Exception):
@@ -308,17 +311,18 @@ class HttpProtocol(Protocol):
         return self.cfg.body_chunk_bytes
 
     async def _stream(self, ex: Exchange, has_body: bool, small: bool) -> None:
-        body, done = b"", not has_body
-        if has_body:
-            # A small declared body travels in the first message (one message per
-            # request for most POSTs); a bigger one starts with what is already here.
-            body, done = await self._read_body(ex, wait_full=small, wait_any=False)
+        # A small declared body travels in the first message (one message per request
+        # for most POSTs); a bigger one starts with what is already here. Without a
+        # body this just takes h11's EndOfMessage, so keep-alive state is right.
+        body, done = await self._read_body(ex, wait_full=small or not has_body, wait_any=False)
+        scope = self.server.scope_for("http", ex.request, self.endpoint)
         message: dict[str, Any] = {
             "type": "http.request",
-            **self.server.scope_for("http", ex.request, self.endpoint),
+            **scope,
             "body": body,
             "more_body": not done,
         }
+        routing = {key: scope[key] for key in ROUTING_KEYS}
         if not await self._send(ex, REQUEST_CHANNEL, message):
             return
         ex.delivered = True
@@ -329,8 +333,8 @@ class HttpProtocol(Protocol):
             body, done = await self._read_body(ex, wait_full=False, wait_any=True)
             if ex.is_over():  # the response may have ended while we read
                 break
-            more = {"type": "http.request", "body": body, "more_body": not done}
-            if not await self._send(ex, BODY_CHANNEL, more):
+            more = {"type": "http.request", **routing, "body": body, "more_body": not done}
+            if not await self._send(ex, REQUEST_CHANNEL, more):
                 return
 
     async def _send(self, ex: Exchange, channel: str, message: dict[str, Any]) -> bool:
@@ -350,17 +354,19 @@ class HttpProtocol(Protocol):
         self, ex: Exchange, *, wait_full: bool, wait_any: bool
     ) -> tuple[bytes, bool]:
         """Up to ``body_chunk_bytes`` of body and whether it was the end. Waits until the
-        end or a full chunk (``wait_full``), until any bytes (``wait_any``), or not at all."""
+        end or a full chunk (``wait_full``), until any bytes (``wait_any``), or not at all.
+        h11 may hand over more than a chunk at once (one big HTTP chunk): the excess is
+        kept in ``ex.carry`` for the next call."""
         conn = ex.conn
-        parts: list[bytes] = []
-        size = 0
-        while size < self._chunk:
+        parts = [ex.carry] if ex.carry else []
+        size = len(ex.carry)
+        ex.carry = b""
+        while size < self._chunk and not ex.body_ended:
             event = conn.next_event()
             if event is h11.NEED_DATA:
                 if self._buf:
-                    room = self._chunk
-                    conn.receive_data(bytes(self._buf[:room]))
-                    del self._buf[:room]
+                    conn.receive_data(bytes(self._buf[: self._chunk]))
+                    del self._buf[: self._chunk]
                     continue
                 if self._closed:
                     raise _Closed
@@ -375,11 +381,14 @@ class HttpProtocol(Protocol):
                 ex.request_bytes += len(event.data)
                 if ex.request_bytes > self.cfg.max_body_bytes:
                     raise _BodyError(413, "body_too_large", "streamed body over the limit")
-                continue
-            if isinstance(event, h11.EndOfMessage):
-                return b"".join(parts), True
-            raise _BodyError(400, "bad_request", f"unexpected {type(event).__name__} in body")
-        return b"".join(parts), False
+            elif isinstance(event, h11.EndOfMessage):
+                ex.body_ended = True
+            else:
+                raise _BodyError(400, "bad_request", f"unexpected {type(event).__name__}")
+        data = b"".join(parts)
+        if len(data) > self._chunk:
+            data, ex.carry = data[: self._chunk], data[self._chunk :]
+        return data, ex.body_ended and not ex.carry
 
     async def _retire(self, ex: Exchange) -> None:
         """After an exchange: tell the consumer if it was cut short, free its channel,
