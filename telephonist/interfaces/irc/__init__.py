@@ -2,3 +2,8 @@
 
 See ``docs/irc.md`` for the message spec and every setting.
 """
+
+from .config import ChannelSpec, IrcConfig, NetworkConfig
+from .interface import IrcInterface
+
+__all__ = ["ChannelSpec", "IrcConfig", "IrcInterface", "NetworkConfig"]

@@ -1,0 +1,253 @@
+"""``IrcInterface``: IRC networks <-> the channel layer, through the interface host.
+
+Theory of operation
+-------------------
+One :class:`~.network.NetworkClient` per configured network keeps the connection up.
+Every line it reads comes to :meth:`IrcInterface.on_line` (synchronously, in order),
+which maps it to an event (``events.py``) and puts it on that network's inbound queue.
+One *pump* task per network takes events off the queue in order, finds the event's
+conversation (``conversations.py``: one reply channel per room) and hands it to
+``host.send_event`` with that conversation as the ``connection``, so the host stamps
+``reply_channel`` and ``order`` and keeps the room's events on one worker.
+
+Backpressure is IRC's own: when the layer answers ``ChannelFull``, the pump stops
+reading that network's socket (the server and the kernel buffer what follows), waits
+``pause_on_full`` seconds and retries the same event, up to ``_FULL_RETRIES`` times
+before dropping it (counted). Reading also pauses while the inbound queue is above a
+high-water mark and resumes once the pump has caught up. Other networks are unaffected.
+
+Messages that consumers send to a conversation's reply channel arrive in
+:meth:`_on_reply`; ``replies.py`` turns them into lines (or rejects them, logged and
+counted) and the network client sends them through its token bucket.
+
+Counters (``host.count``): ``rejected``, ``backpressure_pauses``, ``dropped_full``,
+``dropped_too_large``, ``dropped_disconnected``, ``dropped_queue_full``, ``aborted``,
+``ignored_own_message``, ``ignored_server_notice``, ``ctcp_answered``, ``ctcp_ignored``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, ClassVar
+
+from ...core.codec import Message
+from ...core.exceptions import ChannelFull, MessageTooLarge
+from ..base import ABORT, Interface, InterfaceConfig, InterfaceHost
+from . import spec
+from .config import IrcConfig
+from .conversations import Conversation, Conversations
+from .ctcp import Ctcp, answer
+from .events import Event, Ignored, map_line
+from .flood import TokenBucket
+from .lines import Line, UnsafeLine, format_line
+from .network import NetworkClient
+from .replies import Rejected, plan_reply
+from .text import relay_budget, single_line
+from .transport import IrcReactor
+
+__all__ = ["IrcInterface"]
+
+_HIGH_WATER = 256  # inbound events waiting before we stop reading the socket
+_LOW_WATER = 32
+_FULL_RETRIES = 10
+_CTCP_BURST, _CTCP_RATE = 3, 0.5  # CTCP answers: a CTCP flood must not fill our queue
+
+
+class IrcInterface(Interface):
+    name = "irc"
+    config_model: ClassVar[type[InterfaceConfig]] = IrcConfig
+    event_channels = spec.EVENT_CHANNELS
+
+    def __init__(self, config: InterfaceConfig, host: InterfaceHost) -> None:
+        super().__init__(config, host)
+        if not isinstance(config, IrcConfig):
+            config = IrcConfig.model_validate(config.model_dump())
+        self.settings: IrcConfig = config
+        self.clients: dict[str, NetworkClient] = {}
+        self.conversations = Conversations(host, self._on_reply)
+        self._inbound: dict[str, asyncio.Queue[Event]] = {}
+        self._paused: set[str] = set()
+        self._pumps: list[asyncio.Task[None]] = []
+        self._ctcp: dict[str, TokenBucket] = {}
+
+    # -- Interface contract -------------------------------------------------------------
+
+    async def start(self) -> None:
+        reactor = IrcReactor(asyncio.get_running_loop())
+        for network in self.settings.networks:
+            client = NetworkClient(network, reactor, self)
+            self.clients[network.name] = client
+            self._inbound[network.name] = asyncio.Queue()
+            self._ctcp[network.name] = TokenBucket(_CTCP_BURST, _CTCP_RATE)
+            self._pumps.append(asyncio.ensure_future(self._pump(client)))
+            client.start()
+
+    async def stop(self, drain_timeout: float) -> None:
+        for client in self.clients.values():
+            client.pause_reading()  # no new work; replies in flight may still be sent
+        drains = [asyncio.ensure_future(c.drain()) for c in self.clients.values()]
+        if drains:
+            await asyncio.wait(drains, timeout=drain_timeout)
+            for drain in drains:
+                drain.cancel()
+        await asyncio.gather(
+            *(c.stop(c.config.quit_message) for c in self.clients.values()),
+            return_exceptions=True,
+        )
+        for pump in self._pumps:
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        self._pumps.clear()
+        self.conversations.close_all()
+
+    def endpoints(self) -> list[str]:
+        return [
+            f"{'ircs' if n.tls else 'irc'}://{n.host}:{n.port} ({n.name} as {n.nick})"
+            for n in self.settings.networks
+        ]
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "networks": {name: client.status() for name, client in self.clients.items()},
+            "conversations": self.conversations.count(),
+        }
+
+    # -- NetworkOwner callbacks (synchronous, on the loop) ----------------------------
+
+    def on_registered(self, client: NetworkClient) -> None:
+        message: Message = {
+            "type": spec.CONNECT,
+            "network": client.name,
+            "server": [client.config.host, client.config.port],
+            "nick": client.session.nick,
+            "caps": sorted(client.negotiation.enabled),
+            "account": client.negotiation.account or "",
+        }
+        self._publish(client, Event(spec.CONNECT, message, None))
+
+    def on_disconnected(self, client: NetworkClient, reason: str, registered: bool) -> None:
+        message: Message = {
+            "type": spec.DISCONNECT,
+            "network": client.name,
+            "server": [client.config.host, client.config.port],
+            "reason": reason,
+            "registered": registered,
+        }
+        self._publish(client, Event(spec.DISCONNECT, message, None))
+
+    def on_line(self, client: NetworkClient, line: Line) -> None:
+        result = map_line(line, client.session, client.name)
+        if isinstance(result, Ignored):
+            if result.reason == "ctcp_request" and result.ctcp and result.source:
+                self._answer_ctcp(client, result.ctcp, result.source.nick)
+            elif result.reason in ("own_message", "server_notice"):
+                self.host.count(f"ignored_{result.reason}")
+            return
+        if result.channel == spec.KICK and result.message["self"]:
+            self._kicked(client, result.message["room"])
+        self._publish(client, result)
+
+    # -- inbound ----------------------------------------------------------------------
+
+    def _kicked(self, client: NetworkClient, room: str) -> None:
+        if client.config.rejoin_on_kick:
+            client.send([format_line("JOIN", room, trailing=False)])
+        else:
+            client.forget_channel(room)  # not wanted there: do not rejoin on reconnect
+
+    def _publish(self, client: NetworkClient, event: Event) -> None:
+        queue = self._inbound.get(client.name)
+        if queue is None:
+            return
+        queue.put_nowait(event)
+        if queue.qsize() >= _HIGH_WATER and client.name not in self._paused:
+            self._paused.add(client.name)
+            client.pause_reading()
+
+    async def _pump(self, client: NetworkClient) -> None:
+        queue = self._inbound[client.name]
+        while True:
+            event = await queue.get()
+            await self._deliver(client, event)
+            if client.name in self._paused and queue.qsize() <= _LOW_WATER:
+                self._paused.discard(client.name)
+                client.resume_reading()
+
+    async def _deliver(self, client: NetworkClient, event: Event) -> None:
+        fold = client.session.fold
+        folded = fold(event.room) if event.room is not None else None
+        limit = client.config.max_conversations
+        conv = await self.conversations.get(client.name, event.room, folded, limit)
+        for _ in range(_FULL_RETRIES):
+            try:
+                await self.host.send_event(
+                    event.channel, event.message, connection=conv.reply_channel
+                )
+                return
+            except ChannelFull:
+                self.host.count("backpressure_pauses")
+                self.log.warning(
+                    "%s is full: pausing %s for %.1fs",
+                    event.channel,
+                    client.name,
+                    client.config.pause_on_full,
+                )
+                self._paused.add(client.name)
+                client.pause_reading()
+                await asyncio.sleep(client.config.pause_on_full)  # back off before retrying
+            except MessageTooLarge:
+                self.host.count("dropped_too_large")
+                self.log.warning("dropped an event too large for the layer on %s", event.channel)
+                return
+        self.host.count("dropped_full")
+        self.log.error(
+            "dropped an event for %s after %d full retries", event.channel, _FULL_RETRIES
+        )
+
+    def _answer_ctcp(self, client: NetworkClient, request: Ctcp, nick: str) -> None:
+        clean = Ctcp(request.verb, single_line(request.params)[:400])
+        text = answer(
+            clean, client.config.version_reply, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        )
+        budget = relay_budget("NOTICE", nick, client.session.source_length())
+        if text is None or len(text.encode()) > budget or not self._ctcp[client.name].take():
+            self.host.count("ctcp_ignored")
+            return
+        try:
+            line = format_line("NOTICE", nick, text)
+        except UnsafeLine:
+            self.host.count("ctcp_ignored")
+            return
+        if client.send([line]):
+            self.host.count("ctcp_answered")
+
+    # -- replies ----------------------------------------------------------------------
+
+    async def _on_reply(self, conv: Conversation, message: Message) -> None:
+        if message.get("type") == ABORT:
+            self.host.count("aborted")
+            self.conversations.forget(conv)
+            return
+        client = self.clients.get(conv.network)
+        if client is None:
+            return
+        try:
+            plan = plan_reply(message, conv.room, client.session)
+        except (Rejected, UnsafeLine) as exc:
+            self.host.count("rejected")
+            self.log.warning("rejected a reply for %s %s: %s", conv.network, conv.room, exc)
+            return
+        if plan.quit is not None:
+            await client.quit(plan.quit)
+            return
+        if plan.type == spec.SEND_JOIN and plan.channel:
+            client.want_channel(plan.channel, plan.key)
+        elif plan.type == spec.SEND_PART and plan.channel:
+            client.forget_channel(plan.channel)
+        if not client.registered:
+            self.host.count("dropped_disconnected")
+            self.log.warning("%s is not connected: dropped a %s", conv.network, plan.type)
+        elif not client.send(plan.lines):
+            self.host.count("dropped_queue_full")
+            self.log.warning("send queue of %s is full: dropped a %s", conv.network, plan.type)

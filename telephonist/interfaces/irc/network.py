@@ -1,0 +1,405 @@
+"""One IRC network: connect, register, stay alive, reconnect; paced sending.
+
+Theory of operation
+-------------------
+:class:`NetworkClient` runs one supervised task per network. Each pass of its loop is
+one *attempt*: open the transport (TLS verified by default), send ``CAP LS 302``,
+``PASS``, ``NICK``, ``USER``, let :class:`~.caps.Negotiation` run CAP and SASL, and
+answer nick collisions (433/432/436/437) with the next candidate nick. Once the server
+sends 001 the attempt is *registered*: the client rejoins every channel it wants (the
+configured ones plus those joined on a consumer's request since), starts its sender and
+keepalive tasks, and waits until the connection is lost. Then it waits a back-off delay
+(exponential, with jitter, reset after any registered attempt) and tries again, until
+``stop`` or ``reconnect_attempts`` failed attempts in a row.
+
+Lines the server sends arrive through a synchronous callback; PING is answered at once
+and the rest, once the session has seen them, go to the owner's ``on_line``.
+
+Sending has two paths. Registration lines, PONG and our keepalive PING are written at
+once: they are few and the server expects them promptly. Everything else is queued
+(bounded by ``max_queue``; a batch that does not fit is refused whole) and written by the
+sender task as the token bucket allows, so a 50-line reply is paced, not flooded.
+
+Keepalive: every ``ping_interval`` seconds a ``PING`` goes out unless one is unanswered;
+``lag`` is the time its PONG took. No PONG within ``ping_timeout`` means the connection
+is dead even if TCP has not noticed (a frozen server, a NAT that dropped us): close and
+reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from .caps import Negotiation, SaslCredentials
+from .config import ChannelSpec, NetworkConfig
+from .flood import Backoff, TokenBucket
+from .lines import Line, LineError, format_line, parse_line
+from .session import Session
+from .transport import IrcConnection, IrcReactor, tls_context
+
+__all__ = ["NetworkClient", "NetworkOwner"]
+
+_NICK_ERRORS = {"431", "432", "433", "436", "437"}
+_FATAL = {"464": "wrong server password", "465": "banned from the server"}
+
+
+class NetworkOwner(Protocol):
+    """What the interface gives a network client (callbacks run on the loop)."""
+
+    def on_registered(self, client: NetworkClient) -> None: ...
+    def on_line(self, client: NetworkClient, line: Line) -> None: ...
+    def on_disconnected(self, client: NetworkClient, reason: str, registered: bool) -> None: ...
+
+
+def _nick_candidates(config: NetworkConfig) -> Iterator[str]:
+    """Nicks to try in order after the configured one is refused; a bounded list."""
+    yield from config.alt_nicks
+    yield config.nick + "_"
+    yield config.nick + "__"
+    for _ in range(5):
+        yield f"{config.nick[:12]}{random.randint(1000, 9999)}"
+
+
+def _masked(line: str) -> str:
+    """``line`` fit for a log: credentials hidden."""
+    verb = line.split(" ", 1)[0]
+    return f"{verb} ****" if verb in ("PASS", "AUTHENTICATE") else line
+
+
+class NetworkClient:
+    def __init__(self, config: NetworkConfig, reactor: IrcReactor, owner: NetworkOwner) -> None:
+        self.config = config
+        self.name = config.name
+        self.log = logging.getLogger(f"telephonist.interfaces.irc.{config.name}")
+        self._reactor = reactor
+        self._owner = owner
+        self.session = Session(config.nick)
+        self.negotiation = Negotiation(())
+        self.state = "idle"
+        self.lag: float | None = None
+        self.last_error = ""
+        self.wanted: dict[str, ChannelSpec] = {}
+        for channel in config.channels:
+            self.wanted[self.session.fold(channel.name)] = channel
+        self._bucket = TokenBucket(config.flood_burst, config.flood_rate)
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._conn: IrcConnection | None = None
+        self._lost: asyncio.Future[str] | None = None
+        self._registered: asyncio.Future[None] | None = None
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._ping_sent: float | None = None
+        self._ping_token = ""
+        self._nicks: Iterator[str] = iter(())
+        self.counters = {"connects": 0, "disconnects": 0, "lines_sent": 0, "queue_full": 0}
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"irc-{self.name}")
+
+    @property
+    def registered(self) -> bool:
+        return self.state == "ready"
+
+    async def drain(self) -> None:
+        """Wait until every queued line has been written or the connection is gone."""
+        if not self.registered or self._lost is None:
+            return
+        joined: asyncio.Future[Any] = asyncio.ensure_future(self._queue.join())
+        waits: list[asyncio.Future[Any]] = [joined, self._lost]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        joined.cancel()
+
+    async def stop(self, quit_message: str, grace: float = 5.0) -> None:
+        """QUIT, close, and end the run task (bounded by ``grace`` seconds)."""
+        self._stopping.set()
+        self.close("stopping", quit_message)
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._task, grace)  # cancels the task on timeout
+        self.state = "stopped"
+
+    async def quit(self, message: str) -> None:
+        """QUIT with ``message`` and do not reconnect (a consumer asked for it)."""
+        self._stopping.set()
+        self.close("quit requested", message)
+
+    def close(self, reason: str, quit_message: str | None = None) -> None:
+        """Say QUIT and close this attempt's connection; ``reason`` is what we log."""
+        conn = self._conn
+        if conn is not None and conn.connected:
+            self.write_now(format_line("QUIT", quit_message or self.config.quit_message))
+            conn.disconnect(reason)
+
+    # -- sending ----------------------------------------------------------------------
+
+    def write_now(self, line: str) -> None:
+        """Write at once, outside flood control (registration, PONG, keepalive, QUIT)."""
+        if self._conn is not None and self._conn.connected:
+            self.log.debug("-> %s", _masked(line))
+            self._conn.write_line(line)
+            self.counters["lines_sent"] += 1
+
+    def send(self, lines: list[str]) -> bool:
+        """Queue ``lines`` for paced sending; ``False`` (nothing queued) if they do not fit
+        or the network is not registered."""
+        if not self.registered:
+            return False
+        if self._queue.qsize() + len(lines) > self.config.max_queue:
+            self.counters["queue_full"] += 1
+            return False
+        for line in lines:
+            self._queue.put_nowait(line)
+        return True
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    async def _sender(self) -> None:
+        while True:
+            line = await self._queue.get()
+            try:
+                delay = self._bucket.delay()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # pacing by the token bucket, not a sync wait
+                self._bucket.take()
+                self.write_now(line)
+            finally:
+                self._queue.task_done()
+
+    def _clear_queue(self) -> int:
+        dropped = 0
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._queue.task_done()
+            dropped += 1
+        return dropped
+
+    # -- reading ----------------------------------------------------------------------
+
+    def pause_reading(self) -> None:
+        if self._conn is not None:
+            self._conn.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._conn is not None:
+            self._conn.resume_reading()
+
+    def _on_line(self, raw: str) -> None:
+        self.log.debug("<- %s", raw)
+        try:
+            line = parse_line(raw)
+        except LineError:
+            self.log.debug("unparsable line %r", raw[:100])
+            return
+        command = line.command
+        if command == "PING":
+            self.write_now(format_line("PONG", line.param(0)))
+            return
+        if command == "PONG" and line.param(-1) == self._ping_token and self._ping_sent:
+            self.lag = time.monotonic() - self._ping_sent
+            self._ping_sent = None
+            return
+        if command == "ERROR":
+            self.last_error = line.param(0)
+            return
+        self.session.observe(line)
+        if command == "CAP" or not self.negotiation.done:
+            for out in self.negotiation.feed(line):
+                self.write_now(out)
+            if self.negotiation.failure:
+                self.close(self.negotiation.failure)
+                return
+        if not self.registered and self._registration(line):
+            return
+        self._regain_nick(line)
+        self._owner.on_line(self, line)
+
+    def _registration(self, line: Line) -> bool:
+        """Handle registration replies; ``True`` if ``line`` was consumed."""
+        command = line.command
+        if command in _NICK_ERRORS:
+            nick = next(self._nicks, None)
+            if nick is None:
+                self.close("no free nick among the candidates")
+            else:
+                self.log.info("nick %r refused (%s), trying %r", line.param(1), command, nick)
+                self.session.nick = nick
+                self.write_now(format_line("NICK", nick))
+            return True
+        if command in _FATAL:
+            self.close(_FATAL[command])
+            return True
+        if command == "001" and self._registered is not None and not self._registered.done():
+            self._registered.set_result(None)
+        return False
+
+    def _regain_nick(self, line: Line) -> None:
+        # Someone holding our configured nick quit or renamed: take it back.
+        wanted = self.config.nick
+        if self.session.is_me(wanted) or line.source is None:
+            return
+        if line.command in ("QUIT", "NICK") and self.session.fold(
+            line.source.nick
+        ) == self.session.fold(wanted):
+            self.write_now(format_line("NICK", wanted))
+
+    # -- the attempt loop -------------------------------------------------------------
+
+    async def _run(self) -> None:
+        backoff = Backoff(self.config.reconnect_initial, self.config.reconnect_max)
+        failures = 0
+        while not self._stopping.is_set():
+            registered = await self._attempt()
+            if self._stopping.is_set():
+                break
+            if registered:
+                backoff.reset()
+                failures = 0
+            else:
+                failures += 1
+            limit = self.config.reconnect_attempts
+            if limit is not None and failures > limit:
+                self.state = "failed"
+                self.log.error("giving up on %s after %d failed attempts", self.name, failures)
+                return
+            delay = backoff.next_delay()
+            self.state = "waiting"
+            self.log.info("reconnecting to %s in %.1fs (%s)", self.name, delay, self.last_error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+        self.state = "stopped"
+
+    async def _attempt(self) -> bool:
+        """One connection attempt; ``True`` if it got registered."""
+        config = self.config
+        loop = asyncio.get_running_loop()
+        self.session = Session(config.nick)
+        self.negotiation = Negotiation(config.caps, self._sasl())
+        self._nicks = _nick_candidates(config)
+        self._lost, self._registered = loop.create_future(), loop.create_future()
+        self._ping_sent, self.lag, self.last_error = None, None, ""
+        self.state = "connecting"
+        conn = self._conn = self._reactor.new_connection()
+        opening = conn.open(
+            config.host,
+            config.port,
+            tls_context(config),
+            config.tls_server_name,
+            self._on_line,
+            self._on_lost,
+            config.max_inbound_line,
+        )
+        try:
+            await asyncio.wait_for(opening, config.connect_timeout)
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+            self.last_error = f"connect to {config.host}:{config.port} failed: {exc}"
+            self.log.warning("%s", self.last_error)
+            return False
+        self.state = "registering"
+        self._register()
+        waits: list[asyncio.Future[Any]] = [self._registered, self._lost]
+        timeout = config.registration_timeout
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        registered = self._registered.done()
+        if registered:
+            await self._serve()
+        else:
+            self.close("registration timed out")
+            self.last_error = await self._lost
+            self.log.warning("registration on %s failed: %s", self.name, self.last_error)
+        self.state = "disconnected"
+        self._owner.on_disconnected(self, self.last_error, registered)
+        return registered
+
+    def _register(self) -> None:
+        config = self.config
+        for line in self.negotiation.start():  # CAP LS first: it suspends registration
+            self.write_now(line)
+        if config.password is not None:
+            self.write_now(format_line("PASS", config.password.get_secret_value()))
+        self.write_now(format_line("NICK", config.nick))
+        self.write_now(format_line("USER", config.username, "0", "*", config.realname))
+
+    async def _serve(self) -> None:
+        assert self._lost is not None
+        self.state = "ready"
+        self.counters["connects"] += 1
+        self.log.info("registered on %s as %s", self.name, self.session.nick)
+        self._owner.on_registered(self)
+        for channel in list(self.wanted.values()):
+            params = (channel.name, channel.key) if channel.key else (channel.name,)
+            self.send([format_line("JOIN", *params, trailing=False)])
+        tasks = [
+            asyncio.ensure_future(self._sender()),
+            asyncio.ensure_future(self._keepalive()),
+        ]
+        try:
+            self.last_error = await self._lost
+        finally:
+            self.state = "disconnected"
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            dropped = self._clear_queue()
+            self.counters["disconnects"] += 1
+            if dropped:
+                self.log.warning("dropped %d unsent lines on disconnect", dropped)
+
+    def _on_lost(self, reason: str) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(self.last_error or reason)
+
+    async def _keepalive(self) -> None:
+        interval, timeout = self.config.ping_interval, self.config.ping_timeout
+        while self.registered:
+            await asyncio.sleep(interval)  # a timer: the keepalive period
+            now = time.monotonic()
+            if self._ping_sent is not None:
+                if now - self._ping_sent >= timeout:
+                    self.last_error = f"no PONG for {timeout:g}s (lag)"
+                    self.close(self.last_error)
+                    return
+                continue
+            self._ping_token = f"tel{int(now * 1000)}"
+            self._ping_sent = now
+            self.write_now(format_line("PING", self._ping_token))
+
+    def _sasl(self) -> SaslCredentials | None:
+        config = self.config
+        if config.sasl_mechanism == "none":
+            return None
+        if config.sasl_mechanism == "external":
+            return SaslCredentials("EXTERNAL", required=config.sasl_required)
+        password = config.sasl_password.get_secret_value() if config.sasl_password else ""
+        username = config.sasl_username or config.nick
+        return SaslCredentials("PLAIN", username, password, config.sasl_required)
+
+    # -- channels and status ----------------------------------------------------------
+
+    def want_channel(self, name: str, key: str | None) -> None:
+        self.wanted[self.session.fold(name)] = ChannelSpec(name=name, key=key)
+
+    def forget_channel(self, name: str) -> None:
+        self.wanted.pop(self.session.fold(name), None)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "server": f"{self.config.host}:{self.config.port}",
+            "nick": self.session.nick,
+            "channels": sorted(self.session.channels.values()),
+            "caps": sorted(self.negotiation.enabled),
+            "lag": self.lag,
+            "queued": self.queued,
+            "last_error": self.last_error,
+            **self.counters,
+        }

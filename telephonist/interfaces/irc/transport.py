@@ -1,0 +1,145 @@
+"""The wire under one network: the ``irc`` library's asyncio connection, adapted.
+
+Theory of operation
+-------------------
+``irc.client_aio.AioConnection`` gives us the asyncio transport (TCP or TLS through
+``AioFactory`` on the shared loop), line buffering and decoding, and ``send_raw``. Its
+``connect`` sends NICK and USER at once, which leaves no room for ``CAP LS`` before
+registration, and it parses lines into its own events. So :class:`IrcConnection` keeps
+the library's plumbing but:
+
+* ``open`` only opens the transport; registration (CAP, PASS, NICK, USER) is ours;
+* every decoded line goes to one callback, unparsed, so the interface has a single
+  parser (``lines.py``) and sees tags and numerics exactly as sent;
+* a line longer than ``max_line`` bytes without a line end closes the connection instead
+  of growing the buffer without bound;
+* the buffer decodes UTF-8 and falls back to Latin-1 per line (``LenientDecodingLineBuffer``),
+  because IRC has no declared encoding and one badly encoded line must not kill a bot;
+* losing the transport calls ``on_lost`` exactly once with a reason.
+
+The library's ``send_raw`` refuses LF but not CR or NUL; every line we write has already
+passed ``lines.format_line``, which refuses all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from irc.client_aio import AioConnection, AioReactor, IrcProtocol
+from irc.connection import AioFactory
+from jaraco.stream import buffer  # type: ignore[import-untyped]
+
+from .config import NetworkConfig
+
+__all__ = ["IrcConnection", "IrcReactor", "tls_context"]
+
+LineCallback = Callable[[str], None]
+LostCallback = Callable[[str], None]
+
+
+def tls_context(config: NetworkConfig) -> ssl.SSLContext | None:
+    """The client TLS context for ``config``: verifying by default, with a client cert
+    (for CertFP / SASL EXTERNAL) when one is configured."""
+    if not config.tls:
+        return None
+    context = ssl.create_default_context(cafile=config.tls_ca_file)
+    if not config.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if config.tls_client_cert:
+        context.load_cert_chain(config.tls_client_cert, config.tls_client_key)
+    return context
+
+
+class _Protocol(IrcProtocol):  # type: ignore[misc]  # the library is untyped
+    def connection_lost(self, exc: Exception | None) -> None:
+        reason = f"connection lost: {exc}" if exc else "the server closed the connection"
+        self.connection.disconnect(reason)
+
+
+class IrcConnection(AioConnection):  # type: ignore[misc]
+    buffer_class = buffer.LenientDecodingLineBuffer
+    protocol_class = _Protocol
+
+    def __init__(self, reactor: Any) -> None:
+        super().__init__(reactor)
+        self.on_line: LineCallback = lambda line: None
+        self.on_lost: LostCallback = lambda reason: None
+        self.max_line = 8704
+        self.transport: asyncio.Transport | None = None
+
+    async def open(
+        self,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        server_hostname: str | None,
+        on_line: LineCallback,
+        on_lost: LostCallback,
+        max_line: int,
+    ) -> None:
+        """Open the transport (no registration). Raises ``OSError``/``ssl.SSLError``."""
+        self.buffer = self.buffer_class()
+        self.handlers: dict[str, Any] = {}
+        self.real_server_name = ""
+        self.server, self.port = host, port
+        self.server_address = (host, port)
+        self.on_line, self.on_lost, self.max_line = on_line, on_lost, max_line
+        args: dict[str, Any] = {}
+        if tls is not None:
+            args = {"ssl": tls, "server_hostname": server_hostname or host}
+        protocol = self.protocol_class(self, self.reactor.loop)
+        self.transport, self.protocol = await AioFactory(**args)(protocol, (host, port))
+        self.connected = True
+
+    def process_data(self, new_data: bytes) -> None:
+        # Called by the library's protocol for every chunk read.
+        self.buffer.feed(new_data)
+        for line in self.buffer:
+            if line and self.connected:
+                self.on_line(line)
+        if len(self.buffer) > self.max_line:
+            self.disconnect(f"server line longer than {self.max_line} bytes")
+
+    def write_line(self, line: str) -> None:
+        """Send one formatted line (CR LF added by the library)."""
+        if self.connected:
+            self.send_raw(line)
+
+    def pause_reading(self) -> None:
+        if self.connected and self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.connected and self.transport is not None:
+            self.transport.resume_reading()
+
+    def disconnect(self, message: str = "") -> None:
+        # The library's version sends QUIT first; ours is called when the transport is
+        # already gone (connection_lost) or after we sent our own QUIT, so only close.
+        if not getattr(self, "connected", False):
+            return
+        self.connected = False
+        if self.transport is not None:
+            self.transport.close()
+        self.on_lost(message or "connection closed")
+
+
+class IrcReactor(AioReactor):  # type: ignore[misc]
+    """The library's reactor on the shared loop, making :class:`IrcConnection` objects."""
+
+    connection_class = IrcConnection
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+        # We answer the server's PING ourselves (with our own parser): drop the library's
+        # global handler so no second PONG is sent.
+        self.handlers.clear()
+
+    def new_connection(self) -> IrcConnection:
+        # Not ``self.server()``: that keeps every connection ever made in a list, and a
+        # bot that reconnects for months would grow it without bound.
+        return IrcConnection(self)

@@ -1,0 +1,104 @@
+"""Fixtures for the IRC tests: real servers, the interface on a small host, peers."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig
+from tests.irc.harness import MiniHost
+from tests.irc.peer import Peer
+from tests.irc.servers import Ngircd
+from tests.servers import require_service
+
+#: Settings that keep the tests fast: short keepalive, quick reconnects, no TLS.
+FAST: dict[str, Any] = {
+    "tls": False,
+    "ping_interval": 5.0,
+    "ping_timeout": 10.0,
+    "reconnect_initial": 0.05,
+    "reconnect_max": 0.5,
+    "registration_timeout": 10.0,
+    "connect_timeout": 5.0,
+    "flood_burst": 10,
+    "flood_rate": 100.0,
+}
+
+
+def start_ngircd(directory: Path) -> Ngircd:
+    binary = Ngircd.find()
+    if binary is None:
+        require_service("ngircd (apt install ngircd; scripts/peers/irc.sh)")
+    return Ngircd(directory, binary=binary or "ngircd").start()
+
+
+@pytest.fixture(scope="session")
+def ngircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ngircd]:
+    """One ngircd for the tests that do not restart or freeze it (unique channels each)."""
+    server = start_ngircd(tmp_path_factory.mktemp("ngircd"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_ngircd(tmp_path: Path) -> Iterator[Ngircd]:
+    """An ngircd of this test's own, to restart or freeze."""
+    server = start_ngircd(tmp_path / "ngircd")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def room(request: pytest.FixtureRequest) -> str:
+    """A channel name unique to this test, so tests sharing a server do not meet."""
+    return "#t" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:10]
+
+
+@pytest.fixture
+def nick(request: pytest.FixtureRequest) -> str:
+    return "bot" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:6]
+
+
+def network(port: int, nick: str, **overrides: Any) -> NetworkConfig:
+    settings = {**FAST, "name": "test", "host": "127.0.0.1", "port": port, "nick": nick}
+    return NetworkConfig.model_validate({**settings, **overrides})
+
+
+Started = tuple[IrcInterface, MiniHost]
+
+
+@pytest.fixture
+async def start_irc() -> AsyncIterator[Callable[..., Awaitable[Started]]]:
+    """``await start_irc(network(...), ...)``: the interface on a MiniHost, stopped after."""
+    running: list[Started] = []
+
+    async def start(*networks: NetworkConfig, host: MiniHost | None = None) -> Started:
+        host = host or MiniHost()
+        interface = IrcInterface(IrcConfig(networks=networks), host)
+        await interface.start()
+        running.append((interface, host))
+        return interface, host
+
+    yield start
+    for interface, host in running:
+        await interface.stop(drain_timeout=2)
+        await host.close()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[Callable[[str], Peer]]:
+    """``peers("alice")``: an independent raw-socket client, closed after the test."""
+    made: list[Peer] = []
+
+    def make(nick: str) -> Peer:
+        peer = Peer(nick)
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        await peer.close()
