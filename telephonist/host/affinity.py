@@ -114,11 +114,21 @@ class Affinity:
             assert conn.worker is not None
             await self._send(control.inbox_of(conn.worker), control.event(channel, stamped))
         elif conn.state == NEW:
-            await self._send(channel, stamped)
+            # BINDING before the send, not after: over Redis a fast worker can take the
+            # event and its bind can reach us before this send call returns.
             conn.state = BINDING
-            conn.deadline = self._loop.time() + self._settings.bind_timeout
-            heapq.heappush(self._bind_heap, (conn.deadline, connection))
-            self._wake.set()
+            conn.order += 1
+            try:
+                await self._send(channel, stamped)
+            except BaseException:
+                if not conn.pending and conn.state == BINDING:
+                    conn.state, conn.order = NEW, conn.order - 1
+                raise
+            if conn.state == BINDING and conn.worker is None:  # no bind arrived meanwhile
+                conn.deadline = self._loop.time() + self._settings.bind_timeout
+                heapq.heappush(self._bind_heap, (conn.deadline, connection))
+                self._wake.set()
+            return
         elif conn.state == BINDING:
             if len(conn.pending) >= self._settings.pending_limit:
                 self._counters["pending_full"] += 1

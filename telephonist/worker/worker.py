@@ -256,7 +256,7 @@ class Worker:
             "uptime": round(time.time() - self._started_at, 1),
             "channels": self.channels,
             "concurrency": self.settings.concurrency,
-            "affinity": self._connections.snapshot() if self._connections else {},
+            "affinity": self._connections.snapshot() if self._connections is not None else {},
             "counters": dict(self.counters),
             "dispatch": self.dispatcher.describe(),
         }
