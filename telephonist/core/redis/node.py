@@ -90,20 +90,20 @@ class Node:
 
     async def connect(self, conn: AbstractConnection) -> None:
         """(Re)connect ``conn`` if needed, with backoff, within the retry budget."""
+        if conn.is_connected and not await is_stale(conn):
+            return  # the hot path: one buffer check, no allocation
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._retry_budget
-        backoff = self.new_backoff()
+        backoff: Backoff | None = None
         while True:
             try:
-                if await is_stale(conn):
-                    await conn.disconnect()
-                if not conn.is_connected:
-                    await conn.connect()  # type: ignore[no-untyped-call]
-                    self.note_success()
+                await conn.disconnect()
+                await conn.connect()  # type: ignore[no-untyped-call]
+                self.note_success()
                 return
             except CONNECTION_ERRORS as exc:
                 self.note_failure(exc)
-                await conn.disconnect()
+                backoff = backoff or self.new_backoff()
                 delay = backoff.delay()
                 if loop.time() + delay > deadline:
                     raise LayerUnavailable(

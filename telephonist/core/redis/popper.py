@@ -43,7 +43,6 @@ class Popper:
             self._conn = self.node.acquire_blocking()
         conn = self._conn
         if not conn.is_connected or await is_stale(conn):
-            await conn.disconnect()
             await self.node.connect(conn)
             self._client_id = None
         n = count()

@@ -203,7 +203,13 @@ class ChannelReader:
     async def _run(self) -> None:
         backoff = None
         try:
-            while self._wanted():
+            while True:
+                if not self._wanted():
+                    # A worker's loop calls receive again as soon as the last one returned:
+                    # give it one iteration to do so before tearing the reader down.
+                    await asyncio.sleep(0)
+                    if not self._wanted():
+                        break
                 node = await self._shard.node_for(self._key)
                 backoff = backoff or node.new_backoff()
                 if self._popper is None or self._popper.node is not node:

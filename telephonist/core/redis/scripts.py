@@ -103,16 +103,43 @@ return results
 """,
 )
 
+# Fields per HMGET/HSET call: Lua's unpack() is limited by the C stack (~8000 values).
+_CHUNKS = """
+local CHUNK = 500
+local function slice(list, from)
+  local part = {}
+  for i = from, math.min(#list, from + CHUNK - 1) do part[#part + 1] = list[i] end
+  return part
+end
+"""
+
 ACK = _script(
     "ack",
-    """
+    _CHUNKS
+    + """
 -- KEYS[1]: a process's counts hash. ARGV: channel, n, channel, n, ... messages that left
 -- the process's local buffers (delivered or expired): they no longer count against
--- their channel's capacity.
+-- their channel's capacity. One HMGET and one HSET/HDEL per chunk, not one call each.
+local fields, by = {}, {}
 for i = 1, #ARGV, 2 do
-  if redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) <= 0 then
-    redis.call('HDEL', KEYS[1], ARGV[i])
+  fields[#fields + 1] = ARGV[i]
+  by[ARGV[i]] = tonumber(ARGV[i + 1])
+end
+for from = 1, #fields, CHUNK do
+  local part = slice(fields, from)
+  local current = redis.call('HMGET', KEYS[1], unpack(part))
+  local keep, drop = {}, {}
+  for i, f in ipairs(part) do
+    local left = (tonumber(current[i]) or 0) - by[f]
+    if left > 0 then
+      keep[#keep + 1] = f
+      keep[#keep + 1] = left
+    else
+      drop[#drop + 1] = f
+    end
   end
+  if #keep > 0 then redis.call('HSET', KEYS[1], unpack(keep)) end
+  if #drop > 0 then redis.call('HDEL', KEYS[1], unpack(drop)) end
 end
 return 0
 """,
@@ -123,25 +150,21 @@ return 0
 # and counted. cap_of(member) gives a member's capacity.
 _FAN_OUT = (
     _TRIM
+    + _CHUNKS
     + f"""
 local TOKEN = {TOKEN_LENGTH}
 local function fan_out(members, cap_of, prefix, payload, exp, now, ttl)
   local procs, order, full, trimmed, plain = {{}}, {{}}, 0, 0, nil
   for _, m in ipairs(members) do
-    local cap = cap_of(m)
     local bang = string.find(m, '!', 1, true)
     if bang then
       local tag = string.sub(m, math.max(1, bang - TOKEN), bang - 1)
-      local counts = prefix .. ':n:{{' .. tag .. '}}'
-      if tonumber(redis.call('HGET', counts, m) or '0') >= cap then
-        full = full + 1
-      else
-        local p = procs[tag]
-        if not p then p = {{}}; procs[tag] = p; order[#order + 1] = tag end
-        p[#p + 1] = m
-      end
+      local p = procs[tag]
+      if not p then p = {{}}; procs[tag] = p; order[#order + 1] = tag end
+      p[#p + 1] = m
     else
       local list = prefix .. ':c:{{' .. m .. '}}'
+      local cap = cap_of(m)
       if redis.call('LLEN', list) >= cap then trimmed = trimmed + trim_expired(list, now) end
       if redis.call('LLEN', list) >= cap then
         full = full + 1
@@ -152,14 +175,31 @@ local function fan_out(members, cap_of, prefix, payload, exp, now, ttl)
       end
     end
   end
+  -- One envelope per process and chunk, naming its member channels that have room.
   for _, tag in ipairs(order) do
-    local p = procs[tag]
     local counts = prefix .. ':n:{{' .. tag .. '}}'
     local inbox = prefix .. ':p:{{' .. tag .. '}}'
-    for _, m in ipairs(p) do redis.call('HINCRBY', counts, m, 1) end
-    redis.call('RPUSH', inbox, exp .. '|' .. table.concat(p, ',') .. '|' .. payload)
-    redis.call('PEXPIRE', inbox, ttl)
-    redis.call('PEXPIRE', counts, ttl)
+    for from = 1, #procs[tag], CHUNK do
+      local part = slice(procs[tag], from)
+      local current = redis.call('HMGET', counts, unpack(part))
+      local accepted, updates = {{}}, {{}}
+      for i, m in ipairs(part) do
+        local c = tonumber(current[i]) or 0
+        if c >= cap_of(m) then
+          full = full + 1
+        else
+          accepted[#accepted + 1] = m
+          updates[#updates + 1] = m
+          updates[#updates + 1] = c + 1
+        end
+      end
+      if #accepted > 0 then
+        redis.call('HSET', counts, unpack(updates))
+        redis.call('RPUSH', inbox, exp .. '|' .. table.concat(accepted, ',') .. '|' .. payload)
+        redis.call('PEXPIRE', inbox, ttl)
+        redis.call('PEXPIRE', counts, ttl)
+      end
+    end
   end
   return {{full, trimmed}}
 end
