@@ -65,6 +65,9 @@ class Recorder:
         self.started = asyncio.Event()
 
     async def never_answer(self, first: dict[str, Any], receive: Receive, send: Send) -> None:
+        if first["path"] == "/other":  # other clients are served
+            await respond(send, 200, b"ok")
+            return
         self.started.set()
         while True:
             message = await receive()

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.interfaces.base import ReplyHandler
 from telephonist.interfaces.http import HttpConfig, HttpInterface
@@ -56,6 +57,7 @@ class MiniHost:
         self.counts: Counter[str] = Counter()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._order: Counter[str] = Counter()
+        self._watch: dict[str, list[asyncio.Event]] = {}
 
     async def open_reply_channel(self, handler: ReplyHandler, prefix: str = "") -> str:
         name = await self.layer.new_channel(f"{prefix}." if prefix else "specific.")
@@ -82,6 +84,16 @@ class MiniHost:
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] += n
+        for event in self._watch.pop(name, []):
+            event.set()
+
+    async def counted(self, name: str, within: float = 5.0) -> None:
+        """Wait (bounded) until counter ``name`` has been incremented at least once."""
+        if self.counts[name]:
+            return
+        event = asyncio.Event()
+        self._watch.setdefault(name, []).append(event)
+        await asyncio.wait_for(event.wait(), within)
 
     async def close(self) -> None:
         for task in self._tasks.values():
@@ -132,7 +144,15 @@ class AsgiWorker:
         queue = self.queues[reply]
 
         async def send(message: dict[str, Any]) -> None:
-            await self.layer.send(reply, message)
+            # The reply channel's capacity is the interface's backpressure: a full
+            # channel means "the client is slower than you", so wait and retry.
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        await self.layer.send(reply, message)
+                        return
+                    except ChannelFull:
+                        await asyncio.sleep(0.005)
 
         try:
             await self.app(first, queue.get, send)
@@ -149,16 +169,18 @@ class AsgiWorker:
 
 @contextlib.asynccontextmanager
 async def serve(
-    app: App, **settings: Any
+    app: App, *, run_worker: bool = True, **settings: Any
 ) -> AsyncIterator[tuple[HttpInterface, MiniHost, AsgiWorker]]:
-    """An ``HttpInterface`` on a free loopback port with ``app`` answering."""
+    """An ``HttpInterface`` on a free loopback port with ``app`` answering (no one
+    reads the layer with ``run_worker=False``: channels fill up)."""
     twisted_reactor()
     settings.setdefault("endpoints", ["tcp:port=0:interface=127.0.0.1"])
     layer = InMemoryChannelLayer(capacity=settings.pop("capacity", 100))
     host = MiniHost(layer)
     iface = HttpInterface(HttpConfig(**settings), host)
     worker = AsgiWorker(layer, app)
-    worker.start()
+    if run_worker:
+        worker.start()
     await iface.start()
     try:
         yield iface, host, worker

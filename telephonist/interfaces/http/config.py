@@ -54,9 +54,9 @@ class HttpConfig(InterfaceConfig):
     response_timeout: float = Field(default=60.0, gt=0, le=86_400)
     #: ``Retry-After`` seconds sent with the 503 that answers a full channel.
     retry_after: int = Field(default=5, ge=0, le=86_400)
-    #: Response bytes buffered for a client that does not read (slow read); beyond it
-    #: the connection is aborted.
-    max_write_buffer_bytes: int = Field(default=16 * MIB, ge=64 * KIB, le=1024 * MIB)
+    #: Seconds a client may leave the server's send buffer full without reading (slow
+    #: read); then the connection is aborted. Until then replies wait on the layer.
+    write_timeout: float = Field(default=60.0, gt=0, le=3600)
     websocket: WebSocketConfig = Field(default_factory=lambda: WebSocketConfig())
 
     @field_validator("trusted_proxies")

@@ -93,6 +93,8 @@ class Exchange:
                 self._pending = parse_start(message, close=close)
             elif kind == "http.response.body":
                 self._body(*parse_body(message))
+                # Backpressure: take the next reply only once the client keeps up.
+                await self.proto.drained()
             elif kind == ABORT:
                 self.proto.server.violation("aborted", f"worker gone: {message.get('reason')}")
                 self.fail(502)
@@ -122,7 +124,7 @@ class Exchange:
             # the stream can no longer be trusted, so the connection goes.
             self.proto.write(b"".join(out))
             self.proto.server.violation("bad_reply", f"response framing: {exc}")
-            self.proto.abort()
+            self.proto.close()
             self.finish()
             return
         self.proto.write(b"".join(out))
@@ -136,11 +138,13 @@ class Exchange:
         return self.finished
 
     def fail(self, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        """Answer ``status`` if nothing was sent yet, else close; then finish."""
+        """Answer ``status`` if nothing was sent yet, else close; then finish. Closing
+        (not resetting) flushes what was sent, so the client sees a response cut short
+        (no final chunk, fewer bytes than Content-Length) and cannot take it as whole."""
         if self.finished:
             return
         if self.started or self.conn.our_state is not h11.SEND_RESPONSE:
-            self.proto.abort()
+            self.proto.close()
         else:
             self.status = status
             self.proto.write(

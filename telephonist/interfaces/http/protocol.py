@@ -24,8 +24,9 @@ Twisted owns the socket (TCP, Unix or TLS, from an endpoint string) and calls
 
 Reading is paused while ``_buf`` holds more than a head and a chunk, so a fast sender
 is slowed by TCP instead of growing memory. Writing is watched through Twisted's
-producer API: a client that stops reading while more than ``max_write_buffer_bytes``
-wait for it is aborted (slow read).
+producer API: while the client's send buffer is full, the exchange stops taking reply
+messages (they wait on the layer, and the consumer feels the channel's capacity); a
+client that reads nothing for ``write_timeout`` seconds is aborted (slow read).
 
 A ``GET`` with ``Upgrade: websocket`` leaves this loop: the connection is handed to the
 WebSocket side and ``dataReceived`` forwards bytes to it from then on.
@@ -70,31 +71,31 @@ class _BodyError(Exception):
 
 @implementer(IPushProducer)
 class _WriteWatch:
-    """Registered with the transport, which pauses it when its send buffer is full;
-    counts what is written meanwhile and aborts a connection that never drains."""
+    """Registered with the transport, which pauses it while its send buffer is over
+    Twisted's high-water mark. ``Exchange`` awaits ``HttpProtocol.drained`` after each
+    body message, so while a client reads slowly the reply channel's messages wait on
+    the layer (whose capacity pushes back on the consumer) instead of in memory here."""
 
-    def __init__(self, proto: HttpProtocol, limit: int) -> None:
-        self.proto = proto
-        self.limit = limit
+    def __init__(self) -> None:
         self.paused = False
-        self.pending = 0
+        self.waiters: list[asyncio.Future[None]] = []
 
     def pauseProducing(self) -> None:
         self.paused = True
 
     def resumeProducing(self) -> None:
         self.paused = False
-        self.pending = 0
+        self.release()
 
     def stopProducing(self) -> None:
         self.paused = False
+        self.release()
 
-    def wrote(self, n: int) -> None:
-        if self.paused:
-            self.pending += n
-            if self.pending > self.limit:
-                self.proto.server.violation("slow_read", "client does not read its response")
-                self.proto.abort()
+    def release(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class HttpProtocol(Protocol):
@@ -112,7 +113,7 @@ class HttpProtocol(Protocol):
         self._reading_paused = False
         self._exchange: Exchange | None = None
         self._task: asyncio.Task[None] | None = None
-        self._watch = _WriteWatch(self, self.cfg.max_write_buffer_bytes)
+        self._watch = _WriteWatch()
         self.ws: Any = None  # the WebSocket protocol after an upgrade
         self.requests = 0
         #: Resolves when the connection is gone (shutdown waits on it).
@@ -143,6 +144,7 @@ class HttpProtocol(Protocol):
         self.server.forget(self)
         if not self.lost.done():
             self.lost.set_result(None)
+        self._watch.release()
         if self.ws is not None:
             self.ws.connectionLost(reason)
             return
@@ -157,7 +159,20 @@ class HttpProtocol(Protocol):
     def write(self, data: bytes) -> None:
         if data and not self._closed:
             self.tr.write(data)
-            self._watch.wrote(len(data))
+
+    async def drained(self) -> None:
+        """Return once the client has taken enough of what was written (at once if it
+        keeps up). A client that takes nothing for ``write_timeout`` seconds (slow read)
+        is cut off."""
+        if not self._watch.paused or self._closed or self._closing:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._watch.waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, self.cfg.write_timeout)
+        except TimeoutError:
+            self.server.violation("slow_read", "client does not read", self.endpoint.peer_host)
+            self.abort()
 
     def close(self) -> None:
         """Close once written data is flushed."""
