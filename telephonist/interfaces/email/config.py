@@ -1,0 +1,138 @@
+"""Settings of the email interface (``[interfaces.email]`` in ``telephonist.toml``).
+
+Every limit has a safe default; ``docs/email.md`` lists them all. The inbound server
+never relays: it accepts mail only for ``domains`` and ``addresses``, and with neither
+configured it accepts nothing (and says so at start-up).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from ..base import InterfaceConfig
+from .headers import normalize_address
+from .message import ParseLimits
+
+__all__ = ["EmailConfig", "RelayConfig"]
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+class RelayConfig(BaseModel):
+    """The SMTP server outbound mail is handed to (a smarthost)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    #: "starttls" (refuse to send in clear if the relay does not offer it), "implicit"
+    #: (TLS from the first byte, port 465), or "none" (loopback relays only).
+    tls: Literal["starttls", "implicit", "none"] = "starttls"
+    #: Verify the relay's certificate; ``ca_file`` adds a private CA.
+    tls_verify: bool = True
+    ca_file: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    helo_name: str = "localhost"
+    timeout: float = Field(30.0, gt=0)  # per SMTP command and for connecting
+    queue_size: int = Field(1000, ge=1)  # mails waiting or retrying, all together
+    concurrency: int = Field(2, ge=1, le=64)  # parallel relay connections
+    max_attempts: int = Field(8, ge=1)  # then a 4xx failure is reported
+    backoff_base: float = Field(2.0, gt=0)  # seconds before the first retry
+    backoff_max: float = Field(600.0, gt=0)  # cap of the exponential backoff
+
+    @model_validator(mode="after")
+    def _auth_needs_tls(self) -> RelayConfig:
+        if self.username and self.tls == "none":
+            raise ValueError("relay AUTH without TLS would send the password in clear")
+        if bool(self.username) != bool(self.password):
+            raise ValueError("relay username and password go together")
+        return self
+
+
+class EmailConfig(InterfaceConfig):
+    # -- inbound SMTP ------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    #: Plain SMTP (with STARTTLS when a certificate is configured); None: no listener.
+    port: int | None = Field(2525, ge=0, le=65535)
+    #: Implicit-TLS SMTP ("SMTPS", RFC 8314); needs ``tls_cert``. None: no listener.
+    tls_port: int | None = Field(None, ge=0, le=65535)
+    hostname: str = "localhost"  # our name in the greeting and EHLO reply
+    #: Domains we accept mail for, and single addresses on other domains.
+    domains: tuple[str, ...] = ("localhost",)
+    addresses: tuple[str, ...] = ()
+    tls_cert: str | None = None  # PEM certificate chain
+    tls_key: str | None = None  # PEM private key
+    require_starttls: bool = False  # refuse MAIL before STARTTLS on the plain port
+    #: SMTP AUTH logins (PLAIN, LOGIN), offered only over TLS. Empty: no AUTH.
+    auth_users: dict[str, SecretStr] = Field(default_factory=dict)
+    auth_required: bool = False  # refuse MAIL without AUTH (a submission service)
+    smtputf8: bool = True
+
+    max_message_size: int = Field(10 * MIB, ge=1 * KIB)  # advertised in SIZE; 552 above
+    max_recipients: int = Field(100, ge=1)  # RFC 5321 4.5.3.1.8: at least 100; 452 above
+    max_command_size: int = Field(512, ge=512)  # RFC 5321 minimum; 500 above
+    max_line_length: int = Field(4096, ge=1001)  # DATA lines; 500 above (RFC: 1000)
+    max_connections: int = Field(100, ge=1)  # then 421 at connect
+    timeout: float = Field(300.0, gt=0)  # idle seconds between commands (RFC 5321: 5 min)
+    tls_handshake_timeout: float = Field(30.0, gt=0)
+
+    # -- mapping to messages -----------------------------------------------------------
+    channel: str = "email.receive"
+    body_limit: int = Field(256 * KIB, ge=1)  # characters of the plain and html bodies
+    attachment_content_limit: int = Field(256 * KIB, ge=0)
+    attachments_total_limit: int = Field(512 * KIB, ge=0)
+    max_parts: int = Field(100, ge=1)
+    send_timeout: float = Field(30.0, gt=0)  # one layer send; then 451
+    #: How long a partially delivered transaction remembers which recipients already
+    #: went out, so the sender's retry after our 451 does not duplicate them.
+    dedup_window: float = Field(3600.0, gt=0)
+    dedup_entries: int = Field(10_000, ge=1)
+    #: How long a message's reply channel accepts ``{"text": ...}``; after it, send
+    #: a reply through ``email.send``.
+    reply_window: float = Field(3600.0, gt=0)
+    max_reply_channels: int = Field(10_000, ge=1)
+    #: Reply mails one inbound message may cause (a room's chatter reaches the reply
+    #: channel through its group): the channel closes after that many.
+    max_replies: int = Field(10, ge=1)
+
+    # -- outbound -----------------------------------------------------------------------
+    relay: RelayConfig | None = None  # None: no outbound mail (replies are counted)
+    send_channel: str = "email.send"
+    default_from: str | None = None  # From of email.send messages that have none
+    failure_channel: str | None = None  # where email.send.failed reports go
+
+    @model_validator(mode="after")
+    def _check(self) -> EmailConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.tls_port is not None and self.tls_cert is None:
+            raise ValueError("tls_port needs tls_cert and tls_key")
+        if self.require_starttls and self.tls_cert is None:
+            raise ValueError("require_starttls needs tls_cert and tls_key")
+        if self.auth_users and self.tls_cert is None:
+            raise ValueError("auth_users needs TLS (tls_cert and tls_key): AUTH is TLS-only")
+        if self.auth_required and not self.auth_users:
+            raise ValueError("auth_required needs auth_users")
+        return self
+
+    def accepts(self, address: str) -> bool:
+        """Is ``address`` one of ours? Anything else gets 550: we never relay."""
+        address = normalize_address(address)
+        domain = address.rpartition("@")[2]
+        if not domain or "@" not in address:
+            return False
+        return domain in {d.lower() for d in self.domains} or address in {
+            normalize_address(a) for a in self.addresses
+        }
+
+    def parse_limits(self) -> ParseLimits:
+        return ParseLimits(
+            body_limit=self.body_limit,
+            attachment_content_limit=self.attachment_content_limit,
+            attachments_total_limit=self.attachments_total_limit,
+            max_parts=self.max_parts,
+        )

@@ -1,0 +1,244 @@
+"""``InboundHandler``: aiosmtpd hooks that turn an SMTP transaction into layer messages.
+
+The delivery promise
+--------------------
+``250`` is answered only after ``host.send_event`` returned for every recipient, so
+an acknowledged message is on the channel layer. When the layer refuses
+(``ChannelFull``), does not answer within ``send_timeout``, or is unreachable, the
+answer is ``451``: the sender keeps the message and retries. Nothing the interface
+acknowledged is lost by it.
+
+One message per recipient: each accepted envelope recipient gets its own
+``email.receive`` message (with ``to``/``room`` set to that recipient) and its own
+reply channel, so routing on the recipient (``to=r"^support@"``) works and each
+mailbox's consumer answers from its own address. If the layer fills up half-way
+through the recipients, the ones already sent are remembered (``RecentSet``) and the
+sender's retry delivers only the rest.
+
+Relaying is impossible: ``RCPT`` for an address that is not ours gets ``550``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import replace
+from typing import Any
+
+from ...core.exceptions import ChannelFull, MessageTooLarge
+from ..base import InterfaceHost
+from .compose import ReplyContext
+from .config import EmailConfig
+from .dedup import RecentSet
+from .headers import normalize_address
+from .message import parse_message
+from .replies import ReplyRegistry
+
+__all__ = ["InboundHandler"]
+
+log = logging.getLogger("telephonist.interfaces.email.inbound")
+
+_OK = "250 2.0.0 OK: queued for {n} recipient(s)"
+_TRY_LATER = "451 4.3.0 Temporarily unable to accept the message, try again later"
+_TOO_BIG = "552 5.3.4 Message too big for this system"
+_SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
+
+
+class _Rejected(Exception):
+    def __init__(self, status: str) -> None:
+        self.status = status
+
+
+def _fallback(raw: bytes) -> dict[str, Any]:
+    """Content keys for a message the parser crashed on: keep what we can, say so."""
+    text = raw.decode("utf-8", "replace")[:65536]
+    return {
+        "subject": "", "message_id": None, "in_reply_to": None, "references": [],
+        "date": None, "headers": [], "addresses": {"from": [], "to": [], "cc": [],
+        "reply_to": []}, "user": "", "user_name": "", "plain": text, "html": None,
+        "text": text, "attachments": [], "truncated": len(raw) > 65536,
+        "defects": ["Unparseable"], "auto_submitted": False,
+    }  # fmt: skip
+
+
+def _slimmed(event: dict[str, Any], stage: int) -> dict[str, Any] | None:
+    """A smaller variant of an event the layer refused as too large, or None when
+    there is nothing left to drop. Stage 1 drops attachment contents, stage 2 the HTML
+    body and all but 16 KiB of the plain one."""
+    slim = dict(event)
+    if stage == 1:
+        slim["attachments"] = [{**a, "content": None} for a in event["attachments"]]
+        return slim
+    if stage == 2:
+        slim["html"] = None
+        slim["plain"] = (event["plain"] or "")[:16384] or None
+        slim["text"] = event["text"][:16384]
+        slim["truncated"] = True
+        return slim
+    return None
+
+
+class InboundHandler:
+    def __init__(self, config: EmailConfig, host: InterfaceHost, replies: ReplyRegistry) -> None:
+        self.config = config
+        self.host = host
+        self.replies = replies
+        self.limits = config.parse_limits()
+        self.delivered = RecentSet(config.dedup_window, config.dedup_entries)
+        self.draining = False
+        self.inflight = 0
+
+    # -- aiosmtpd hooks (handle_VERB) ----------------------------------------------------
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.config.auth_users:
+            # aiosmtpd would still advertise a bare "AUTH" with no mechanism.
+            responses = [r for r in responses if not r[4:].startswith("AUTH")]
+        # aiosmtpd reads and answers commands strictly in order from one stream, which is
+        # all RFC 2920 asks; it discards buffered clear text at STARTTLS (RFC 3207 5).
+        responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if self.draining:
+            asyncio.get_running_loop().call_soon(server.goodbye)
+            return _SHUTTING_DOWN
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.config.max_recipients:
+            self.host.count("rejected_too_many_recipients")
+            return "452 4.5.3 Too many recipients"
+        if not self.config.accepts(address):
+            self.host.count("rejected_relay")
+            log.info("email: relaying denied for %r from %s", address[:256], session.peer)
+            return "550 5.7.1 Relaying denied: not a local address"
+        rcpt = normalize_address(address)
+        if rcpt not in envelope.rcpt_tos:  # the same mailbox twice gets one message
+            envelope.rcpt_tos.append(rcpt)
+            envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.inflight += 1
+        try:
+            return await self._deliver(server, session, envelope)
+        finally:
+            self.inflight -= 1
+            if self.draining:  # the transaction is answered; end the session politely
+                asyncio.get_running_loop().call_soon(server.goodbye)
+
+    # -- delivery ----------------------------------------------------------------------
+
+    async def _deliver(self, server: Any, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content or b""
+        try:
+            parsed = parse_message(raw, self.limits)
+        except Exception:  # the parser is total by design; a bug must not lose mail
+            log.exception("email: MIME parser crashed; delivering the raw text instead")
+            parsed = _fallback(raw)
+        sender = None if envelope.mail_from in ("<>", "") else envelope.mail_from
+        digest = hashlib.sha256(raw).digest()
+        recipients = list(envelope.rcpt_tos)
+        session_keys = {
+            "sender": sender,
+            "recipients": recipients,
+            "peer": str(session.peer[0]) if session.peer else "",
+            "tls": bool(server.tls_active),
+            "auth_user": _login(session),
+        }
+        context = self._context(parsed, sender)
+        sent = 0
+        for rcpt in recipients:
+            key = (digest, sender, rcpt)
+            if key in self.delivered:
+                self.host.count("duplicates_skipped")
+                continue
+            event = {"type": self.config.channel, **parsed, **session_keys, "to": rcpt,
+                     "room": rcpt, "user": parsed["user"] or sender or ""}  # fmt: skip
+            try:
+                await self._send(event, context, rcpt)
+            except _Rejected as rejected:
+                return rejected.status
+            self.delivered.add(key)
+            sent += 1
+        self.host.count("received", sent)
+        return _OK.format(n=len(recipients))
+
+    def _context(self, parsed: dict[str, Any], sender: str | None) -> ReplyContext:
+        reply_to = parsed["addresses"]["reply_to"]
+        target = reply_to[0][1] if reply_to else (parsed["user"] or sender)
+        precedence = next((v for n, v in parsed["headers"] if n == "precedence"), "")
+        suppress = None
+        if sender is None:
+            suppress = "the mail is a bounce (null sender)"
+        elif parsed["auto_submitted"]:
+            suppress = "the mail is Auto-Submitted"
+        elif precedence.strip().lower() in ("bulk", "list", "junk"):
+            suppress = f"the mail has Precedence: {precedence.strip()}"
+        return ReplyContext(
+            own_address="",  # filled per recipient
+            reply_to=target,
+            subject=parsed["subject"],
+            message_id=parsed["message_id"],
+            references=tuple(parsed["references"]),
+            suppress_reason=suppress,
+        )
+
+    async def _send(self, event: dict[str, Any], context: ReplyContext, rcpt: str) -> None:
+        """Put one recipient's event on the layer or raise ``_Rejected`` with the reply."""
+        channel = await self.replies.open(replace(context, own_address=rcpt))
+        stage = 0
+        candidate: dict[str, Any] | None = event
+        try:
+            while candidate is not None:
+                try:
+                    await asyncio.wait_for(
+                        self.host.send_event(self.config.channel, candidate, connection=channel),
+                        self.config.send_timeout,
+                    )
+                    return
+                except MessageTooLarge:
+                    stage += 1
+                    candidate = _slimmed(event, stage)
+                    if candidate is not None:
+                        self.host.count("slimmed")
+            self.host.count("rejected_too_large")
+            raise _Rejected(_TOO_BIG)
+        except ChannelFull:
+            self.replies.close(channel)
+            self.host.count("rejected_layer_full")  # ChannelFull itself counted by the host
+            log.warning("email: layer full, answering 451 for %s", rcpt)
+            raise _Rejected(_TRY_LATER) from None
+        except (TimeoutError, OSError) as exc:  # LayerUnavailable is a ConnectionError
+            self.replies.close(channel)
+            self.host.count("rejected_layer_unavailable")
+            log.warning("email: layer unavailable (%r), answering 451 for %s", exc, rcpt)
+            raise _Rejected(_TRY_LATER) from None
+        except _Rejected:
+            self.replies.close(channel)
+            raise
+        except Exception:
+            # Unknown failure: the sender keeps the mail and retries, nothing is lost.
+            self.replies.close(channel)
+            log.exception("email: unexpected error sending to the layer; answering 451")
+            raise _Rejected(_TRY_LATER) from None
+
+
+def _login(session: Any) -> str | None:
+    # session.auth_data is what our authenticator returned (a LoginPassword); the older
+    # session.login_data logs a deprecation warning on every access.
+    if not getattr(session, "authenticated", False):
+        return None
+    login = getattr(session.auth_data, "login", None)
+    return login.decode("utf-8", "replace") if isinstance(login, bytes) else None
