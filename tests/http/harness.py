@@ -58,6 +58,7 @@ class MiniHost:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._order: Counter[str] = Counter()
         self._watch: dict[str, list[asyncio.Event]] = {}
+        self._activity = asyncio.Event()
 
     async def open_reply_channel(self, handler: ReplyHandler, prefix: str = "") -> str:
         name = await self.layer.new_channel(f"{prefix}." if prefix else "specific.")
@@ -80,7 +81,17 @@ class MiniHost:
         if connection is not None:
             message = {**message, "reply_channel": connection, "order": self._order[connection]}
             self._order[connection] += 1
-        await self.layer.send(channel, message)
+        try:
+            await self.layer.send(channel, message)
+        finally:
+            self._activity.set()
+
+    async def until(self, check: Callable[[], bool], within: float = 5.0) -> None:
+        """Wait (bounded) until ``check()`` holds, re-checking after each event sent."""
+        async with asyncio.timeout(within):
+            while not check():
+                self._activity.clear()
+                await self._activity.wait()
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] += n
