@@ -42,6 +42,13 @@ def response_messages(status: int, body: bytes = b"", headers: Headers = ()) -> 
     ]
 
 
+class _TooLarge(Exception):
+    pass
+
+
+_TOO_LARGE = response_messages(413, b"Request body too large", [(b"content-type", b"text/plain")])
+
+
 class _BodyMixin(ConsumerBase):
     channels: ClassVar[Sequence[str]] = ("http.request", "http.disconnect")
     max_body_size: ClassVar[int] = 10 * 1024 * 1024
@@ -69,13 +76,6 @@ class _BodyMixin(ConsumerBase):
     def _forget(self) -> None:
         with _lock:
             _pending.pop((type(self), self.reply_channel.name), None)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-_TOO_LARGE = response_messages(413, b"Request body too large", [(b"content-type", b"text/plain")])
 
 
 class HttpConsumer(_BodyMixin, BaseConsumer):
