@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import RedisServer, find_redis_server, require_service
+from tests.servers import (
+    RedisServer,
+    create_cluster,
+    find_redis_server,
+    free_port,
+    redis_cli,
+    require_service,
+)
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +25,31 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server = RedisServer(binary, Path(tmp_path_factory.mktemp("redis"))).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisServer]]:
+    """A private three-primary Redis Cluster (made with ``valkey-cli --cluster create``)."""
+    binary = find_redis_server()
+    if binary is None or redis_cli(binary) is None:
+        require_service("a redis-server/valkey-server binary with its CLI, for a cluster")
+        raise AssertionError("unreachable")
+    base = Path(tmp_path_factory.mktemp("cluster"))
+    nodes: list[RedisServer] = []
+    try:
+        for i in range(3):
+            node = RedisServer(
+                binary,
+                base / f"node{i}",
+                # The bus port is port + 10000 unless named: free ports may be too high.
+                extra_args=(
+                    *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+                    *("--cluster-port", str(free_port())),
+                ),
+            )
+            nodes.append(node.start())
+        create_cluster(nodes)
+        yield nodes
+    finally:
+        for node in nodes:
+            node.stop()

@@ -20,7 +20,7 @@ from telephonist.core.layers import BaseChannelLayer, ChannelsLayerAdapter, InMe
 
 LayerFactory = Callable[..., BaseChannelLayer]
 
-BACKENDS = ["memory", "redis"]
+BACKENDS = ["memory", "redis", "redis-cluster"]
 _FOREIGN = os.environ.get("TELEPHONIST_CONFORMANCE_LAYER")
 if _FOREIGN:
     BACKENDS.append(_FOREIGN)
@@ -53,6 +53,20 @@ def redis_layer_factory(redis_server: Any) -> LayerFactory:
     return make
 
 
+@pytest.fixture
+def redis_cluster_layer_factory(redis_cluster: Any) -> LayerFactory:
+    """Redis layers on the session's three-node cluster, one key prefix per test."""
+    from telephonist.core.redis import RedisChannelLayer
+
+    prefix = f"t{secrets.token_hex(4)}"
+    seeds = [node.url for node in redis_cluster]
+
+    def make(**options: Any) -> BaseChannelLayer:
+        return RedisChannelLayer(hosts=seeds, prefix=prefix, cluster=True, **options)
+
+    return make
+
+
 @pytest.fixture(params=BACKENDS)
 async def make_layer(request: pytest.FixtureRequest) -> AsyncIterator[LayerFactory]:
     """``make_layer(**options)`` builds a fresh, empty layer of the backend under test."""
@@ -64,6 +78,8 @@ async def make_layer(request: pytest.FixtureRequest) -> AsyncIterator[LayerFacto
             return InMemoryChannelLayer(**options)
     elif backend == "redis":
         factory = request.getfixturevalue("redis_layer_factory")
+    elif backend == "redis-cluster":
+        factory = request.getfixturevalue("redis_cluster_layer_factory")
     else:
         factory = _foreign_factory(backend, request)
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio.connection import ConnectionPool
+from redis.asyncio.connection import ConnectionPool, parse_url
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from ..exceptions import InvalidChannelLayerError
@@ -73,17 +73,13 @@ class HostSpec:
 
     def with_address(self, host: str, port: int) -> HostSpec:
         """The same connection options aimed at another node (Redis Cluster members)."""
+        kwargs = dict(self.kwargs)
         if self.url is not None:
-            scheme = self.url.split("://", 1)[0]
-            url_options = ConnectionPool.from_url(self.url).connection_kwargs
-            url_options.pop("host", None)
-            url_options.pop("port", None)
-            url_options.pop("connection_class", None)
-            kwargs = {**url_options, **self.kwargs, "host": host, "port": port}
-            if scheme == "rediss":
-                kwargs["ssl"] = True
-            return HostSpec(kwargs=_with_ssl_class(kwargs))
-        return HostSpec(kwargs=_with_ssl_class({**self.kwargs, "host": host, "port": port}))
+            kwargs = {**parse_url(self.url), **kwargs}
+            kwargs.pop("connection_class", None)
+            kwargs["ssl"] = self.url.startswith("rediss://")
+        kwargs.update(host=host, port=port)
+        return HostSpec(kwargs=_with_ssl_class(kwargs))
 
 
 def _with_ssl_class(kwargs: dict[str, Any]) -> dict[str, Any]:
