@@ -42,9 +42,9 @@ from .consumers.signals import Signal, consumer_finished, consumer_started
 from .core.base import BaseChannelLayer
 from .core.stats import LayerStats
 from .routing import Match, Router
-from .routing.policies import policy_for
+from .routing.policies import policy_for, register_protocol_policy
 
-__all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue"]
+__all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue", "register_protocol_policy"]
 
 log = logging.getLogger("telephonist.dispatch")
 
@@ -143,11 +143,11 @@ class Dispatcher:
     async def _run(self, match: Match, message: Message) -> None:
         with consumer_context(self.layer, asyncio.get_running_loop()):
             if self._is_async(match.consumer):
-                self._hook(True, match, message)
+                self._hook(True, match, message, is_async=True)
                 try:
                     await match.consumer(message, **match.kwargs)
                 finally:
-                    self._hook(False, match, message)
+                    self._hook(False, match, message, is_async=True)
                 return
             call = functools.partial(contextvars.copy_context().run, self._run_sync, match, message)
             if self.executor is None:
@@ -159,20 +159,26 @@ class Dispatcher:
                 await result
 
     def _run_sync(self, match: Match, message: Message) -> Any:
-        self._hook(True, match, message)
+        self._hook(True, match, message, is_async=False)
         try:
             return match.consumer(message, **match.kwargs)
         finally:
-            self._hook(False, match, message)
+            self._hook(False, match, message, is_async=False)
 
-    def _hook(self, started: bool, match: Match, message: Message) -> None:
+    def _hook(self, started: bool, match: Match, message: Message, *, is_async: bool) -> None:
         signals = (
             (self.consumer_started, consumer_started)
             if started
             else (self.consumer_finished, consumer_finished)
         )
         for signal in signals:
-            signal.send(self, channel=message.channel.name, message=message, route=match.route)
+            signal.send(
+                self,
+                channel=message.channel.name,
+                message=message,
+                route=match.route,
+                is_async=is_async,
+            )
 
     def _is_async(self, consumer: Callable[..., Any]) -> bool:
         try:

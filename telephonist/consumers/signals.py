@@ -3,8 +3,9 @@
 The Dispatcher sends them in the thread that runs the consumer (the worker thread for a
 sync consumer), because the Django integration connects database-connection hygiene
 here and Django's connections are per thread. Receivers get keyword arguments only
-(``signal``, ``sender``, ``channel``, ``message``, ``route``), as Django receivers do,
-so ``django.db.close_old_connections`` can be connected as it is.
+(``signal``, ``sender``, ``channel``, ``message``, ``route``, ``is_async``), as Django
+receivers do. ``is_async`` says the consumer runs on the event loop, where Django
+forbids synchronous database calls: per-thread hygiene applies when it is False.
 """
 
 from __future__ import annotations

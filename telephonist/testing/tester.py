@@ -20,6 +20,7 @@ plain ones. ``async with ConsumerTester(...) as t`` gives the async face.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import secrets
 from collections.abc import Mapping, Sequence
@@ -91,7 +92,9 @@ class AsyncConsumerTester:
 
     async def close(self) -> None:
         self.deactivate()
-        self._executor.shutdown(wait=True)  # every dispatch has returned: threads are idle
+        # Joined from another thread: a consumer still running (its send was cancelled)
+        # may need this loop to finish, which blocking the loop here would deadlock.
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
         _context.release_sync_layer(self.layer)
         await self.layer.flush()
 

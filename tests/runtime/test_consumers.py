@@ -323,6 +323,6 @@ async def test_sync_consumers_run_concurrently_in_threads() -> None:
     async with AsyncConsumerTester([route("a.b", meet)]) as t:
         one, two = t.new_reply_channel(), t.new_reply_channel()
         outcomes = await asyncio.gather(t.send("a.b", reply=one), t.send("a.b", reply=two))
-        assert outcomes == [Outcome.CONSUMED, Outcome.CONSUMED]
+        assert list(outcomes) == [Outcome.CONSUMED, Outcome.CONSUMED]
         await t.assert_reply(met=True, reply_channel=one)
         await t.assert_reply(met=True, reply_channel=two)

@@ -322,8 +322,8 @@ async def test_hooks_run_in_the_consumers_thread_even_when_it_fails(
         threads.append(threading.current_thread())
 
     d = dispatcher_for(layer, route("a.sync", sync), route("a.async", asynchronous))
-    local: list[str] = []
-    d.consumer_started.connect(lambda **kw: local.append(kw["channel"]))
+    local: list[tuple[str, bool]] = []
+    d.consumer_started.connect(lambda **kw: local.append((kw["channel"], kw["is_async"])))
     assert await d.dispatch("a.sync", {}) is Outcome.ERROR
     assert await d.dispatch("a.async", {}) is Outcome.CONSUMED
     assert [(kind, thread) for kind, _, thread in hooks] == [
@@ -335,7 +335,7 @@ async def test_hooks_run_in_the_consumers_thread_even_when_it_fails(
     assert threads[0] is not threading.current_thread()
     assert threads[1] is threading.current_thread()
     assert hooks[0][1].startswith("route('a.sync', ")
-    assert local == ["a.sync", "a.async"]
+    assert local == [("a.sync", False), ("a.async", True)]
 
 
 async def test_a_failing_hook_is_logged_and_the_consumer_still_runs(
