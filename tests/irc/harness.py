@@ -36,8 +36,10 @@ class MiniHost:
         channel = await self._layer.new_channel(f"{prefix or 'reply'}.")
 
         async def read() -> None:
-            while True:
-                await handler(await self._layer.receive(channel))
+            while channel in self._readers:  # closed from inside a handler: stop here
+                message = await self._layer.receive(channel)
+                if channel in self._readers:
+                    await handler(message)
 
         self._readers[channel] = asyncio.ensure_future(read())
         return channel

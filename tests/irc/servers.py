@@ -8,10 +8,12 @@ missing; callers then use ``tests.servers.require_service`` (skip locally, fail 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,12 +29,17 @@ __all__ = [
 SERVER_NAME = "irc.test.local"
 
 
-def make_cert(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 / localhost (cert, key)."""
+@functools.cache
+def make_cert() -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 / localhost (cert, key), made once per
+    test session (an EC key: quick to make)."""
+    directory = Path(tempfile.mkdtemp(prefix="telephonist-irc-cert-"))
+    directory.chmod(0o755)
     cert, key = directory / "cert.pem", directory / "key.pem"
     if not cert.exists():
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
              "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
              "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
             check=True, capture_output=True, timeout=60,
@@ -108,7 +115,7 @@ class Ngircd(IrcServer):
 
     def configure(self) -> None:
         d = self.directory
-        cert, key = make_cert(d)
+        cert, key = make_cert()
         (d / "conf.d").mkdir(exist_ok=True)
         (d / "ngircd.conf").write_text(
             f"""[Global]

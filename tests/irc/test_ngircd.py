@@ -126,3 +126,89 @@ async def test_injection_never_reaches_the_wire_as_a_command(
     await host.layer.send(reply_channel, {"text": "still here"})
     (last,) = await alice.privmsgs(room, 1, sender=nick)
     assert last.line.param(1) == "still here"
+
+
+async def test_fifty_line_reply_arrives_complete_and_paced(
+    ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    alice = await peers("alice4").connect(ngircd.port)
+    await alice.join(room)
+    burst, rate = 5, 40.0
+    _, host = await start_irc(
+        network(ngircd.port, nick, channels=[room], flood_burst=burst, flood_rate=rate)
+    )
+    await alice.expect(joined(nick, room))
+    alice.send(f"PRIVMSG {room} :!fifty")
+    event = await host.next_event(spec.RECEIVE)
+    await host.layer.send(
+        event["reply_channel"], {"text": "\n".join(f"line {i}" for i in range(50))}
+    )
+    received = await alice.privmsgs(room, 50, sender=nick)
+    assert [r.line.param(1) for r in received] == [f"line {i}" for i in range(50)]
+    # After the burst, lines come no faster than the rate: 45 lines need >= 45/rate s.
+    span = received[-1].at - received[burst - 1].at
+    assert span >= (50 - burst) / rate * 0.9
+    # Once the bucket is empty, one line per 1/rate: paced one by one, not in clumps.
+    steady = received[burst + 2 :]
+    gaps = [b.at - a.at for a, b in zip(steady, steady[1:], strict=False)]
+    assert min(gaps) > 0.5 / rate
+
+
+async def test_long_text_is_split_at_the_relayed_limit_without_breaking_utf8(
+    ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    alice = await peers("alice5").connect(ngircd.port)
+    await alice.join(room)
+    _, host = await start_irc(network(ngircd.port, nick, channels=[room]))
+    await alice.expect(joined(nick, room))
+    alice.send(f"PRIVMSG {room} :!long")
+    event = await host.next_event(spec.RECEIVE)
+    text = "".join(f"wörd{i}€😀 " for i in range(300))  # ~4 KB, 1-4 byte characters
+    await host.layer.send(event["reply_channel"], {"text": text})
+    pieces: list[str] = []
+    while " ".join(pieces).split() != text.split():
+        (got,) = await alice.privmsgs(room, 1, sender=nick)
+        assert len(got.raw.encode()) + 2 <= 512  # as relayed to alice, prefix included
+        pieces.append(got.line.param(1))
+    # Every word whole (breaks fell on spaces), no character cut in two.
+    assert "\ufffd" not in "".join(pieces)
+    assert len(pieces) >= 8
+
+
+async def test_nick_collision_uses_the_fallbacks_then_regains_the_nick(
+    ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    squatter = await peers(nick).connect(ngircd.port)
+    await squatter.join(room)
+    _, host = await start_irc(network(ngircd.port, nick, alt_nicks=[nick + "a"], channels=[room]))
+    assert (await host.next_event(spec.CONNECT))["nick"] == nick + "a"
+    # No alternatives left: the generated ones ("nick_") are next.
+    await peers(nick + "a2").connect(ngircd.port)
+    _, host2 = await start_irc(network(ngircd.port, nick, name="second"))
+    assert (await host2.next_event(spec.CONNECT))["nick"] == nick + "_"
+    # The squatter leaves; the first bot, which shares a channel with it, saw the QUIT
+    # and takes its configured nick back.
+    await squatter.expect(joined(nick + "a", room))
+    squatter.send("QUIT :bye")
+    renamed = await host.next_event(spec.NICK, lambda m: m["self"])
+    assert renamed["new_nick"] == nick
+    assert renamed["user"] == nick + "a"
+
+
+async def test_ctcp_version_and_ping_are_answered_and_not_published(
+    ngircd: Ngircd, start_irc: StartIrc, peers: Peers, nick: str
+) -> None:
+    alice = await peers("alice6").connect(ngircd.port)
+    interface, host = await start_irc(network(ngircd.port, nick))
+    await host.next_event(spec.CONNECT)
+    alice.send(f"PRIVMSG {nick} :\x01VERSION\x01")
+    version = await alice.expect(lambda ln: ln.command == "NOTICE" and "VERSION" in ln.param(1))
+    assert version.param(1).startswith("\x01VERSION Telephonist")
+    alice.send(f"PRIVMSG {nick} :\x01PING 12345\x01")
+    ping = await alice.expect(lambda ln: ln.command == "NOTICE" and "PING" in ln.param(1))
+    assert ping.param(1) == "\x01PING 12345\x01"
+    alice.send(f"PRIVMSG {nick} :after")
+    event = await host.next_event(spec.RECEIVE)
+    assert event["text"] == "after"  # the CTCP requests were not events
+    assert host.counters["ctcp_answered"] == 2
+    assert interface.status()["networks"]["test"]["state"] == "ready"

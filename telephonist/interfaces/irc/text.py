@@ -20,7 +20,8 @@ The policy, by kind of field:
   word is rejected by :func:`valid_word` so a reply cannot aim at a second target.
 
 Splitting keeps every piece within a byte budget and never cuts a UTF-8 character; it
-prefers to break after a space in the last third of a piece so words stay whole.
+prefers to break at a space in the last third of a piece so words stay whole, and that
+space is dropped: the line break stands in for it (servers strip trailing spaces anyway).
 """
 
 from __future__ import annotations
@@ -93,9 +94,9 @@ def _cut(data: bytes, limit: int) -> int:
 def split_utf8(text: str, budget: int) -> list[str]:
     """Split ``text`` into pieces of at most ``budget`` UTF-8 bytes each.
 
-    Never cuts inside a character; breaks after the last space of a piece when that
-    space lies in the piece's last third, else at the byte budget. ``budget`` must
-    allow one character (4 bytes)."""
+    Never cuts inside a character; breaks at the last space of a piece when that space
+    lies in the piece's last third (dropping that space), else at the byte budget.
+    ``budget`` must allow one character (4 bytes)."""
     if budget < 4:
         raise ValueError(f"budget of {budget} bytes cannot hold a UTF-8 character")
     data = text.encode("utf-8")
@@ -107,10 +108,13 @@ def split_utf8(text: str, budget: int) -> list[str]:
         if len(rest) <= budget:
             pieces.append(rest.decode("utf-8"))
             break
-        n = _cut(rest, budget)
+        n = _cut(rest, budget + 1)
         space = rest.rfind(b" ", 0, n)
-        if space >= 0 and space + 1 >= (2 * n) // 3:
-            n = space + 1  # keep the space at the end of this piece, words stay whole
+        if space >= (2 * budget) // 3:
+            pieces.append(rest[:space].decode("utf-8"))  # words stay whole
+            start += space + 1
+            continue
+        n = _cut(rest, budget)
         pieces.append(rest[:n].decode("utf-8"))
         start += n
     return pieces

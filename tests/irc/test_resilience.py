@@ -1,0 +1,173 @@
+"""Staying connected: server restarts, a frozen server, TLS, overload, lost workers."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from telephonist.core.memory import InMemoryChannelLayer
+from telephonist.interfaces.base import ABORT
+from telephonist.interfaces.irc import spec
+from telephonist.interfaces.irc.transport import IrcReactor, tls_context
+from tests.irc.conftest import Started, network
+from tests.irc.harness import MiniHost
+from tests.irc.peer import Peer
+from tests.irc.servers import Ngircd, make_cert
+from tests.irc.test_ngircd import joined
+
+StartIrc = Callable[..., Awaitable[Started]]
+Peers = Callable[[str], Peer]
+
+
+async def test_reconnects_after_a_server_restart_and_rejoins(
+    private_ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    _, host = await start_irc(network(private_ngircd.port, nick, channels=[room]))
+    connect = await host.next_event(spec.CONNECT)
+    await host.next_event(spec.JOIN, lambda m: m["self"])
+    # A channel joined on a consumer's request is rejoined too.
+    await host.layer.send(connect["reply_channel"], {"type": spec.SEND_JOIN, "channel": room + "b"})
+    await host.next_event(spec.JOIN, lambda m: m["self"] and m["room"] == room + "b")
+    private_ngircd.restart()
+    gone = await host.next_event(spec.DISCONNECT)
+    assert gone["registered"] is True
+    assert gone["network"] == "test"
+    back = await host.next_event(spec.CONNECT)
+    assert back["nick"] == nick
+    rejoined = {(await host.next_event(spec.JOIN, lambda m: m["self"]))["room"] for _ in "ab"}
+    assert rejoined == {room, room + "b"}
+    alice = await peers("alice7").connect(private_ngircd.port)
+    await alice.join(room)
+    alice.send(f"PRIVMSG {room} :are you back?")
+    event = await host.next_event(spec.RECEIVE)
+    await host.layer.send(event["reply_channel"], {"text": "yes"})
+    (reply,) = await alice.privmsgs(room, 1, sender=nick)
+    assert reply.line.param(1) == "yes"
+
+
+async def test_a_frozen_server_is_detected_by_lag_and_left(
+    private_ngircd: Ngircd, start_irc: StartIrc, nick: str
+) -> None:
+    interface, host = await start_irc(
+        network(private_ngircd.port, nick, ping_interval=0.2, ping_timeout=0.6)
+    )
+    await host.next_event(spec.CONNECT)
+    private_ngircd.freeze()  # the TCP connection stays up; nothing answers
+    try:
+        gone = await host.next_event(spec.DISCONNECT)
+        assert "no PONG" in gone["reason"]
+    finally:
+        private_ngircd.thaw()
+    back = await host.next_event(spec.CONNECT)
+    assert back["nick"] == nick
+    lag = interface.status()["networks"]["test"]["lag"]
+    assert lag is None or lag < 0.6
+
+
+async def test_tls_verifies_the_server_by_default(ngircd: Ngircd) -> None:
+    reactor = IrcReactor(asyncio.get_running_loop())
+    config = network(ngircd.tls_port, "tlsbot", tls=True)
+    conn = reactor.new_connection()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await conn.open(
+            "127.0.0.1", ngircd.tls_port, tls_context(config), None,
+            lambda line: None, lambda reason: None, 8704,
+        )  # fmt: skip
+
+
+async def test_tls_with_a_trusted_ca(
+    ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    cert, _ = make_cert()
+    config = network(ngircd.tls_port, nick, tls=True, tls_ca_file=str(cert), channels=[room])
+    interface, host = await start_irc(config)
+    assert (await host.next_event(spec.CONNECT))["nick"] == nick
+    assert interface.endpoints()[0].startswith("ircs://")
+    alice = await peers("alice8").connect(ngircd.port)
+    await alice.join(room)
+    alice.send(f"PRIVMSG {room} :over tls?")
+    event = await host.next_event(spec.RECEIVE)
+    await host.layer.send(event["reply_channel"], {"text": "over tls"})
+    (reply,) = await alice.privmsgs(room, 1, sender=nick)
+    assert reply.line.param(1) == "over tls"
+
+
+async def test_a_full_channel_pauses_reading_and_loses_nothing(
+    ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    layer = InMemoryChannelLayer(channel_capacity={spec.RECEIVE: 2})
+    alice = await peers("alice9").connect(ngircd.port)
+    await alice.join(room)
+    _, host = await start_irc(
+        network(ngircd.port, nick, channels=[room], pause_on_full=0.1), host=MiniHost(layer)
+    )
+    await alice.expect(joined(nick, room))
+    for i in range(6):
+        alice.send(f"PRIVMSG {room} :n{i}")
+    # Nobody consumes until the interface has met the full channel at least once.
+    await host.next_event(spec.CONNECT)
+    first = await host.next_event(spec.RECEIVE)
+    texts = [first["text"]]
+    for _ in range(5):
+        texts.append((await host.next_event(spec.RECEIVE))["text"])
+    assert texts == [f"n{i}" for i in range(6)]
+    assert host.counters["backpressure_pauses"] >= 1
+    assert host.counters["dropped_full"] == 0
+
+
+async def test_abort_ends_the_conversation_and_the_next_event_opens_a_new_one(
+    ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    alice = await peers("alice10").connect(ngircd.port)
+    await alice.join(room)
+    _, host = await start_irc(network(ngircd.port, nick, channels=[room]))
+    await alice.expect(joined(nick, room))
+    alice.send(f"PRIVMSG {room} :one")
+    first = await host.next_event(spec.RECEIVE)
+    await host.layer.send(first["reply_channel"], {"type": ABORT, "reason": "worker gone"})
+    await host.layer.send(first["reply_channel"], {"text": "after abort"})  # orphaned
+    alice.send(f"PRIVMSG {room} :two")
+    second = await host.next_event(spec.RECEIVE)
+    assert second["reply_channel"] != first["reply_channel"]
+    assert second["order"] == 0
+    await host.layer.send(second["reply_channel"], {"text": "new conversation"})
+    (reply,) = await alice.privmsgs(room, 1, sender=nick)
+    assert reply.line.param(1) == "new conversation"
+    assert host.counters["aborted"] == 1
+
+
+async def test_join_part_kick_and_topic_actions(
+    ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    other = room + "x"
+    alice = await peers("alice11").connect(ngircd.port)
+    await alice.join(room)
+    await alice.join(other)  # alice creates #other and is its operator
+    interface, host = await start_irc(network(ngircd.port, nick, channels=[room]))
+    await alice.expect(joined(nick, room))
+    alice.send(f"PRIVMSG {room} :go")
+    event = await host.next_event(spec.RECEIVE)
+    reply_channel = event["reply_channel"]
+    await host.layer.send(reply_channel, {"type": spec.SEND_JOIN, "channel": other})
+    await alice.expect(joined(nick, other))
+    await host.layer.send(reply_channel, {"type": spec.SEND_ACTION, "text": "waves"})
+    action = await alice.expect(lambda ln: ln.command == "PRIVMSG" and ln.param(0) == room)
+    assert action.param(1) == "\x01ACTION waves\x01"
+    alice.send(f"TOPIC {room} :hello topic")
+    topic = await host.next_event(spec.TOPIC)
+    assert topic["topic"] == "hello topic"
+    assert topic["room"] == room
+    alice.send(f"KICK {other} {nick} :out")
+    kick = await host.next_event(spec.KICK, lambda m: m["room"] == other)
+    assert kick["self"] is True
+    assert kick["user"] == "alice11"
+    assert kick["reason"] == "out"
+    status = interface.status()["networks"]["test"]
+    assert other not in status["channels"]
+    await host.layer.send(reply_channel, {"type": spec.SEND_PART, "reason": "bye\r\nQUIT"})
+    part = await alice.expect(lambda ln: ln.command == "PART")
+    assert part.param(1) == "bye QUIT"
+    assert interface.clients["test"].wanted == {}
