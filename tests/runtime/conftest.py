@@ -1,0 +1,276 @@
+"""Helpers for runtime tests that need real processes and real sockets.
+
+Every wait is bounded and waits on something observable (a line on a process's stdout,
+a line on a socket), never on a fixed sleep; every subprocess started here is killed in
+teardown, by the PID we started.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+TELEPHONIST = [sys.executable, "-m", "telephonist.cli"]
+TIMEOUT = 20.0  # upper bound for anything a test waits on; passing runs take far less
+
+# A small chat application: the routing and consumers a user would write. The connect
+# consumer reports the worker's pid; per-connection state (a counter) lives in the
+# worker, which is only correct if every event of a connection reaches the same worker
+# in order.
+CHAT_APP = """
+import asyncio
+import os
+import random
+import sys
+
+from telephonist.routing import route
+from telephonist.worker import connection_released
+
+COUNTS = {}
+
+
+@connection_released.connect
+def forget(connection, **kwargs):
+    COUNTS.pop(connection, None)
+
+
+async def connect(message):
+    COUNTS[message.reply_channel.name] = 0
+    await message.reply_channel.send({"text": f"welcome {message['user']} pid={os.getpid()}"})
+
+
+async def chat(message):
+    text = message["text"]
+    if text.startswith("slow"):
+        print("slow consumer started", flush=True)
+        await asyncio.sleep(1.0)
+        await message.reply_channel.send({"text": f"done {text}"})
+        return
+    if text == "boom":
+        raise RuntimeError("consumer exploded on purpose")
+    if text == "bye":
+        await message.reply_channel.send({"type": "linechat.close", "text": "see you"})
+        return
+    # A random pause so that events of one connection would overtake each other if
+    # anything let them run concurrently.
+    await asyncio.sleep(random.random() * 0.005)
+    name = message.reply_channel.name
+    seen = COUNTS.get(name)  # None here if this worker never saw the connect
+    COUNTS[name] = (seen or 0) + 1
+    await message.reply_channel.send({"text": f"{seen} {message['user']}: {text}"})
+
+
+def shout(message):
+    message.reply_channel.send({"text": message["text"].upper()})
+
+
+routes = [
+    route("linechat.connect", connect),
+    route("linechat.message", shout, text=r"^!"),
+    route("linechat.message", chat),
+]
+"""
+
+
+@dataclass
+class Project:
+    """A directory holding a user's project: ``chatapp.py`` and ``telephonist.toml``."""
+
+    path: Path
+    status_dir: Path
+
+    def write(self, name: str, text: str) -> Path:
+        target = self.path / name
+        target.write_text(textwrap.dedent(text))
+        return target
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    proj = Project(tmp_path / "project", tmp_path / "status")
+    proj.path.mkdir()
+    proj.write("chatapp.py", CHAT_APP)
+    proj.write(
+        "telephonist.toml",
+        """
+        routing = "chatapp.routes"
+
+        [interfaces.linechat]
+        port = 0
+        """,
+    )
+    return proj
+
+
+@dataclass
+class Proc:
+    """A ``telephonist`` subprocess whose stdout lines are collected as they come."""
+
+    popen: subprocess.Popen[str]
+    stderr_path: Path
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
+        """The first stdout line (from now on) matching ``pattern``."""
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"no line matching {pattern!r} within {timeout}s; stdout: {self.seen}; "
+                    f"stderr:\n{self.stderr()}"
+                )
+            try:
+                line = self.lines.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                if self.popen.poll() is not None and self.lines.empty():
+                    raise AssertionError(
+                        f"process exited ({self.popen.returncode}) before {pattern!r}; "
+                        f"stdout: {self.seen}; stderr:\n{self.stderr()}"
+                    ) from None
+                continue
+            self.seen.append(line)
+            found = regex.search(line)
+            if found:
+                return found
+
+    def ready(self) -> Proc:
+        self.wait_for(r"^telephonist: ready$")
+        return self
+
+    def endpoint(self, interface: str = "linechat") -> int:
+        for line in self.seen:
+            found = re.match(rf"^interface {interface}: tcp://127\.0\.0\.1:(\d+)", line)
+            if found:
+                return int(found.group(1))
+        raise AssertionError(f"no endpoint for {interface} in {self.seen}")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.popen.send_signal(sig)
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        return self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(TIMEOUT)
+
+
+Spawn = Callable[..., Proc]
+
+
+@pytest.fixture
+def spawn(project: Project, tmp_path: Path) -> Iterator[Spawn]:
+    """``spawn("run", "-s", "k=v", env={...})`` starts ``telephonist`` in the project."""
+    started: list[Proc] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Proc:
+        full_env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "TELEPHONIST_STATUS__SOCKET_DIR": str(project.status_dir),
+            **(env or {}),
+        }
+        err = tmp_path / f"stderr-{len(started)}.txt"
+        with err.open("w") as stderr:
+            popen = subprocess.Popen(
+                [*TELEPHONIST, *args],
+                cwd=project.path,
+                env=full_env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        proc = Proc(popen, err)
+        threading.Thread(target=proc._read, daemon=True).start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+
+
+def run_cli(
+    project: Project, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A short-lived command (``--help``, ``interfaces``, ``status``), bounded."""
+    full_env = {
+        **os.environ,
+        "TELEPHONIST_STATUS__SOCKET_DIR": str(project.status_dir),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [*TELEPHONIST, *args],
+        cwd=project.path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+class ChatClient:
+    """A raw linechat client: one TCP socket, line in, line out, every read bounded."""
+
+    def __init__(self, port: int, timeout: float = TIMEOUT) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.file = self.sock.makefile("rwb")
+
+    def send(self, line: str) -> None:
+        self.file.write(line.encode() + b"\n")
+        self.file.flush()
+
+    def line(self) -> str:
+        """The next line; ``""`` at end of stream."""
+        data = self.file.readline()
+        return data.decode().rstrip("\n")
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@pytest.fixture
+def clients() -> Iterator[Callable[[int], ChatClient]]:
+    opened: list[ChatClient] = []
+
+    def connect(port: int) -> ChatClient:
+        client = ChatClient(port)
+        opened.append(client)
+        return client
+
+    yield connect
+    for client in opened:
+        client.close()
