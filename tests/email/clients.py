@@ -32,7 +32,7 @@ class SwaksResult:
         them ``<-`` (and errors ``<**``), with ``~`` inside TLS."""
         found = []
         for line in self.transcript.splitlines():
-            match = re.match(r"^\s*<~?(?:-|\*\*)\s?(.*)$", line)
+            match = re.match(r"^\s*<[-~*]+\s?(.*)$", line)
             if match and match.group(1).startswith(prefix):
                 found.append(match.group(1))
         return found

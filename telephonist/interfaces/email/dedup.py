@@ -1,9 +1,9 @@
 """``RecentSet``: a bounded, expiring set of keys.
 
-The inbound handler records which (message digest, recipient) pairs it has put on the
-layer. When a multi-recipient transaction is only partly delivered (the layer filled up
-half-way) we answer 451, the sender retries the whole transaction, and this set lets
-the retry deliver only the recipients that are missing instead of duplicating the rest.
+When a multi-recipient transaction is only partly delivered (the layer filled up
+half-way) the inbound handler answers 451 and records here which (message digest,
+sender, recipient) went out; the sender retries the whole transaction, and the retry
+delivers only the recipients that are missing instead of duplicating the rest.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ class RecentSet:
     def __contains__(self, key: Hashable) -> bool:
         self._purge(self._clock())
         return key in self._entries
+
+    def discard(self, key: Hashable) -> None:
+        self._entries.pop(key, None)
 
     def add(self, key: Hashable) -> None:
         now = self._clock()

@@ -158,10 +158,11 @@ class InboundHandler:
             "auth_user": _login(session),
         }
         context = self._context(parsed, sender)
-        sent = 0
+        sent: list[tuple[bytes, str | None, str]] = []
         for rcpt in recipients:
             key = (digest, sender, rcpt)
-            if key in self.delivered:
+            if key in self.delivered:  # sent before this transaction's earlier 451
+                self.delivered.discard(key)
                 self.host.count("duplicates_skipped")
                 continue
             event = {"type": self.config.channel, **parsed, **session_keys, "to": rcpt,
@@ -169,10 +170,15 @@ class InboundHandler:
             try:
                 await self._send(event, context, rcpt)
             except _Rejected as rejected:
+                # Only a partly delivered transaction is remembered: the sender will
+                # retry it whole. A mail that went through completely is forgotten, so a
+                # legitimately repeated identical mail is delivered again.
+                for done in sent:
+                    self.delivered.add(done)
+                self.host.count("received", len(sent))
                 return rejected.status
-            self.delivered.add(key)
-            sent += 1
-        self.host.count("received", sent)
+            sent.append(key)
+        self.host.count("received", len(sent))
         return _OK.format(n=len(recipients))
 
     def _context(self, parsed: dict[str, Any], sender: str | None) -> ReplyContext:

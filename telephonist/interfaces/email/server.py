@@ -9,9 +9,9 @@ the embedder is done here:
 * *per-instance limits*: aiosmtpd keeps ``command_size_limits`` on the class and grows
   it on every EHLO, shared by all sessions; each session gets its own dict here;
 * *TLS facts*: on an implicit-TLS listener aiosmtpd sees no STARTTLS, so it would
-  refuse AUTH as "not encrypted" and ``session.ssl`` stays None. That listener is
-  built with ``auth_require_tls=False`` (the whole connection is TLS) and TLS state
-  is always read from the transport;
+  refuse AUTH as "not encrypted" and ``session.ssl`` stays None. That listener's
+  sessions drop aiosmtpd's TLS requirement for AUTH (the whole connection is TLS) and
+  TLS state is always read from the transport;
 * *draining*: ``SessionTracker`` knows every live session, so ``stop`` can close idle
   ones at once and give open transactions a bounded time to finish.
 """
@@ -119,12 +119,17 @@ class SMTPSession(SMTP):  # type: ignore[misc,unused-ignore]  # aiosmtpd is unty
             require_starttls=config.require_starttls and not implicit_tls,
             timeout=config.timeout,
             auth_required=config.auth_required,
-            auth_require_tls=not implicit_tls,
+            auth_require_tls=True,
             authenticator=_authenticator(config),
             auth_exclude_mechanism=[] if config.auth_users else ["LOGIN", "PLAIN"],
             command_call_limit=dict(_CALL_LIMITS),
             loop=asyncio.get_running_loop(),
         )
+        if implicit_tls:
+            # The whole connection is TLS, but aiosmtpd only knows STARTTLS: without this
+            # it refuses AUTH as "not encrypted". Set after __init__, which would
+            # otherwise warn (on every connection) about AUTH without TLS.
+            self._auth_require_tls = False
         limit = config.max_command_size
         self.command_size_limits = collections.defaultdict(lambda: limit)
         self.tracker = tracker
