@@ -3,6 +3,7 @@ independent raw-socket client watching the wire."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 
 from telephonist.interfaces.irc import spec
@@ -150,7 +151,7 @@ async def test_fifty_line_reply_arrives_complete_and_paced(
     assert span >= (50 - burst) / rate * 0.9
     # Once the bucket is empty, one line per 1/rate: paced one by one, not in clumps.
     steady = received[burst + 2 :]
-    gaps = [b.at - a.at for a, b in zip(steady, steady[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(steady)]
     assert min(gaps) > 0.5 / rate
 
 

@@ -27,7 +27,7 @@ def rejoin(text: str, pieces: list[str]) -> bool:
         if not text.startswith(piece, pos):
             return False
         pos += len(piece)
-    return pos == len(text)
+    return text[pos:] in ("", " ")  # a space the last break stood in for
 
 
 @given(texts, st.integers(min_value=4, max_value=600))

@@ -31,22 +31,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
-from collections.abc import Iterator
 from typing import Any, Protocol
 
-from .caps import Negotiation, SaslCredentials
+from .caps import Negotiation
 from .config import ChannelSpec, NetworkConfig
 from .flood import Backoff, TokenBucket
 from .lines import Line, LineError, format_line, parse_line
+from .outbox import Outbox
+from .registration import Registration
 from .session import Session
 from .transport import IrcConnection, IrcReactor, tls_context
 
 __all__ = ["NetworkClient", "NetworkOwner"]
-
-_NICK_ERRORS = {"431", "432", "433", "436", "437"}
-_FATAL = {"464": "wrong server password", "465": "banned from the server"}
 
 
 class NetworkOwner(Protocol):
@@ -55,15 +52,6 @@ class NetworkOwner(Protocol):
     def on_registered(self, client: NetworkClient) -> None: ...
     def on_line(self, client: NetworkClient, line: Line) -> None: ...
     def on_disconnected(self, client: NetworkClient, reason: str, registered: bool) -> None: ...
-
-
-def _nick_candidates(config: NetworkConfig) -> Iterator[str]:
-    """Nicks to try in order after the configured one is refused; a bounded list."""
-    yield from config.alt_nicks
-    yield config.nick + "_"
-    yield config.nick + "__"
-    for _ in range(5):
-        yield f"{config.nick[:12]}{random.randint(1000, 9999)}"
 
 
 def _masked(line: str) -> str:
@@ -80,15 +68,15 @@ class NetworkClient:
         self._reactor = reactor
         self._owner = owner
         self.session = Session(config.nick)
-        self.negotiation = Negotiation(())
+        self.registration = Registration(config)
         self.state = "idle"
         self.lag: float | None = None
         self.last_error = ""
         self.wanted: dict[str, ChannelSpec] = {}
         for channel in config.channels:
             self.wanted[self.session.fold(channel.name)] = channel
-        self._bucket = TokenBucket(config.flood_burst, config.flood_rate)
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        bucket = TokenBucket(config.flood_burst, config.flood_rate)
+        self.outbox = Outbox(bucket, config.max_queue, self.write_now)
         self._conn: IrcConnection | None = None
         self._lost: asyncio.Future[str] | None = None
         self._registered: asyncio.Future[None] | None = None
@@ -96,7 +84,6 @@ class NetworkClient:
         self._task: asyncio.Task[None] | None = None
         self._ping_sent: float | None = None
         self._ping_token = ""
-        self._nicks: Iterator[str] = iter(())
         self.counters = {"connects": 0, "disconnects": 0, "lines_sent": 0, "queue_full": 0}
 
     # -- lifecycle --------------------------------------------------------------------
@@ -108,11 +95,15 @@ class NetworkClient:
     def registered(self) -> bool:
         return self.state == "ready"
 
+    @property
+    def negotiation(self) -> Negotiation:
+        return self.registration.negotiation
+
     async def drain(self) -> None:
         """Wait until every queued line has been written or the connection is gone."""
         if not self.registered or self._lost is None:
             return
-        joined: asyncio.Future[Any] = asyncio.ensure_future(self._queue.join())
+        joined: asyncio.Future[Any] = asyncio.ensure_future(self.outbox.drained())
         waits: list[asyncio.Future[Any]] = [joined, self._lost]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         joined.cancel()
@@ -152,36 +143,10 @@ class NetworkClient:
         or the network is not registered."""
         if not self.registered:
             return False
-        if self._queue.qsize() + len(lines) > self.config.max_queue:
+        if not self.outbox.put(lines):
             self.counters["queue_full"] += 1
             return False
-        for line in lines:
-            self._queue.put_nowait(line)
         return True
-
-    @property
-    def queued(self) -> int:
-        return self._queue.qsize()
-
-    async def _sender(self) -> None:
-        while True:
-            line = await self._queue.get()
-            try:
-                delay = self._bucket.delay()
-                if delay > 0:
-                    await asyncio.sleep(delay)  # pacing by the token bucket, not a sync wait
-                self._bucket.take()
-                self.write_now(line)
-            finally:
-                self._queue.task_done()
-
-    def _clear_queue(self) -> int:
-        dropped = 0
-        while not self._queue.empty():
-            self._queue.get_nowait()
-            self._queue.task_done()
-            dropped += 1
-        return dropped
 
     # -- reading ----------------------------------------------------------------------
 
@@ -212,35 +177,18 @@ class NetworkClient:
             self.last_error = line.param(0)
             return
         self.session.observe(line)
-        if command == "CAP" or not self.negotiation.done:
-            for out in self.negotiation.feed(line):
+        if not self.registration.registered or command == "CAP":
+            for out in self.registration.feed(line):
                 self.write_now(out)
-            if self.negotiation.failure:
-                self.close(self.negotiation.failure)
+            if self.registration.failure:
+                self.close(self.registration.failure)
                 return
-        if not self.registered and self._registration(line):
-            return
+            if self.registration.registered and self._registered and not self._registered.done():
+                self._registered.set_result(None)
+            if not self.registration.registered:
+                self.session.nick = self.registration.nick  # a fallback nick, maybe
         self._regain_nick(line)
         self._owner.on_line(self, line)
-
-    def _registration(self, line: Line) -> bool:
-        """Handle registration replies; ``True`` if ``line`` was consumed."""
-        command = line.command
-        if command in _NICK_ERRORS:
-            nick = next(self._nicks, None)
-            if nick is None:
-                self.close("no free nick among the candidates")
-            else:
-                self.log.info("nick %r refused (%s), trying %r", line.param(1), command, nick)
-                self.session.nick = nick
-                self.write_now(format_line("NICK", nick))
-            return True
-        if command in _FATAL:
-            self.close(_FATAL[command])
-            return True
-        if command == "001" and self._registered is not None and not self._registered.done():
-            self._registered.set_result(None)
-        return False
 
     def _regain_nick(self, line: Line) -> None:
         # Someone holding our configured nick quit or renamed: take it back.
@@ -283,8 +231,7 @@ class NetworkClient:
         config = self.config
         loop = asyncio.get_running_loop()
         self.session = Session(config.nick)
-        self.negotiation = Negotiation(config.caps, self._sasl())
-        self._nicks = _nick_candidates(config)
+        self.registration = Registration(config)
         self._lost, self._registered = loop.create_future(), loop.create_future()
         self._ping_sent, self.lag, self.last_error = None, None, ""
         self.state = "connecting"
@@ -305,7 +252,8 @@ class NetworkClient:
             self.log.warning("%s", self.last_error)
             return False
         self.state = "registering"
-        self._register()
+        for line in self.registration.start():
+            self.write_now(line)
         waits: list[asyncio.Future[Any]] = [self._registered, self._lost]
         timeout = config.registration_timeout
         await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -320,15 +268,6 @@ class NetworkClient:
         self._owner.on_disconnected(self, self.last_error, registered)
         return registered
 
-    def _register(self) -> None:
-        config = self.config
-        for line in self.negotiation.start():  # CAP LS first: it suspends registration
-            self.write_now(line)
-        if config.password is not None:
-            self.write_now(format_line("PASS", config.password.get_secret_value()))
-        self.write_now(format_line("NICK", config.nick))
-        self.write_now(format_line("USER", config.username, "0", "*", config.realname))
-
     async def _serve(self) -> None:
         assert self._lost is not None
         self.state = "ready"
@@ -338,10 +277,7 @@ class NetworkClient:
         for channel in list(self.wanted.values()):
             params = (channel.name, channel.key) if channel.key else (channel.name,)
             self.send([format_line("JOIN", *params, trailing=False)])
-        tasks = [
-            asyncio.ensure_future(self._sender()),
-            asyncio.ensure_future(self._keepalive()),
-        ]
+        tasks = [asyncio.ensure_future(self.outbox.run()), asyncio.ensure_future(self._keepalive())]
         try:
             self.last_error = await self._lost
         finally:
@@ -349,7 +285,7 @@ class NetworkClient:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            dropped = self._clear_queue()
+            dropped = self.outbox.clear()
             self.counters["disconnects"] += 1
             if dropped:
                 self.log.warning("dropped %d unsent lines on disconnect", dropped)
@@ -373,16 +309,6 @@ class NetworkClient:
             self._ping_sent = now
             self.write_now(format_line("PING", self._ping_token))
 
-    def _sasl(self) -> SaslCredentials | None:
-        config = self.config
-        if config.sasl_mechanism == "none":
-            return None
-        if config.sasl_mechanism == "external":
-            return SaslCredentials("EXTERNAL", required=config.sasl_required)
-        password = config.sasl_password.get_secret_value() if config.sasl_password else ""
-        username = config.sasl_username or config.nick
-        return SaslCredentials("PLAIN", username, password, config.sasl_required)
-
     # -- channels and status ----------------------------------------------------------
 
     def want_channel(self, name: str, key: str | None) -> None:
@@ -399,7 +325,7 @@ class NetworkClient:
             "channels": sorted(self.session.channels.values()),
             "caps": sorted(self.negotiation.enabled),
             "lag": self.lag,
-            "queued": self.queued,
+            "queued": len(self.outbox),
             "last_error": self.last_error,
             **self.counters,
         }
