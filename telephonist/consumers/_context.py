@@ -14,7 +14,9 @@ send methods therefore always return an awaitable, built by ``perform``:
   that loop, and using them from another one is the classic "attached to a different
   loop" failure;
 * with no worker at all (a script, a shell), a ``SyncLayer`` over the layer, which owns
-  a private loop for exactly that reason.
+  a private loop for exactly that reason;
+* except for the in-memory layer, which is thread-safe and never suspends: its
+  operations simply run in the calling thread.
 
 So sync code simply calls and async code awaits, and both are correct and type-check.
 The layer is the one given explicitly, else the one the Dispatcher set for this
@@ -31,6 +33,7 @@ from contextvars import ContextVar, Token
 from typing import Any, Generic, TypeVar
 
 from ..core.base import BaseChannelLayer
+from ..core.memory import InMemoryChannelLayer
 from ..core.sync import SyncLayer
 
 __all__ = [
@@ -129,11 +132,27 @@ def perform(
         pass
     else:
         return coroutine(layer)
+    if type(layer) is InMemoryChannelLayer:
+        # Its state is behind a thread lock and its operations never suspend (see its
+        # module doc), so they can run right here: no hop to the loop and back, which
+        # is most of a sync consumer's cost per send on the all-in-one path. Exact type
+        # only: a subclass may await something that needs a loop.
+        return Done(_run_inline(coroutine(layer)))
     loop = _worker_loop.get()
     if loop is not None and loop.is_running():
         future = asyncio.run_coroutine_threadsafe(coroutine(layer), loop)
         return Done(future.result())
     return Done(blocking(_sync_layer(layer)))
+
+
+def _run_inline(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        value: T = done.value
+        return value
+    coroutine.close()
+    raise RuntimeError("an in-memory layer operation suspended outside an event loop")
 
 
 def _sync_layer(layer: BaseChannelLayer) -> SyncLayer:

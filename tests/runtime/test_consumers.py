@@ -22,6 +22,7 @@ from telephonist.consumers import (
     JsonWebsocketConsumer,
     Message,
     WebsocketConsumer,
+    _context,
     handler_name,
     is_async_consumer,
     release_sync_layer,
@@ -83,8 +84,13 @@ def test_script_usage_blocks_through_the_default_layer(default_layer: InMemoryCh
     assert default_layer.depths() == {"inbox.x": 2}
 
 
-def test_plain_thread_with_an_explicit_layer() -> None:
-    layer = InMemoryChannelLayer()
+class SubclassedLayer(InMemoryChannelLayer):
+    """Not the exact in-memory type: sends from threads go through a loop."""
+
+
+@pytest.mark.parametrize("layer_class", [InMemoryChannelLayer, SubclassedLayer])
+def test_plain_thread_with_an_explicit_layer(layer_class: type[InMemoryChannelLayer]) -> None:
+    layer = layer_class()
     errors: list[BaseException] = []
 
     def work() -> None:
@@ -96,9 +102,19 @@ def test_plain_thread_with_an_explicit_layer() -> None:
     thread = threading.Thread(target=work)
     thread.start()
     thread.join(10)
+    # The exact in-memory layer is used in the thread itself; others need a SyncLayer.
+    assert (layer in _context._sync_layers) is (layer_class is SubclassedLayer)
     release_sync_layer(layer)
     assert errors == []
     assert layer.depths() == {"inbox.y": 1}
+
+
+async def test_a_send_from_a_thread_wakes_a_receiver_on_the_loop() -> None:
+    layer = InMemoryChannelLayer()
+    receiver = asyncio.create_task(layer.receive("inbox.w"))
+    await asyncio.sleep(0)  # let the receiver park (one loop turn, not a timed wait)
+    await asyncio.to_thread(lambda: Channel("inbox.w", layer).send({"n": 2}))
+    assert await asyncio.wait_for(receiver, 10) == {"n": 2}
 
 
 async def test_in_async_code_the_send_is_awaited() -> None:
