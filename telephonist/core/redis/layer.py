@@ -9,7 +9,9 @@ list ``P:p:{tag}`` (``tag``: the process token in the name), next to the hash
 *logical* channel although the list is shared; a group is a sorted set ``P:g:{group}``
 of member -> membership expiry. Braces are Redis Cluster hash tags: all keys one
 script touches for one channel or process are in one slot. Every list and hash gets a
-``PEXPIRE`` of ``expiry`` on each write, so the inbox of a process that died vanishes.
+``PEXPIRE`` of twice ``expiry`` on each write: long enough that expired messages are
+popped and counted rather than vanishing unseen, short enough that the inbox of a
+process that died goes away on its own.
 
 **Messages** travel as envelopes ``<expires_ms>|<channels>|<msgpack>``: the absolute
 expiry (dropped and counted ``expired`` by whoever pops it late), the full channel
@@ -108,7 +110,9 @@ class RedisChannelLayer(BaseChannelLayer):
             layout=layout,
             ring=ring,
             stats=self.stats,
-            ttl_ms=self._expiry_ms,
+            # Keys outlive their messages, so expired ones are popped and counted rather
+            # than vanishing unseen with the key (see the module docstring).
+            ttl_ms=2 * self._expiry_ms,
             retry_budget=retry_budget,
             backoff_cap=reconnect_max_delay,
         )
@@ -119,7 +123,7 @@ class RedisChannelLayer(BaseChannelLayer):
             dict(channel_capacity or {}),
             self.stats,
             int(group_expiry * 1000),
-            self._expiry_ms,
+            2 * self._expiry_ms,
         )
         self._lock = threading.Lock()
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}

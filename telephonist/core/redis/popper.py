@@ -34,11 +34,16 @@ class Popper:
         self._legacy = False
 
     async def pop(
-        self, key: str, count: Callable[[], int], before: Sequence[Command] = ()
-    ) -> tuple[list[bytes], list[Any]]:
+        self,
+        key: str,
+        count: Callable[[], int],
+        before: Sequence[Command] = (),
+        on_before: Callable[[list[Any]], None] | None = None,
+    ) -> list[bytes]:
         """Block until ``key`` has messages; pop up to ``count()`` of them (evaluated just
         before the pop is sent; 0 means nobody wants any: return at once). ``before``
-        commands go in the same write; their replies are returned too."""
+        commands go in the same write; their replies go to ``on_before`` as soon as they
+        are read, before the pop blocks."""
         if self._conn is None:
             self._conn = self.node.acquire_blocking()
         conn = self._conn
@@ -47,7 +52,7 @@ class Popper:
             self._client_id = None
         n = count()
         if n <= 0:
-            return [], []
+            return []
         commands = list(before)
         if self._client_id is None:
             commands.append(("CLIENT", "ID"))
@@ -63,6 +68,8 @@ class Popper:
                     replies.append(await conn.read_response())
                 except ResponseError as exc:
                     replies.append(exc)
+            if on_before is not None and before:
+                on_before(replies)
             if self._client_id is None:
                 self._client_id = int(await conn.read_response())
             self._blocked = True
@@ -74,16 +81,16 @@ class Popper:
             if self._legacy or "unknown command" not in str(exc).lower():
                 raise
             self._legacy = True  # an old server: retry with BLPOP
-            return [], []
+            return []
         except BaseException:
             await self.discard()
             raise
         if reply is None:  # unblocked
-            return [], replies
+            return []
         if self._legacy:
-            return [reply[1]], replies
+            return [reply[1]]
         items: list[bytes] = reply[1]
-        return items, replies
+        return items
 
     async def unblock(self) -> None:
         """Make a pending pop return now (see the module docstring)."""

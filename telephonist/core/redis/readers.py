@@ -22,6 +22,7 @@ import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from redis.exceptions import MovedError
 
@@ -89,11 +90,14 @@ class InboxReader:
         while True:
             pending = self._acks.take(self.tag)
             before = [self._ack_command(self.tag, pending)] if pending else []
-            items, replies = await popper.pop(self._key, lambda: _INBOX_BATCH, before)
+
+            def acked(replies: list[Any], pending: Counter[str] | None = pending) -> None:
+                if pending and isinstance(replies[0], Exception):
+                    for channel, n in pending.items():  # NOSCRIPT: the pipe path loads it
+                        self._acks.add(channel, n)
+
+            items = await popper.pop(self._key, lambda: _INBOX_BATCH, before, acked)
             healthy()
-            if pending and isinstance(replies[0], Exception):
-                for channel, n in pending.items():  # e.g. NOSCRIPT: the pipe path retries
-                    self._acks.add(channel, n)
             now = now_ms()
             for raw in items:
                 envelope = unpack_envelope(raw)
@@ -215,7 +219,7 @@ class ChannelReader:
                 if self._popper is None or self._popper.node is not node:
                     self._popper = Popper(node)
                 try:
-                    items, _ = await self._popper.pop(self._key, self._wanted)
+                    items = await self._popper.pop(self._key, self._wanted)
                 except Exception as exc:
                     if isinstance(exc, CONNECTION_ERRORS):
                         node.note_failure(exc)

@@ -1,0 +1,267 @@
+"""What the Redis layer promises beyond the shared contract, checked on a private server
+through the server's own counters and keys: no polling, coalesced sends, fair pops, one
+inbox push per process, per-channel capacity on a shared inbox, expiry on keys."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+
+import pytest
+
+from telephonist.core.layers import ChannelFull, MessageTooLarge, SyncLayer
+from telephonist.core.redis.keys import process_tag
+from tests.servers import RedisServer
+
+from .conftest import MakeLayer, Probe, T, command_delta
+
+
+async def test_an_idle_process_sends_no_commands(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url])
+    own = await layer.new_channel()
+    receives = [
+        asyncio.create_task(layer.receive(own)),  # the process inbox loop
+        asyncio.create_task(layer.receive("idle.work")),  # a worker's channel
+    ]
+    await probe.until_blocked(2)
+    before = probe.commands()
+    await asyncio.sleep(2)  # the property under test is what an idle period costs
+    assert command_delta(before, probe.commands()) == {}
+    # ...and the blocked loops are alive: each wakes with a send.
+    await layer.send(own, {"type": "wake"})
+    await layer.send("idle.work", {"type": "wake"})
+    assert await asyncio.wait_for(asyncio.gather(*receives), T) == [{"type": "wake"}] * 2
+
+
+async def test_all_process_channels_share_one_blocking_pop(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url])
+    channels = [await layer.new_channel(p) for p in ("a.", "b.", "reply.") for _ in range(5)]
+    tasks = [asyncio.create_task(layer.receive(ch)) for ch in channels]
+    await probe.until_blocked(1)  # fifteen receivers, one blocked connection
+    for i, ch in enumerate(channels):
+        await layer.send(ch, {"type": "n", "i": i})
+    got = await asyncio.wait_for(asyncio.gather(*tasks), T)
+    assert [m["i"] for m in got] == list(range(len(channels)))
+
+
+async def test_concurrent_sends_become_one_script_call(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url], capacity=1000)
+    own = await layer.new_channel()
+    await layer.send("warm.up", {"type": "x"})  # connect and load the script first
+    before = probe.commands()
+    sends = [layer.send("co.alesced", {"type": "n", "i": i}) for i in range(200)]
+    sends += [layer.send(own, {"type": "n", "i": i}) for i in range(100)]
+    await asyncio.gather(*sends)
+    delta = command_delta(before, probe.commands())
+    assert delta.get("evalsha") == 1, delta  # 300 messages, one round trip, one call
+    assert delta["rpush"] == 300
+    got = await layer.receive_many("co.alesced", 200)
+    assert [m["i"] for m in got] == list(range(200))
+
+
+async def test_one_batch_answers_each_message(server: RedisServer, make_layer: MakeLayer) -> None:
+    layer = make_layer([server.url], capacity=5)
+    results = await asyncio.gather(
+        *(layer.send("five", {"type": "n", "i": i}) for i in range(8)), return_exceptions=True
+    )
+    assert [r is None for r in results] == [True] * 5 + [False] * 3
+    assert all(isinstance(r, ChannelFull) for r in results[5:])
+    assert layer.stats.get("full") == 3
+
+
+async def test_plain_receive_pops_only_what_waiters_want(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    # Two worker processes (two layers) wait on one channel; two messages arrive. With
+    # any prefetch the first pop would take both and the second worker would starve.
+    first = make_layer([server.url])
+    second = make_layer([server.url], prefix=first.prefix)
+    a = asyncio.create_task(first.receive("fair.work"))
+    b = asyncio.create_task(second.receive("fair.work"))
+    await probe.until_blocked(2)
+    await first.send("fair.work", {"type": "n", "i": 1})
+    await first.send("fair.work", {"type": "n", "i": 2})
+    got = await asyncio.wait_for(asyncio.gather(a, b), T)
+    assert sorted(m["i"] for m in got) == [1, 2]
+
+
+async def test_receive_many_pops_a_batch_in_one_command(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url])
+    await layer.send_many([("bulk", {"type": "n", "i": i}) for i in range(10)])
+    before = probe.commands()
+    got = await layer.receive_many("bulk", 10)
+    assert [m["i"] for m in got] == list(range(10))
+    assert command_delta(before, probe.commands()).get("blmpop") == 1
+
+
+async def test_group_send_pushes_once_per_process(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    one = make_layer([server.url])
+    two = make_layer([server.url], prefix=one.prefix)
+    mine = [await one.new_channel() for _ in range(3)]
+    theirs = await two.new_channel()
+    for channel in [*mine, theirs, "plain.member"]:
+        await one.group_add("room", channel)
+    await one.group_send("room", {"type": "hello"})
+    # Nobody has received yet: what is queued is one envelope per process, one for the
+    # normal channel.
+    inbox = f"{one.prefix}:p:{{{process_tag(mine[0])}}}"
+    assert probe.client.llen(inbox) == 1
+    assert probe.client.llen(f"{one.prefix}:p:{{{process_tag(theirs)}}}") == 1
+    assert probe.client.llen(f"{one.prefix}:c:{{plain.member}}") == 1
+    counts = probe.client.hgetall(f"{one.prefix}:n:{{{process_tag(mine[0])}}}")
+    assert counts == {ch.encode(): b"1" for ch in mine}  # capacity stays per channel
+    for channel in mine:
+        assert await asyncio.wait_for(one.receive(channel), T) == {"type": "hello"}
+    assert await asyncio.wait_for(two.receive(theirs), T) == {"type": "hello"}
+    assert await asyncio.wait_for(one.receive("plain.member"), T) == {"type": "hello"}
+    assert sorted(await one.group_channels("room")) == sorted([*mine, theirs, "plain.member"])
+
+
+async def test_delivered_messages_leave_their_channels_count(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url], capacity=2)
+    channel = await layer.new_channel()
+    counts = f"{layer.prefix}:n:{{{process_tag(channel)}}}"
+    await layer.send(channel, {"type": "1"})
+    await layer.send(channel, {"type": "2"})
+    with pytest.raises(ChannelFull):
+        await layer.send(channel, {"type": "3"})
+    assert await asyncio.wait_for(layer.receive(channel), T) == {"type": "1"}
+    async with asyncio.timeout(T):  # the ack rides on the next round trip
+        while probe.client.hget(counts, channel) != b"1":  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    await layer.send(channel, {"type": "3"})  # room again
+
+
+async def test_keys_expire_so_a_dead_process_leaves_nothing(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url], expiry=30, group_expiry=90)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "x"})
+    await layer.send("plain", {"type": "x"})
+    await layer.group_add("g", channel)
+    tag = process_tag(channel)
+    # Twice the message expiry: long enough for expired messages to be popped and
+    # counted, short enough that a dead process's inbox goes.
+    for key in (f"{layer.prefix}:p:{{{tag}}}", f"{layer.prefix}:n:{{{tag}}}"):
+        assert 30_000 < probe.client.pttl(key) <= 60_000
+    assert 30_000 < probe.client.pttl(f"{layer.prefix}:c:{{plain}}") <= 60_000
+    assert 30_000 < probe.client.pttl(f"{layer.prefix}:g:{{g}}") <= 90_000
+
+
+async def test_expired_messages_are_counted(server: RedisServer, make_layer: MakeLayer) -> None:
+    layer = make_layer([server.url], expiry=1)
+    own = await layer.new_channel()
+    await layer.send("stale", {"type": "old"})
+    await layer.send(own, {"type": "old"})
+    await asyncio.sleep(1.2)  # the semantics under test is the passage of time
+    await layer.send("stale", {"type": "new"})
+    await layer.send(own, {"type": "new"})
+    assert await asyncio.wait_for(layer.receive("stale"), T) == {"type": "new"}
+    assert await asyncio.wait_for(layer.receive(own), T) == {"type": "new"}
+    assert layer.stats.get("expired") == 2
+
+
+async def test_a_full_channel_of_expired_messages_takes_fresh_ones(
+    server: RedisServer, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url], expiry=1, capacity=2)
+    await layer.send_many([("stale.full", {"type": "old"})] * 2)
+    await asyncio.sleep(1.2)  # the semantics under test is the passage of time
+    await layer.send("stale.full", {"type": "new"})  # the script trims the stale head
+    assert await asyncio.wait_for(layer.receive("stale.full"), T) == {"type": "new"}
+    assert layer.stats.get("expired") == 2
+
+
+async def test_too_large_is_counted(server: RedisServer, make_layer: MakeLayer) -> None:
+    layer = make_layer([server.url], max_message_size=100)
+    with pytest.raises(MessageTooLarge):
+        await layer.send("x", {"type": "x", "body": b"x" * 200})
+    with pytest.raises(MessageTooLarge):
+        await layer.group_send("g", {"type": "x", "body": b"x" * 200})
+    assert layer.stats.get("too_large") == 2
+
+
+async def test_group_capacity_overrides_apply_server_side(
+    server: RedisServer, make_layer: MakeLayer
+) -> None:
+    for override in ({"tiny.*": 1}, {re.compile(r"^tiny\."): 1}):  # Lua path, two-step path
+        layer = make_layer([server.url], capacity=10, channel_capacity=override)
+        await layer.send("tiny.box", {"type": "first"})
+        await layer.group_add("g", "tiny.box")
+        await layer.group_add("g", "roomy.box")
+        await layer.group_send("g", {"type": "broadcast"})
+        assert layer.stats.get("full") == 1
+        assert await asyncio.wait_for(layer.receive("roomy.box"), T) == {"type": "broadcast"}
+        assert await asyncio.wait_for(layer.receive("tiny.box"), T) == {"type": "first"}
+        await layer.flush()
+
+
+async def test_flush_leaves_other_prefixes_alone(
+    server: RedisServer, make_layer: MakeLayer
+) -> None:
+    mine, other = make_layer([server.url]), make_layer([server.url])
+    await mine.send("shared.name", {"type": "mine"})
+    await other.send("shared.name", {"type": "other"})
+    await mine.flush()
+    assert await asyncio.wait_for(other.receive("shared.name"), T) == {"type": "other"}
+
+
+async def test_cancelled_receives_lose_nothing(server: RedisServer, make_layer: MakeLayer) -> None:
+    """Cancel a receive at every point of its life, around the moment its message arrives:
+    a message popped for a receive that was cancelled is handed on or pushed back."""
+    layer = make_layer([server.url], capacity=1000)
+    sent = 0
+    received: list[int] = []
+    for delay in range(12):  # yields between the send and the cancel: sweeps the race
+        task = asyncio.create_task(layer.receive("race"))
+        await asyncio.sleep(0)
+        await layer.send("race", {"type": "n", "i": sent})
+        sent += 1
+        for _ in range(delay):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            received.append((await task)["i"])
+    while len(received) < sent:
+        received.append((await asyncio.wait_for(layer.receive("race"), T))["i"])
+    assert sorted(received) == list(range(sent))
+    assert layer.stats.get("cancelled") == 0
+
+
+async def test_each_event_loop_has_its_own_connections(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url])
+    sync = SyncLayer(layer)
+    try:
+        # A channel made on the SyncLayer's loop, received on ours: the receive runs on the
+        # loop whose inbox reader serves that channel.
+        theirs = await asyncio.to_thread(sync.new_channel)
+        ours = await layer.new_channel()
+        waiting = asyncio.create_task(layer.receive(theirs))
+        await asyncio.to_thread(sync.send, theirs, {"type": "from-thread"})
+        await asyncio.to_thread(sync.send, ours, {"type": "to-main"})
+        assert await asyncio.wait_for(waiting, T) == {"type": "from-thread"}
+        assert await asyncio.wait_for(layer.receive(ours), T) == {"type": "to-main"}
+        # ...and the other way: the thread blocks on a channel of the main loop.
+        reply = asyncio.create_task(asyncio.to_thread(sync.receive, ours, T))
+        await layer.send(ours, {"type": "to-thread"})
+        assert await asyncio.wait_for(reply, T + 1) == {"type": "to-thread"}
+        assert len(layer._states) == 2  # one state (connections, loops) per event loop
+    finally:
+        await asyncio.to_thread(sync.close)
+    assert len(layer._states) == 1
