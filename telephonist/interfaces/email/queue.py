@@ -56,15 +56,16 @@ class RetryQueue(Generic[T]):
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def _wait_change(self, delay: float | None = None) -> None:
-        # A timed wait ending (the earliest retry fell due) counts as a change too.
+    async def wait_change(self, delay: float | None = None) -> None:
+        """Return at the next change (an item queued, retried or done), or after
+        ``delay`` seconds: a timed wait ending (a retry fell due) is a change too."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), delay)
 
     async def reserve(self) -> None:
         """Wait for a free slot and take it; pair with ``put_reserved`` or ``release``."""
         while self._held >= self.capacity:
-            await self._wait_change()
+            await self.wait_change()
         self._held += 1
 
     def put_reserved(self, item: T) -> None:
@@ -109,12 +110,12 @@ class RetryQueue(Generic[T]):
             wait = self._promote_due(loop.time())
             if self._ready:
                 return self._ready.popleft()
-            await self._wait_change(wait)
+            await self.wait_change(wait)
 
     async def wait_empty(self) -> None:
         """Wait until every slot is free (used by the bounded drain at stop)."""
         while self._held:
-            await self._wait_change()
+            await self.wait_change()
 
     def drain_items(self) -> list[T]:
         """Remove and return everything still queued or delayed (at stop, for the log)."""
