@@ -1,14 +1,17 @@
-"""Drive the ``http`` interface in-process for protocol tests.
+"""The real runtime around the ``http`` interface, in the test's process and loop.
 
-``twisted_reactor()`` installs Twisted's asyncio reactor on the running (session-scoped)
-loop once per test process: Twisted's reactor is a process-wide singleton, so every
-test that uses it shares one loop.
+``serve(app, ...)`` starts the production ``InterfaceServer`` with ``HttpInterface`` on
+a free loopback port and a production ``Worker`` whose ``Router`` sends every HTTP and
+WebSocket channel to ``asgi_consumer(app)``: a routed async consumer that runs an
+ASGI-style ``app(first, receive, send)`` per connection. Connection affinity is what
+makes that work: every event of a connection reaches this one worker, in order, so the
+per-connection queue lives in the consumer (design 2: "per-connection state may live in
+that worker"). Tests that need a project consumer (``HttpConsumer``, ``WebsocketConsumer``,
+``ChatConsumer``) pass their own ``routing``.
 
-``MiniHost`` implements ``InterfaceHost`` over the real ``InMemoryChannelLayer`` and
-``AsgiWorker`` plays the worker for protocol-level tests: it receives the interface's
-events from the layer, runs an ASGI-style ``app(scope, receive, send)`` per connection
-and sends its replies to the reply channel. End-to-end tests use the real host, worker
-and routing instead (see ``test_e2e*.py``).
+Twisted's reactor is a process-wide singleton bound to one loop, so all these tests run
+on the session loop (``conftest.py``) and the reactor is installed there once, through
+the host's own ``install_asyncio_reactor``.
 """
 
 from __future__ import annotations
@@ -16,189 +19,188 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
+from telephonist.config.model import AffinitySettings, HostSettings, WorkerSettings
+from telephonist.consumers import Message
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.interfaces.base import ReplyHandler
+from telephonist.host import InterfaceServer
+from telephonist.host.reactor import install_asyncio_reactor, start_reactor
 from telephonist.interfaces.http import HttpConfig, HttpInterface
+from telephonist.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.routing import Include, Route, Router, route
+from telephonist.worker import Worker
 
+Msg = dict[str, Any]
 App = Callable[
-    [
-        dict[str, Any],
-        Callable[[], Awaitable[dict[str, Any]]],
-        Callable[[dict[str, Any]], Awaitable[None]],
-    ],
-    Awaitable[None],
+    [Msg, Callable[[], Awaitable[Msg]], Callable[[Msg], Awaitable[None]]], Awaitable[None]
 ]
+
+CHANNELS = (
+    "http.request",
+    "http.disconnect",
+    "websocket.connect",
+    "websocket.receive",
+    "websocket.disconnect",
+)
+AFFINITY = AffinitySettings(heartbeat_interval=0.5, bind_timeout=5.0)
 
 
 def twisted_reactor() -> Any:
-    from twisted.internet import asyncioreactor
-
-    loop = asyncio.get_running_loop()
-    import sys
-
-    if "twisted.internet.reactor" not in sys.modules:
-        asyncioreactor.install(loop)
-    from twisted.internet import reactor
-
-    if getattr(reactor, "_asyncioEventloop", None) is not loop:
-        raise RuntimeError("Twisted's reactor is bound to another event loop")
+    reactor = install_asyncio_reactor(asyncio.get_running_loop())
+    start_reactor(reactor)
     return reactor
 
 
-class MiniHost:
-    """A minimal ``InterfaceHost``: one receive task per reply channel."""
+class Probe:
+    """What tests look at: the interface's counters (as ``telephonist status`` shows
+    them), the layer, and bounded waits on the interface's activity."""
 
-    def __init__(self, layer: InMemoryChannelLayer) -> None:
+    def __init__(self, server: InterfaceServer, layer: InMemoryChannelLayer) -> None:
+        self.server = server
         self.layer = layer
-        self.counts: Counter[str] = Counter()
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._order: Counter[str] = Counter()
-        self._watch: dict[str, list[asyncio.Event]] = {}
         self._activity = asyncio.Event()
+        self.view: Any = None
 
-    async def open_reply_channel(self, handler: ReplyHandler, prefix: str = "") -> str:
-        name = await self.layer.new_channel(f"{prefix}." if prefix else "specific.")
-        self._tasks[name] = asyncio.get_running_loop().create_task(self._pump(name, handler))
-        return name
+    def instrument(self, iface: HttpInterface) -> None:
+        # Wrap the interface's view of the host so tests can wait on what it does.
+        view: Any = iface.host
+        self.view = view
+        count, send_event = view.count, view.send_event
 
-    async def _pump(self, name: str, handler: ReplyHandler) -> None:
-        while True:
-            message = await self.layer.receive(name)
-            await handler(message)
-
-    def close_reply_channel(self, channel: str) -> None:
-        task = self._tasks.pop(channel, None)
-        if task is not None:
-            task.cancel()
-
-    async def send_event(
-        self, channel: str, message: dict[str, Any], *, connection: str | None = None
-    ) -> None:
-        if connection is not None:
-            message = {**message, "reply_channel": connection, "order": self._order[connection]}
-            self._order[connection] += 1
-        try:
-            await self.layer.send(channel, message)
-        finally:
+        def counting(name: str, n: int = 1) -> None:
+            count(name, n)
             self._activity.set()
 
+        async def sending(channel: str, message: Msg, *, connection: str | None = None) -> None:
+            try:
+                await send_event(channel, message, connection=connection)
+            finally:
+                self._activity.set()
+
+        view.count, view.send_event = counting, sending
+
+    @property
+    def counts(self) -> Counter[str]:
+        counters: Counter[str] = self.view.counters
+        return counters
+
     async def until(self, check: Callable[[], bool], within: float = 5.0) -> None:
-        """Wait (bounded) until ``check()`` holds, re-checking after each event sent."""
+        """Wait (bounded) until ``check()`` holds, re-checking after each event the
+        interface sends or counts."""
         async with asyncio.timeout(within):
             while not check():
                 self._activity.clear()
                 await self._activity.wait()
 
-    def count(self, name: str, n: int = 1) -> None:
-        self.counts[name] += n
-        for event in self._watch.pop(name, []):
-            event.set()
-
     async def counted(self, name: str, within: float = 5.0) -> None:
-        """Wait (bounded) until counter ``name`` has been incremented at least once."""
-        if self.counts[name]:
-            return
-        event = asyncio.Event()
-        self._watch.setdefault(name, []).append(event)
-        await asyncio.wait_for(event.wait(), within)
-
-    async def close(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks.clear()
+        await self.until(lambda: self.counts[name] > 0, within)
 
 
-class AsgiWorker:
-    """Runs ``app`` per connection from the layer's http/websocket channels."""
+class AppRunner:
+    """``asgi_consumer``'s state: per-connection queues, what it saw, what failed."""
 
-    CHANNELS = (
-        "http.request",
-        "http.disconnect",
-        "websocket.connect",
-        "websocket.receive",
-        "websocket.disconnect",
-    )
-
-    def __init__(self, layer: InMemoryChannelLayer, app: App) -> None:
-        self.layer = layer
+    def __init__(self, app: App) -> None:
         self.app = app
-        self.queues: dict[str, asyncio.Queue[dict[str, Any]]] = {}
-        self.received: list[dict[str, Any]] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self.queues: dict[str, asyncio.Queue[Msg]] = {}
+        self.received: list[Msg] = []
         self.errors: list[BaseException] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        for channel in self.CHANNELS:
-            self._tasks.append(loop.create_task(self._listen(channel)))
+    async def consume(self, message: Message, **kwargs: str) -> None:
+        content = dict(message.content)
+        self.received.append(content)
+        reply = content["reply_channel"]
+        if content.get("order") == 0:
+            queue: asyncio.Queue[Msg] = asyncio.Queue()
+            self.queues[reply] = queue
+            queue.put_nowait(content)
+            channel = message.reply_channel
+            assert channel is not None
 
-    async def _listen(self, channel: str) -> None:
-        while True:
-            message = await self.layer.receive(channel)
-            self.received.append(message)
-            reply = message["reply_channel"]
-            first = message.get("order") == 0
-            if first:
-                queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-                self.queues[reply] = queue
-                queue.put_nowait(message)
-                self._tasks.append(asyncio.get_running_loop().create_task(self._run(message)))
-            elif reply in self.queues:
-                self.queues[reply].put_nowait(message)
+            async def send(answer: Msg) -> None:
+                # A full reply channel is the interface's backpressure ("the client is
+                # slower than you"): wait and retry, bounded.
+                async with asyncio.timeout(30):
+                    while True:
+                        try:
+                            await channel.send(answer)
+                            return
+                        except ChannelFull:
+                            await asyncio.sleep(0.005)
 
-    async def _run(self, first: dict[str, Any]) -> None:
-        reply = first["reply_channel"]
-        queue = self.queues[reply]
+            task = asyncio.get_running_loop().create_task(self._run(content, queue, send))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif reply in self.queues:
+            self.queues[reply].put_nowait(content)
 
-        async def send(message: dict[str, Any]) -> None:
-            # The reply channel's capacity is the interface's backpressure: a full
-            # channel means "the client is slower than you", so wait and retry.
-            async with asyncio.timeout(30):
-                while True:
-                    try:
-                        await self.layer.send(reply, message)
-                        return
-                    except ChannelFull:
-                        await asyncio.sleep(0.005)
-
+    async def _run(self, first: Msg, queue: asyncio.Queue[Msg], send: Any) -> None:
         try:
             await self.app(first, queue.get, send)
-        except Exception as exc:  # surfaced by the test through .errors
+        except Exception as exc:  # surfaced to the test through .errors
             self.errors.append(exc)
+        finally:
+            self.queues.pop(first["reply_channel"], None)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def http_plugin(config: HttpConfig) -> ConfiguredInterface:
+    plugin = InterfacePlugin(
+        "http", "telephonist.interfaces.http:HttpInterface", "telephonist", cls=HttpInterface
+    )
+    return ConfiguredInterface(plugin, HttpInterface, config)
 
 
 @contextlib.asynccontextmanager
 async def serve(
-    app: App, *, run_worker: bool = True, **settings: Any
-) -> AsyncIterator[tuple[HttpInterface, MiniHost, AsgiWorker]]:
-    """An ``HttpInterface`` on a free loopback port with ``app`` answering (no one
-    reads the layer with ``run_worker=False``: channels fill up)."""
+    app: App | None = None,
+    *,
+    routing: Sequence[Route | Include] | None = None,
+    run_worker: bool = True,
+    capacity: int = 100,
+    worker_concurrency: int = 64,
+    **settings: Any,
+) -> AsyncIterator[tuple[HttpInterface, Probe, AppRunner]]:
+    """Host + worker serving ``HttpConfig(**settings)`` on a free loopback port."""
     twisted_reactor()
     settings.setdefault("endpoints", ["tcp:port=0:interface=127.0.0.1"])
-    layer = InMemoryChannelLayer(capacity=settings.pop("capacity", 100))
-    host = MiniHost(layer)
-    iface = HttpInterface(HttpConfig(**settings), host)
-    worker = AsgiWorker(layer, app)
+    layer = InMemoryChannelLayer(capacity=capacity)
+    host = InterfaceServer(
+        layer, [http_plugin(HttpConfig(**settings))], HostSettings(drain_timeout=5.0), AFFINITY
+    )
+    runner = AppRunner(app or _not_found)
+    worker: Worker | None = None
     if run_worker:
-        worker.start()
-    await iface.start()
+        routes = list(routing) if routing is not None else [route(CHANNELS, runner.consume)]
+        worker = Worker(
+            layer, Router(routes), WorkerSettings(concurrency=worker_concurrency), AFFINITY
+        )
+        await worker.start()
+    await host.start()
+    iface = host.interfaces["http"]
+    assert isinstance(iface, HttpInterface)
+    probe = Probe(host, layer)
+    probe.instrument(iface)
     try:
-        yield iface, host, worker
+        yield iface, probe, runner
     finally:
-        await iface.stop(2.0)
-        await worker.stop()
-        await host.close()
+        await host.stop(drain_timeout=2.0)
+        if worker is not None:
+            await worker.stop(drain_timeout=2.0)
+        await runner.stop()
+        await layer.close()
+
+
+async def _not_found(first: Msg, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 404, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def port_of(iface: HttpInterface) -> int:

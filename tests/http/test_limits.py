@@ -37,16 +37,16 @@ async def test_declared_body_too_large_413() -> None:
 
 async def test_streamed_body_too_large_413_and_consumer_told() -> None:
     rec = apps.Recorder()
-    async with serve(rec.never_answer, max_body_bytes=3000, body_chunk_bytes=1024) as (
-        iface,
-        host,
-        _worker,
-    ):
+    settings = {"max_body_bytes": 3000, "body_chunk_bytes": 1024}
+    async with serve(rec.never_answer, **settings) as (iface, host, _worker):
         chunk = b"800\r\n" + b"a" * 0x800 + b"\r\n"
-        raw = await send_raw(
-            port_of(iface),
-            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 3,
-        )
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(iface))
+        writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk)
+        # The consumer has the first chunk (its worker is bound) before the limit is hit.
+        await asyncio.wait_for(rec.started.wait(), 5)
+        writer.write(chunk * 2)
+        raw = await read_all(reader, 5)
+        writer.close()
         assert status_of(raw) == 413
         assert host.counts["body_too_large"] == 1
         await asyncio.wait_for(rec.disconnected.wait(), 5)
@@ -290,17 +290,18 @@ async def test_access_log_off() -> None:
 
 
 async def test_shutdown_drains_request_in_flight() -> None:
-    release = asyncio.Event()
+    release, got = asyncio.Event(), asyncio.Event()
 
     async def slow(first: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()
+        got.set()
         await release.wait()
         await apps.respond(send, 200, b"finished")
 
-    async with serve(slow) as (iface, host, worker):
+    async with serve(slow) as (iface, _host, _worker):
         port = port_of(iface)
         pending = asyncio.ensure_future(send_raw(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-        await host.until(lambda: bool(worker.received))
+        await asyncio.wait_for(got.wait(), 5)
         stopping = asyncio.ensure_future(iface.stop(5))
         await asyncio.sleep(0)  # let stop() begin: no new work from here on
         try:

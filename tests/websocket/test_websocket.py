@@ -185,22 +185,26 @@ async def test_too_big_message_closes_1009_others_served() -> None:
 
 
 async def test_channel_full_closes_1013() -> None:
-    chat = Chat()
-    async with serve(chat, run_worker=False, capacity=2) as (iface, host, worker):
-        url = f"ws://127.0.0.1:{port_of(iface)}/"
-        # Nobody reads: answer the handshake by hand, then flood websocket.receive.
-        handshake = asyncio.ensure_future(connect(url).__aenter__())
-        message = await asyncio.wait_for(host.layer.receive("websocket.connect"), 5)
-        await host.layer.send(message["reply_channel"], {"type": "websocket.accept"})
-        ws = await handshake
-        for i in range(5):
-            await ws.send(f"m{i}")
-        with pytest.raises(ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), 5)
+    """A worker that cannot keep up: its inbox (capacity 2) fills, the next frame of a
+    bound connection is refused by the layer, and the client is told to retry later."""
+    release = asyncio.Event()
+
+    async def stuck(first: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()  # the first frame, then stop consuming
+        await release.wait()
+
+    async with serve(stuck, capacity=2, worker_concurrency=1) as (iface, host, _worker):
+        async with connect(f"ws://127.0.0.1:{port_of(iface)}/") as ws:
+            for i in range(20):
+                await ws.send(f"m{i}")
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 5)
         assert closed.value.rcvd is not None
         assert closed.value.rcvd.code == 1013
         assert host.counts["channel_full"] == 1
-        del worker
+        release.set()
 
 
 async def test_abort_closes_1011() -> None:
