@@ -168,6 +168,14 @@ class PostfixServer:
             time.sleep(0.05)  # poll interval of a file-system probe, not synchronisation
         raise TimeoutError(f"{len(self.messages())} of {n} messages arrived in {timeout}s")
 
+    def wait_log(self, needle: str, timeout: float = 30) -> None:
+        """Wait until the mail log mentions ``needle`` (run it in a thread)."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.log():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{needle!r} not logged in {timeout}s:\n{self.log()[-2000:]}")
+            time.sleep(0.05)  # poll interval of a log probe, not synchronisation
+
     def log(self) -> str:
         path = self.directory / "maillog"
         return path.read_text() if path.exists() else ""
