@@ -143,7 +143,11 @@ class InterfaceServer:
 
     async def start(self) -> None:
         self._started_at = time.time()
-        self.prefix = non_local_name(await self.layer.new_channel("srv."))
+        # The layer names one process; a random label keeps two hosts of one process
+        # (tests, embedding) apart. The label goes before the layer's process token,
+        # which some layers read from just before the "!".
+        label = secrets.token_hex(3)
+        self.prefix = non_local_name(await self.layer.new_channel(f"srv.{label}."))
         self.affinity = Affinity(
             self.layer, self.prefix, self._affinity_settings, self.counters, self.replies.abort
         )

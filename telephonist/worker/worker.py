@@ -22,6 +22,7 @@ import concurrent.futures
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import time
 from collections import Counter
@@ -95,7 +96,9 @@ class Worker:
                 "this worker has no channel to listen on (check routing, --only, --exclude)"
             )
         self._started_at = time.time()
-        self.prefix = non_local_name(await self.layer.new_channel("worker."))
+        # Unique per worker, not just per process: see InterfaceServer.start.
+        label = secrets.token_hex(3)
+        self.prefix = non_local_name(await self.layer.new_channel(f"worker.{label}."))
         self._connections = Connections(
             self.layer,
             self.prefix,
