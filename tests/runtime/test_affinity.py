@@ -1,0 +1,212 @@
+"""Connection affinity in one process: the protocol step by step against a scripted
+worker, then the real host and two real workers on the in-memory layer."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from telephonist.config import AffinitySettings, WorkerSettings
+from telephonist.consumers import Message as ConsumerMessage
+from telephonist.core.codec import Message
+from telephonist.core.exceptions import ChannelFull
+from telephonist.core.memory import InMemoryChannelLayer
+from telephonist.host import InterfaceServer, control
+from telephonist.interfaces.base import ABORT, InterfaceHost
+from telephonist.routing import Router, route
+from telephonist.worker import Worker, connection_released
+
+from .test_host import PROBES, Recorder, _configured
+
+WITHIN = 5.0
+WORKER = "worker.abcdef012345!"
+INBOX = control.inbox_of(WORKER)
+
+
+@pytest.fixture
+def settings() -> AffinitySettings:
+    return AffinitySettings(
+        heartbeat_interval=0.2, heartbeat_misses=2, bind_timeout=0.3, pending_limit=3
+    )
+
+
+@pytest.fixture
+async def host(settings: AffinitySettings) -> AsyncIterator[InterfaceServer]:
+    PROBES.clear()
+    server = InterfaceServer(InMemoryChannelLayer(), [_configured()], affinity=settings)
+    await server.start()
+    yield server
+    await server.stop(drain_timeout=0)
+
+
+async def _connection(host: InterfaceServer) -> tuple[InterfaceHost, str, Recorder]:
+    view = PROBES[0].host
+    handler = Recorder()
+    return view, await view.open_reply_channel(handler, prefix="probe"), handler
+
+
+async def _receive(layer: Any, channel: str) -> Message:
+    message: Message = await asyncio.wait_for(layer.receive(channel), WITHIN)
+    return message
+
+
+async def test_first_event_goes_to_the_shared_channel_and_later_ones_wait_for_the_bind(
+    host: InterfaceServer,
+) -> None:
+    view, conn, _ = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+    await view.send_event("probe.data", {"type": "probe.data", "n": 1}, connection=conn)
+    await view.send_event("probe.data", {"type": "probe.data", "n": 2}, connection=conn)
+    first = await _receive(host.layer, "probe.connect")
+    assert first == {"type": "probe.connect", "reply_channel": conn, "order": 0}
+    assert host.layer.depths() == {}  # the others are buffered by the host, not sent
+
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 0.2))
+    for order in (1, 2):
+        envelope = await _receive(host.layer, INBOX)
+        assert envelope["type"] == control.EVENT
+        assert envelope["channel"] == "probe.data"
+        assert envelope["message"]["order"] == order
+    await view.send_event("probe.data", {"type": "probe.data", "n": 3}, connection=conn)
+    assert (await _receive(host.layer, INBOX))["message"]["order"] == 3
+
+    view.close_reply_channel(conn)  # the release follows the last event, on the same channel
+    assert await _receive(host.layer, INBOX) == control.release(conn)
+
+
+async def test_the_buffer_before_the_bind_is_bounded(host: InterfaceServer) -> None:
+    view, conn, _ = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+    for _ in range(3):
+        await view.send_event("probe.data", {"type": "probe.data"}, connection=conn)
+    with pytest.raises(ChannelFull):
+        await view.send_event("probe.data", {"type": "probe.data"}, connection=conn)
+    assert host.counters["pending_full"] == 1
+
+
+async def test_a_connection_whose_bind_never_comes_is_aborted(host: InterfaceServer) -> None:
+    view, conn, handler = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+    [abort] = await handler.wait_for(1)
+    assert abort == {"type": ABORT, "reason": "no worker took its first event in time"}
+    assert host.counters["bind_timeout"] == 1
+    await view.send_event("probe.data", {"type": "probe.data"}, connection=conn)
+    assert host.counters["aborted"] == 1  # later events of an aborted connection are dropped
+
+
+async def test_heartbeats_keep_a_binding_and_their_absence_aborts_it(
+    host: InterfaceServer, settings: AffinitySettings
+) -> None:
+    view, conn, handler = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+    control_channel = control.control_channel_of(conn)
+    await host.layer.send(control_channel, control.bind(conn, WORKER, 0.2))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for _ in range(4):  # four heartbeats span longer than the miss limit: still alive
+        await host.layer.send(control_channel, control.heartbeat(WORKER, 0.2))
+        ack = await _receive(host.layer, INBOX)
+        assert ack["type"] == control.ACK
+        assert ack["host"] == host.prefix
+        await asyncio.sleep(0.1)  # the scripted worker's heartbeat period
+    assert handler.messages == []
+    silent_from = loop.time()
+    [abort] = await handler.wait_for(1)
+    assert abort["reason"] == "its worker stopped sending heartbeats"
+    assert loop.time() - silent_from <= 0.2 * settings.heartbeat_misses + 0.5
+    assert loop.time() - start > 0.4
+    assert host.counters["worker_lost"] == 1
+
+
+async def test_a_worker_saying_goodbye_aborts_its_connections_at_once(
+    host: InterfaceServer,
+) -> None:
+    view, conn, handler = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 60))
+    await host.layer.send(control.control_channel_of(conn), control.gone(WORKER))
+    [abort] = await handler.wait_for(1)
+    assert abort["reason"] == "its worker stopped"
+
+
+async def test_a_late_or_second_bind_is_answered_with_a_release(host: InterfaceServer) -> None:
+    view, conn, _ = await _connection(host)
+    view.close_reply_channel(conn)
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 1))
+    assert await _receive(host.layer, INBOX) == control.release(conn)
+    assert host.counters["late_binds"] == 1
+
+
+# -- the real host and two real workers -----------------------------------------------
+
+STATE: dict[str, list[int]] = {}
+RELEASED: list[str] = []
+
+
+async def _on_connect(message: ConsumerMessage) -> None:
+    STATE[message["reply_channel"]] = []
+
+
+async def _on_data(message: ConsumerMessage) -> None:
+    seen = STATE[message["reply_channel"]]  # KeyError if another worker saw the connect
+    await asyncio.sleep(random.random() * 0.002)  # would let events overtake each other
+    seen.append(message["n"])
+    await message.reply_channel.send({"type": "probe.ack", "n": message["n"]})  # type: ignore[union-attr]
+
+
+def _sync_data(message: ConsumerMessage) -> None:
+    STATE[message["reply_channel"]].append(message["n"])
+    message.reply_channel.send({"type": "probe.ack", "n": message["n"]})  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("consumer", [_on_data, _sync_data], ids=["async", "sync"])
+async def test_every_event_of_a_connection_reaches_one_worker_in_order(consumer: Any) -> None:
+    STATE.clear()
+    RELEASED.clear()
+    PROBES.clear()
+    layer = InMemoryChannelLayer(capacity=1000)
+    router = Router([route("probe.connect", _on_connect), route("probe.data", consumer)])
+    workers = [Worker(layer, router, WorkerSettings(concurrency=8, threads=4)) for _ in range(2)]
+    host = InterfaceServer(layer, [_configured()])
+    all_released = asyncio.Event()
+
+    def _released(connection: str, **kwargs: Any) -> None:
+        RELEASED.append(connection)
+        if len(RELEASED) == 12:
+            all_released.set()
+
+    connection_released.connect(_released)
+    for worker in workers:
+        await worker.start()
+    await host.start()
+    try:
+        view = PROBES[0].host
+
+        async def converse() -> tuple[str, list[Message]]:
+            handler = Recorder()
+            conn = await view.open_reply_channel(handler)
+            await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+            for n in range(30):
+                await view.send_event("probe.data", {"type": "probe.data", "n": n}, connection=conn)
+            acks = await handler.wait_for(30)
+            view.close_reply_channel(conn)
+            return conn, acks
+
+        results = await asyncio.gather(*(converse() for _ in range(12)))
+        for conn, acks in results:
+            assert [a["n"] for a in acks] == list(range(30))
+            assert STATE[conn] == list(range(30))
+        served = [w.status()["counters"].get("consumed", 0) for w in workers]
+        assert sum(served) == 12 * 31
+        # Releases reach the workers after each connection's last event.
+        await asyncio.wait_for(all_released.wait(), WITHIN)
+        assert sorted(RELEASED) == sorted(conn for conn, _ in results)
+    finally:
+        connection_released.disconnect(_released)
+        await host.stop(drain_timeout=0)
+        for worker in workers:
+            await worker.stop(drain_timeout=1)
