@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig
 from tests.irc.harness import MiniHost
 from tests.irc.peer import Peer
-from tests.irc.servers import Ngircd
+from tests.irc.servers import SERVICES_NAME, AnopeServices, InspIRCd, Ngircd
 from tests.servers import require_service
 
 #: Settings that keep the tests fast: short keepalive, quick reconnects, no TLS.
@@ -42,6 +44,38 @@ def ngircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ngircd]:
     server = start_ngircd(tmp_path_factory.mktemp("ngircd"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def inspircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InspIRCd]:
+    """InspIRCd 3 with the IRCv3 modules (server-time, message-tags, echo-message)."""
+    binary = InspIRCd.find()
+    if binary is None:
+        require_service("inspircd (apt install inspircd; scripts/peers/irc.sh)")
+    server = InspIRCd(tmp_path_factory.mktemp("inspircd"), binary=binary or "").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def inspircd_anope() -> Iterator[InspIRCd]:
+    """InspIRCd with Anope linked as its services: NickServ accounts and SASL."""
+    ircd_binary, anope_binary = InspIRCd.find(), AnopeServices.find()
+    if ircd_binary is None or anope_binary is None:
+        require_service("inspircd and anope (apt install inspircd anope; scripts/peers/irc.sh)")
+    # Anope runs as nobody: pytest's own temp dirs are private to root, so use a
+    # world-traversable one (removed afterwards).
+    base = Path(tempfile.mkdtemp(prefix="telephonist-anope-"))
+    base.chmod(0o755)
+    server = InspIRCd(base / "ircd", binary=ircd_binary or "", services=SERVICES_NAME).start()
+    services = AnopeServices(base / "anope", server, binary=anope_binary or "")
+    try:
+        services.start()
+        yield server
+    finally:
+        services.stop()
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

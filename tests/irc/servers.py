@@ -8,18 +8,24 @@ missing; callers then use ``tests.servers.require_service`` (skip locally, fail 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.servers import free_port, wait_for_port
 
 __all__ = [
+    "SERVICES_NAME",
+    "AnopeServices",
+    "InspIRCd",
     "IrcServer",
     "MiniIrcd",
     "Ngircd",
@@ -162,3 +168,189 @@ class MiniIrcd(IrcServer):
     def command(self) -> list[str]:
         args = [self.binary, "--listen", "127.0.0.1", "--ports", str(self.port)]
         return args + (["--setuid", "nobody"] if os.geteuid() == 0 else [])
+
+
+_INSPIRCD_MODULES = (
+    "cap", "ircv3", "ircv3_servertime", "ircv3_msgid", "ircv3_echomessage", "ircv3_ctctags",
+    "ircv3_labeledresponse", "ircv3_batch", "ircv3_capnotify", "ircv3_chghost",
+    "ircv3_accounttag", "namesx",
+)  # fmt: skip
+_SERVICES_MODULES = ("services_account", "sasl", "spanningtree", "hidechans")
+
+
+@dataclass
+class InspIRCd(IrcServer):
+    """InspIRCd 3 with the IRCv3 modules (server-time, message-tags, echo-message, ...),
+    and a link block for Anope services when ``services`` is set."""
+
+    link_port: int = field(default_factory=free_port)
+    services: str | None = None  # the services server name to accept a link from
+    link_password: str = "linkpass"
+    binary: str = "inspircd"
+
+    @staticmethod
+    def find() -> str | None:
+        return shutil.which("inspircd") or (
+            "/usr/sbin/inspircd" if os.path.exists("/usr/sbin/inspircd") else None
+        )
+
+    def configure(self) -> None:
+        d = self.directory
+        (d / "motd.txt").write_text("test\n")
+        names = _INSPIRCD_MODULES + (_SERVICES_MODULES if self.services else ())
+        modules = "\n".join(f'<module name="{m}">' for m in names)
+        services = ""
+        if self.services:
+            services = f"""
+<bind address="127.0.0.1" port="{self.link_port}" type="servers">
+<link name="{self.services}" ipaddr="127.0.0.1" port="{self.link_port}"
+      allowmask="127.0.0.0/8" sendpass="{self.link_password}"
+      recvpass="{self.link_password}" hidden="no">
+<uline server="{self.services}" silent="yes">
+<sasl target="{self.services}" requiressl="no">
+"""
+        (d / "inspircd.conf").write_text(
+            f"""<config format="xml">
+<server name="{SERVER_NAME}" description="Telephonist test server" network="TestNet">
+<admin name="test" nick="test" email="test@example.invalid">
+<bind address="127.0.0.1" port="{self.port}" type="clients">
+<connect name="main" allow="*" timeout="60" pingfreq="120" hardsendq="1048576" recvq="16384"
+         softsendq="1048576" threshold="1000" commandrate="1000000" fakelag="off"
+         localmax="1000" globalmax="1000" maxconnwarn="off" resolvehostnames="no"
+         useident="no" limit="5000">
+<options casemapping="rfc1459" hostintopic="no" defaultmodes="nt">
+<security hidesplits="no" hideserver="">
+<performance nouserdns="yes" clonesonconnect="no">
+<files motd="{d}/motd.txt">
+<pid file="{d}/inspircd.pid">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d}/ircd.log">
+<dns server="127.0.0.1" timeout="1">
+{modules}
+{services}
+"""
+        )
+
+    def command(self) -> list[str]:
+        conf = str(self.directory / "inspircd.conf")
+        return [self.binary, "--config", conf, "--nofork", "--runasroot"]
+
+
+SERVICES_NAME = "services.test.local"
+
+
+@dataclass
+class AnopeServices:
+    """Anope 2.0 linked to an :class:`InspIRCd` as its services, with NickServ and SASL.
+
+    Runs as ``nobody`` (Anope refuses root) from a private directory. Accounts are made
+    the real way: a client registers with NickServ (see the SASL tests)."""
+
+    directory: Path
+    ircd: InspIRCd
+    binary: str = "anope"
+    proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def find() -> str | None:
+        return shutil.which("anope") or (
+            "/usr/sbin/anope" if os.path.exists("/usr/sbin/anope") else None
+        )
+
+    def configure(self) -> None:
+        d = self.directory
+        for sub in ("conf", "data", "logs", "data/backups"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        (d / "conf" / "services.motd").write_text("test\n")
+        nickserv = {"client": "NickServ", "forceemail": "no", "regdelay": "0s",
+                    "defaults": "ns_secure", "expire": "21d", "killquick": "20s",
+                    "kill": "60s", "enforceruser": "enforcer", "guestnickprefix": "Guest",
+                    "enforcerhost": "services.host", "releasetimeout": "1m",
+                    "nonicknameownership": "yes", "passlen": "32"}  # fmt: skip
+        blocks = [
+            ("define", {"name": "services.host", "value": SERVICES_NAME}),
+            ("uplink", {"host": "127.0.0.1", "ipv6": "no", "ssl": "no",
+                        "port": str(self.ircd.link_port), "password": self.ircd.link_password}),
+            ("serverinfo", {"name": SERVICES_NAME, "description": "Services",
+                            "pid": f"{d}/data/anope.pid", "motd": f"{d}/conf/services.motd"}),
+            ("module", {"name": "inspircd3"}),
+            ("networkinfo", {"networkname": "TestNet", "nicklen": "30", "userlen": "10",
+                             "hostlen": "64", "chanlen": "64", "modelistsize": "100",
+                             "vhost_chars": "abcdefghijklmnopqrstuvwxyz0123456789.-",
+                             "allow_undotted_vhosts": "false", "disallow_start_or_end": ".-"}),
+            ("options", {"casemap": "rfc1459", "strictpasswords": "no", "badpasslimit": "0",
+                         "updatetimeout": "5m", "expiretimeout": "30m", "readtimeout": "1s",
+                         "warningtimeout": "4h", "timeoutcheck": "1s", "retrywait": "1s"}),
+            ("log", {"target": "services.log", "bot": "", "logage": "1", "servers": "*",
+                     "users": "*", "other": "*", "commands": "*"}),
+            ("module", {"name": "enc_sha256"}),
+            ("module", {"name": "db_flatfile", "database": "anope.db", "keepbackups": "0",
+                        "fork": "no"}),
+            ("service", {"nick": "NickServ", "user": "services", "host": "services.host",
+                         "gecos": "Nickname Registration Service"}),
+            ("module", {"name": "nickserv", **nickserv}),
+            ("module", {"name": "ns_register", "registration": "none", "maxemail": "0"}),
+            ("command", {"service": "NickServ", "name": "REGISTER",
+                         "command": "nickserv/register"}),
+            ("module", {"name": "ns_identify", "maxlogins": "10"}),
+            ("module", {"name": "m_sasl"}),
+        ]  # fmt: skip
+        text = "".join(
+            name + "\n{\n" + "".join(f'\t{k} = "{v}"\n' for k, v in keys.items()) + "}\n"
+            for name, keys in blocks
+        )
+        (d / "conf" / "services.conf").write_text(text)
+
+    def start(self) -> AnopeServices:
+        self.configure()
+        d = self.directory
+        if os.geteuid() == 0:  # Anope runs as nobody and writes its db and logs here
+            for path in (d, d / "data", d / "logs", d / "data/backups"):
+                os.chown(path, _nobody_uid(), -1)
+        args = [
+            self.binary, f"--confdir={d}/conf", f"--dbdir={d}/data", f"--logdir={d}/logs",
+            "--modulesdir=/usr/lib/anope", "--localedir=/usr/share/locale", "--nofork",
+        ]  # fmt: skip
+        if os.geteuid() == 0:  # Anope refuses to run as root
+            args = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *args]
+        log = (d / "anope.out").open("ab")
+        self.proc = subprocess.Popen(args, cwd=d, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_linked()
+        return self
+
+    def wait_linked(self, within: float = 20.0) -> None:
+        """Ready once the IRC server offers ``sasl``, which it does only while the
+        services are linked: a real CAP LS probe, repeated until then (bounded)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"anope exited with {self.proc.returncode}")
+            with socket.create_connection(("127.0.0.1", self.ircd.port), timeout=2) as probe:
+                probe.sendall(b"CAP LS 302\r\n")
+                data = b""
+                with contextlib.suppress(TimeoutError):
+                    while b"\n" not in data:
+                        chunk = probe.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                if b"sasl" in data:
+                    return
+            time.sleep(0.05)  # poll interval of a readiness probe, not synchronisation
+        raise TimeoutError(f"anope did not link to the IRC server within {within}s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _nobody_uid() -> int:
+    import pwd
+
+    return pwd.getpwnam("nobody").pw_uid
