@@ -67,6 +67,7 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
         self._draining = False
         self._reading_paused = False
+        self._refusing = False  # closed for overload: drop further frames
         self.chat_user = ""
 
     # -- handshake --------------------------------------------------------------------
@@ -216,6 +217,8 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         self.hub.closed(self)
 
     def _queue(self, channel: str, message: dict[str, Any]) -> None:
+        if self._refusing and channel == "websocket.receive":
+            return  # closing for overload: frames still arriving are not forwarded
         self._outbox.append((channel, message))
         full = len(self._outbox) >= self.hub.config.max_pending_messages
         if full and not self._reading_paused and self.transport is not None and not self._gone:
@@ -236,10 +239,12 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
                     if channel == "websocket.disconnect":
                         continue  # nothing left to answer; counted by the host.
                     self.hub.violation("channel_full", f"{channel} is full")
-                    self._outbox.clear()
+                    self._refusing = True
+                    self._outbox = deque(m for m in self._outbox if m[0] != "websocket.receive")
                     self.close_with(1013, "try again later")
                 except MessageTooLarge as exc:
                     self.hub.violation("message_too_large", str(exc))
+                    self._refusing = True
                     self.close_with(1009, "message too big")
                 if channel == "websocket.disconnect":
                     host.close_reply_channel(self.reply_channel)
