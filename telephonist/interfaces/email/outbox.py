@@ -54,7 +54,7 @@ class Outbox:
         self._count = count
         self._report = report
         self._workers: list[asyncio.Task[None]] = []
-        self._busy = 0
+        self._sending: list[OutboundMail] = []  # taken by a worker, outcome not known yet
 
     # -- producers ---------------------------------------------------------------------
 
@@ -76,17 +76,21 @@ class Outbox:
     async def stop(self, drain_timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.queue.wait_empty(), drain_timeout)
+        # Attempts still in flight are cancelled here; their relay thread may or may not
+        # finish the transaction, so they are reported with the queued ones.
+        in_flight = list(self._sending)
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
-        left = self.queue.drain_items()
+        left = in_flight + self.queue.drain_items()
         if left:
             self._count("send_abandoned", len(left))
             for mail in left:
                 log.error(
-                    "email: not sent before shutdown: id=%s to=%s", mail.id, list(mail.recipients)
-                )
+                    "email: not (known to be) sent before shutdown: id=%s to=%s",
+                    mail.id, list(mail.recipients),
+                )  # fmt: skip
         if self._relay is not None:
             self._relay.close()
 
@@ -95,7 +99,7 @@ class Outbox:
             "queued": len(self.queue),
             "ready": self.queue.ready,
             "retrying": self.queue.delayed,
-            "sending": self._busy,
+            "sending": len(self._sending),
         }
 
     # -- delivery ----------------------------------------------------------------------
@@ -108,7 +112,7 @@ class Outbox:
     async def _work(self) -> None:
         while True:
             mail = await self.queue.get()
-            self._busy += 1
+            self._sending.append(mail)
             try:
                 await self._attempt(mail)
             except asyncio.CancelledError:
@@ -118,7 +122,7 @@ class Outbox:
                 await self._fail(mail, list(mail.recipients), None, "internal error", False)
                 self.queue.done()
             finally:
-                self._busy -= 1
+                self._sending.remove(mail)
 
     async def _attempt(self, mail: OutboundMail) -> None:
         attempts = mail.attempts + 1

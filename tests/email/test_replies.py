@@ -1,0 +1,85 @@
+"""Reply channels: threaded replies, RFC 3834 suppression, bounds. Unit level: the host
+side is a recording double (the end-to-end tests use the real host)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from telephonist.interfaces.base import ABORT, ReplyHandler
+from telephonist.interfaces.email.compose import OutboundMail, ReplyContext
+from telephonist.interfaces.email.replies import ReplyRegistry
+
+
+class _Host:
+    def __init__(self) -> None:
+        self.handlers: dict[str, ReplyHandler] = {}
+        self.closed: list[str] = []
+        self.counters: Counter[str] = Counter()
+
+    async def open_reply_channel(self, handler: ReplyHandler, prefix: str = "") -> str:
+        name = f"srv.x!{prefix}.{len(self.handlers)}"
+        self.handlers[name] = handler
+        return name
+
+    def close_reply_channel(self, channel: str) -> None:
+        self.closed.append(channel)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] += n
+
+
+CTX = ReplyContext("support@example.org", "ann@example.com", "Help", "<m1@x>", ())
+
+
+def registry(host: _Host, sent: list[OutboundMail], **kw: Any) -> ReplyRegistry:
+    def submit(mail: OutboundMail) -> bool:
+        sent.append(mail)
+        return True
+
+    options = {"window": 60.0, "max_open": 10, "max_replies": 3, **kw}
+    return ReplyRegistry(host, submit, **options)  # type: ignore[arg-type]
+
+
+async def test_reply_then_limit_then_closed() -> None:
+    host, sent = _Host(), []
+    reg = registry(host, sent)
+    channel = await reg.open(CTX)
+    for i in range(5):
+        await host.handlers[channel]({"text": f"r{i}"})
+    assert len(sent) == 3  # max_replies
+    assert host.closed == [channel]
+    assert host.counters["reply_limit"] == 1
+    assert sent[0].recipients == ("ann@example.com",)
+
+
+async def test_bounces_and_robots_get_no_reply() -> None:
+    host, sent = _Host(), []
+    reg = registry(host, sent)
+    channel = await reg.open(ReplyContext("a@example.org", None, "x", None, (), "bounce"))
+    await host.handlers[channel]({"text": "hello?"})
+    assert sent == []
+    assert host.counters["reply_suppressed"] == 1
+
+
+async def test_abort_and_close_and_eviction() -> None:
+    host, sent = _Host(), []
+    reg = registry(host, sent, max_open=2)
+    first = await reg.open(CTX)
+    second = await reg.open(CTX)
+    third = await reg.open(CTX)  # evicts the oldest
+    assert host.closed == [first]
+    await host.handlers[second]({"type": ABORT, "reason": "worker gone"})
+    await host.handlers[third]({"text": "bye", "close": True})
+    assert host.closed == [first, second, third]
+    assert len(sent) == 1
+    assert len(reg) == 0
+
+
+async def test_bad_reply_is_counted_not_raised() -> None:
+    host, sent = _Host(), []
+    reg = registry(host, sent)
+    channel = await reg.open(CTX)
+    await host.handlers[channel]({"text": "x", "cc": "not an address"})
+    assert sent == []
+    assert host.counters["reply_invalid"] == 1
