@@ -15,6 +15,7 @@ from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig
 from tests.irc.harness import MiniHost
 from tests.irc.peer import Peer
 from tests.irc.servers import SERVICES_NAME, AnopeServices, InspIRCd, Ngircd
+from tests.irc.stack import IrcStack
 from tests.servers import require_service
 
 #: Settings that keep the tests fast: short keepalive, quick reconnects, no TLS.
@@ -102,25 +103,38 @@ def network(port: int, nick: str, **overrides: Any) -> NetworkConfig:
     return NetworkConfig.model_validate({**settings, **overrides})
 
 
-Started = tuple[IrcInterface, MiniHost]
+#: ``(interface, runtime)``: the runtime is an ``IrcStack`` (the real host and a worker
+#: whose recorder consumer hands events to the test) or, where a test asks for it, a
+#: ``MiniHost``; both offer ``layer``, ``next_event`` and ``counters``.
+Started = tuple[IrcInterface, Any]
 
 
 @pytest.fixture
 async def start_irc() -> AsyncIterator[Callable[..., Awaitable[Started]]]:
-    """``await start_irc(network(...), ...)``: the interface on a MiniHost, stopped after."""
-    running: list[Started] = []
+    """``await start_irc(network(...), ...)``: the interface on the real host with a
+    worker (or on ``host=MiniHost(...)``), stopped after the test."""
+    stacks: list[IrcStack] = []
+    minis: list[tuple[IrcInterface, MiniHost]] = []
 
-    async def start(*networks: NetworkConfig, host: MiniHost | None = None) -> Started:
-        host = host or MiniHost()
-        interface = IrcInterface(IrcConfig(networks=networks), host)
-        await interface.start()
-        running.append((interface, host))
-        return interface, host
+    async def start(
+        *networks: NetworkConfig, host: MiniHost | None = None, **settings: Any
+    ) -> Started:
+        config = IrcConfig(networks=networks, **settings)
+        if host is not None:
+            interface = IrcInterface(config, host)
+            await interface.start()
+            minis.append((interface, host))
+            return interface, host
+        stack = await IrcStack.start(config)
+        stacks.append(stack)
+        return stack.interface, stack
 
     yield start
-    for interface, host in running:
+    for stack in stacks:
+        await stack.stop()
+    for interface, mini in minis:
         await interface.stop(drain_timeout=2)
-        await host.close()
+        await mini.close()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from ... import __version__
 from ..base import InterfaceConfig
 from .text import valid_word
 
-__all__ = ["DEFAULT_CAPS", "ChannelSpec", "IrcConfig", "NetworkConfig"]
+__all__ = ["DEFAULT_CAPS", "EVENT_KINDS", "ChannelSpec", "IrcConfig", "NetworkConfig"]
 
 #: IRCv3 capabilities requested when the server offers them (``sasl`` is added when SASL
 #: is configured). Each one is handled: tags and ``time`` reach consumers, echoes of our
@@ -148,10 +148,27 @@ class NetworkConfig(BaseModel):
         return self.user or self.nick
 
 
+#: Every kind of event the interface can publish (``irc-client.<kind>``).
+EVENT_KINDS = ("connect", "disconnect", "receive", "join", "part", "kick", "quit", "nick",
+               "invite", "topic")  # fmt: skip
+
+
 class IrcConfig(InterfaceConfig):
     """The ``irc`` interface: a client of each listed network."""
 
     networks: tuple[NetworkConfig, ...] = ()
+    #: The kinds of event to publish. Narrow it to what your routing handles: the first
+    #: event of a conversation binds it to a worker, and one on a channel no worker
+    #: routes holds that conversation until the host's bind timeout aborts it.
+    events: tuple[str, ...] = EVENT_KINDS
+
+    @field_validator("events")
+    @classmethod
+    def _kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(EVENT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown event kinds {sorted(unknown)}; known: {EVENT_KINDS}")
+        return value
 
     @field_validator("networks")
     @classmethod

@@ -70,6 +70,7 @@ class IrcInterface(Interface):
         self._paused: set[str] = set()
         self._pumps: list[asyncio.Task[None]] = []
         self._ctcp: dict[str, TokenBucket] = {}
+        self._published = frozenset(f"irc-client.{kind}" for kind in config.events)
 
     # -- Interface contract -------------------------------------------------------------
 
@@ -158,7 +159,7 @@ class IrcInterface(Interface):
 
     def _publish(self, client: NetworkClient, event: Event) -> None:
         queue = self._inbound.get(client.name)
-        if queue is None:
+        if queue is None or event.channel not in self._published:
             return
         queue.put_nowait(event)
         if queue.qsize() >= _HIGH_WATER and client.name not in self._paused:
