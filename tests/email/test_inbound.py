@@ -235,3 +235,31 @@ async def test_connection_limit_answers_421() -> None:
             await writer.wait_closed()
         finally:
             first.close()
+
+
+async def test_stop_lets_open_transactions_finish_and_says_421_to_idle_sessions() -> None:
+    async with running_stack(BASE, routes) as stack:
+
+        async def session() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", stack.port)
+            await reader.readline()
+            writer.write(b"HELO c.test\r\n")
+            await reader.readline()
+            return reader, writer
+
+        idle_r, idle_w = await session()
+        busy_r, busy_w = await session()
+        for command in (b"MAIL FROM:<a@b.c>", b"RCPT TO:<support@example.org>", b"DATA"):
+            busy_w.write(command + b"\r\n")
+            await busy_r.readline()
+        busy_w.write(b"Subject: in flight\r\n\r\nstill typing\r\n")
+        stopping = asyncio.ensure_future(stack.interface.stop(10))
+        assert (await idle_r.readline()).startswith(b"421")
+        busy_w.write(b".\r\n")
+        assert (await busy_r.readline()).startswith(b"250")  # the mail is safe
+        assert (await busy_r.readline()).startswith(b"421")  # then goodbye
+        async with asyncio.timeout(10):
+            await stopping
+        assert (await stack.next_received())["subject"] == "in flight"
+        for w in (idle_w, busy_w):
+            w.close()
