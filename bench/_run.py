@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -43,7 +44,7 @@ class Config:
     fan_sizes: tuple[int, ...] = (1, 100, 1_000, 10_000)
     fan_cap: float = 10.0
     idle_seconds: float = 5.0
-    ceiling_requests: tuple[int, int] = (200_000, 2_000_000)  # unpipelined, -P 16
+    ceiling_requests: tuple[int, int] = (100_000, 1_000_000)  # unpipelined, -P 16
     timeout: float = 120.0  # any one step
 
 
@@ -69,13 +70,15 @@ class _Runner:
         if key in self.results.errors:
             return
         gc.collect()  # start each step without the previous one's garbage
-        print(f"  {key}", file=sys.stderr, flush=True)
+        start = time.monotonic()
         try:
             async with asyncio.timeout(self.cfg.timeout):
                 await measure()
         except Exception as exc:
             self.results.fail(key, exc)
             print(f"  {key}: {self.results.errors[key]}", file=sys.stderr, flush=True)
+        else:
+            print(f"  {key} ({time.monotonic() - start:.1f} s)", file=sys.stderr, flush=True)
 
     async def throughput(self, key: str, spec: LayerSpec, n: int) -> None:
         cfg = self.cfg
@@ -86,12 +89,16 @@ class _Runner:
         self.results.add(key, r.rate, detail)
 
     async def probe(self, spec: LayerSpec, batch: bool) -> int:
-        """Messages for one run of about ``cfg.run_seconds``, from a short run's rate."""
+        """Messages for one run of about ``cfg.run_seconds``: short runs, four times longer
+        each, until one lasts a tenth of that (shorter runs are all warm-up and overhead)."""
         cfg = self.cfg
-        async with asyncio.timeout(cfg.timeout), fresh_layer(spec, self.where.url) as layer:
-            r = await throughput(
-                layer, cfg.probe_messages, senders=cfg.senders, window=cfg.window, batch=batch
-            )
+        n = cfg.probe_messages
+        while True:
+            async with asyncio.timeout(cfg.timeout), fresh_layer(spec, self.where.url) as layer:
+                r = await throughput(layer, n, senders=cfg.senders, window=cfg.window, batch=batch)
+            if r.seconds >= cfg.run_seconds / 10 or n >= cfg.max_messages:
+                break
+            n *= 4
         n = round(r.rate * cfg.run_seconds / cfg.senders) * cfg.senders
         return max(cfg.min_messages, min(cfg.max_messages, n))
 
