@@ -22,6 +22,7 @@ from ..config import ConfigError, TelephonistConfig
 from ..core.base import BaseChannelLayer
 from ..core.exceptions import InvalidChannelLayerError
 from ..core.layers import SHORT_NAMES, get_channel_layer
+from ..core.memory import InMemoryChannelLayer
 from ..host import InterfaceServer, StartupError
 from ..host.reactor import ReactorError, install_asyncio_reactor, shutdown_reactor, start_reactor
 from ..host.signals import StopSignals
@@ -113,6 +114,12 @@ def run_plan(process: Plan, out: TextIO = sys.stdout) -> int:
     except RoutingError as exc:
         loop.close()
         return fail([f"routing {process.config.routing!r}: {p}" for p in exc.problems])
+    if isinstance(layer, InMemoryChannelLayer) and not (process.interfaces and process.worker):
+        log.warning(
+            "the in-memory layer reaches no other process: this %s will only talk to "
+            "itself (use `telephonist run`, or a layer such as BACKEND = \"redis\")",
+            "worker" if process.worker else "server",
+        )
     try:
         return loop.run_until_complete(_main(process, layer, router, reactor, out))
     finally:
