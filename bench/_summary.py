@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from _ceiling import TESTS
 from _layers import LayerSpec
 from _report import Results, fmt_count, fmt_ms, render_table
+from _run import Config
 
 __all__ = ["summary"]
 
@@ -175,30 +176,43 @@ def _targets_table(results: Results) -> str:
     return render_table(["Telephonist target", "measured", "target", ""], rows)
 
 
-def summary(
-    results: Results, specs: list[LayerSpec], sizes: tuple[int, ...], cap: float, tool: str
-) -> str:
+def _header(results: Results, cfg: Config) -> str:
     meta = results.meta
-    idle_s = meta.get("idle_seconds", 0)
-    parts = [
+    return (
         f"Telephonist channel-layer benchmark, {meta['started']}: {meta['cpus']} CPUs, "
-        f"Python {meta['python']}, {meta['server']}; medians of {meta['repeat']} "
-        "interleaved repeats",
-        "",
-        "Send+receive on one channel (16 senders, 1 receiver); round trip via a worker channel "
-        "and a reply channel",
-        _flow_table(results, specs),
-        "",
-        f"group_send until every member received; Redis commands in {idle_s:g} s idle "
-        "with a receive pending",
-        _group_table(results, specs, sizes, cap),
-        f"(control: the server with no layer attached ran "
-        f"{results.cell('idle/(server alone)', fmt_count)} commands)",
-        "",
-        *_ceiling_lines(results, tool),
-        "",
-        _targets_table(results),
-    ]
+        f"Python {meta['python']}, {meta['server']}; medians of {cfg.repeat} "
+        "interleaved repeats"
+    )
+
+
+def _sections(results: Results, specs: list[LayerSpec], cfg: Config, tool: str) -> list[str]:
+    figures = cfg.figures
+    parts = []
+    if figures & {"throughput", "round_trip"}:
+        parts += [
+            f"Send+receive on one channel ({cfg.senders} senders, 1 receiver, {cfg.window} in "
+            "flight); round trip via a worker channel and a reply channel",
+            _flow_table(results, specs),
+            "",
+        ]
+    if figures & {"fan_out", "idle"}:
+        parts += [
+            "group_send until every member received; Redis commands in "
+            f"{cfg.idle_seconds:g} s idle with a receive pending",
+            _group_table(results, specs, cfg.fan_sizes, cfg.fan_cap),
+        ]
+        if "idle" in figures:
+            control = results.cell("idle/(server alone)", fmt_count)
+            parts.append(f"(control: the server with no layer attached ran {control} commands)")
+        parts.append("")
+    if "ceiling" in figures:
+        parts += [*_ceiling_lines(results, tool), ""]
+    return parts
+
+
+def summary(results: Results, specs: list[LayerSpec], cfg: Config, tool: str) -> str:
+    parts = [_header(results, cfg), "", *_sections(results, specs, cfg, tool)]
+    parts.append(_targets_table(results))
     for spec, reason in results.missing.items():
         parts.append(f"not available: {spec}: {reason}")
     for key, error in results.errors.items():

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             benchmark=bench_tool if server else None,
         )
         asyncio.run(run(results, runnable, where, config))
-    print(summary(results, specs, config.fan_sizes, config.fan_cap, tool))
+    print(summary(results, specs, config, tool))
     path = results.write_json(RESULTS_DIR, stamp)
     print(f"\nresults: {path}")
     return 0
