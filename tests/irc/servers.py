@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -160,7 +161,8 @@ class MiniIrcd(IrcServer):
 
     @staticmethod
     def find() -> str | None:
-        return shutil.which("miniircd")
+        beside = Path(sys.executable).with_name("miniircd")  # the venv's, from the dev extra
+        return str(beside) if beside.exists() else shutil.which("miniircd")
 
     def configure(self) -> None:
         pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,9 @@ from telephonist.interfaces.irc.transport import IrcReactor, tls_context
 from tests.irc.conftest import Started, network
 from tests.irc.harness import MiniHost
 from tests.irc.peer import Peer
-from tests.irc.servers import Ngircd, make_cert
+from tests.irc.servers import MiniIrcd, Ngircd, make_cert
 from tests.irc.test_ngircd import joined
+from tests.servers import require_service
 
 StartIrc = Callable[..., Awaitable[Started]]
 Peers = Callable[[str], Peer]
@@ -173,3 +175,25 @@ async def test_join_part_kick_and_topic_actions(
     part = await alice.expect(lambda ln: ln.command == "PART")
     assert part.param(1) == "bye QUIT"
     assert interface.clients["test"].wanted == {}
+
+
+async def test_a_server_without_cap_support(
+    tmp_path: Path, start_irc: StartIrc, peers: Peers, room: str, nick: str
+) -> None:
+    binary = MiniIrcd.find()
+    if binary is None:
+        require_service("miniircd (dev extra)")
+    server = MiniIrcd(tmp_path / "miniircd", binary=binary or "").start()
+    try:
+        _, stack = await start_irc(network(server.port, nick, channels=[room]))
+        connect = await stack.next_event(spec.CONNECT)
+        assert connect["caps"] == []  # "421 CAP": registered without negotiation
+        alice = await peers("alice12").connect(server.port)
+        await alice.join(room)
+        alice.send(f"PRIVMSG {room} :plain old irc")
+        event = await stack.next_event(spec.RECEIVE)
+        await stack.layer.send(event["reply_channel"], {"text": "works"})
+        (reply,) = await alice.privmsgs(room, 1, sender=nick)
+        assert reply.line.param(1) == "works"
+    finally:
+        server.stop()
