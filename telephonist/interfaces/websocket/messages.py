@@ -19,7 +19,7 @@ from typing import Any
 
 from ..base import ABORT
 
-__all__ = ["Accept", "Action", "Close", "ReplyError", "Send", "parse_reply"]
+__all__ = ["Accept", "Action", "Close", "ReplyError", "Send", "is_wire_code", "parse_reply"]
 
 
 class ReplyError(ValueError):
@@ -48,13 +48,24 @@ class Close:
 Action = Accept | Send | Close
 
 
+#: Close codes that may appear in a close frame (RFC 6455 7.4; 1004-1006 and 1015 are
+#: reserved for reporting, never sent).
+_WIRE = {1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)}
+
+
 def _code(value: Any) -> int:
+    # Any int is taken here: before the handshake completes every close is an HTTP 403
+    # (the Dispatcher's no-route answer sends code 403, as Channels did), and the protocol
+    # checks ``is_wire_code`` for an open socket.
     if value is True or value is None:
         return 1000
-    valid = isinstance(value, int) and not isinstance(value, bool)
-    if valid and (value == 1000 or 3000 <= value <= 4999):
-        return int(value)
-    raise ReplyError(f"close code must be 1000 or 3000-4999, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ReplyError(f"close code must be an int, got {value!r}")
+
+
+def is_wire_code(code: int) -> bool:
+    return code in _WIRE
 
 
 def _headers(value: Any) -> list[tuple[str, str]]:

@@ -35,7 +35,7 @@ from twisted.python.failure import Failure
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
 from ..base import ABORT
-from .messages import Accept, Close, ReplyError, Send, parse_reply
+from .messages import Accept, Close, ReplyError, Send, is_wire_code, parse_reply
 
 if TYPE_CHECKING:
     from .hub import WebSocketHub
@@ -157,8 +157,11 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
                 self._deny(502, "Bad Gateway")
             else:
                 self._deny(403, "Forbidden")
-        else:
+        elif is_wire_code(action.code):
             self.close_with(action.code, action.reason)
+        else:
+            self.hub.violation("bad_reply", f"close code {action.code} cannot be sent")
+            self.close_with(1011, "bad close code")
 
     def _accept(self, action: Accept) -> None:
         if action.subprotocol is not None and action.subprotocol not in (
@@ -185,14 +188,18 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         self.hub.opened(self)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        # ``path`` on every event (as in Channels 1.x): routes that filter on the path
+        # match a connection's frames and its disconnect, not only its connect.
+        path = self.scope.get("path", "/")
         if isBinary:
-            message: dict[str, Any] = {"type": "websocket.receive", "bytes": payload}
+            message: dict[str, Any] = {"type": "websocket.receive", "path": path, "bytes": payload}
         else:
             message = {
                 "type": "websocket.receive",
+                "path": path,
                 "text": payload.decode("utf-8"),
                 "user": self.chat_user,
-                "room": self.scope.get("path", "/"),
+                "room": path,
             }
         self._queue("websocket.receive", message)
 
@@ -211,7 +218,9 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
             self.hub.violation("ws_ping_timeout", "no pong in time")
         final = self.remoteCloseCode or self.localCloseCode or 1006
         if self._delivered:
-            self._queue("websocket.disconnect", {"type": "websocket.disconnect", "code": final})
+            path = self.scope.get("path", "/")
+            disconnect = {"type": "websocket.disconnect", "path": path, "code": final}
+            self._queue("websocket.disconnect", disconnect)
         elif self.reply_channel:
             self.hub.host.close_reply_channel(self.reply_channel)
         self.hub.closed(self)

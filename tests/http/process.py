@@ -1,0 +1,93 @@
+"""``telephonist run`` as a subprocess: the way a user starts the server.
+
+The project directory holds ``telephonist.toml``; the routing is ``tests.http.webapp``
+(importable because the repository root is on ``PYTHONPATH``). Readiness is the
+``interface http: http://127.0.0.1:PORT`` line on stdout, read by a thread with a
+bounded wait; the process is stopped with SIGTERM by the PID we started (SIGKILL if it
+does not stop in time).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class RunningServer:
+    def __init__(self, directory: Path, toml: str, *args: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "telephonist.toml").write_text(toml)
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        self.stderr_path = directory / "stderr.txt"
+        self._stderr = self.stderr_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "telephonist.cli", "run", *args],
+            cwd=directory,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.port = 0
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def ready(self, timeout: float = 30.0) -> RunningServer:
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"not ready in {timeout}s: {self.stderr()}") from None
+            found = re.search(r"interface http: http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                self.port = int(found.group(1))
+            if line == "telephonist: ready":
+                assert self.port, "ready without an http endpoint line"
+                return self
+
+    def stderr(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text()
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self._stderr.close()
+        return self.proc.returncode
+
+
+def toml_for(**http: object) -> str:
+    """A ``telephonist.toml`` routing to ``tests.http.webapp`` with ``[interfaces.http]``."""
+    lines = ['routing = "tests.http.webapp.routes"', "", "[interfaces.http]"]
+    http.setdefault("endpoints", ["tcp:port=0:interface=127.0.0.1"])
+    for key, value in http.items():
+        lines.append(f"{key} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
