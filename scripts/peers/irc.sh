@@ -1,4 +1,5 @@
 # IRC peers for tests/irc (sourced by scripts/install-peers.sh, which defines apt_install).
-# ngircd: the everyday server; inspircd: IRCv3 tags/echo-message; anope: services for SASL;
-# ii: an independent real client. miniircd (PyPI, dev extra) is the fallback without apt.
-apt_install ngircd inspircd anope ii
+# ngircd: the everyday server; inspircd: IRCv3 tags, echo-message, SASL; anope: the
+# services behind SASL. miniircd (a server without CAP) and the ircdocs parser vectors
+# come from PyPI through the dev extra. The second client in the tests is a raw socket.
+apt_install ngircd inspircd anope

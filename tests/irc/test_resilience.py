@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.interfaces.irc import spec
+from telephonist.interfaces.irc import IrcConfig, spec
 from telephonist.interfaces.irc.transport import IrcReactor, tls_context
 from tests.irc.conftest import Started, network
 from tests.irc.harness import MiniHost
 from tests.irc.peer import Peer
 from tests.irc.servers import MiniIrcd, Ngircd, make_cert
+from tests.irc.stack import IrcStack
 from tests.irc.test_ngircd import joined
 from tests.servers import require_service
 
@@ -197,3 +198,25 @@ async def test_a_server_without_cap_support(
         assert reply.line.param(1) == "works"
     finally:
         server.stop()
+
+
+async def test_stop_sends_what_is_queued_then_quits(
+    ngircd: Ngircd, peers: Peers, room: str, nick: str
+) -> None:
+    config = IrcConfig(
+        networks=[network(ngircd.port, nick, channels=[room], flood_burst=1, flood_rate=20.0)]
+    )
+    stack = await IrcStack.start(config)
+    alice = await peers("alice13").connect(ngircd.port)
+    await alice.join(room)
+    await alice.expect(joined(nick, room))
+    alice.send(f"PRIVMSG {room} :bye soon")
+    event = await stack.next_event(spec.RECEIVE)
+    await stack.layer.send(event["reply_channel"], {"text": "\n".join(map(str, range(10)))})
+    await alice.privmsgs(room, 1, sender=nick)  # the first is out, nine are queued
+    await stack.stop()  # drains the outbox (bounded), then QUIT
+    rest = await alice.privmsgs(room, 9, sender=nick)
+    assert [r.line.param(1) for r in rest] == [str(i) for i in range(1, 10)]
+    quit_ = await alice.expect(lambda ln: ln.command == "QUIT")
+    assert quit_.source is not None
+    assert quit_.source.nick == nick
