@@ -1,0 +1,83 @@
+"""A user's view: ``telephonist run`` with a routing module and a ``telephonist.toml``
+that points the IRC interface at a network. Nothing but configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.irc.peer import Peer
+from tests.irc.servers import Ngircd
+from tests.irc.test_ngircd import joined
+
+BOT = """
+from telephonist.consumers import ChatConsumer
+from telephonist.routing import route_class
+
+
+class PingBot(ChatConsumer):
+    def on_chat(self, text, user, room):
+        if text == "!ping":
+            self.reply(f"pong, {user}")
+
+
+routes = [route_class(PingBot)]
+"""
+
+
+async def test_telephonist_run_joins_answers_and_quits(
+    ngircd: Ngircd, tmp_path: Path, room: str, nick: str
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "bot.py").write_text(BOT)
+    (project / "telephonist.toml").write_text(
+        textwrap.dedent(
+            f"""
+            routing = "bot.routes"
+
+            [interfaces.irc]
+            events = ["receive", "join", "part"]
+
+            [[interfaces.irc.networks]]
+            name = "local"
+            host = "127.0.0.1"
+            port = {ngircd.port}
+            tls = false
+            nick = "{nick}"
+            channels = ["{room}"]
+            """
+        )
+    )
+    env = {**os.environ, "TELEPHONIST_STATUS__SOCKET_DIR": str(tmp_path / "status")}
+    log = (tmp_path / "run.log").open("w")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "telephonist.cli", "run",
+        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    alice = Peer("clialice")
+    try:
+        await alice.connect(ngircd.port)
+        await alice.join(room)
+        await alice.expect(joined(nick, room), within=20)  # the bot is up
+        alice.send(f"PRIVMSG {room} :!ping")
+        (pong,) = await alice.privmsgs(room, 1, sender=nick)
+        assert pong.line.param(1) == "pong, clialice"
+        proc.send_signal(signal.SIGTERM)
+        quit_ = await alice.expect(lambda ln: ln.command == "QUIT")
+        assert quit_.source is not None
+        assert quit_.source.nick == nick
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        await alice.close()
+        if proc.returncode is None:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+        log.close()
+    output = (tmp_path / "run.log").read_text()
+    assert "interface irc: irc://127.0.0.1" in output
