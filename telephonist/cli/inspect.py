@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,12 @@ async def _gather(config: TelephonistConfig) -> tuple[list[dict[str, Any]], dict
     layer = build_layer(config)
     if not isinstance(layer, InMemoryChannelLayer):
         try:
-            for part in await query_layer(layer, within):
+            # Bounded even if the layer's own reconnect budget is longer.
+            for part in await asyncio.wait_for(query_layer(layer, within), within + 5):
                 parts.setdefault(str(part.get("id")), part)
             shared_layer = layer_status(layer)
+        except Exception as exc:
+            print(f"telephonist: the layer did not answer: {exc!r}", file=sys.stderr)
         finally:
             await layer.close()
     elif layers:

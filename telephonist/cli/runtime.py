@@ -11,8 +11,11 @@ the worker still answers them, then the worker drains.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,17 +120,33 @@ def run_plan(process: Plan, out: TextIO = sys.stdout) -> int:
     if isinstance(layer, InMemoryChannelLayer) and not (process.interfaces and process.worker):
         log.warning(
             "the in-memory layer reaches no other process: this %s will only talk to "
-            "itself (use `telephonist run`, or a layer such as BACKEND = \"redis\")",
+            'itself (use `telephonist run`, or a layer such as BACKEND = "redis")',
             "worker" if process.worker else "server",
         )
     try:
-        return loop.run_until_complete(_main(process, layer, router, reactor, out))
+        code = loop.run_until_complete(_main(process, layer, router, reactor, out))
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.run_until_complete(loop.shutdown_default_executor())
+        with contextlib.suppress(TimeoutError):  # a hook thread that hangs: not our exit
+            loop.run_until_complete(asyncio.wait_for(loop.shutdown_default_executor(), 5))
         if reactor is not None:
             shutdown_reactor(reactor)
         loop.close()
+    _exit_despite_stuck_threads(code)
+    return code
+
+
+def _exit_despite_stuck_threads(code: int) -> None:
+    """A sync consumer still running after the drain cannot be interrupted, and Python
+    would wait for its thread at exit: the stop must stay bounded, so leave without it."""
+    stuck = [
+        t for t in threading.enumerate() if t.name.startswith("telephonist-sync") and t.is_alive()
+    ]
+    if stuck:
+        log.warning("%d sync consumers still running after the drain: exiting anyway", len(stuck))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 async def _main(
@@ -162,7 +181,10 @@ async def _main(
             await layer.close()
             problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
             return fail(problems, EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILURE)
-        await endpoint.start()
+        try:
+            await endpoint.start()
+        except OSError as exc:  # e.g. a socket path too long: status is not worth dying for
+            log.warning("status socket %s unavailable: %s", endpoint.path, exc)
         _announce(out, host, worker)
         await signals.requested.wait()
         stopping = asyncio.ensure_future(_stop(host, worker))

@@ -122,20 +122,27 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self._pumps, return_exceptions=True)
         self._pumps.clear()
-        deadline = asyncio.get_running_loop().time() + drain
-        if self._loose:
-            _, late = await asyncio.wait(set(self._loose), timeout=drain)
-            for task in late:
-                task.cancel()
-        if self._connections is not None:
-            remaining = max(0.0, deadline - asyncio.get_running_loop().time())
-            await self._connections.drain(remaining)
+        await asyncio.gather(self._drain_loose(drain), self._drain_connections(drain))
         with contextlib.suppress(NotImplementedError, TypeError):
             await self.layer.group_discard(control.STATUS_GROUP, self.inbox)
         await run_hooks(self._hooks[1], Lifespan("shutdown", "worker", self.layer))
         # Threads still running a sync consumer cannot be interrupted; do not wait on them.
         self.executor.shutdown(wait=False, cancel_futures=True)
         log.info("worker %s stopped", self.prefix)
+
+    async def _drain_loose(self, within: float) -> None:
+        if not self._loose:
+            return
+        _, late = await asyncio.wait(set(self._loose), timeout=within)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("%d messages still running after the drain: cancelled", len(late))
+            await asyncio.wait(late)
+
+    async def _drain_connections(self, within: float) -> None:
+        if self._connections is not None:
+            await self._connections.drain(within)
 
     # -- receiving --------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ import asyncio
 import os
 import random
 import sys
+import time
 
 from telephonist.routing import route
 from telephonist.worker import connection_released
@@ -77,9 +78,15 @@ def shout(message):
     message.reply_channel.send({"text": message["text"].upper()})
 
 
+def stuck(message):
+    print("stuck consumer started", flush=True)
+    time.sleep(60)  # a sync consumer that will not finish in any drain
+
+
 routes = [
     route("linechat.connect", connect),
     route("linechat.message", shout, text=r"^!"),
+    route("linechat.message", stuck, text=r"^stuck$"),
     route("linechat.message", chat),
 ]
 """

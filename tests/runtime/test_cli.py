@@ -125,6 +125,19 @@ def test_the_drain_is_bounded(
     assert proc.wait(TIMEOUT) == 0
 
 
+def test_a_sync_consumer_that_never_returns_does_not_hold_the_process(
+    spawn: Spawn, clients: Callable[[int], ChatClient]
+) -> None:
+    proc = spawn("run", "-s", "host.drain_timeout=0.2", "-s", "worker.drain_timeout=0.2").ready()
+    client = clients(proc.endpoint())
+    client.line()
+    client.send("stuck")
+    proc.wait_for("^stuck consumer started$")
+    proc.signal(signal.SIGTERM)
+    assert proc.wait(TIMEOUT) == 0  # well before the consumer's 60 s
+    assert "1 sync consumers still running after the drain: exiting anyway" in proc.stderr()
+
+
 def test_json_logs_on_request(spawn: Spawn) -> None:
     proc = spawn("run", "--log-format", "json").ready()
     proc.signal(signal.SIGTERM)
