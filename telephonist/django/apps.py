@@ -1,0 +1,25 @@
+"""The Django app: ``INSTALLED_APPS = ["telephonist.django", ...]``."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+__all__ = ["TelephonistConfig"]
+
+
+class TelephonistConfig(AppConfig):
+    name = "telephonist.django"
+    label = "telephonist"
+    verbose_name = "Telephonist"
+
+    def ready(self) -> None:
+        # Registering checks and hooks here (not at import) is Django's rule: the app
+        # registry is complete, and importing the package alone has no side effects.
+        from django.core import checks
+
+        from . import state  # noqa: F401  (connects its end-of-connection cleanup)
+        from .checks import check_settings
+        from .db import connect_hygiene
+
+        checks.register(check_settings, "telephonist")
+        connect_hygiene()

@@ -1,0 +1,134 @@
+"""System checks (``manage.py check``, and before ``runserver``/``migrate``) for Telephonist.
+
+Each problem the runtime would refuse to start with is reported here first, as a Django
+``Error`` naming the key the way it is written in ``settings.py``
+(``TELEPHONIST['interfaces']['http']['endpoints']``) with a hint saying what to change.
+The same code validates both (:func:`telephonist.config.load_config`,
+:func:`telephonist.plugins.enabled_interfaces`, :class:`telephonist.routing.Router`), so
+a check that passes means the commands start.
+
+IDs: ``telephonist.E001`` settings, ``E002`` interfaces, ``E003`` routing;
+``telephonist.W001`` INSTALLED_APPS order, ``W002`` a session engine that cannot hold
+channel sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.core import checks
+
+from ..config import ConfigError, TelephonistConfig
+from ..plugins import discover, enabled_interfaces
+from ..routing import Router, RoutingError
+from .settings import load_django_config, setting_path
+
+__all__ = ["check_settings"]
+
+_OVERRIDE_NOTE = (
+    "(a telephonist.toml, a TELEPHONIST_* environment variable or a --set option "
+    "overrides settings.py: look there too)"
+)
+
+
+def _located(problem: str) -> tuple[str, str]:
+    """``"interfaces.http.port: bad"`` -> ``("TELEPHONIST['interfaces']...", "bad")``."""
+    key, sep, rest = problem.partition(": ")
+    if not sep or " " in key or key.startswith(("TELEPHONIST", "CHANNEL_LAYERS", "--set")):
+        return "", problem
+    return setting_path(key), rest
+
+
+def _errors(problems: Sequence[str], code: str, hint: str) -> list[checks.CheckMessage]:
+    out: list[checks.CheckMessage] = []
+    for problem in problems:
+        where, what = _located(problem)
+        text = f"{where}: {what}" if where else what
+        out.append(checks.Error(text, hint=hint, id=f"telephonist.{code}"))
+    return out
+
+
+def _interface_errors(config: TelephonistConfig) -> list[checks.CheckMessage]:
+    plugins = discover(config.interfaces)
+    try:
+        enabled_interfaces(config.interfaces, plugins)
+    except ConfigError as exc:
+        names = ", ".join(sorted(discover())) or "none"
+        return _errors(
+            exc.problems,
+            "E002",
+            f"Fix the interface's options in settings.TELEPHONIST['interfaces'] "
+            f"(installed interfaces: {names}; `telephonist interfaces` lists every option) "
+            f"{_OVERRIDE_NOTE}",
+        )
+    return []
+
+
+def _routing_errors(config: TelephonistConfig) -> list[checks.CheckMessage]:
+    if not config.routing:
+        return []
+    try:
+        Router(config.routing)
+    except RoutingError as exc:
+        return [
+            checks.Error(
+                f"routing {config.routing!r}: {problem}",
+                hint="Fix the route named above, or point TELEPHONIST['routing'] at the "
+                "right list (a dotted path such as 'myproject.routing.routes').",
+                id="telephonist.E003",
+            )
+            for problem in exc.problems
+        ]
+    return []
+
+
+def _app_order() -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    apps = list(settings.INSTALLED_APPS)
+    ours = next((i for i, a in enumerate(apps) if a.startswith("telephonist.django")), None)
+    static = next((i for i, a in enumerate(apps) if a == "django.contrib.staticfiles"), None)
+    if ours is not None and static is not None and static < ours:
+        return [
+            checks.Warning(
+                "'django.contrib.staticfiles' comes before 'telephonist.django' in "
+                "INSTALLED_APPS, so `manage.py runserver` is staticfiles' WSGI server, "
+                "not Telephonist's.",
+                hint="Move 'telephonist.django' above 'django.contrib.staticfiles'.",
+                id="telephonist.W001",
+            )
+        ]
+    return []
+
+
+def _session_engine() -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    engine = getattr(settings, "SESSION_ENGINE", "")
+    if engine == "django.contrib.sessions.backends.signed_cookies":
+        return [
+            checks.Warning(
+                "SESSION_ENGINE stores sessions in cookies: channel_session and "
+                "channel_session_user cannot save anything (a WebSocket or IRC "
+                "connection has no cookie to write to).",
+                hint="Use a server-side engine (db, cache, cached_db or file) if any "
+                "consumer uses channel sessions.",
+                id="telephonist.W002",
+            )
+        ]
+    return []
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Everything the Telephonist commands would refuse to start with."""
+    messages = _app_order() + _session_engine()
+    try:
+        config = load_django_config()
+    except ConfigError as exc:
+        return messages + _errors(
+            exc.problems,
+            "E001",
+            f"Change that key in settings.TELEPHONIST (or CHANNEL_LAYERS) {_OVERRIDE_NOTE}.",
+        )
+    return messages + _interface_errors(config) + _routing_errors(config)

@@ -1,0 +1,80 @@
+"""The routing a Django project runs with: its own, plus what Django users expect.
+
+``manage.py`` commands route, in this order:
+
+1. static files under ``STATIC_URL`` (``runserver`` only, in DEBUG or with
+   ``--insecure``; :mod:`.static`);
+2. the project's routing (``TELEPHONIST['routing']``), included as it is;
+3. every other ``http.request`` to the project's Django views (URLconf, middleware,
+   streaming responses), through :mod:`telephonist.django.views`. As in Channels 1, a
+   project that routes nothing for HTTP still serves its site.
+
+The runtime takes routing as a dotted path, so the commands publish the composed list
+under :data:`ACTIVE` (``telephonist.django.routing.active``, computed when a worker
+loads it) after :func:`activate` recorded what to compose. Workers of a split
+deployment started with ``manage.py runworker`` compose the same list.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ..routing import Include, Route, include, route
+from .static import static_route
+
+__all__ = ["ACTIVE", "activate", "compose", "view_consumer"]
+
+log = logging.getLogger("telephonist.django")
+
+ACTIVE = "telephonist.django.routing.active"
+
+_active: dict[str, Any] = {"routing": None, "static": False}
+
+
+def view_consumer() -> Callable[..., Any] | None:
+    """The consumer that runs Django views for ``http.request``, if it is installed."""
+    try:
+        views = importlib.import_module("telephonist.django.views")
+    except ImportError as exc:
+        log.debug("Django views are not served: %s", exc)
+        return None
+    for name in ("view_consumer", "ViewConsumer", "DjangoViewConsumer"):
+        found = getattr(views, name, None)
+        if found is None:
+            continue
+        as_consumer = getattr(found, "as_consumer", None)
+        consumer: Callable[..., Any] = as_consumer() if callable(as_consumer) else found
+        return consumer
+    return None
+
+
+def compose(routing: str | None, *, static: bool = False) -> list[Route | Include]:
+    """Static files (optional), the project's routing, then Django views for HTTP."""
+    routes: list[Route | Include] = []
+    if static:
+        files = static_route()
+        if files is not None:
+            routes.append(files)
+    if routing:
+        routes.append(include(routing))
+    views = view_consumer()
+    if views is not None:
+        routes.append(route("http.request", views))
+    return routes
+
+
+def activate(routing: str | None, *, static: bool = False) -> str:
+    """Record what :data:`ACTIVE` composes; returns that dotted path for the runtime."""
+    _active.update(routing=routing, static=static)
+    return ACTIVE
+
+
+def __getattr__(name: str) -> Any:
+    # ``active`` is computed on access: the Router imports this module and reads it
+    # after the command called ``activate``.
+    if name == "active":
+        return compose(_active["routing"], static=_active["static"])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,117 @@
+"""Telephonist's configuration from a Django project's settings.
+
+Theory of operation
+-------------------
+A Django project configures Telephonist in ``settings.TELEPHONIST``: the same keys as
+``telephonist.toml`` (``routing``, ``layer``, ``interfaces``, ``host``, ``worker``,
+``affinity``, ``status``, ``log_format``, ``log_level``), as a dict. It is plugged into
+:func:`telephonist.config.load_config` as a *source*, the seam that module keeps for
+Django: the lowest layer above the defaults, so a ``telephonist.toml``, ``TELEPHONIST_*``
+environment variables and ``--set`` still override one key at a time on a deployed
+machine, exactly as for ``telephonist run``. One model, one validation, one set of
+error messages.
+
+A project moving from Channels keeps ``CHANNEL_LAYERS``: its ``default`` entry is the
+layer unless ``TELEPHONIST`` names one, and a Channels 1 ``ROUTING`` key is the routing
+unless ``TELEPHONIST`` names one. Channels 1 backends that no longer exist map to
+their Telephonist equivalents (``asgi_redis`` -> ``redis``, ``asgiref.inmemory`` ->
+``memory``); Channels 4 backends (``channels_redis``) are used as they are.
+
+With no ``interfaces`` key, a Django project gets the ``http`` interface (HTTP and
+WebSocket), which is what ``runserver`` has always served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..config import ConfigError, TelephonistConfig, load_config
+
+__all__ = [
+    "CHANNELS_1_BACKENDS",
+    "DEFAULT_INTERFACES",
+    "django_source",
+    "load_django_config",
+    "setting_path",
+]
+
+#: Channels 1 backends whose packages are gone, and what replaces them.
+CHANNELS_1_BACKENDS = {
+    "asgi_redis.RedisChannelLayer": "redis",
+    "asgi_redis.core.RedisChannelLayer": "redis",
+    "asgiref.inmemory.ChannelLayer": "memory",
+    "channels.layers.InMemoryChannelLayer": "memory",
+}
+
+DEFAULT_INTERFACES: Mapping[str, Mapping[str, Any]] = {"http": {}}
+
+_SECTIONS = {"routing", "layer", "interfaces", "host", "worker", "affinity", "status"}
+
+
+def setting_path(dotted: str) -> str:
+    """``interfaces.http.endpoints`` -> ``TELEPHONIST['interfaces']['http']['endpoints']``,
+    the way a Django developer finds the key in ``settings.py``."""
+    parts = [p for p in dotted.split(".") if p]
+    return "TELEPHONIST" + "".join(f"[{p!r}]" for p in parts)
+
+
+def _lower_keys(value: Mapping[str, Any]) -> dict[str, Any]:
+    # Django settings are conventionally upper case (``"ROUTING"``); the model's keys
+    # are lower case. Only the top level and plain sections are folded: interface
+    # options are the plugin's own names, and the layer keeps BACKEND/CONFIG.
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        name = key.lower() if isinstance(key, str) else key
+        if name == "layer" and isinstance(item, Mapping):
+            item = {k.upper() if isinstance(k, str) else k: v for k, v in item.items()}
+        elif name in _SECTIONS - {"layer", "interfaces"} and isinstance(item, Mapping):
+            item = {k.lower() if isinstance(k, str) else k: v for k, v in item.items()}
+        out[name] = item
+    return out
+
+
+def _from_channel_layers(layers: object, tree: dict[str, Any]) -> list[str]:
+    """Fill ``layer``/``routing`` from ``CHANNEL_LAYERS['default']``; returns problems."""
+    if not isinstance(layers, Mapping):
+        return [f"CHANNEL_LAYERS: expected a dict of layers, got {type(layers).__name__}"]
+    if not layers:
+        return []
+    default = layers.get("default")
+    if not isinstance(default, Mapping):
+        return ["CHANNEL_LAYERS: has no 'default' entry (Telephonist uses that one)"]
+    if "layer" not in tree:
+        backend = default.get("BACKEND")
+        layer: dict[str, Any] = {"BACKEND": CHANNELS_1_BACKENDS.get(str(backend), backend)}
+        if default.get("CONFIG") is not None:
+            layer["CONFIG"] = default["CONFIG"]
+        tree["layer"] = layer
+    if "routing" not in tree and default.get("ROUTING"):
+        tree["routing"] = default["ROUTING"]
+    return []
+
+
+def django_source() -> dict[str, Any]:
+    """The configuration tree of ``settings.TELEPHONIST`` and ``CHANNEL_LAYERS``.
+
+    ``ConfigError`` when a setting has the wrong shape; values are checked by the model.
+    """
+    from django.conf import settings
+
+    raw = getattr(settings, "TELEPHONIST", None)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError([f"TELEPHONIST: expected a dict, got {type(raw).__name__}"])
+    tree = _lower_keys(raw)
+    problems = _from_channel_layers(getattr(settings, "CHANNEL_LAYERS", {}), tree)
+    if problems:
+        raise ConfigError(problems)
+    tree.setdefault("interfaces", {k: dict(v) for k, v in DEFAULT_INTERFACES.items()})
+    return tree
+
+
+def load_django_config(overrides: Iterable[str] = (), path: str | None = None) -> TelephonistConfig:
+    """The full configuration a ``manage.py`` command runs with: Django's settings, then
+    ``telephonist.toml`` (or ``path``), ``TELEPHONIST_*`` variables and ``overrides``."""
+    return load_config(path, overrides=overrides, sources=[django_source])
