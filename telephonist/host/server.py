@@ -31,6 +31,7 @@ from . import control
 from .affinity import Affinity
 from .hooks import Lifespan, load_hooks, run_hooks
 from .replies import ReplyChannels
+from .status import keep_status_membership
 
 __all__ = ["InterfaceServer", "StartupError"]
 
@@ -154,8 +155,9 @@ class InterfaceServer:
         loop = asyncio.get_running_loop()
         self.replies.open(self.control_channel, self._on_control, owner="(host)")
         self._tasks.append(loop.create_task(self.affinity.run_watchdog(), name="affinity"))
-        with contextlib.suppress(NotImplementedError):
-            await self.layer.group_add(control.STATUS_GROUP, self.control_channel)
+        self._tasks.append(
+            loop.create_task(keep_status_membership(self.layer, self.control_channel))
+        )
         for configured in self._configured:
             view = _InterfaceView(self, configured.name)
             interface = configured.cls(configured.config, view)

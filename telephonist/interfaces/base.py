@@ -7,8 +7,9 @@ messages arriving on its *reply channels* back into protocol actions. It is foun
 the ``telephonist.interfaces`` entry-point group (``name = "package.module:Class"``) and
 gets exactly the powers below; built-in interfaces get nothing more.
 
-The *host* (one per interface-server process) owns the event loop, the layer and ONE
-receive loop for all of the process's reply channels. An interface never calls
+The *host* (one per interface-server process) owns the event loop, the layer and the
+receiving of all of the process's reply channels (the layer itself runs the one
+process-wide receive loop; see ``telephonist.host.replies``). An interface never calls
 ``layer.receive``: it asks the host for a reply channel per connection (or per
 conversation) with a handler, and the host calls that handler, in order, with each
 message that arrives there. Events go out through ``host.send_event``; when it names the
@@ -21,6 +22,12 @@ and the interface ends the connection the protocol's way.
 Overload is answered at the edge: ``send_event`` raises ``ChannelFull`` (already counted)
 and the interface gives its protocol's own answer (HTTP 503, WebSocket 1013, SMTP 451,
 Slack non-2xx, IRC: stop reading for a while).
+
+Two rules keep affinity exact (added with the host, docs/writing-an-interface.md): call
+``send_event`` for one connection one at a time (await each; the order of the calls is
+the order of consumption), and send a connection's last event before
+``close_reply_channel`` (the release that lets its worker drop the connection's state
+follows that event).
 """
 
 from __future__ import annotations

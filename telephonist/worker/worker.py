@@ -36,6 +36,7 @@ from ..core.names import non_local_name
 from ..dispatch import Dispatcher
 from ..host import control
 from ..host.hooks import Lifespan, load_hooks, run_hooks
+from ..host.status import keep_status_membership
 from ..routing import Router
 from ..routing.policies import policy_for
 from .connections import Connections
@@ -78,6 +79,7 @@ class Worker:
         # The strict limit on consumers running at once.
         self._running = asyncio.Semaphore(self.settings.concurrency)
         self._pumps: list[asyncio.Task[None]] = []
+        self._membership: asyncio.Task[None] | None = None
         self._loose: set[asyncio.Task[None]] = set()
         self._connections: Connections | None = None
         self._started_at = 0.0
@@ -111,16 +113,16 @@ class Worker:
         loop = asyncio.get_running_loop()
         for channel in [*self.channels, self.inbox]:
             self._pumps.append(loop.create_task(self._pump(channel), name=f"pump:{channel}"))
-        with contextlib.suppress(NotImplementedError):
-            await self.layer.group_add(control.STATUS_GROUP, self.inbox)
+        self._membership = loop.create_task(keep_status_membership(self.layer, self.inbox))
         log.info("worker %s listening on %s", self.prefix, ", ".join(self.channels))
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         """Stop taking messages, let in-flight ones finish (bounded), then hooks."""
         drain = self.settings.drain_timeout if drain_timeout is None else drain_timeout
-        for task in self._pumps:
+        tasks = [*self._pumps, *([self._membership] if self._membership else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._pumps.clear()
         await asyncio.gather(self._drain_loose(drain), self._drain_connections(drain))
         with contextlib.suppress(NotImplementedError, TypeError):
