@@ -17,7 +17,19 @@ from dataclasses import dataclass
 
 from telephonist.interfaces.irc.lines import Line, parse_line
 
-__all__ = ["Peer", "Received"]
+__all__ = ["Peer", "Received", "too_early"]
+
+
+def too_early(received: list[Received], since: float, burst: int, rate: float) -> list[int]:
+    """Indexes of lines that arrived sooner than a token bucket (``burst``, ``rate``)
+    started no earlier than ``since`` could have sent them. Only a lower bound on each
+    arrival is checked, so a slow reader (lines read late, in clumps) never fails it;
+    a sender that is not paced does."""
+    return [
+        k
+        for k, item in enumerate(received)
+        if k >= burst and item.at - since < (k - burst + 1) / rate * 0.95
+    ]
 
 
 @dataclass(frozen=True)

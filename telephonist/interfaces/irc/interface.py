@@ -22,7 +22,8 @@ counted) and the network client sends them through its token bucket.
 
 Counters (``host.count``): ``rejected``, ``backpressure_pauses``, ``dropped_full``,
 ``dropped_too_large``, ``dropped_disconnected``, ``dropped_queue_full``, ``aborted``,
-``ignored_own_message``, ``ignored_server_notice``, ``ctcp_answered``, ``ctcp_ignored``.
+``ignored_own_message``, ``ignored_server_notice``, ``ctcp_answered``, ``ctcp_ignored``,
+``errors`` (an unexpected exception, logged with its traceback).
 """
 
 from __future__ import annotations
@@ -170,7 +171,11 @@ class IrcInterface(Interface):
         queue = self._inbound[client.name]
         while True:
             event = await queue.get()
-            await self._deliver(client, event)
+            try:
+                await self._deliver(client, event)
+            except Exception:  # a bug must not silence the network: log, count, go on
+                self.host.count("errors")
+                self.log.exception("could not publish a %s event", event.channel)
             if client.name in self._paused and queue.qsize() <= _LOW_WATER:
                 self._paused.discard(client.name)
                 client.resume_reading()

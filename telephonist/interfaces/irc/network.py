@@ -206,7 +206,12 @@ class NetworkClient:
         backoff = Backoff(self.config.reconnect_initial, self.config.reconnect_max)
         failures = 0
         while not self._stopping.is_set():
-            registered = await self._attempt()
+            try:
+                registered = await self._attempt()
+            except Exception:  # supervised: a bug in one attempt must not end the network
+                self.log.exception("connection attempt to %s failed unexpectedly", self.name)
+                self.close("internal error")
+                registered = False
             if self._stopping.is_set():
                 break
             if registered:

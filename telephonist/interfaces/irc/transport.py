@@ -24,6 +24,7 @@ passed ``lines.format_line``, which refuses all three.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,8 @@ from jaraco.stream import buffer  # type: ignore[import-untyped]
 from .config import NetworkConfig
 
 __all__ = ["IrcConnection", "IrcReactor", "tls_context"]
+
+log = logging.getLogger("telephonist.interfaces.irc")
 
 LineCallback = Callable[[str], None]
 LostCallback = Callable[[str], None]
@@ -100,7 +103,10 @@ class IrcConnection(AioConnection):  # type: ignore[misc]
         self.buffer.feed(new_data)
         for line in self.buffer:
             if line and self.connected:
-                self.on_line(line)
+                try:
+                    self.on_line(line)
+                except Exception:  # one bad line must not drop the connection
+                    log.exception("error handling the line %r", line[:200])
         if len(self.buffer) > self.max_line:
             self.disconnect(f"server line longer than {self.max_line} bytes")
 
