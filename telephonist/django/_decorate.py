@@ -45,11 +45,17 @@ After = Callable[[Message, object], None]
 
 @dataclass(frozen=True)
 class Step:
-    """A named before/after pair (the name guards against wrapping a class twice)."""
+    """A named before/after pair (the name guards against wrapping a class twice).
+
+    ``load(token)`` reads eagerly what ``before`` left lazy (a session store reads on
+    first access): done in the thread for async consumers, whose bodies run on the
+    event loop where Django refuses database access.
+    """
 
     name: str
     before: Before
     after: After
+    load: Callable[[object], None] | None = None
 
 
 def find_message(args: tuple[Any, ...]) -> Message:
@@ -87,7 +93,11 @@ def _run_sync(steps: tuple[Step, ...], func: Callable[..., Any]) -> Callable[...
 
 def _run_async(steps: tuple[Step, ...], func: Callable[..., Any]) -> Callable[..., Any]:
     def before_all(message: Message) -> list[tuple[Step, object]]:
-        return [(step, step.before(message)) for step in steps]
+        done = [(step, step.before(message)) for step in steps]
+        for step, token in done:
+            if step.load is not None:
+                step.load(token)
+        return done
 
     def after_all(message: Message, done: list[tuple[Step, object]]) -> None:
         for step, token in reversed(done):

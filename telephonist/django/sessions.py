@@ -129,7 +129,15 @@ def _channel_session_after(message: Message, token: object) -> None:
         save_if_modified(token, session_key_for(_reply_name(message, "channel_session")))
 
 
-CHANNEL_SESSION = Step("channel_session", _channel_session_before, _channel_session_after)
+def load_session(token: object) -> None:
+    """Read a lazy session store now (see ``Step.load``)."""
+    if isinstance(token, SessionBase):
+        token.keys()
+
+
+CHANNEL_SESSION = Step(
+    "channel_session", _channel_session_before, _channel_session_after, load_session
+)
 
 #: Decorator: ``message.channel_session`` is this connection's Django session.
 channel_session = consumer_decorator(CHANNEL_SESSION)
@@ -182,7 +190,7 @@ def _http_session_after(message: Message, token: object) -> None:
         save_if_modified(token)
 
 
-HTTP_SESSION = Step("http_session", _http_session_before, _http_session_after)
+HTTP_SESSION = Step("http_session", _http_session_before, _http_session_after, load_session)
 
 #: Decorator: ``message.http_session`` is the browser's session (``None`` without one).
 http_session = consumer_decorator(HTTP_SESSION)

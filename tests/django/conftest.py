@@ -1,0 +1,20 @@
+"""Fixtures of the Django integration tests (settings: tests/django/settings.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from telephonist.django.pytest_plugin import consumer_tester, telephonist_live_server
+from tests.django.testapp import counting_sessions
+
+__all__ = ["consumer_tester", "telephonist_live_server"]
+
+
+@pytest.fixture
+def counted_sessions(settings: object) -> Iterator[counting_sessions.Counts]:
+    """Sessions in the database, with every load and save counted."""
+    settings.SESSION_ENGINE = "tests.django.testapp.counting_sessions"  # type: ignore[attr-defined]
+    counting_sessions.COUNTS.reset()
+    yield counting_sessions.COUNTS

@@ -1,0 +1,9 @@
+from telephonist.routing import route, route_class
+
+from . import consumers
+
+routes = [
+    route("websocket.receive", consumers.note, path=r"^/note/$"),
+    route(["websocket.connect", "websocket.receive"], consumers.count, path=r"^/count/$"),
+    route_class(consumers.RoomChat, path=r"^/chat/(?P<room>\w+)/$"),
+]
