@@ -160,7 +160,8 @@ class LiveServer:
         return self
 
     def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
+        assert self._proc is not None
+        assert self._proc.stdout is not None
         for line in self._proc.stdout:
             self._lines.put(line.rstrip("\n"))
         self._lines.put(None)

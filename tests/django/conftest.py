@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from telephonist.django.pytest_plugin import consumer_tester, telephonist_live_server
@@ -13,8 +11,8 @@ __all__ = ["consumer_tester", "telephonist_live_server"]
 
 
 @pytest.fixture
-def counted_sessions(settings: object) -> Iterator[counting_sessions.Counts]:
+def counted_sessions(settings: object) -> counting_sessions.Counts:
     """Sessions in the database, with every load and save counted."""
     settings.SESSION_ENGINE = "tests.django.testapp.counting_sessions"  # type: ignore[attr-defined]
     counting_sessions.COUNTS.reset()
-    yield counting_sessions.COUNTS
+    return counting_sessions.COUNTS
