@@ -181,7 +181,7 @@ def _header(results: Results, cfg: Config) -> str:
     return (
         f"Telephonist channel-layer benchmark, {meta['started']}: {meta['cpus']} CPUs, "
         f"Python {meta['python']}, {meta['server']}; medians of {cfg.repeat} "
-        "interleaved repeats"
+        f"interleaved repeats\n{meta['telephonist']}"
     )
 
 

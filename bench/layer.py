@@ -39,6 +39,7 @@ import dataclasses
 import os
 import platform
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -101,8 +102,31 @@ def _select(results: Results, wanted: set[str], have_server: bool) -> list[Layer
     return chosen
 
 
+def _git(directory: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=10
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _source() -> str:
+    """Which Telephonist code is measured: its path, commit, and uncommitted changes."""
+    import telephonist
+
+    path = Path(telephonist.__file__).resolve().parent
+    head = _git(path, "rev-parse", "--short", "HEAD")
+    if head is None:
+        return f"telephonist from {path} (not a git checkout)"
+    dirty = _git(path, "status", "--porcelain", "--", ".")
+    return f"telephonist {head}{' + uncommitted changes' if dirty else ''} from {path}"
+
+
 def _meta(config: Config, server: str) -> dict[str, object]:
     return {
+        "telephonist": _source(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
