@@ -21,7 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio.connection import ConnectionPool, parse_url
+from redis.asyncio.connection import (
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+    parse_url,
+)
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from ..exceptions import InvalidChannelLayerError
@@ -83,11 +88,14 @@ class HostSpec:
 
 
 def _with_ssl_class(kwargs: dict[str, Any]) -> dict[str, Any]:
-    # ConnectionPool(**kwargs) has no "ssl" switch of its own (from_url sets the class).
+    # ConnectionPool(**kwargs) has no "ssl" or unix-socket switch of its own (from_url and
+    # redis.Redis(...) pick the class): pick it here, so the dicts Redis() takes work.
+    if "unix_socket_path" in kwargs:
+        kwargs["path"] = kwargs.pop("unix_socket_path")
     if kwargs.pop("ssl", False):
-        from redis.asyncio.connection import SSLConnection
-
         kwargs["connection_class"] = SSLConnection
+    elif "path" in kwargs:
+        kwargs.setdefault("connection_class", UnixDomainSocketConnection)
     return kwargs
 
 

@@ -262,16 +262,7 @@ class RedisChannelLayer(BaseChannelLayer):
         and locally buffered messages; other prefixes on the same servers are untouched."""
         state = self._state()
         pattern = state.layout.scan_pattern()
-        for shard in state.shards:
-            for node in await shard.nodes():
-                cursor: Any = 0
-                while True:
-                    [reply] = await node.call([("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)])
-                    cursor, keys = reply
-                    if keys:
-                        await node.call([("UNLINK", *keys)])
-                    if int(cursor) == 0:
-                        break
+        await asyncio.gather(*(shard.unlink_matching(pattern) for shard in state.shards))
         with self._lock:
             states = list(self._states.values())
         for other in states:

@@ -138,8 +138,12 @@ class Node:
         self, batch: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]]
     ) -> None:
         commands = [command for cmds, _ in batch for command in cmds]
-        if self._conn is None:
-            self._conn = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        try:
+            if self._conn is None:
+                self._conn = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        except Exception as exc:  # a bad connection option: tell the callers, never hang
+            _fail(batch, exc)
+            return
         conn = self._conn
         try:
             await self.connect(conn)
@@ -155,10 +159,12 @@ class Node:
                 await conn.disconnect(nowait=True)
                 if isinstance(exc, CONNECTION_ERRORS):
                     self.note_failure(exc)
-            error = exc if isinstance(exc, LayerUnavailable) else LayerUnavailable(str(exc))
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(error)
+            if isinstance(exc, (LayerUnavailable, asyncio.CancelledError)):
+                _fail(batch, exc)
+            elif isinstance(exc, CONNECTION_ERRORS):
+                _fail(batch, LayerUnavailable(f"Redis {self.name}: {exc}"))
+            else:
+                _fail(batch, exc)  # a bug or a bad option: surface it as it is
             if not isinstance(exc, Exception):
                 raise  # cancellation (close()) propagates once the callers are told
             return
@@ -195,3 +201,14 @@ class Node:
         for conn in conns:
             await conn.disconnect()
         await self._pool.disconnect()
+
+
+def _fail(
+    batch: Sequence[tuple[Sequence[Command], asyncio.Future[list[Any]]]], exc: BaseException
+) -> None:
+    for _, future in batch:
+        if not future.done():
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)

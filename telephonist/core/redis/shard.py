@@ -39,7 +39,8 @@ class Shard:
         return self.node
 
     def slot(self, tag: str) -> int:
-        """Keys with the same slot may share one script call (always, on one server)."""
+        """The slot of a hash tag or a whole key: keys of one slot may share a script call
+        or a multi-key command (any keys may, on one server)."""
         return 0
 
     async def nodes(self) -> list[Node]:
@@ -83,6 +84,29 @@ class Shard:
                 node = await self.node_for(key)
                 # The failed EVALSHA ran nothing: load, then run it once more.
                 _, replies[i] = await node.call([("SCRIPT", "LOAD", source), command])
+
+    async def unlink_matching(self, pattern: str) -> int:
+        """Delete every key matching ``pattern`` on every node (``SCAN`` + ``UNLINK``, one
+        ``UNLINK`` per slot, as a cluster requires); returns how many were deleted."""
+        deleted = 0
+        for node in await self.nodes():
+            cursor: Any = 0
+            while True:
+                [reply] = await node.call([("SCAN", cursor, "MATCH", pattern, "COUNT", 1000)])
+                if isinstance(reply, Exception):
+                    raise reply
+                cursor, keys = reply
+                by_slot: dict[int, list[bytes]] = {}
+                for key in keys:
+                    by_slot.setdefault(self.slot(key.decode()), []).append(key)
+                if by_slot:
+                    for answer in await node.call([("UNLINK", *ks) for ks in by_slot.values()]):
+                        if isinstance(answer, Exception):
+                            raise answer
+                        deleted += int(answer)
+                if int(cursor) == 0:
+                    break
+        return deleted
 
     async def close(self) -> None:
         await self.node.close()
