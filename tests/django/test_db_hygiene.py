@@ -149,11 +149,10 @@ def test_persistent_connections_are_reused_not_leaked(alias: str, run: Run) -> N
     assert open_connections(alias) - before <= THREADS
 
 
+@pytest.mark.parametrize("alias", ALIASES[1:], indirect=True)  # a server to kill it
 def test_a_connection_killed_by_the_server_is_replaced_before_the_next_consumer(
     alias: str, run: Run
 ) -> None:
-    if alias != "pg":
-        pytest.skip("only a database server can kill a connection")
     db = connections.settings[alias]
     db["CONN_MAX_AGE"] = 600
     db["CONN_HEALTH_CHECKS"] = True
