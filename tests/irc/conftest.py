@@ -60,7 +60,8 @@ def inspircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InspIRCd]:
 
 @pytest.fixture(scope="session")
 def inspircd_anope() -> Iterator[InspIRCd]:
-    """InspIRCd with Anope linked as its services: NickServ accounts and SASL."""
+    """InspIRCd with Anope linked as its services: NickServ accounts and SASL (PLAIN,
+    and EXTERNAL on its TLS port)."""
     ircd_binary, anope_binary = InspIRCd.find(), AnopeServices.find()
     if ircd_binary is None or anope_binary is None:
         require_service("inspircd and anope (apt install inspircd anope; scripts/peers/irc.sh)")
@@ -68,7 +69,9 @@ def inspircd_anope() -> Iterator[InspIRCd]:
     # world-traversable one (removed afterwards).
     base = Path(tempfile.mkdtemp(prefix="telephonist-anope-"))
     base.chmod(0o755)
-    server = InspIRCd(base / "ircd", binary=ircd_binary or "", services=SERVICES_NAME).start()
+    server = InspIRCd(
+        base / "ircd", binary=ircd_binary or "", services=SERVICES_NAME, tls=True
+    ).start()
     services = AnopeServices(base / "anope", server, binary=anope_binary or "")
     try:
         services.start()

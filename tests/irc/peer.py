@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,8 +50,16 @@ class Peer:
         self._new = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def connect(self, port: int, caps: tuple[str, ...] = (), within: float = 10) -> Peer:
-        self._reader, self._writer = await asyncio.open_connection("127.0.0.1", port)
+    async def connect(
+        self,
+        port: int,
+        caps: tuple[str, ...] = (),
+        within: float = 10,
+        tls: ssl.SSLContext | None = None,
+    ) -> Peer:
+        self._reader, self._writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=tls, server_hostname="localhost" if tls else None
+        )
         self._task = asyncio.ensure_future(self._read())
         if caps:
             self.send("CAP REQ :" + " ".join(caps))

@@ -8,9 +8,11 @@ missing; callers then use ``tests.servers.require_service`` (skip locally, fail 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -31,6 +33,7 @@ __all__ = [
     "MiniIrcd",
     "Ngircd",
     "make_cert",
+    "make_client_cert",
 ]
 
 SERVER_NAME = "irc.test.local"
@@ -41,6 +44,7 @@ def make_cert() -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 / localhost (cert, key), made once per
     test session (an EC key: quick to make)."""
     directory = Path(tempfile.mkdtemp(prefix="telephonist-irc-cert-"))
+    atexit.register(shutil.rmtree, directory, True)
     directory.chmod(0o755)
     cert, key = directory / "cert.pem", directory / "key.pem"
     if not cert.exists():
@@ -55,6 +59,29 @@ def make_cert() -> tuple[Path, Path]:
         cert.chmod(0o644)
         key.chmod(0o644)
     return cert, key
+
+
+@functools.cache
+def make_client_cert() -> tuple[Path, Path, str]:
+    """A client certificate (cert, key, SHA-256 fingerprint as IRC servers show it:
+    lower-case hex without colons), for CertFP and SASL EXTERNAL."""
+    directory = Path(tempfile.mkdtemp(prefix="telephonist-irc-client-"))
+    atexit.register(shutil.rmtree, directory, True)
+    cert, key = directory / "client.pem", directory / "client.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=bot"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    out = subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-noout", "-fingerprint", "-sha256"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    return cert, key, out.strip().split("=", 1)[1].replace(":", "").lower()
+
+
+def _no_core_dumps() -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 @dataclass
@@ -76,7 +103,11 @@ class IrcServer:
         self.configure()
         log = (self.directory / "server.log").open("ab")
         self.proc = subprocess.Popen(
-            self.command(), cwd=self.directory, stdout=log, stderr=subprocess.STDOUT
+            self.command(),
+            cwd=self.directory,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_no_core_dumps,  # InspIRCd with gnutls may crash on SIGTERM
         )
         wait_for_port(self.port, self.proc)
         return self
@@ -189,6 +220,10 @@ class InspIRCd(IrcServer):
     services: str | None = None  # the services server name to accept a link from
     link_password: str = "linkpass"
     binary: str = "inspircd"
+    #: With ``tls``: a TLS client port that asks for client certificates (CertFP), whose
+    #: SHA-256 fingerprints reach the services for SASL EXTERNAL.
+    tls: bool = False
+    tls_port: int = field(default_factory=free_port)
 
     @staticmethod
     def find() -> str | None:
@@ -200,7 +235,16 @@ class InspIRCd(IrcServer):
         d = self.directory
         (d / "motd.txt").write_text("test\n")
         names = _INSPIRCD_MODULES + (_SERVICES_MODULES if self.services else ())
+        names += ("ssl_gnutls", "sslinfo") if self.tls else ()
         modules = "\n".join(f'<module name="{m}">' for m in names)
+        tls = ""
+        if self.tls:
+            cert, key = make_cert()
+            tls = f"""
+<sslprofile name="tls" provider="gnutls" certfile="{cert}" keyfile="{key}" hash="sha256"
+            requestclientcert="yes" dhfile="">
+<bind address="127.0.0.1" port="{self.tls_port}" type="clients" sslprofile="tls">
+"""
         services = ""
         if self.services:
             services = f"""
@@ -229,12 +273,19 @@ class InspIRCd(IrcServer):
 <dns server="127.0.0.1" timeout="1">
 {modules}
 {services}
+{tls}
 """
         )
 
     def command(self) -> list[str]:
         conf = str(self.directory / "inspircd.conf")
         return [self.binary, "--config", conf, "--nofork", "--runasroot"]
+
+    def start(self) -> InspIRCd:
+        super().start()
+        if self.tls:
+            wait_for_port(self.tls_port, self.proc)
+        return self
 
 
 SERVICES_NAME = "services.test.local"
@@ -294,6 +345,8 @@ class AnopeServices:
             ("command", {"service": "NickServ", "name": "REGISTER",
                          "command": "nickserv/register"}),
             ("module", {"name": "ns_identify", "maxlogins": "10"}),
+            ("module", {"name": "ns_cert", "max": "5"}),
+            ("command", {"service": "NickServ", "name": "CERT", "command": "nickserv/cert"}),
             ("module", {"name": "m_sasl"}),
         ]  # fmt: skip
         text = "".join(

@@ -3,12 +3,13 @@ echo-message echoes do not; SASL PLAIN against real Anope services (903 and 904)
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
 
 from telephonist.interfaces.irc import spec
 from tests.irc.conftest import Started, network
 from tests.irc.peer import Peer
-from tests.irc.servers import InspIRCd
+from tests.irc.servers import InspIRCd, make_cert, make_client_cert
 from tests.irc.test_ngircd import joined
 
 StartIrc = Callable[..., Awaitable[Started]]
@@ -44,10 +45,13 @@ async def test_tags_time_and_echo_message(
     assert (session.ident, session.host) == (nick[:10], "127.0.0.1")
 
 
-async def register_account(port: int, peers: Peers, account: str, password: str) -> None:
+async def register_account(port: int, peers: Peers, account: str, password: str) -> Peer:
+    """Register ``account`` with NickServ the way a user does; returns that user,
+    still connected and identified."""
     owner = await peers(account).connect(port)
     owner.send(f"PRIVMSG NickServ :REGISTER {password} {account}@example.invalid")
     await owner.expect(lambda ln: ln.command == "NOTICE" and "registered" in ln.param(1))
+    return owner
 
 
 async def test_sasl_plain_success(
@@ -80,3 +84,28 @@ async def test_sasl_plain_failure_gives_up_the_attempt(
     status = interface.status()["networks"]["test"]
     assert status["state"] == "waiting"
     assert status["connects"] == 0
+
+
+async def test_sasl_external_with_a_client_certificate(
+    inspircd_anope: InspIRCd, start_irc: StartIrc, peers: Peers, nick: str
+) -> None:
+    cert, key, fingerprint = make_client_cert()
+    server_cert, _ = make_cert()
+    # The account's owner connects with the certificate, registers, and adds the
+    # certificate's fingerprint to the account (NickServ CERT ADD), as a user would.
+    tls = ssl.create_default_context(cafile=str(server_cert))
+    tls.load_cert_chain(cert, key)
+    owner = await peers("acct3").connect(inspircd_anope.tls_port, tls=tls)
+    owner.send("PRIVMSG NickServ :REGISTER some-pass acct3@example.invalid")
+    await owner.expect(lambda ln: ln.command == "NOTICE" and "registered" in ln.param(1))
+    owner.send("PRIVMSG NickServ :CERT ADD")
+    await owner.expect(lambda ln: ln.command == "NOTICE" and fingerprint in ln.param(1))
+    config = network(
+        inspircd_anope.tls_port, nick, tls=True, tls_ca_file=str(server_cert),
+        tls_server_name="localhost", tls_client_cert=str(cert), tls_client_key=str(key),
+        sasl_mechanism="external",
+    )  # fmt: skip
+    interface, host = await start_irc(config)
+    connect = await host.next_event(spec.CONNECT)
+    assert connect["account"] == "acct3"
+    assert interface.clients["test"].negotiation.sasl_outcome == "success"
