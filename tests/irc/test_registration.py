@@ -74,6 +74,8 @@ def test_settings() -> None:
         config(channels=["#a,#b"])
     with pytest.raises(ValidationError):
         config(nickname="typo")  # unknown keys are errors
+    with pytest.raises(ValidationError, match="CR, LF"):
+        config(quit_message="bye\r\nPRIVMSG #x :spam")
     with pytest.raises(ValidationError, match="unique"):
         IrcConfig(networks=[config(), config()])
     with pytest.raises(ValidationError, match="unknown event kinds"):

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from ... import __version__
 from ..base import InterfaceConfig
+from .lines import FORBIDDEN
 from .text import valid_word
 
 __all__ = ["DEFAULT_CAPS", "EVENT_KINDS", "ChannelSpec", "IrcConfig", "NetworkConfig"]
@@ -119,6 +120,13 @@ class NetworkConfig(BaseModel):
     def _word(cls, value: str | None) -> str | None:
         if value is not None and not valid_word(value, 64):
             raise ValueError(f"{value!r} is not a valid IRC nick/user")
+        return value
+
+    @field_validator("realname", "quit_message", "version_reply")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if FORBIDDEN.intersection(value) or "\x01" in value:
+            raise ValueError("must not contain CR, LF, NUL or \\x01")
         return value
 
     @field_validator("alt_nicks")

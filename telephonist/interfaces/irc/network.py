@@ -40,7 +40,7 @@ from .flood import Backoff, TokenBucket
 from .lines import Line, LineError, format_line, parse_line
 from .outbox import Outbox
 from .registration import Registration
-from .session import Session
+from .session import Session, casefold
 from .transport import IrcConnection, IrcReactor, tls_context
 
 __all__ = ["NetworkClient", "NetworkOwner"]
@@ -74,7 +74,7 @@ class NetworkClient:
         self.last_error = ""
         self.wanted: dict[str, ChannelSpec] = {}
         for channel in config.channels:
-            self.wanted[self.session.fold(channel.name)] = channel
+            self.wanted[casefold(channel.name)] = channel
         bucket = TokenBucket(config.flood_burst, config.flood_rate)
         self.outbox = Outbox(bucket, config.max_queue, self.write_now)
         self._conn: IrcConnection | None = None
@@ -316,11 +316,14 @@ class NetworkClient:
 
     # -- channels and status ----------------------------------------------------------
 
+    # The wanted set outlives sessions (and their CASEMAPPING): keys are folded the
+    # widest way, rfc1459, so "#a[b" and "#A{B" are one channel whatever the server.
+
     def want_channel(self, name: str, key: str | None) -> None:
-        self.wanted[self.session.fold(name)] = ChannelSpec(name=name, key=key)
+        self.wanted[casefold(name)] = ChannelSpec(name=name, key=key)
 
     def forget_channel(self, name: str) -> None:
-        self.wanted.pop(self.session.fold(name), None)
+        self.wanted.pop(casefold(name), None)
 
     def status(self) -> dict[str, Any]:
         return {
