@@ -12,8 +12,21 @@ $(STAMP): pyproject.toml Makefile $(wildcard tests/plugins/*/pyproject.toml)
 	$(BIN)/python -m pip install --quiet -e '.[dev]' $(foreach p,$(wildcard tests/plugins/*/pyproject.toml),-e $(dir $(p)))
 	touch $(STAMP)
 
+# The multichat example (examples/multichat), all-in-one on the in-memory layer: every
+# interface that needs no outside service (HTTP/WebSocket, email) in one process.
+# RUN_ARGS go to runserver (e.g. RUN_ARGS=0:8080).
 run: $(STAMP)
-	$(BIN)/python examples/layer_demo.py
+	cd examples/multichat && $(abspath $(BIN))/python manage.py migrate --noinput -v 0
+	@$(info )
+	@$(info multichat: open http://127.0.0.1:8000/ (pages and WebSocket rooms, same port))
+	@$(info - email: mail room-<name>@localhost via SMTP 127.0.0.1:2525 to post in room <name>)
+	@$(info - IRC is off (it needs a network). To bridge IRC channel #<room> to room <room>:)
+	@$(info $(_TAB)TELEPHONIST_INTERFACES__IRC__NETWORKS='[{"name": "libera", "host": "irc.libera.chat", "nick": "multichat-demo", "channels": [{"name": "#multichat-lobby"}]}]' make run)
+	@$(info - split processes over Redis: TELEPHONIST_LAYER__BACKEND=redis, then manage.py runinterfaces and manage.py runworker)
+	@$(info )
+	cd examples/multichat && $(abspath $(BIN))/python manage.py runserver $(RUN_ARGS)
+
+_TAB := $(subst ,,  )
 
 PEERS_STAMP := $(VENV)/.peers-stamp
 $(PEERS_STAMP): scripts/install-peers.sh $(wildcard scripts/peers/*.sh) | $(STAMP)
