@@ -43,6 +43,26 @@ Command = tuple[Any, ...]
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+def pack(commands: Sequence[Command]) -> bytes:
+    """RESP-encode ``commands`` into one buffer. Ours, not redis-py's ``pack_commands``:
+    the layer's arguments are only bytes, str and int, and this is about three times
+    faster, on a path every message takes."""
+    out: list[bytes] = []
+    for command in commands:
+        out.append(b"*%d\r\n" % len(command))
+        for arg in command:
+            if isinstance(arg, bytes):
+                data = arg
+            elif isinstance(arg, str):
+                data = arg.encode()
+            elif isinstance(arg, int):
+                data = b"%d" % arg
+            else:
+                raise TypeError(f"cannot send {type(arg).__name__} to Redis: {arg!r}")
+            out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
 async def is_stale(conn: AbstractConnection) -> bool:
     """True if the server closed ``conn`` or left unread data on it (reuse would desync)."""
     if not conn.is_connected:
@@ -147,7 +167,7 @@ class Node:
         conn = self._conn
         try:
             await self.connect(conn)
-            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            await conn.send_packed_command(pack(commands), check_health=False)
             replies: list[Any] = []
             for _ in commands:
                 try:

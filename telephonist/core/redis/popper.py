@@ -20,7 +20,7 @@ from typing import Any
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
-from .node import Command, Node, is_stale
+from .node import Command, Node, is_stale, pack
 
 __all__ = ["Popper"]
 
@@ -61,7 +61,7 @@ class Popper:
         else:
             commands.append(("BLMPOP", 0, 1, key, "LEFT", "COUNT", n))
         try:
-            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            await conn.send_packed_command(pack(commands), check_health=False)
             replies: list[Any] = []
             for _ in before:
                 try:

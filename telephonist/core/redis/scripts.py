@@ -79,8 +79,11 @@ for i = 0, n - 1 do
   local cap = tonumber(ARGV[b + 3])
   local ok
   if ci == 0 then
-    if redis.call('LLEN', list) >= cap then trimmed = trimmed + trim_expired(list, now) end
     ok = redis.call('LLEN', list) < cap
+    if not ok then
+      trimmed = trimmed + trim_expired(list, now)
+      ok = redis.call('LLEN', list) < cap
+    end
   else
     local counts = KEYS[ci]
     ok = tonumber(redis.call('HGET', counts, ARGV[b + 2]) or '0') < cap
@@ -165,8 +168,12 @@ local function fan_out(members, cap_of, prefix, payload, exp, now, ttl)
     else
       local list = prefix .. ':c:{{' .. m .. '}}'
       local cap = cap_of(m)
-      if redis.call('LLEN', list) >= cap then trimmed = trimmed + trim_expired(list, now) end
-      if redis.call('LLEN', list) >= cap then
+      local full_now = redis.call('LLEN', list) >= cap
+      if full_now then
+        trimmed = trimmed + trim_expired(list, now)
+        full_now = redis.call('LLEN', list) >= cap
+      end
+      if full_now then
         full = full + 1
       else
         plain = plain or (exp .. '||' .. payload)
