@@ -46,7 +46,7 @@ from zope.interface import implementer  # type: ignore[import-untyped]
 from ...core.exceptions import ChannelFull, MessageTooLarge
 from .exchange import Exchange
 from .response import raw_error
-from .strict import HeadError, HeadScanner, check_framing, check_header_lines
+from .strict import HeadError, HeadScanner, check_header_lines
 
 if TYPE_CHECKING:
     from .server import HttpServer
@@ -252,11 +252,15 @@ class HttpProtocol(Protocol):
         deadline: float | None = None
         idle = self.cfg.header_timeout if first else self.cfg.keepalive_timeout
         while True:
-            if self._buf.startswith(b"\r\n") and deadline is None:
-                while self._buf.startswith(b"\r\n"):  # RFC 9112 2.2: ignore blank lines
-                    del self._buf[:2]
             if self._buf:
                 deadline = deadline or loop.time() + self.cfg.header_timeout
+                if self._buf[0] < 0x21:
+                    # Whitespace or a control byte (a blank line included) cannot start a
+                    # request line. h11 refuses this at once, and so do we: RFC 9112 2.2
+                    # only says a server SHOULD skip blank lines, and ambiguity is
+                    # what smuggling is made of.
+                    self.refuse(400, "bad_request", "request line starts with whitespace")
+                    return -1
                 try:
                     size = self._scanner.feed(self._buf)
                 except HeadError as exc:
@@ -281,7 +285,6 @@ class HttpProtocol(Protocol):
             raise HeadError(status, f"h11: {exc}", "bad_request") from exc
         if not isinstance(event, h11.Request):
             raise HeadError(400, "incomplete request head", "bad_request")
-        check_framing(event.headers)
         return conn, event
 
     async def _request(self, size: int) -> bool:
@@ -377,7 +380,10 @@ class HttpProtocol(Protocol):
         size = len(ex.carry)
         ex.carry = b""
         while size < self._chunk and not ex.body_ended:
-            event = conn.next_event()
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:  # bad chunked framing
+                raise _BodyError(400, "bad_request", f"h11: {exc}") from exc
             if event is h11.NEED_DATA:
                 if self._buf:
                     conn.receive_data(bytes(self._buf[: self._chunk]))

@@ -21,9 +21,8 @@ client trickling bytes costs linear, not quadratic, time. Nothing here does I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-__all__ = ["HeadError", "HeadScanner", "check_framing", "check_header_lines"]
+__all__ = ["HeadError", "HeadScanner", "check_header_lines"]
 
 # A LF not preceded by CR, or a CR followed by anything but LF.
 _BAD_EOL = re.compile(rb"(?<!\r)\n|\r(?=[^\n])")
@@ -73,22 +72,21 @@ class HeadScanner:
 
 
 def check_header_lines(head: bytes, max_count: int) -> None:
-    """Checks on the raw header lines of a complete head (request line excluded)."""
+    """Checks on the raw header lines of a complete head (request line excluded).
+
+    Framing is checked here, on the raw lines, because h11 folds two identical
+    ``Content-Length`` headers into one before anyone can count them."""
     lines = head.strip(b"\r\n").split(b"\r\n")[1:]
     if len(lines) > max_count:
         raise HeadError(431, f"more than {max_count} header lines", "headers_too_many")
+    content_length = 0
+    transfer_encoding = False
     for line in lines:
         if line[:1] in (b" ", b"\t"):
             raise HeadError(400, "obsolete line folding in headers", "bad_request")
         if _CTL.search(line):
             raise HeadError(400, "control character in a header line", "bad_request")
-
-
-def check_framing(headers: Sequence[tuple[bytes, bytes]]) -> None:
-    """Body framing must be unambiguous (names lowercased, as h11 gives them)."""
-    content_length = 0
-    transfer_encoding = False
-    for name, _ in headers:
+        name = line.partition(b":")[0].lower()
         if name == b"content-length":
             content_length += 1
         elif name == b"transfer-encoding":
