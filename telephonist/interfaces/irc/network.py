@@ -1,29 +1,19 @@
-"""One IRC network: connect, register, stay alive, reconnect; paced sending.
+"""One IRC network: connect, register, stay alive, reconnect.
 
 Theory of operation
 -------------------
 :class:`NetworkClient` runs one supervised task per network. Each pass of its loop is
-one *attempt*: open the transport (TLS verified by default), send ``CAP LS 302``,
-``PASS``, ``NICK``, ``USER``, let :class:`~.caps.Negotiation` run CAP and SASL, and
-answer nick collisions (433/432/436/437) with the next candidate nick. Once the server
-sends 001 the attempt is *registered*: the client rejoins every channel it wants (the
-configured ones plus those joined on a consumer's request since), starts its sender and
-keepalive tasks, and waits until the connection is lost. Then it waits a back-off delay
-(exponential, with jitter, reset after any registered attempt) and tries again, until
-``stop`` or ``reconnect_attempts`` failed attempts in a row.
+one *attempt*: open the transport (``transport.py``; TLS verified by default), register
+(``registration.py``: CAP/SASL, nick fallbacks) and, once the server sends 001, rejoin
+every wanted channel (configured ones plus those joined on request since), run the
+outbox (``outbox.py``: paced sending) and the keepalive (``keepalive.py``) until the
+connection is lost. Then wait a back-off delay (exponential with jitter, reset after a
+registered attempt) and try again, until ``stop`` or ``reconnect_attempts`` failures.
 
-Lines the server sends arrive through a synchronous callback; PING is answered at once
-and the rest, once the session has seen them, go to the owner's ``on_line``.
-
-Sending has two paths. Registration lines, PONG and our keepalive PING are written at
-once: they are few and the server expects them promptly. Everything else is queued
-(bounded by ``max_queue``; a batch that does not fit is refused whole) and written by the
-sender task as the token bucket allows, so a 50-line reply is paced, not flooded.
-
-Keepalive: every ``ping_interval`` seconds a ``PING`` goes out unless one is unanswered;
-``lag`` is the time its PONG took. No PONG within ``ping_timeout`` means the connection
-is dead even if TCP has not noticed (a frozen server, a NAT that dropped us): close and
-reconnect.
+Server lines arrive through a synchronous callback: PING is answered at once, and the
+rest, once the session (``session.py``) has seen them, go to the owner's ``on_line``.
+Registration lines, PONG, our PING and QUIT are written at once (``write_now``);
+everything else goes through the outbox and its token bucket (``send``).
 """
 
 from __future__ import annotations
@@ -31,12 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any, Protocol
 
 from .caps import Negotiation
 from .config import ChannelSpec, NetworkConfig
 from .flood import Backoff, TokenBucket
+from .keepalive import Keepalive
 from .lines import Line, LineError, format_line, parse_line
 from .outbox import Outbox
 from .registration import Registration
@@ -70,7 +60,6 @@ class NetworkClient:
         self.session = Session(config.nick)
         self.registration = Registration(config)
         self.state = "idle"
-        self.lag: float | None = None
         self.last_error = ""
         self.wanted: dict[str, ChannelSpec] = {}
         for channel in config.channels:
@@ -82,8 +71,7 @@ class NetworkClient:
         self._registered: asyncio.Future[None] | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._ping_sent: float | None = None
-        self._ping_token = ""
+        self.keepalive = Keepalive(config.ping_timeout)
         self.counters = {"connects": 0, "disconnects": 0, "lines_sent": 0, "queue_full": 0}
 
     # -- lifecycle --------------------------------------------------------------------
@@ -169,9 +157,7 @@ class NetworkClient:
         if command == "PING":
             self.write_now(format_line("PONG", line.param(0)))
             return
-        if command == "PONG" and line.param(-1) == self._ping_token and self._ping_sent:
-            self.lag = time.monotonic() - self._ping_sent
-            self._ping_sent = None
+        if command == "PONG" and self.keepalive.pong(line.param(-1)):
             return
         if command == "ERROR":
             self.last_error = line.param(0)
@@ -238,7 +224,8 @@ class NetworkClient:
         self.session = Session(config.nick)
         self.registration = Registration(config)
         self._lost, self._registered = loop.create_future(), loop.create_future()
-        self._ping_sent, self.lag, self.last_error = None, None, ""
+        self.keepalive = Keepalive(config.ping_timeout)
+        self.last_error = ""
         self.state = "connecting"
         conn = self._conn = self._reactor.new_connection()
         opening = conn.open(
@@ -300,19 +287,15 @@ class NetworkClient:
             self._lost.set_result(self.last_error or reason)
 
     async def _keepalive(self) -> None:
-        interval, timeout = self.config.ping_interval, self.config.ping_timeout
         while self.registered:
-            await asyncio.sleep(interval)  # a timer: the keepalive period
-            now = time.monotonic()
-            if self._ping_sent is not None:
-                if now - self._ping_sent >= timeout:
-                    self.last_error = f"no PONG for {timeout:g}s (lag)"
-                    self.close(self.last_error)
-                    return
-                continue
-            self._ping_token = f"tel{int(now * 1000)}"
-            self._ping_sent = now
-            self.write_now(format_line("PING", self._ping_token))
+            await asyncio.sleep(self.config.ping_interval)  # a timer: the keepalive period
+            action, text = self.keepalive.tick()
+            if action == "ping":
+                self.write_now(text)
+            elif action == "dead":
+                self.last_error = text
+                self.close(text)
+                return
 
     # -- channels and status ----------------------------------------------------------
 
@@ -332,7 +315,7 @@ class NetworkClient:
             "nick": self.session.nick,
             "channels": sorted(self.session.channels.values()),
             "caps": sorted(self.negotiation.enabled),
-            "lag": self.lag,
+            "lag": self.keepalive.lag,
             "queued": len(self.outbox),
             "last_error": self.last_error,
             **self.counters,
