@@ -265,3 +265,49 @@ async def test_each_event_loop_has_its_own_connections(
     finally:
         await asyncio.to_thread(sync.close)
     assert len(layer._states) == 1
+
+
+async def test_unread_process_messages_expire_locally_and_free_their_count(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url], expiry=1)
+    unread, read = await layer.new_channel(), await layer.new_channel()
+    counts = f"{layer.prefix}:n:{{{process_tag(unread)}}}"
+    waiting = asyncio.create_task(layer.receive(read))  # starts the inbox loop
+    await layer.send(unread, {"type": "nobody reads this"})
+    await layer.send(read, {"type": "x"})
+    assert await asyncio.wait_for(waiting, T) == {"type": "x"}
+    # The unread message now sits in this process's buffer, counted against its channel.
+    assert probe.client.hget(counts, unread) == b"1"
+    await asyncio.sleep(1.3)  # the semantics under test is the passage of time
+    async with asyncio.timeout(T):  # a local timer drops it; the ack follows
+        while probe.client.hexists(counts, unread):  # noqa: ASYNC110 (the server's state)
+            await asyncio.sleep(0.01)
+    assert layer.stats.get("expired") == 1
+
+
+async def test_close_stops_every_loop_and_connection(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    layer = make_layer([server.url])
+    baseline = int(probe.client.info("clients")["connected_clients"])
+    own = await layer.new_channel()
+    receives = [
+        asyncio.create_task(layer.receive(own)),
+        asyncio.create_task(layer.receive("closing.work")),
+    ]
+    await layer.send("other", {"type": "x"})
+    await probe.until_blocked(2)
+    assert int(probe.client.info("clients")["connected_clients"]) == baseline + 3
+    await layer.close()
+    for task in receives:  # pending receives are told, not left hanging
+        with pytest.raises(ConnectionError):
+            await asyncio.wait_for(task, T)
+    leftover = [t for t in asyncio.all_tasks() if "telephonist" in repr(t.get_coro())]
+    assert leftover == []
+    async with asyncio.timeout(T):  # the server sees the sockets close
+        while int(probe.client.info("clients")["connected_clients"]) != baseline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    # ...and the layer is usable again afterwards.
+    await layer.send("after.close", {"type": "x"})
+    assert await asyncio.wait_for(layer.receive("after.close"), T) == {"type": "x"}

@@ -13,6 +13,7 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 
 from telephonist.core.layers import InvalidChannelLayerError, get_channel_layer
 from telephonist.core.redis import RedisChannelLayer
+from telephonist.core.redis.backoff import Backoff
 from telephonist.core.redis.groups import glob_to_lua, lua_rules, tag_of
 from telephonist.core.redis.hosts import parse_hosts
 from telephonist.core.redis.keys import (
@@ -169,3 +170,14 @@ def test_globs_translate_to_equivalent_lua_patterns(glob: str) -> None:
 def test_regex_overrides_make_group_capacity_client_side() -> None:
     assert lua_rules({"tiny.*": 1}) == ["^tiny%..*$", 1]
     assert lua_rules({re.compile("^tiny"): 1}) is None
+
+
+def test_backoff_grows_with_jitter_up_to_its_cap() -> None:
+    backoff = Backoff(base=0.05, cap=1.0)
+    delays = [backoff.delay() for _ in range(12)]
+    assert all(0.05 <= d <= 1.0 for d in delays)
+    assert max(delays[:2]) <= 0.1  # starts small...
+    assert max(delays[6:]) > 0.2  # ...grows
+    assert len({round(d, 6) for d in delays[6:]}) > 1  # ...and is jittered, not lockstep
+    backoff.reset()
+    assert backoff.delay() <= 0.05 + 1e-9

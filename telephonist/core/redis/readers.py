@@ -190,7 +190,10 @@ class ChannelReader:
 
     def _chore(self, coro: Awaitable[None]) -> None:
         async def run() -> None:
-            await coro
+            try:
+                await coro
+            except Exception as exc:  # an unblock or push-back that could not be sent
+                logger.debug("reader %s: %s", self._key, exc)
 
         task = asyncio.create_task(run())
         self._chores.add(task)
