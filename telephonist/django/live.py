@@ -3,7 +3,7 @@ of :class:`telephonist.django.testing.LiveServer`.
 
 It is ``manage.py runserver --noreload --skip-checks`` with one difference: the
 databases are the test databases the parent test process created, whose names it
-passes in ``TELEPHONIST_LIVE_DATABASES`` (``{"default": "/tmp/test.sqlite3"}``), set
+passes in ``DJANGO_LIVE_TEST_DATABASES`` (``{"default": "/tmp/test.sqlite3"}``), set
 before Django opens any connection.
 """
 
@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    names = json.loads(os.environ.get("TELEPHONIST_LIVE_DATABASES", "{}"))
+    names = json.loads(os.environ.get("DJANGO_LIVE_TEST_DATABASES", "{}"))
     for alias, name in names.items():
         settings.DATABASES[alias]["NAME"] = name
     django.setup()

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,7 +41,8 @@ from .state import connection_state
 
 __all__ = ["ConsumerTester", "LiveServer", "LiveServerError", "TelephonistLiveServerTestCase"]
 
-DATABASES_ENV = "TELEPHONIST_LIVE_DATABASES"
+# Not TELEPHONIST_*: that prefix is read as settings (telephonist.config.sources).
+DATABASES_ENV = "DJANGO_LIVE_TEST_DATABASES"
 _ENDPOINT = re.compile(r"^interface (?P<name>[\w.-]+): (?P<where>\S+://\S+.*)$")
 
 
@@ -100,7 +101,9 @@ class LiveServer:
     """The project's interfaces and a worker, for real, in a subprocess (module doc).
 
     ``overrides`` are ``KEY=VALUE`` settings (as ``-s``); the HTTP interface listens on
-    a free loopback port unless they say otherwise. ``urls`` maps each interface to
+    a free loopback port unless they say otherwise. ``databases`` names the databases
+    (alias -> NAME) instead of this process's test databases; ``env`` and ``cwd`` serve
+    another project (``{"DJANGO_SETTINGS_MODULE": ...}``). ``urls`` maps each interface to
     what it printed (``{"http": ["http://127.0.0.1:41234"]}``).
     """
 
@@ -111,11 +114,13 @@ class LiveServer:
         timeout: float = 30.0,
         env: dict[str, str] | None = None,
         cwd: str | Path | None = None,
+        databases: Mapping[str, str] | None = None,
     ) -> None:
         self.overrides = list(overrides)
         self.timeout = timeout
         self.env = env or {}
         self.cwd = cwd
+        self.databases = databases
         self.urls: dict[str, list[str]] = {}
         self.output: list[str] = []
         self._proc: subprocess.Popen[str] | None = None
@@ -137,10 +142,12 @@ class LiveServer:
             args += ["-s", item]
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE,
+            "DJANGO_SETTINGS_MODULE": str(settings.SETTINGS_MODULE),
             "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
             "PYTHONUNBUFFERED": "1",
-            DATABASES_ENV: json.dumps(_database_names()),
+            DATABASES_ENV: json.dumps(
+                _database_names() if self.databases is None else dict(self.databases)
+            ),
             **self.env,
         }
         self._proc = subprocess.Popen(

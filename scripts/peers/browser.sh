@@ -1,0 +1,3 @@
+# Browser tests (tests/django/test_multichat.py): the multichat page in headless Chromium,
+# driven by selenium through Debian's chromedriver.
+apt_install chromium chromium-driver
