@@ -14,7 +14,8 @@ import pytest
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig
 from tests.irc.harness import MiniHost
 from tests.irc.peer import Peer
-from tests.irc.servers import SERVICES_NAME, AnopeServices, InspIRCd, Ngircd
+from tests.irc.servers import InspIRCd, Ngircd
+from tests.irc.services import SERVICES_NAME, AnopeServices
 from tests.irc.stack import IrcStack
 from tests.servers import require_service
 
