@@ -70,20 +70,21 @@ class InboxReader:
         self.task = asyncio.create_task(self._supervise(), name=f"telephonist-inbox-{tag}")
 
     async def _supervise(self) -> None:
-        backoff = None
+        backoff = self._shard.node.new_backoff()
         while True:
-            node = await self._shard.node_for(self._key)
-            backoff = backoff or node.new_backoff()
-            popper = Popper(node)
+            popper: Popper | None = None
             try:
+                popper = Popper(await self._shard.node_for(self._key))
                 await self._run(popper, backoff.reset)
             except asyncio.CancelledError:
-                await popper.discard()
+                if popper is not None:
+                    await popper.discard()
                 raise
             except Exception as exc:
-                if isinstance(exc, CONNECTION_ERRORS):
-                    node.note_failure(exc)
-                await popper.discard()
+                if popper is not None:
+                    if isinstance(exc, CONNECTION_ERRORS):
+                        popper.node.note_failure(exc)
+                    await popper.discard()
                 await _wait_out(self._shard, exc, backoff.delay(), f"inbox reader {self.tag}")
 
     async def _run(self, popper: Popper, healthy: Callable[[], None]) -> None:
@@ -195,9 +196,13 @@ class ChannelReader:
             except Exception as exc:  # an unblock or push-back that could not be sent
                 logger.debug("reader %s: %s", self._key, exc)
 
+        def done(task: asyncio.Task[None]) -> None:
+            self._chores.discard(task)
+            self._on_idle(self)  # the last chore may be what kept an idle reader listed
+
         task = asyncio.create_task(run())
         self._chores.add(task)
-        task.add_done_callback(self._chores.discard)
+        task.add_done_callback(done)
 
     def _give_back(self) -> None:
         leftover = [raw for raw, _ in self._surplus]
@@ -208,7 +213,7 @@ class ChannelReader:
             self._chore(self._return(leftover))
 
     async def _run(self) -> None:
-        backoff = None
+        backoff = self._shard.node.new_backoff()
         try:
             while True:
                 if not self._wanted():
@@ -217,16 +222,18 @@ class ChannelReader:
                     await asyncio.sleep(0)
                     if not self._wanted():
                         break
-                node = await self._shard.node_for(self._key)
-                backoff = backoff or node.new_backoff()
-                if self._popper is None or self._popper.node is not node:
-                    self._popper = Popper(node)
                 try:
+                    node = await self._shard.node_for(self._key)
+                    if self._popper is not None and self._popper.node is not node:
+                        self._popper.release()  # the slot moved to another node
+                        self._popper = None
+                    self._popper = self._popper or Popper(node)
                     items = await self._popper.pop(self._key, self._wanted)
                 except Exception as exc:
-                    if isinstance(exc, CONNECTION_ERRORS):
-                        node.note_failure(exc)
-                    await self._popper.discard()
+                    if self._popper is not None:
+                        if isinstance(exc, CONNECTION_ERRORS):
+                            self._popper.node.note_failure(exc)
+                        await self._popper.discard()
                     await _wait_out(self._shard, exc, backoff.delay(), f"reader {self._key}")
                     continue
                 backoff.reset()
