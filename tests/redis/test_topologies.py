@@ -143,3 +143,44 @@ async def test_cluster_routes_every_key_to_its_slot(
     assert [len(p.client.keys(f"{prefix}:*")) for p in probes] == [0, 0, 0]
     for p in probes:
         p.client.close()
+
+
+async def test_cluster_follows_a_slot_that_moved(
+    redis_cluster: list[RedisServer], make_layer: MakeLayer
+) -> None:
+    """The layer's slot map goes stale when a slot moves: the node answers MOVED (the
+    command did not run), the layer reloads the map and runs it on the new owner."""
+    layer = make_layer([node.url for node in redis_cluster], cluster=True)
+    channel = "moving.channel"
+    await layer.send(channel, {"type": "before"})
+    assert await asyncio.wait_for(layer.receive(channel), T) == {"type": "before"}
+    probes = [Probe(node) for node in redis_cluster]
+    slot = int(probes[0].client.execute_command("CLUSTER", "KEYSLOT", channel))
+    ids = [p.client.execute_command("CLUSTER", "MYID") for p in probes]
+    owner = next(
+        i
+        for i, p in enumerate(probes)
+        if slot in _owned_slots(p.client.execute_command("CLUSTER", "SLOTS"), p)
+    )
+    target = (owner + 1) % len(probes)
+    assert probes[owner].client.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) == 0
+    for p in probes:  # an empty slot can be reassigned outright
+        p.client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+    moved_before = probes[owner].client.info("errorstats").get("errorstat_MOVED", {})
+
+    pending = asyncio.create_task(layer.receive(channel))
+    await layer.send(channel, {"type": "after"})
+    assert await asyncio.wait_for(pending, T) == {"type": "after"}
+    moved_after = probes[owner].client.info("errorstats").get("errorstat_MOVED", {})
+    assert moved_after.get("count", 0) > moved_before.get("count", 0)  # the path ran
+    for p in probes:
+        p.client.close()
+
+
+def _owned_slots(reply: list[object], probe: Probe) -> set[int]:
+    port = probe.client.connection_pool.connection_kwargs["port"]
+    owned: set[int] = set()
+    for start, end, primary, *_ in reply:  # type: ignore[misc]  # (a RESP array)
+        if int(primary[1]) == port:
+            owned.update(range(int(start), int(end) + 1))
+    return owned
