@@ -46,6 +46,13 @@ def test_hosts_in_every_channels_redis_form() -> None:
     assert sentinel.kwargs == {"db": 1}
 
 
+def test_identities_never_show_credentials() -> None:
+    [spec] = parse_hosts(["redis://user:s3cret@10.0.0.1:6379/0?ssl_cert_reqs=none"])
+    assert spec.identity == "redis://10.0.0.1:6379/0"
+    layer = RedisChannelLayer(hosts=["rediss://:s3cret@h:6390"])
+    assert "s3cret" not in repr(layer.describe())
+
+
 def test_host_url_schemes_pick_the_connection_class() -> None:
     [tls, unix] = parse_hosts(["rediss://127.0.0.1:6390", "unix:///tmp/r.sock?db=3"])
     assert tls.make_pool().connection_class is SSLConnection

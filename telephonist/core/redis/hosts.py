@@ -58,7 +58,10 @@ class HostSpec:
         if self.master_name is not None:
             return f"sentinel:{self.master_name}"
         if self.url is not None:
-            return self.url.split("?", 1)[0]
+            # Without the query and any user:password: identities appear in logs and
+            # in ``telephonist status``.
+            scheme, _, rest = self.url.split("?", 1)[0].partition("://")
+            return f"{scheme}://{rest.rpartition('@')[2]}"
         if "path" in self.kwargs:
             return f"unix:{self.kwargs['path']}"
         host = self.kwargs.get("host", "localhost")
