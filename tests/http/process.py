@@ -22,10 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class RunningServer:
-    def __init__(self, directory: Path, toml: str, *args: str) -> None:
+    def __init__(
+        self, directory: Path, toml: str, *args: str, env: dict[str, str] | None = None
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "telephonist.toml").write_text(toml)
-        env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+        env = {**os.environ, **(env or {}), "PYTHONPATH": python_path()}
         self.stderr_path = directory / "stderr.txt"
         self._stderr = self.stderr_path.open("w")
         self.proc = subprocess.Popen(
@@ -74,9 +76,14 @@ class RunningServer:
         return self.proc.returncode
 
 
-def toml_for(**http: object) -> str:
-    """A ``telephonist.toml`` routing to ``tests.http.webapp`` with ``[interfaces.http]``."""
-    lines = ['routing = "tests.http.webapp.routes"', "", "[interfaces.http]"]
+def python_path() -> str:
+    """``PYTHONPATH`` with the repository root first, so ``tests.http...`` imports."""
+    return f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"
+
+
+def toml_for(routing: str = "tests.http.webapp.routes", **http: object) -> str:
+    """A ``telephonist.toml`` with ``routing`` and an ``[interfaces.http]`` section."""
+    lines = [f'routing = "{routing}"', "", "[interfaces.http]"]
     http.setdefault("endpoints", ["tcp:port=0:interface=127.0.0.1"])
     for key, value in http.items():
         lines.append(f"{key} = {_toml(value)}")

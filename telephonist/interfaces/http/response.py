@@ -71,7 +71,9 @@ def parse_start(message: dict[str, Any], *, close: bool = False) -> h11.Response
             raise ReplyError(f"header {pair!r} is not a [name, value] pair")
         name = _as_bytes(pair[0], "header name").lower()
         has_date = has_date or name == b"date"
-        headers.append((name, _as_bytes(pair[1], "header value")))
+        # Whitespace around a value is not part of it (RFC 9110 5.5); WSGI code such as
+        # Django's cookie output leaves a leading space that h11 would refuse.
+        headers.append((name, _as_bytes(pair[1], "header value").strip(b" \t")))
     if not has_date:
         headers.append((b"date", date_header()))
     if close:

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("hello", views.hello),
+    path("ahello", views.ahello),
+    path("count", views.count),
+    path("login", views.do_login),
+    path("whoami", views.whoami),
+    path("protected", views.protected),
+    path("stream", views.stream),
+    path("astream", views.astream),
+    path("download", views.download),
+    path("upload", views.upload),
+    path("meta/é", views.meta),
+    path("body", views.echo_body),
+]
