@@ -38,7 +38,8 @@ def django_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
     )
     _django(
         env,
-        "from django.contrib.auth.models import User; User.objects.create_user('ada', password='pw')",
+        "from django.contrib.auth.models import User; "
+        "User.objects.create_user('ada', password='pw')",
     )
     toml = toml_for("tests.http.djangoapp.routing.routes", root_path="/site")
     server = RunningServer(directory / "run", toml, env=env).ready()
