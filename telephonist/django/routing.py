@@ -5,8 +5,9 @@
 1. static files under ``STATIC_URL`` (``runserver`` only, in DEBUG or with
    ``--insecure``; :mod:`.static`);
 2. the project's routing (``TELEPHONIST['routing']``), included as it is;
-3. every other ``http.request`` to the project's Django views (URLconf, middleware,
-   streaming responses), through :mod:`telephonist.django.views`. As in Channels 1, a
+3. every other ``http.request`` (and ``http.disconnect``) to the project's Django views
+   (URLconf, middleware, streaming responses), through
+   :class:`telephonist.django.views.DjangoViewConsumer`. As in Channels 1, a
    project that routes nothing for HTTP still serves its site.
 
 The runtime takes routing as a dotted path, so the commands publish the composed list
@@ -34,21 +35,19 @@ ACTIVE = "telephonist.django.routing.active"
 _active: dict[str, Any] = {"routing": None, "static": False}
 
 
-def view_consumer() -> Callable[..., Any] | None:
-    """The consumer that runs Django views for ``http.request``, if it is installed."""
+def view_consumer() -> tuple[Callable[..., Any], tuple[str, ...]] | None:
+    """The consumer that runs Django views, and its channels, if it is installed."""
     try:
         views = importlib.import_module("telephonist.django.views")
     except ImportError as exc:
         log.debug("Django views are not served: %s", exc)
         return None
-    for name in ("view_consumer", "ViewConsumer", "DjangoViewConsumer"):
-        found = getattr(views, name, None)
-        if found is None:
-            continue
-        as_consumer = getattr(found, "as_consumer", None)
-        consumer: Callable[..., Any] = as_consumer() if callable(as_consumer) else found
-        return consumer
-    return None
+    cls = getattr(views, "DjangoViewConsumer", None)
+    if cls is None:
+        return None
+    # One instance for the process: it owns the thread pool that runs sync views.
+    channels = tuple(getattr(cls, "channels", ("http.request",)))
+    return cls.as_consumer(), channels
 
 
 def compose(routing: str | None, *, static: bool = False) -> list[Route | Include]:
@@ -62,7 +61,8 @@ def compose(routing: str | None, *, static: bool = False) -> list[Route | Includ
         routes.append(include(routing))
     views = view_consumer()
     if views is not None:
-        routes.append(route("http.request", views))
+        consumer, channels = views
+        routes.append(route(list(channels), consumer))
     return routes
 
 

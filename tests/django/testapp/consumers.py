@@ -119,3 +119,12 @@ def note(message: Message) -> None:
     Note.objects.create(text=str(message.get("text")))
     assert message.reply_channel is not None
     message.reply_channel.send({"text": f"noted {Note.objects.count()}"})
+
+
+def echo(message: Message) -> None:
+    """No database: for the command tests, whose server has no migrated database."""
+    assert message.reply_channel is not None
+    if message.type == "websocket.connect":
+        message.reply_channel.send({"type": "websocket.accept"})
+    else:
+        message.reply_channel.send({"text": f"echo {message.get('text')}"})

@@ -1,0 +1,213 @@
+"""runserver, runworker and runinterfaces as a Django developer runs them: real processes
+(``python -m django ...`` with the test settings), real sockets.
+
+Every wait is bounded and waits on a line the process prints or a socket answer. Every
+process is started in its own session and its process group (the group of the PID we
+started: the reloader's parent and child) is killed in teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tests.servers import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 30.0
+
+
+@dataclass
+class Proc:
+    popen: subprocess.Popen[str]
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def wait_for(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        regex = re.compile(pattern)
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError(f"exited before {pattern!r}:\n" + "\n".join(self.seen))
+            self.seen.append(line)
+            if found := regex.search(line):
+                return found
+        raise AssertionError(f"no {pattern!r} within {timeout}s:\n" + "\n".join(self.seen))
+
+    def endpoint(self, name: str) -> str:
+        return self.wait_for(rf"^interface {name}: (\S+)$").group(1)
+
+    def stop(self) -> int:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGINT)
+        return self.popen.wait(TIMEOUT)
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(TIMEOUT)
+
+
+Manage = Callable[..., Proc]
+
+
+@pytest.fixture
+def manage() -> Iterator[Manage]:
+    started: list[Proc] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Proc:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "django", *args],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "tests.django.settings",
+                "PYTHONUNBUFFERED": "1",
+                **(env or {}),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group: reloader parent and child
+        )
+        proc = Proc(popen)
+        threading.Thread(target=proc._read, daemon=True).start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()
+
+
+def echo(url: str, *texts: str) -> list[str]:
+    async def talk() -> list[str]:
+        async with asyncio.timeout(TIMEOUT), websockets.connect(url) as ws:
+            answers = []
+            for text in texts:
+                await ws.send(text)
+                answers.append(str(await ws.recv()))
+            return answers
+
+    return asyncio.run(talk())
+
+
+def test_runserver_serves_every_interface_with_a_worker_and_stops_gracefully(
+    manage: Manage,
+) -> None:
+    port = free_port()
+    proc = manage("runserver", f"127.0.0.1:{port}", "--noreload", "--insecure")
+    assert proc.wait_for(r"^System check identified no issues")
+    assert proc.wait_for(r"^Django version .*, using settings 'tests.django.settings'$")
+    assert proc.wait_for(r"^interface email: not enabled \(add TELEPHONIST\['interfaces'\]")
+    assert proc.endpoint("http") == f"http://127.0.0.1:{port}"
+    proc.wait_for(r"^telephonist: ready$")
+
+    assert echo(f"ws://127.0.0.1:{port}/echo/", "a", "b") == ["echo a", "echo b"]
+    url = f"http://127.0.0.1:{port}/static/testapp/site.css"
+    with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+        assert response.status == 200
+        assert response.headers["content-type"] == "text/css"
+        assert response.read() == b"body { color: teal; }\n"
+
+    assert proc.stop() == 0
+    proc.wait_for(r"^telephonist: stopped$")
+
+
+def test_runserver_reports_a_port_in_use(manage: Manage) -> None:
+    port = free_port()
+    first = manage("runserver", f"127.0.0.1:{port}", "--noreload")
+    first.wait_for(r"^telephonist: ready$")
+    second = manage("runserver", f"127.0.0.1:{port}", "--noreload")
+    second.wait_for(r"Address already in use|already in use")
+    assert second.popen.wait(TIMEOUT) != 0
+
+
+def test_runserver_reloads_when_code_changes(manage: Manage, tmp_path: Path) -> None:
+    module = tmp_path / "reloadme.py"
+    module.write_text("VERSION = 1\n")
+    (tmp_path / "reload_settings.py").write_text(
+        "from tests.django.settings import *  # noqa: F403\n"
+        "import reloadme  # noqa: F401\n"
+        "DEBUG = True  # Django logs the reloader's lines in DEBUG only\n"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "reload_settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+    }
+    proc = manage("runserver", f"127.0.0.1:{free_port()}", env=env)
+    proc.wait_for(r"^Watching for file changes with ")
+    proc.wait_for(r"^telephonist: ready$")
+    module.write_text("VERSION = 2\n")
+    later = time.time() + 5  # a newer mtime whatever the file system's resolution
+    os.utime(module, (later, later))
+    proc.wait_for(r"reloadme\.py changed, reloading")
+    proc.wait_for(r"^telephonist: ready$")  # the new process serves again
+
+
+def test_split_runinterfaces_and_runworker_over_redis(
+    manage: Manage, redis_server: RedisServer
+) -> None:
+    env = {
+        "TELEPHONIST_LAYER__BACKEND": "redis",
+        "TELEPHONIST_LAYER__CONFIG__HOSTS": json.dumps([redis_server.url]),
+        "TELEPHONIST_LAYER__CONFIG__PREFIX": f"django-split-{os.getpid()}",
+    }
+    interfaces = manage("runinterfaces", env=env)
+    url = interfaces.endpoint("http")
+    interfaces.wait_for(r"^telephonist: ready$")
+    worker = manage("runworker", "--only", "websocket.*", env=env)
+    found = worker.wait_for(r"^worker (\S+): (.*)$")
+    assert found.group(2) == "websocket.connect, websocket.disconnect, websocket.receive"
+    worker.wait_for(r"^telephonist: ready$")
+    assert echo("ws" + url[len("http") :] + "/echo/", "over redis") == ["echo over redis"]
+    assert worker.stop() == 0
+    assert interfaces.stop() == 0
+
+
+def test_help_of_the_commands(manage: Manage) -> None:
+    for command, options in {
+        "runserver": ["--noreload", "--nostatic", "--insecure", "--set", "addrport"],
+        "runworker": ["--only", "--exclude", "--set", "--config"],
+        "runinterfaces": ["--interface", "--set", "--config"],
+    }.items():
+        proc = manage(command, "--help")
+        assert proc.popen.wait(TIMEOUT) == 0
+        out = "\n".join(line for line in iter(proc.lines.get, None))
+        for option in options:
+            assert option in out, (command, option)
+
+
+def test_bad_settings_stop_the_commands_with_the_key_to_change(manage: Manage) -> None:
+    env = {"TELEPHONIST_INTERFACES__HTTP__MAX_CONNECTIONS": "lots"}
+    proc = manage("runworker", env=env)
+    proc.wait_for(
+        r"telephonist\.E002\) TELEPHONIST\['interfaces'\]\['http'\]\['max_connections'\]: "
+        r"Input should be a valid integer \(got 'lots'\)"
+    )
+    assert proc.popen.wait(TIMEOUT) == 1
