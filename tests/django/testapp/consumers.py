@@ -116,8 +116,11 @@ class AsyncCounter(AsyncConsumer):
 
 def note(message: Message) -> None:
     """Writes a row: the live-server tests read it back from the test database."""
-    Note.objects.create(text=str(message.get("text")))
     assert message.reply_channel is not None
+    if message.type == "websocket.connect":
+        message.reply_channel.send({"type": "websocket.accept"})
+        return
+    Note.objects.create(text=str(message.get("text")))
     message.reply_channel.send({"text": f"noted {Note.objects.count()}"})
 
 

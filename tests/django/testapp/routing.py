@@ -4,7 +4,7 @@ from . import consumers
 
 routes = [
     route(["websocket.connect", "websocket.receive"], consumers.echo, path=r"^/echo/$"),
-    route("websocket.receive", consumers.note, path=r"^/note/$"),
+    route(["websocket.connect", "websocket.receive"], consumers.note, path=r"^/note/$"),
     route(["websocket.connect", "websocket.receive"], consumers.count, path=r"^/count/$"),
     route_class(consumers.RoomChat, path=r"^/chat/(?P<room>\w+)/$"),
 ]
