@@ -5,10 +5,10 @@
 * a mail to ``room-<room>@localhost``.
 
 ``http.request`` is not routed here: pages are Django views (``multichat/urls.py``),
-which ``manage.py runserver`` serves for every request nothing else answers.
+which the ``manage.py`` commands serve for every request nothing else answers
+(``telephonist.django.views.DjangoViewConsumer``).
 """
 
-from chat import pages
 from chat.consumers import MailToRoom, RoomConsumer
 
 from telephonist.routing import route_class
@@ -19,5 +19,4 @@ routes = [
     route_class(RoomConsumer, path=rf"^/chat/{ROOM}/$"),
     route_class(RoomConsumer, room=rf"^#{ROOM}$"),
     route_class(MailToRoom, room=rf"^room-{ROOM}@"),
-    *pages.fallback_routes(),
 ]
