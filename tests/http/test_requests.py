@@ -187,3 +187,29 @@ async def test_tls_endpoint(tmp_path: Path) -> None:
         r = await client.get(f"https://127.0.0.1:{port_of(iface)}/secure")
     assert r.status_code == 200
     assert worker.received[0]["scheme"] == "https"
+
+
+async def test_proxy_headers_only_from_trusted_peers() -> None:
+    forwarded = {
+        "X-Forwarded-For": "6.6.6.6, 203.0.113.7",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "example.com",
+        "X-Forwarded-Prefix": "/shop",
+    }
+    async with (
+        serve(apps.echo, trusted_proxies=["127.0.0.0/8"]) as (trusted, _h1, w1),
+        serve(apps.echo) as (untrusted, _h2, w2),
+        httpx.AsyncClient() as client,
+    ):
+        await client.get(f"http://127.0.0.1:{port_of(trusted)}/p", headers=forwarded)
+        await client.get(f"http://127.0.0.1:{port_of(untrusted)}/p", headers=forwarded)
+    believed, ignored = w1.received[0], w2.received[0]
+    assert believed["client"] == ["203.0.113.7", 0]
+    assert believed["scheme"] == "https"
+    assert believed["root_path"] == "/shop"
+    assert believed["path"] == "/shop/p"
+    assert [b"host", b"example.com"] in believed["headers"]
+    assert ignored["client"][0] == "127.0.0.1"
+    assert ignored["scheme"] == "http"
+    assert ignored["root_path"] == ""
+    assert ignored["path"] == "/p"

@@ -184,6 +184,22 @@ async def test_too_big_message_closes_1009_others_served() -> None:
         assert host.counts["ws_too_large"] == 1
 
 
+async def test_too_big_frame_closes_1009() -> None:
+    chat = Chat()
+    settings = {"max_frame_bytes": 200, "max_message_bytes": 10_000}
+    async with serve(chat, websocket=settings) as (iface, host, _worker):
+        url = f"ws://127.0.0.1:{port_of(iface)}/"
+        async with connect(url) as ws:
+            await ws.send("y" * 150)  # under both limits
+            assert await ws.recv() == "echo:" + "y" * 150
+            await ws.send("x" * 500)  # one frame over the frame limit
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009
+        assert host.counts["ws_too_large"] == 1
+
+
 async def test_channel_full_closes_1013() -> None:
     """A worker that cannot keep up: its inbox (capacity 2) fills, the next frame of a
     bound connection is refused by the layer, and the client is told to retry later."""
