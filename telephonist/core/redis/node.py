@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from redis.asyncio.connection import AbstractConnection
@@ -35,11 +37,24 @@ from ..stats import LayerStats
 from .backoff import Backoff
 from .hosts import HostSpec
 
-__all__ = ["CONNECTION_ERRORS", "Command", "Node"]
+__all__ = ["CONNECTION_ERRORS", "Command", "Node", "Request", "pack"]
 
 logger = logging.getLogger("telephonist.layer.redis")
 
 Command = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Commands for one round trip, and who gets their replies: ``done`` receives the
+    replies, or the exception that failed the whole batch. ``abandoned()`` is true when
+    nobody waits any more (a cancelled caller): such a request is not sent at all."""
+
+    commands: Sequence[Command]
+    done: Callable[[list[Any] | BaseException], None]
+    abandoned: Callable[[], bool] = lambda: False
+
+
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -87,7 +102,8 @@ class Node:
         self._backoff_cap = backoff_cap
         self._pool = spec.make_pool()  # a connection factory; redis-py's checkout is unused
         self._conn: AbstractConnection | None = None
-        self._queue: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]] = []
+        self._queue: list[Request] = []
+        self._deferred: list[Callable[[], list[Request]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._idle_blocking: list[AbstractConnection] = []
         self._failing = False
@@ -137,27 +153,38 @@ class Node:
         """Run ``commands`` in order; returns one reply each (``ResponseError`` instances
         in place of error replies). Raises ``LayerUnavailable`` on connection failure."""
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self._queue.append((commands, future))
+        self._queue.append(Request(commands, partial(_settle, future), future.done))
+        self._start_flusher()
+        return await future
+
+    def defer(self, build: Callable[[], list[Request]]) -> None:
+        """Have ``build()`` called when the next batch is written, and its requests sent
+        with it. A send buffer uses this to turn every send queued until then into one
+        script call, with no task of its own between the sender and the socket."""
+        self._deferred.append(build)
+        self._start_flusher()
+
+    def _start_flusher(self) -> None:
         if self._flusher is None:
             # Started as a task, it first runs on the next loop iteration, after every
             # sender that is ready in this one has queued: that is the coalescing.
             self._flusher = asyncio.create_task(self._flush())
-        return await future
 
     async def _flush(self) -> None:
         try:
-            while self._queue:
+            while self._queue or self._deferred:
                 batch, self._queue = self._queue, []
-                live = [(cmds, fut) for cmds, fut in batch if not fut.done()]
+                deferred, self._deferred = self._deferred, []
+                for build in deferred:
+                    batch += build()
+                live = [request for request in batch if not request.abandoned()]
                 if live:
                     await self._run_batch(live)
         finally:
             self._flusher = None
 
-    async def _run_batch(
-        self, batch: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]]
-    ) -> None:
-        commands = [command for cmds, _ in batch for command in cmds]
+    async def _run_batch(self, batch: list[Request]) -> None:
+        commands = [command for request in batch for command in request.commands]
         try:
             if self._conn is None:
                 self._conn = self._pool.make_connection()  # type: ignore[no-untyped-call]
@@ -189,10 +216,9 @@ class Node:
                 raise  # cancellation (close()) propagates once the callers are told
             return
         start = 0
-        for cmds, fut in batch:
-            if not fut.done():
-                fut.set_result(replies[start : start + len(cmds)])
-            start += len(cmds)
+        for request in batch:
+            request.done(replies[start : start + len(request.commands)])
+            start += len(request.commands)
 
     # -- blocking connections -------------------------------------------------------
 
@@ -212,10 +238,10 @@ class Node:
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
-        for _, fut in self._queue:
-            if not fut.done():
-                fut.set_exception(LayerUnavailable("layer closed"))
-        self._queue = []
+        _fail(self._queue, LayerUnavailable("layer closed"))
+        for build in self._deferred:
+            _fail(build(), LayerUnavailable("layer closed"))
+        self._queue, self._deferred = [], []
         conns = [*self._idle_blocking, *([self._conn] if self._conn else [])]
         self._idle_blocking, self._conn = [], None
         for conn in conns:
@@ -223,12 +249,17 @@ class Node:
         await self._pool.disconnect()
 
 
-def _fail(
-    batch: Sequence[tuple[Sequence[Command], asyncio.Future[list[Any]]]], exc: BaseException
-) -> None:
-    for _, future in batch:
-        if not future.done():
-            if isinstance(exc, asyncio.CancelledError):
-                future.cancel()
-            else:
-                future.set_exception(exc)
+def _settle(future: asyncio.Future[list[Any]], outcome: list[Any] | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(outcome, asyncio.CancelledError):
+        future.cancel()
+    elif isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _fail(batch: Sequence[Request], exc: BaseException) -> None:
+    for request in batch:
+        request.done(exc)

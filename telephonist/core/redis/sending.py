@@ -1,23 +1,31 @@
 """``SendBuffer``: sends issued concurrently become one capacity-checking script call.
 
-Each ``send`` queues its envelope and awaits a future. The first queued send starts a
-flush task; tasks start on the next loop iteration, so every send issued by the tasks
-that ran in this iteration is already queued when it runs. The flush turns the queue
-into one ``SEND`` script call per slot (one per shard on standalone servers), chunked
-so that one call never holds the server for long, and answers each future with the
-script's per-message verdict (accepted, or full). Because the node pipes calls too
-(see ``node.py``), a flush that starts while the previous batch is on the wire simply
-queues behind it: throughput grows with concurrency instead of with round trips.
+Each ``send`` queues its envelope and awaits a future. The first queued send asks the
+node to call back when it writes its next batch (``Node.defer``); the node's writer is a
+task, and tasks start on the next loop iteration, so every send issued by the tasks that
+ran in this iteration is already queued by then. The queue becomes one ``SEND`` script
+call (chunked, so one call never holds the server for long) whose reply answers each
+future with the script's per-message verdict: accepted, or full. Because the node has
+one batch in flight at a time, sends issued while a batch is on the wire queue for the
+next one: throughput grows with concurrency instead of with round trips.
+
+On a cluster the calls are per slot and may go to several nodes: a flush task routes
+them through ``ClusterShard.execute`` (which also follows ``MOVED``) instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+
+from redis.exceptions import NoScriptError
 
 from ..stats import LayerStats
 from .keys import now_ms
+from .node import Command, Request
 from .scripts import SEND
 from .shard import Routed, Shard
 
@@ -39,6 +47,9 @@ class Outgoing:
     envelope: bytes
 
 
+_Item = tuple[Outgoing, "asyncio.Future[bool]"]
+
+
 class SendBuffer:
     """Coalesces the sends of one event loop to one shard."""
 
@@ -46,53 +57,87 @@ class SendBuffer:
         self._shard = shard
         self._stats = stats
         self._ttl_ms = ttl_ms
-        self._pending: list[tuple[Outgoing, asyncio.Future[bool]]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._pending: list[_Item] = []
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, item: Outgoing) -> asyncio.Future[bool]:
         """Queue ``item``; the future says whether it was accepted (``False``: full)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
-        if self._task is None:
-            self._task = asyncio.create_task(self._flush())
-            self._inflight.add(self._task)
-            self._task.add_done_callback(self._inflight.discard)
+        if not self._scheduled:
+            self._scheduled = True
+            if self._shard.cluster:
+                self._spawn(self._flush_routed())
+            else:
+                # One server: the node builds the script call itself as it writes its
+                # next batch, so nothing runs between the senders and the socket.
+                self._shard.node.defer(self._build)
         return future
 
-    async def _flush(self) -> None:
-        batch, self._pending, self._task = self._pending, [], None
-        by_slot: dict[int, list[tuple[Outgoing, asyncio.Future[bool]]]] = {}
+    def _take(self) -> list[list[_Item]]:
+        """The queued sends as script calls: grouped per slot, chunked."""
+        batch, self._pending, self._scheduled = self._pending, [], False
+        by_slot: dict[int, list[_Item]] = {}
         for item, future in batch:
-            if not future.cancelled():  # a sender cancelled before the write sends nothing
+            if not future.done():  # a sender cancelled before the write sends nothing
                 by_slot.setdefault(item.slot, []).append((item, future))
-        calls: list[list[tuple[Outgoing, asyncio.Future[bool]]]] = []
+        calls: list[list[_Item]] = []
         for items in by_slot.values():
             calls += [items[i : i + _MAX_PER_CALL] for i in range(0, len(items), _MAX_PER_CALL)]
+        return calls
+
+    def _build(self) -> list[Request]:
+        now = now_ms()
+        requests = []
+        for call in self._take():
+            _, command = self._command(call, now)
+            requests.append(Request([command], partial(self._answer, call, command)))
+        return requests
+
+    async def _flush_routed(self) -> None:
+        calls = self._take()
         if not calls:
             return
         now = now_ms()
+        commands = [self._command(call, now) for call in calls]
         try:
-            replies = await self._shard.execute([self._command(call, now) for call in calls])
+            replies = await self._shard.execute(commands)
         except BaseException as exc:
             for call in calls:
                 _fail(call, exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        trimmed = 0
-        for call, reply in zip(calls, replies, strict=True):
-            if isinstance(reply, Exception):
-                _fail(call, reply)
-                continue
-            trimmed += int(reply[-1])
+        for call, (_, command), reply in zip(calls, commands, replies, strict=True):
+            self._answer(call, command, [reply])
+
+    def _answer(self, call: list[_Item], command: Command, outcome: Any) -> None:
+        if isinstance(outcome, BaseException):
+            _fail(call, outcome)
+            return
+        [reply] = outcome
+        if isinstance(reply, NoScriptError):
+            # The server lost its scripts (a restart): nothing ran; load and run again.
+            self._spawn(self._retry(call, command))
+        elif isinstance(reply, Exception):
+            _fail(call, reply)
+        else:
             for (_, future), verdict in zip(call, reply, strict=False):
                 if not future.done():
                     future.set_result(bool(verdict))
-        if trimmed:
-            self._stats.incr("expired", trimmed)
+            if reply[-1]:
+                self._stats.incr("expired", int(reply[-1]))
 
-    def _command(self, call: list[tuple[Outgoing, asyncio.Future[bool]]], now: int) -> Routed:
+    async def _retry(self, call: list[_Item], command: Command) -> None:
+        try:
+            replies = await self._shard.execute([(call[0][0].list_key, command)])
+        except Exception as exc:
+            _fail(call, exc)
+        else:
+            self._answer(call, command, replies)
+
+    def _command(self, call: list[_Item], now: int) -> Routed:
         keys: dict[str, int] = {}
         argv: list[Any] = [now, self._ttl_ms]
         for item, _ in call:
@@ -104,15 +149,21 @@ class SendBuffer:
         first = call[0][0].list_key
         return first, ("EVALSHA", SEND.sha, len(keys), *keys, *argv)
 
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def close(self) -> None:
-        for task in list(self._inflight):
+        for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._inflight, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         _fail(self._pending, asyncio.CancelledError())
         self._pending = []
+        self._scheduled = False
 
 
-def _fail(call: list[tuple[Outgoing, asyncio.Future[bool]]], exc: BaseException) -> None:
+def _fail(call: list[_Item], exc: BaseException) -> None:
     for _, future in call:
         if not future.done():
             if isinstance(exc, asyncio.CancelledError):
