@@ -107,6 +107,9 @@ def test_unsupported_options_are_refused_clearly() -> None:
         RedisChannelLayer(symmetric_encryption_keys=["k"])
     with pytest.raises(InvalidChannelLayerError, match="prefix"):
         RedisChannelLayer(prefix="a{b}")
+    with pytest.raises(InvalidChannelLayerError, match="serializer_format"):
+        RedisChannelLayer(serializer_format="json")
+    RedisChannelLayer(serializer_format="msgpack", random_prefix_length=8)
 
 
 def test_ring_is_consistent_and_spreads() -> None:

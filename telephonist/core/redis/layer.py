@@ -73,7 +73,21 @@ __all__ = ["RedisChannelLayer"]
 
 
 class RedisChannelLayer(BaseChannelLayer):
-    """Redis/Valkey channel layer; a drop-in ``channels_redis`` replacement."""
+    """Redis/Valkey channel layer; a drop-in ``channels_redis`` replacement.
+
+    ``hosts``: servers to shard over (see ``hosts.py`` for the accepted forms; default
+    ``redis://localhost:6379``). ``prefix``: start of every key, so several layers or
+    applications can share servers. ``expiry``, ``group_expiry``, ``capacity``,
+    ``channel_capacity``, ``max_message_size``: as ``BaseChannelLayer``.
+    ``cluster``: ``hosts`` are seed nodes of one Redis Cluster. ``retry_budget``: how
+    long a send waits for an unreachable server before ``LayerUnavailable``.
+    ``reconnect_max_delay``: the cap of the reconnect backoff.
+
+    Also accepted, for ``channels_redis`` configs: ``serializer_format`` (only
+    ``"msgpack"``, the one this layer speaks) and ``random_prefix_length`` (ignored: the
+    process token has a fixed length, because senders find a process's inbox by it).
+    ``symmetric_encryption_keys`` is refused: use TLS (``rediss://``).
+    """
 
     def __init__(
         self,
@@ -89,12 +103,19 @@ class RedisChannelLayer(BaseChannelLayer):
         retry_budget: float = 10.0,
         reconnect_max_delay: float = 2.0,
         symmetric_encryption_keys: object = None,
+        serializer_format: str = "msgpack",
+        random_prefix_length: int | None = None,
     ) -> None:
         super().__init__(expiry, group_expiry, capacity, channel_capacity, max_message_size)
         if symmetric_encryption_keys:
             raise InvalidChannelLayerError(
                 "symmetric_encryption_keys is not supported: use rediss:// (TLS) instead"
             )
+        if serializer_format != "msgpack":
+            raise InvalidChannelLayerError(
+                f"serializer_format {serializer_format!r} is not supported: messages are msgpack"
+            )
+        del random_prefix_length  # accepted for channels_redis configs; see the docstring
         try:
             layout = KeyLayout(prefix)
         except ValueError as exc:
