@@ -27,7 +27,12 @@ class RunningServer:
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "telephonist.toml").write_text(toml)
-        env = {**os.environ, **(env or {}), "PYTHONPATH": python_path()}
+        # The project directory first (a user's modules), then the repository.
+        env = {
+            **os.environ,
+            **(env or {}),
+            "PYTHONPATH": f"{directory}{os.pathsep}{python_path()}",
+        }
         self.stderr_path = directory / "stderr.txt"
         self._stderr = self.stderr_path.open("w")
         self.proc = subprocess.Popen(
