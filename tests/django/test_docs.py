@@ -21,8 +21,8 @@ BIN = Path(sys.executable).parent
 
 
 def _commands(after: str) -> list[str]:
-    section = DOC[DOC.index(after) :]
-    return _blocks_in(section, "console")[0].splitlines()
+    """The lines of the first console block after the text ``after``."""
+    return _blocks_in(DOC[DOC.index(after) :], "console")[0].splitlines()
 
 
 def _blocks_in(text: str, lang: str) -> list[str]:
@@ -43,19 +43,37 @@ def _run(command: str, cwd: Path) -> str:
     return done.stdout
 
 
-def test_the_quick_start_works_as_written(tmp_path: Path) -> None:
+def _apply(section: str, project: Path) -> None:
+    """Write the section's ``# file:`` blocks and append its ``# append to:`` blocks."""
+    for block in _blocks_in(section, "python"):
+        first, _, body = block.partition("\n")
+        if first.startswith("# append to: "):
+            with (project / first.removeprefix("# append to: ")).open("a") as fh:
+                fh.write("\n" + body)
+        elif first.startswith("# file: "):
+            (project / first.removeprefix("# file: ")).write_text(block)
+
+
+def _start_project(project: Path) -> None:
     intro = DOC[DOC.index("## Quick start") : DOC.index("## Settings")]
     startproject = re.search(r"`(django-admin startproject mysite \.)`", intro)
     assert startproject is not None
-    _run(startproject.group(1), tmp_path)
-    for block in _blocks_in(intro, "python"):
-        first, _, body = block.partition("\n")
-        if first.startswith("# append to: "):
-            with (tmp_path / first.removeprefix("# append to: ")).open("a") as fh:
-                fh.write("\n" + body)
-        else:
-            assert first.startswith("# file: "), first
-            (tmp_path / first.removeprefix("# file: ")).write_text(block)
+    _run(startproject.group(1), project)
+    _apply(intro, project)
+
+
+def test_the_testing_section_works_as_written(tmp_path: Path) -> None:
+    _start_project(tmp_path)
+    testing = DOC[DOC.index("## Testing") : DOC.index("## Coming from Channels")]
+    _apply(testing, tmp_path)
+    (command,) = _commands("a file:")  # the block after the test file
+    assert command.startswith("$ python -m pytest")
+    output = _run(command + " -p no:cacheprovider", tmp_path)
+    assert "2 passed" in output, output
+
+
+def test_the_quick_start_works_as_written(tmp_path: Path) -> None:
+    _start_project(tmp_path)
 
     migrate, runserver = _commands("Start the server as usual")
     _run(migrate, tmp_path)
