@@ -61,6 +61,10 @@ def test_host_url_schemes_pick_the_connection_class() -> None:
     assert pool.connection_kwargs["path"] == "/tmp/r.sock"
     [sentinel] = parse_hosts([{"sentinels": [("127.0.0.1", 1)], "master_name": "m"}])
     assert isinstance(sentinel.make_pool(), SentinelConnectionPool)
+    # TCP connections get keepalive (a blocking pop must notice a vanished peer);
+    # unix sockets have no such option.
+    assert tls.make_pool().connection_kwargs["socket_keepalive"] is True
+    assert "socket_keepalive" not in pool.connection_kwargs
 
 
 def test_cluster_member_spec_keeps_the_seed_options() -> None:

@@ -17,6 +17,7 @@ A spec is plain data; pools are made from it inside the event loop that uses the
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,18 @@ DEFAULT_HOSTS: tuple[str, ...] = ("redis://localhost:6379",)
 # from RESP3, and redis-py parses RESP2 markedly faster (measured: ~1.8x on BLMPOP).
 _FORCED: Mapping[str, Any] = {"decode_responses": False}
 _DEFAULTS: Mapping[str, Any] = {"socket_connect_timeout": 5.0, "protocol": 2}
+# A blocking pop on a peer that vanished without a FIN (host crash, dropped NAT entry)
+# would wait forever: TCP keepalive finds it in about 45 s, with probes that are not
+# Redis commands, so an idle process still sends none. (redis-py >= 8 does this by
+# default; 5.x does not.)
+_KEEPALIVE: Mapping[str, Any] = {
+    "socket_keepalive": True,
+    "socket_keepalive_options": {
+        getattr(socket, name): value
+        for name, value in (("TCP_KEEPIDLE", 30), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
+        if hasattr(socket, name)
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -67,9 +80,15 @@ class HostSpec:
         host = self.kwargs.get("host", "localhost")
         return f"{host}:{self.kwargs.get('port', 6379)}/{self.kwargs.get('db', 0)}"
 
+    @property
+    def is_tcp(self) -> bool:
+        if self.url is not None:
+            return not self.url.startswith("unix://")
+        return "path" not in self.kwargs
+
     def make_pool(self) -> ConnectionPool:
         """A redis-py pool for this host, used only as a factory of connections."""
-        options = {**_DEFAULTS, **self.kwargs, **_FORCED}
+        options = {**_DEFAULTS, **(_KEEPALIVE if self.is_tcp else {}), **self.kwargs, **_FORCED}
         if self.master_name is not None:
             manager = Sentinel(  # type: ignore[no-untyped-call]
                 list(self.sentinels), sentinel_kwargs=dict(self.sentinel_kwargs) or None
