@@ -1,5 +1,8 @@
 """Results: samples by (figure, layer, variant), medians, the printed tables and JSON.
 
+Shared by every benchmark script: ``Results`` (samples, medians, JSON), the table
+renderer, and ``Check``/``targets_table`` for the verdicts on the project's targets.
+
 A sample is a float, or ``None`` for "did not finish within its cap" (it sorts as
 infinitely slow, so a median of ``None`` prints as "> cap"). A failed measurement is an
 error string instead; the other layers' figures are still printed.
@@ -10,11 +13,22 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Results", "fmt_count", "fmt_ms", "median", "render_table"]
+__all__ = [
+    "Check",
+    "Results",
+    "fmt_count",
+    "fmt_ms",
+    "median",
+    "render_table",
+    "targets_table",
+    "telephonist_source",
+]
 
 Sample = float | None
 
@@ -60,9 +74,9 @@ class Results:
         value = median(values)
         return capped if value is None else str(fmt(value))
 
-    def write_json(self, directory: Path, stamp: str) -> Path:
+    def write_json(self, directory: Path, stamp: str, name: str = "layer") -> Path:
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"layer-{stamp}.json"
+        path = directory / f"{name}-{stamp}.json"
         medians = {key: median(values) for key, values in self.samples.items()}
         document = {
             "meta": self.meta,
@@ -101,3 +115,50 @@ def render_table(header: list[str], rows: list[list[str]]) -> str:
 
     rule = "  ".join("-" * width for width in widths)
     return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target: how to get the measured value from the results, how to show it, the
+    target as written, and whether a value meets it."""
+
+    what: str
+    value: Callable[[Results], float | None]
+    show: Callable[[float], str]
+    target: str
+    passes: Callable[[float], bool]
+
+
+def targets_table(results: Results, checks: list[Check]) -> str:
+    """The verdicts: PASS/FAIL per target, "n/a" where a figure is missing."""
+    rows = []
+    for check in checks:
+        value = check.value(results)
+        if value is None:
+            rows.append([check.what, "n/a", check.target, "-"])
+        else:
+            verdict = "PASS" if check.passes(value) else "FAIL"
+            rows.append([check.what, check.show(value), check.target, verdict])
+    return render_table(["Telephonist target", "measured", "target", ""], rows)
+
+
+def _git(directory: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=10
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def telephonist_source() -> str:
+    """Which Telephonist code is measured: its path, commit, and uncommitted changes."""
+    import telephonist
+
+    path = Path(telephonist.__file__).resolve().parent
+    head = _git(path, "rev-parse", "--short", "HEAD")
+    if head is None:
+        return f"telephonist from {path} (not a git checkout)"
+    dirty = _git(path, "status", "--porcelain", "--", ".")
+    return f"telephonist {head}{' + uncommitted changes' if dirty else ''} from {path}"

@@ -26,6 +26,8 @@ __all__ = [
     "find_server_binary",
     "free_port",
     "private_server",
+    "start_process",
+    "stop_process",
 ]
 
 _LIVE: set[subprocess.Popen[bytes]] = set()
@@ -87,6 +89,24 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.kill()
             proc.wait(10)
     _LIVE.discard(proc)
+
+
+def start_process(
+    args: list[str], *, cwd: Path, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """Any server process (a web server under test): stdout and stderr to ``log``, in a
+    session of its own (a Ctrl-C reaches only us, and we stop it), stopped at exit."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    _LIVE.add(proc)
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM by PID, SIGKILL after 10 s."""
+    _stop(proc)
 
 
 @atexit.register

@@ -7,11 +7,10 @@ numbers drift with the load on the machine.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from _ceiling import TESTS
 from _layers import LayerSpec
-from _report import Results, fmt_count, fmt_ms, render_table
+from _report import Check, Results, fmt_count, fmt_ms, render_table, targets_table
 from _run import Config
 
 __all__ = ["summary"]
@@ -75,15 +74,6 @@ def _ceiling_lines(results: Results, tool: str) -> list[str]:
     return lines
 
 
-@dataclass(frozen=True)
-class _Check:
-    what: str
-    value: Callable[[Results], float | None]
-    show: Callable[[float], str]
-    target: str
-    passes: Callable[[float], bool]
-
-
 def _ratio(a: str, b: str) -> Callable[[Results], float | None]:
     def value(results: Results) -> float | None:
         top, bottom = results.median(a), results.median(b)
@@ -100,20 +90,20 @@ def _x(v: float) -> str:
     return f"{v:.2f}x"
 
 
-def _checks() -> list[_Check]:
+def _checks() -> list[Check]:
     tput = "throughput/{}/{}"
     checks = []
     for variant in ("receive", "receive_many"):
         mine = tput.format(TEL_REDIS, variant)
         checks += [
-            _Check(
+            Check(
                 f"Redis msgs/s vs channels_redis core ({variant})",
                 _ratio(mine, tput.format(CORE, "receive")),
                 _x,
                 ">= 20x",
                 lambda v: v >= 20,
             ),
-            _Check(
+            Check(
                 f"Redis msgs/s vs channels_redis pubsub ({variant})",
                 _ratio(mine, tput.format(PUBSUB, "receive")),
                 _x,
@@ -123,7 +113,7 @@ def _checks() -> list[_Check]:
         ]
     for variant in ("receive", "receive_many"):
         checks.append(
-            _Check(
+            Check(
                 f"memory msgs/s vs Channels in-memory ({variant})",
                 _ratio(tput.format(TEL_MEMORY, variant), tput.format(CH_MEMORY, "receive")),
                 _x,
@@ -132,28 +122,28 @@ def _checks() -> list[_Check]:
             )
         )
     checks += [
-        _Check(
+        Check(
             "Redis round trip p50",
             _median(f"round_trip/{TEL_REDIS}/p50"),
             lambda v: f"{fmt_ms(v)} ms",
             "< 0.5 ms",
             lambda v: v < 0.0005,
         ),
-        _Check(
+        Check(
             "Redis group_send to 1,000, all received",
             _median(f"fan_out/{TEL_REDIS}/1000"),
             lambda v: f"{fmt_ms(v)} ms",
             "< 5 ms",
             lambda v: v < 0.005,
         ),
-        _Check(
+        Check(
             "memory group_send to 1,000, all received",
             _median(f"fan_out/{TEL_MEMORY}/1000"),
             lambda v: f"{fmt_ms(v)} ms",
             "< 5 ms",
             lambda v: v < 0.005,
         ),
-        _Check(
+        Check(
             "Redis commands while idle",
             _median(f"idle/{TEL_REDIS}"),
             fmt_count,
@@ -162,18 +152,6 @@ def _checks() -> list[_Check]:
         ),
     ]
     return checks
-
-
-def _targets_table(results: Results) -> str:
-    rows = []
-    for check in _checks():
-        value = check.value(results)
-        if value is None:
-            rows.append([check.what, "n/a", check.target, "-"])
-        else:
-            verdict = "PASS" if check.passes(value) else "FAIL"
-            rows.append([check.what, check.show(value), check.target, verdict])
-    return render_table(["Telephonist target", "measured", "target", ""], rows)
 
 
 def _header(results: Results, cfg: Config) -> str:
@@ -212,7 +190,7 @@ def _sections(results: Results, specs: list[LayerSpec], cfg: Config, tool: str) 
 
 def summary(results: Results, specs: list[LayerSpec], cfg: Config, tool: str) -> str:
     parts = [_header(results, cfg), "", *_sections(results, specs, cfg, tool)]
-    parts.append(_targets_table(results))
+    parts.append(targets_table(results, _checks()))
     for spec, reason in results.missing.items():
         parts.append(f"not available: {spec}: {reason}")
     for key, error in results.errors.items():

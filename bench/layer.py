@@ -39,7 +39,6 @@ import dataclasses
 import os
 import platform
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ from typing import Any
 
 from _ceiling import tool_version
 from _layers import LayerSpec, all_layers, configure_django
-from _report import Results
+from _report import Results, telephonist_source
 from _run import FIGURES, Config, Target, run
 from _servers import find_benchmark_binary, find_server_binary, private_server
 from _summary import summary
@@ -102,31 +101,9 @@ def _select(results: Results, wanted: set[str], have_server: bool) -> list[Layer
     return chosen
 
 
-def _git(directory: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=10
-        )
-    except OSError:
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
-def _source() -> str:
-    """Which Telephonist code is measured: its path, commit, and uncommitted changes."""
-    import telephonist
-
-    path = Path(telephonist.__file__).resolve().parent
-    head = _git(path, "rev-parse", "--short", "HEAD")
-    if head is None:
-        return f"telephonist from {path} (not a git checkout)"
-    dirty = _git(path, "status", "--porcelain", "--", ".")
-    return f"telephonist {head}{' + uncommitted changes' if dirty else ''} from {path}"
-
-
 def _meta(config: Config, server: str) -> dict[str, object]:
     return {
-        "telephonist": _source(),
+        "telephonist": telephonist_source(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
