@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig
+from telephonist.interfaces.irc.config import EVENT_KINDS
 from tests.irc.harness import MiniHost
 from tests.irc.peer import Peer
 from tests.irc.servers import InspIRCd, Ngircd
@@ -123,6 +124,7 @@ async def start_irc() -> AsyncIterator[Callable[..., Awaitable[Started]]]:
     async def start(
         *networks: NetworkConfig, host: MiniHost | None = None, **settings: Any
     ) -> Started:
+        settings.setdefault("events", EVENT_KINDS)  # the recorder routes them all
         config = IrcConfig(networks=networks, **settings)
         if host is not None:
             interface = IrcInterface(config, host)

@@ -41,9 +41,6 @@ async def test_telephonist_run_joins_answers_and_quits(
             f"""
             routing = "bot.routes"
 
-            [interfaces.irc]
-            events = ["receive", "join", "part"]
-
             [[interfaces.irc.networks]]
             name = "local"
             host = "127.0.0.1"

@@ -165,10 +165,12 @@ class IrcConfig(InterfaceConfig):
     """The ``irc`` interface: a client of each listed network."""
 
     networks: tuple[NetworkConfig, ...] = ()
-    #: The kinds of event to publish. Narrow it to what your routing handles: the first
-    #: event of a conversation binds it to a worker, and one on a channel no worker
-    #: routes holds that conversation until the host's bind timeout aborts it.
-    events: tuple[str, ...] = EVENT_KINDS
+    #: The kinds of event to publish; list only what your routing handles. The first
+    #: event of a conversation binds it to the worker that takes it, and one on a
+    #: channel no worker routes holds the conversation until the host's bind timeout
+    #: aborts it, losing the events queued behind it. Only messages by default, so the
+    #: plainest bot (``route("irc-client.receive", ...)``) cannot fall into that.
+    events: tuple[str, ...] = ("receive",)
 
     @field_validator("events")
     @classmethod
