@@ -35,16 +35,24 @@ class AckBuffer:
     def __init__(self, send: Callable[[Acks], Awaitable[None]]) -> None:
         self._send = send
         self._pending: Acks = {}
-        self._task: asyncio.Task[None] | None = None
+        self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     def add(self, channel: str, n: int = 1) -> None:
         tag = process_tag(channel)
         self._pending.setdefault(tag, Counter())[channel] += n
-        if self._task is None:
-            self._task = asyncio.create_task(self._flush())
-            self._tasks.add(self._task)
-            self._task.add_done_callback(self._tasks.discard)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._start)
+
+    def _start(self) -> None:
+        # Usually the inbox reader has taken the acks for its next pop by now, and no
+        # round trip (nor task) of their own is needed.
+        self._scheduled = False
+        if self._pending:
+            task = asyncio.create_task(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def take(self, tag: str) -> Counter[str] | None:
         """Remove and return ``tag``'s pending acks (the inbox reader sends them with its
@@ -52,7 +60,7 @@ class AckBuffer:
         return self._pending.pop(tag, None)
 
     async def _flush(self) -> None:
-        pending, self._pending, self._task = self._pending, {}, None
+        pending, self._pending = self._pending, {}
         if pending:
             await self._send(pending)
 
