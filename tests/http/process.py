@@ -23,7 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class RunningServer:
     def __init__(
-        self, directory: Path, toml: str, *args: str, env: dict[str, str] | None = None
+        self,
+        directory: Path,
+        toml: str,
+        *args: str,
+        env: dict[str, str] | None = None,
+        command: str = "run",
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "telephonist.toml").write_text(toml)
@@ -33,10 +38,11 @@ class RunningServer:
             **(env or {}),
             "PYTHONPATH": f"{directory}{os.pathsep}{python_path()}",
         }
-        self.stderr_path = directory / "stderr.txt"
+        self.command = command
+        self.stderr_path = directory / f"{command}-stderr.txt"
         self._stderr = self.stderr_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "telephonist.cli", "run", *args],
+            [sys.executable, "-m", "telephonist.cli", command, *args],
             cwd=directory,
             env=env,
             stdout=subprocess.PIPE,
@@ -62,8 +68,18 @@ class RunningServer:
             if found:
                 self.port = int(found.group(1))
             if line == "telephonist: ready":
-                assert self.port, "ready without an http endpoint line"
+                assert self.port or self.command == "worker", "ready without an http endpoint"
                 return self
+
+    def wait_for_line(self, text: str, timeout: float = 30.0) -> None:
+        """Block (bounded) until a stdout line contains ``text``."""
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no {text!r} in {timeout}s: {self.stderr()}") from None
+            if text in line:
+                return
 
     def stderr(self) -> str:
         self._stderr.flush()

@@ -4,6 +4,7 @@ module with consumers written against the project's consumer API.
 * ``/echo``: an ``AsyncHttpConsumer`` answering JSON facts about the request (the body
   arrives in several ``http.request`` chunks and the consumer collects them);
 * ``/stream``: a sync function consumer streaming a response without Content-Length;
+* ``/hang``: never answers (for timeouts and killed workers);
 * ``/ws/echo``: an ``AsyncWebsocketConsumer`` echoing frames;
 * ``/chat/<room>``: a ``ChatConsumer`` answering on the common chat contract;
 * anything else: no route, so the Dispatcher's policy answers 404 (HTTP) or 403 (WS).
@@ -11,6 +12,7 @@ module with consumers written against the project's consumer API.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -43,6 +45,12 @@ def stream(message: Message, **kwargs: str) -> None:
     reply.send({"type": "http.response.body", "body": b""})
 
 
+async def hang(message: Message, **kwargs: str) -> None:
+    """Never answers; tells the test (on the worker's stdout) that it holds a request."""
+    print("hanging on", message["path"], flush=True)
+    await asyncio.Event().wait()
+
+
 class WsEcho(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is not None:
@@ -59,6 +67,7 @@ class Room(ChatConsumer):
 routes = [
     route_class(Echo, path=r"^/echo"),
     route("http.request", stream, path=r"^/stream$"),
+    route("http.request", hang, path=r"^/hang$"),
     route_class(WsEcho, path=r"^/ws/echo$"),
     route_class(Room, path=r"^/chat/"),
 ]
