@@ -71,3 +71,18 @@ async def test_a_send_during_an_outage_fails_within_the_retry_budget(
     await layer.send("outage", {"type": "back"})
     assert await asyncio.wait_for(layer.receive("outage"), T) == {"type": "back"}
     assert layer.stats.get("reconnects") >= 1
+
+
+async def test_an_inbox_loop_that_dies_is_restarted(
+    server: RedisServer, make_layer: MakeLayer
+) -> None:
+    # A last line of defence: even a loop killed by a bug (simulated by cancelling its
+    # task from outside) comes back, and the receiver waiting on it gets its message.
+    layer = make_layer([server.url])
+    own = await layer.new_channel()
+    pending = asyncio.create_task(layer.receive(own))
+    await Probe(server).until_blocked(1)
+    [reader] = next(iter(layer._states.values())).inboxes.values()
+    reader.task.cancel()
+    await layer.send(own, {"type": "still-served"})
+    assert await asyncio.wait_for(pending, T) == {"type": "still-served"}

@@ -18,6 +18,7 @@ push fails: at-most-once allows the loss, the stats make it visible).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -67,7 +68,23 @@ class InboxReader:
         self._acks = acks
         self._ack_command = ack_command
         self._stats = stats
+        self._closing = False
         self.task = asyncio.create_task(self._supervise(), name=f"telephonist-inbox-{tag}")
+        self.task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if self._closing:
+            return
+        # Never silently dead: its receivers would wait forever. (The supervisor outlives
+        # every error, so this is a last line of defence against a bug.)
+        logger.error("inbox reader %s ended unexpectedly (%r); restarting it", self.tag, task)
+        with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to serve
+            asyncio.get_running_loop().call_later(1.0, self._restart)
+
+    def _restart(self) -> None:
+        if not self._closing and self.task.done():
+            self.task = asyncio.create_task(self._supervise(), name=self.task.get_name())
+            self.task.add_done_callback(self._ended)
 
     async def _supervise(self) -> None:
         backoff = self._shard.node.new_backoff()
@@ -113,6 +130,7 @@ class InboxReader:
             await asyncio.sleep(0)
 
     async def close(self) -> None:
+        self._closing = True
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
 

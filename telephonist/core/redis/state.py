@@ -71,8 +71,10 @@ class LoopState:
     # -- process-specific channels ------------------------------------------------------
 
     def ensure_inbox(self, tag: str) -> None:
-        """Start the (one, supervised) blocking receive loop for inbox ``tag``."""
-        if tag not in self.inboxes:
+        """Start the (one, supervised) blocking receive loop for inbox ``tag``, or start it
+        again if it ended (it should not: its supervisor outlives every error)."""
+        reader = self.inboxes.get(tag)
+        if reader is None or reader.task.done():
             key = self.layout.inbox(tag)
             self.inboxes[tag] = InboxReader(
                 tag,
