@@ -88,7 +88,14 @@ class HttpInterface(Interface):
         for port in self.ports:
             addr: Any = port.getHost()  # type: ignore[misc]
             host = getattr(addr, "host", None)
-            out.append(f"http://{host}:{addr.port}" if host else f"unix:{addr.name}")
+            if host is None:
+                out.append(
+                    f"unix:{addr.name.decode() if isinstance(addr.name, bytes) else addr.name}"
+                )
+                continue
+            scheme = "https" if _is_tls(port) else "http"
+            shown = f"[{host}]" if ":" in host else host
+            out.append(f"{scheme}://{shown}:{addr.port}")
         return out
 
     def status(self) -> dict[str, Any]:
@@ -96,3 +103,8 @@ class HttpInterface(Interface):
         if self.server.websocket is not None:
             info.update(self.server.websocket.status())
         return info
+
+
+def _is_tls(port: Any) -> bool:
+    # A TLS endpoint wraps the factory in TLSMemoryBIOFactory.
+    return type(getattr(port, "factory", None)).__name__ == "TLSMemoryBIOFactory"
