@@ -3,10 +3,12 @@
 A node owns one *command connection* and a few *blocking connections*:
 
 - Every non-blocking command (send scripts, acks, group operations, ``CLIENT UNBLOCK``)
-  goes through ``call()``, which queues it; once per event-loop iteration everything
-  queued is written in one write and the replies are read back in order. Concurrent
-  callers therefore share round trips with no explicit batching API, and there is
-  exactly one batch in flight per node: while it is out, new commands queue for the next.
+  goes through ``call()``, which queues it, or ``defer()``, which queues a function that
+  builds commands at the last moment (the send buffer's one script call for all queued
+  sends). Once per event-loop iteration everything queued is written in one write and
+  the replies are read back in order. Concurrent callers therefore share round trips
+  with no explicit batching API, and there is exactly one batch in flight per node:
+  while it is out, new commands queue for the next.
 - A blocking pop (``BLMPOP ... 0``) holds a connection for as long as the process is
   idle, so each receive loop gets a dedicated one (``acquire_blocking``).
 
