@@ -6,7 +6,6 @@ receive, a handler per message type); only the settings name our backend.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,8 +46,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.send_json({"text": event["text"]})
 
 
-# TODO(redis layer): add "redis" unconditionally once telephonist.core.redis lands.
-BACKENDS = ["memory"] + (["redis"] if importlib.util.find_spec("telephonist.core.redis") else [])
+BACKENDS = ["memory", "redis"]
 
 
 @pytest.fixture(params=BACKENDS)
