@@ -114,8 +114,14 @@ class LocalChannels:
                 waiters = self._waiters.get(channel)
                 if waiters is not None and waiter in waiters:
                     waiters.remove(waiter)
-                elif waiter.done() and not waiter.cancelled() and self._buffers.get(channel):
-                    self._wake(channel)  # woken for a message we will not take: pass it on
+                elif (
+                    waiter.done()
+                    and not waiter.cancelled()
+                    and self._buffers.get(channel)
+                    and not self._wake(channel)  # woken for a message we will not take
+                ):
+                    # Nobody to pass it on to: at least make sure it expires.
+                    self._arm_timer(self._buffers[channel][0][0])
                 self._forget_if_idle(channel)
                 raise
 
