@@ -25,6 +25,7 @@ __all__ = [
     "fmt_count",
     "fmt_ms",
     "median",
+    "ratio",
     "render_table",
     "targets_table",
     "telephonist_source",
@@ -126,7 +127,17 @@ class Check:
     value: Callable[[Results], float | None]
     show: Callable[[float], str]
     target: str
-    passes: Callable[[float], bool]
+    passes: Callable[[float], bool] | None  # None: shown for information, no verdict
+
+
+def ratio(top: str, bottom: str) -> Callable[[Results], float | None]:
+    """The ratio of two keys' medians, for a ``Check``."""
+
+    def value(results: Results) -> float | None:
+        a, b = results.median(top), results.median(bottom)
+        return a / b if a is not None and b else None
+
+    return value
 
 
 def targets_table(results: Results, checks: list[Check]) -> str:
@@ -136,6 +147,8 @@ def targets_table(results: Results, checks: list[Check]) -> str:
         value = check.value(results)
         if value is None:
             rows.append([check.what, "n/a", check.target, "-"])
+        elif check.passes is None:
+            rows.append([check.what, check.show(value), check.target, ""])
         else:
             verdict = "PASS" if check.passes(value) else "FAIL"
             rows.append([check.what, check.show(value), check.target, verdict])

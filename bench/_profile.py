@@ -1,0 +1,171 @@
+"""Where a server's CPU time goes under load: ``py-spy`` attached to each process.
+
+``py-spy record --format raw --threads --nonblocking`` samples every thread of the
+process (200 Hz) without pausing it, and writes one collapsed stack per line; idle
+threads are left out by py-spy, so the samples are where CPU time was spent (or the
+GIL was waited for while running). We summarise per process:
+
+* busy share per thread kind: the main thread (the event loop: protocol parsing,
+  layer, routing, async consumers) and the other threads (thread pools: sync views).
+  A main thread near 100% is the ceiling of a one-loop process;
+* by area: the file the sampled (innermost) frame is in, grouped by package
+  (``telephonist/interfaces/http``, ``twisted``, ``django``, ``asyncio``, ...);
+* the functions with most samples where they ran themselves ("self") and anywhere
+  on the stack ("total").
+
+The raw files stay in ``bench/results/`` for a flame graph (``flamegraph.pl`` or
+speedscope both read this format).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from _report import render_table
+
+__all__ = ["profile_run", "summarize"]
+
+RATE = 200
+_FRAME = re.compile(r"^(?P<func>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
+_AREAS = (
+    "telephonist/interfaces/http",
+    "telephonist/interfaces/websocket",
+    "telephonist/host",
+    "telephonist/worker",
+    "telephonist/core",
+    "telephonist/django",
+    "telephonist/routing",
+    "telephonist/consumers",
+    "telephonist",
+    "twisted",
+    "autobahn",
+    "h11",
+    "django",
+    "asgiref",
+    "msgpack",
+    "redis",
+    "asyncio",
+    "concurrent/futures",
+)
+
+
+def _py_spy() -> str:
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(found).exists():
+        raise RuntimeError("py-spy not installed (pip install -e '.[bench]')")
+    return found
+
+
+def _short(path: str) -> str:
+    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return path.lstrip("/")
+
+
+def _area(path: str) -> str:
+    short = _short(path)
+    for area in _AREAS:
+        if short.startswith(area + "/") or short.startswith(area + "."):
+            return area
+    if "/" not in short or short.startswith(".") or short[:1].isdigit():
+        return "stdlib: " + short.rsplit("/", 1)[-1]
+    return short.split("/", 1)[0]
+
+
+def _function(frame: str, with_line: bool) -> tuple[str, str]:
+    found = _FRAME.match(frame)
+    if not found:
+        return frame, ""
+    where = _short(found["file"])
+    if with_line and found["line"]:
+        where += f":{found['line']}"
+    return f"{found['func']} ({where})", found["file"]
+
+
+def summarize(path: Path, seconds: float, top: int = 12) -> str:
+    self_time: Counter[str] = Counter()
+    total_time: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    samples = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        if frames and frames[0].startswith("thread"):
+            frames = frames[1:]
+        if not frames:
+            continue
+        samples += count
+        main = any(f.startswith("<module>") for f in frames[:3])
+        threads["main thread (event loop)" if main else "other threads (pools)"] += count
+        leaf, leaf_file = _function(frames[-1], with_line=True)
+        self_time[leaf] += count
+        areas[_area(leaf_file)] += count
+        for name in {_function(f, with_line=False)[0] for f in frames}:
+            total_time[name] += count
+    if not samples:
+        return f"{path.name}: no samples"
+    ticks = RATE * seconds
+
+    def pct(n: int) -> str:
+        return f"{100 * n / samples:.1f}"
+
+    lines = [
+        f"{path.name}: {samples} samples in {seconds:g} s at {RATE} Hz; busy, in % of one "
+        "core: " + ", ".join(f"{k} {100 * n / ticks:.0f}%" for k, n in threads.most_common()),
+        render_table(
+            ["area (innermost frame)", "% of samples"],
+            [[a, pct(n)] for a, n in areas.most_common(top)],
+        ),
+        render_table(
+            ["self: function (file:line)", "%"],
+            [[f, pct(n)] for f, n in self_time.most_common(top)],
+        ),
+        render_table(
+            ["total: function (file)", "%"],
+            [[f, pct(n)] for f, n in total_time.most_common(top + 8)],
+        ),
+    ]
+    return "\n\n".join(lines)
+
+
+def profile_run(pids: list[int], seconds: int, load: Callable[[], object], prefix: Path) -> str:
+    """Run ``load`` (about ``seconds`` long) with py-spy attached to every pid; return
+    the summary of each process's samples."""
+    py_spy = _py_spy()
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    spies = []
+    for pid in pids:
+        out = prefix.with_name(f"{prefix.name}-{pid}.txt")
+        args = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds + 1)]
+        args += ["--rate", str(RATE), "--format", "raw", "--output", str(out)]
+        args += ["--nonblocking", "--threads"]
+        spy = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spies.append((spy, out))
+    try:
+        time.sleep(0.5)  # py-spy attached before the load starts
+        load()
+        parts = []
+        for spy, out in spies:
+            _, err = spy.communicate(timeout=seconds + 30)
+            if spy.returncode != 0 or not out.exists():
+                parts.append(f"{out.name}: py-spy failed: {err.decode(errors='replace')[-500:]}")
+            else:
+                parts.append(summarize(out, seconds))
+        return "\n\n".join(parts)
+    finally:
+        for spy, _ in spies:
+            if spy.poll() is None:
+                spy.kill()
+                spy.wait()

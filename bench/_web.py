@@ -1,0 +1,190 @@
+"""The web servers under test, started the way a user starts them, one at a time.
+
+Every server serves the same Django project (``bench/webapp``) from a temporary working
+directory on a free loopback port:
+
+* ``telephonist-run``: ``telephonist run``, interfaces and a worker in one process on the
+  in-memory layer; ``http.*`` routed to ``DjangoViewConsumer``, ``/ws/echo`` to an async
+  consumer (``bench/webapp/routing.py``);
+* ``telephonist-split-1`` / ``-2``: ``telephonist serve`` plus one or two
+  ``telephonist worker`` processes over the private Redis/Valkey server;
+* ``daphne`` / ``uvicorn``: Channels 4's ``ProtocolTypeRouter`` with Django's ASGI app and
+  an ``AsyncWebsocketConsumer`` echo (``bench/webapp/asgi.py``).
+
+Logging per request is off everywhere (Telephonist ``access_log = false``, uvicorn
+``--no-access-log``; Daphne writes none unless asked), so no server pays for a log
+line the others skip. Everything else is each server's default.
+
+A server is ready when ``GET /sync`` answers 200 through the whole path (for a split,
+after every worker printed ``telephonist: ready``), polled, never a fixed sleep. It is
+stopped by the PIDs we started (``_servers.start_process``), also at exit and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import Popen
+
+from _servers import free_port, start_process, stop_process
+
+__all__ = ["SERVERS", "RunningServer", "ServerSpec", "serving"]
+
+REPO = Path(__file__).resolve().parent.parent
+SETTINGS = "bench.webapp.settings"
+ROUTING = "bench.webapp.routing.routes"
+ASGI_APP = "bench.webapp.asgi:application"
+READY_LINE = "telephonist: ready"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    kind: str  # "run", "split", "daphne", "uvicorn"
+    description: str
+    workers: int = 0  # worker processes of a split deployment
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.kind == "split"
+
+    @property
+    def is_telephonist(self) -> bool:
+        return self.kind in ("run", "split")
+
+
+SERVERS = (
+    ServerSpec("telephonist-run", "run", "Telephonist all-in-one, in-memory layer"),
+    ServerSpec("telephonist-split-1", "split", "telephonist serve + 1 worker, Redis", 1),
+    ServerSpec("telephonist-split-2", "split", "telephonist serve + 2 workers, Redis", 2),
+    ServerSpec("daphne", "daphne", "Daphne 4 + Channels 4"),
+    ServerSpec("uvicorn", "uvicorn", "uvicorn + Channels 4"),
+)
+
+
+class RunningServer:
+    """A started server: ``front`` faces clients (its PID is the one measured for memory
+    and CPU), ``workers`` are a split deployment's worker processes."""
+
+    def __init__(
+        self, spec: ServerSpec, port: int, front: Popen[bytes], workers: list[Popen[bytes]]
+    ) -> None:
+        self.spec = spec
+        self.port = port
+        self.front = front
+        self.workers = workers
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.front.pid, *(w.pid for w in self.workers)]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def ws_url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+
+def _toml(spec: ServerSpec, port: int, redis_url: str | None) -> str:
+    lines = [
+        f'routing = "{ROUTING}"',
+        'log_level = "WARNING"',
+        "",
+        "[interfaces.http]",
+        f'endpoints = ["tcp:port={port}:interface=127.0.0.1"]',
+        "access_log = false",
+    ]
+    if spec.uses_redis:
+        if redis_url is None:
+            raise RuntimeError(f"{spec.name} needs a Redis/Valkey server")
+        lines += ["", "[layer]", 'BACKEND = "redis"', f'CONFIG = {{ hosts = ["{redis_url}"] }}']
+    return "\n".join(lines) + "\n"
+
+
+def _env() -> dict[str, str]:
+    # The repository root, not bench/, on the path: bench/http.py would shadow stdlib http.
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "DJANGO_SETTINGS_MODULE": SETTINGS}
+
+
+def _commands(spec: ServerSpec, port: int) -> tuple[list[str], list[list[str]]]:
+    """The front process's command and the workers' commands."""
+    python = sys.executable
+    cli = [python, "-m", "telephonist.cli"]
+    if spec.kind == "run":
+        return [*cli, "run"], []
+    if spec.kind == "split":
+        return [*cli, "serve"], [[*cli, "worker"] for _ in range(spec.workers)]
+    if spec.kind == "daphne":
+        return [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), ASGI_APP], []
+    if spec.kind == "uvicorn":
+        args = ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        return [python, "-m", "uvicorn", ASGI_APP, *args, "--log-level", "warning"], []
+    raise ValueError(f"unknown server kind {spec.kind!r}")
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _check_alive(procs: list[tuple[Popen[bytes], Path]]) -> None:
+    for proc, log in procs:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{_tail(log)}")
+
+
+def _wait_ready(port: int, procs: list[tuple[Popen[bytes], Path]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    workers = procs[1:]
+    while time.monotonic() < deadline:
+        _check_alive(procs)
+        if all(READY_LINE in log.read_text(errors="replace") for _, log in workers):
+            break
+        time.sleep(0.05)  # readiness-probe interval
+    while time.monotonic() < deadline:
+        _check_alive(procs)
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/sync")
+            status = conn.getresponse().status
+            conn.close()
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)  # readiness-probe interval
+    raise TimeoutError(f"GET /sync did not answer 200 on port {port} within {timeout:g}s")
+
+
+@contextlib.contextmanager
+def serving(
+    spec: ServerSpec, redis_url: str | None, timeout: float = 60.0
+) -> Iterator[RunningServer]:
+    """Start ``spec`` on a free port, wait until it serves, stop it on the way out."""
+    with tempfile.TemporaryDirectory(prefix=f"telephonist-bench-{spec.name}-") as tmp:
+        directory = Path(tmp)
+        port = free_port()
+        if spec.is_telephonist:
+            (directory / "telephonist.toml").write_text(_toml(spec, port, redis_url))
+        front_cmd, worker_cmds = _commands(spec, port)
+        env = _env()
+        procs: list[tuple[Popen[bytes], Path]] = []
+        try:
+            for i, cmd in enumerate([front_cmd, *worker_cmds]):
+                log = directory / f"process-{i}.log"
+                procs.append((start_process(cmd, cwd=directory, env=env, log=log), log))
+            _wait_ready(port, procs, timeout)
+            yield RunningServer(spec, port, procs[0][0], [p for p, _ in procs[1:]])
+        finally:
+            for proc, _ in procs:  # the front first: it drains, then the workers
+                stop_process(proc)
