@@ -1,0 +1,375 @@
+"""WebSocket benchmark: an async echo consumer under Telephonist, Daphne and uvicorn,
+and the cost of 5,000 idle connections.
+
+Run it with ``make bench-web`` (both web benchmarks) or::
+
+    .venv/bin/python bench/ws.py [--quick] [--repeat N] [--duration S] [--only NAME,...]
+                                 [--idle-connections N] [--idle-seconds S] [--profile]
+
+Needs the ``bench`` extra (``pip install -e '.[bench]'``: uvicorn, py-spy). Servers as in
+``bench/http.py`` (``_web.py``), each serving ``/ws/echo`` with an async consumer that
+sends every frame back: Telephonist's ``AsyncWebsocketConsumer`` routed by
+``bench/webapp/routing.py``, Channels 4's ``AsyncWebsocketConsumer`` in
+``bench/webapp/asgi.py``.
+
+Figures (``--only`` takes server names and/or these):
+
+* ``echo``: 50 connections each sending a 32-byte text frame and waiting for it to
+  come back, for 1 s of warm-up plus ``--duration`` seconds (default 10) measured;
+  round trips/s and p50/p99 round-trip time (``_wsload.py``). Servers: ``telephonist-run``,
+  ``telephonist-split-1``, ``daphne``, ``uvicorn`` (``telephonist-split-2`` with ``--only``).
+* ``idle``: ``--idle-connections`` (default 5,000) connections opened in batches of 50,
+  each having done one echo, then left alone: the server process's resident memory
+  (``/proc/<pid>/status`` VmRSS) before and with them, per connection, and its CPU
+  time (``/proc/<pid>/stat`` utime+stime, all threads) over ``--idle-seconds``
+  (default 10) in percent of one core. Servers: ``telephonist-run``, ``daphne``,
+  ``uvicorn``. The open-file limit is raised to the hard limit first (servers inherit it).
+  All three servers ping every 20 s by default; the window starts right after the
+  connections are opened, so it usually holds none of those pings.
+
+Repeats (default 3) interleave the servers, each started fresh for each figure; the
+printed tables have medians and the ratios the targets of issue 4 are stated in.
+Everything goes to ``bench/results/ws-<timestamp>.json``. ``--profile`` adds one more
+echo run per Telephonist server with py-spy attached and prints where the time goes.
+``--quick``: one repeat, 2 s runs, 500 idle connections for 2 s.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/http.py shadows the standard library's ``http`` for anything imported from a
+# script in bench/ (websockets imports it): look in bench/ last instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+
+# ruff: noqa: E402
+import argparse
+import asyncio
+import time
+from collections.abc import Sequence
+
+from _procfs import cpu_seconds, rss_bytes
+from _profile import profile_run
+from _report import Check, Results, fmt_count, fmt_ms, ratio, render_table, targets_table
+from _web import SERVERS, RunningServer, ServerSpec, serving
+from _webrun import RESULTS_DIR, Options, flush, header, log, parse_options, rotated, run_main
+from _wsload import echo_load, idle_connections, open_count, raise_nofile
+
+FIGURES = ("echo", "idle")
+ECHO_CONNECTIONS = 50
+BATCH = 50
+WARMUP = 1.0
+SETTLE = 1.0  # seconds between the last connection opened and the idle window
+RUN, SPLIT1, SPLIT2, DAPHNE, UVICORN = (s.name for s in SERVERS)
+ECHO_SERVERS = (RUN, SPLIT1, DAPHNE, UVICORN)
+IDLE_SERVERS = (RUN, DAPHNE, UVICORN)
+PATH = "/ws/echo"
+MB = 1024 * 1024
+
+
+def _echo(results: Results, server: RunningServer, opts: Options) -> None:
+    key = Results.key("echo", server.spec.name)
+    before = sum(cpu_seconds(pid) for pid in server.pids)
+    started = time.monotonic()
+    r = asyncio.run(
+        echo_load(
+            server.ws_url(PATH),
+            connections=ECHO_CONNECTIONS,
+            seconds=opts.duration,
+            warmup=WARMUP,
+            batch=BATCH,
+        )
+    )
+    cpu = 100 * (sum(cpu_seconds(pid) for pid in server.pids) - before)
+    cpu /= time.monotonic() - started
+    results.add(f"{key}/rate", r.rate, {"trips": r.trips})
+    results.add(f"{key}/p50", r.p50)
+    results.add(f"{key}/p99", r.p99)
+    results.add(f"{key}/cpu", cpu)
+    log(
+        f"  {key}: {r.rate:,.0f} round trips/s, p50 {fmt_ms(r.p50)} ms, "
+        f"p99 {fmt_ms(r.p99)} ms, server CPU {cpu:.0f}%"
+    )
+
+
+async def _idle_async(server: RunningServer, count: int, seconds: float) -> dict[str, float]:
+    url = server.ws_url(PATH)
+    async with idle_connections(url, 1, 1):
+        pass  # one connection first: lazy imports and pools exist before the baseline
+    await asyncio.sleep(0.5)
+    rss_before = sum(rss_bytes(pid) for pid in server.pids)
+    opening = time.monotonic()
+    async with idle_connections(url, count, BATCH) as sockets:
+        opened = time.monotonic() - opening
+        await asyncio.sleep(SETTLE)
+        cpu_start = sum(cpu_seconds(pid) for pid in server.pids)
+        window_start = time.monotonic()
+        await asyncio.sleep(seconds)
+        cpu = sum(cpu_seconds(pid) for pid in server.pids) - cpu_start
+        window = time.monotonic() - window_start
+        rss_with = sum(rss_bytes(pid) for pid in server.pids)
+        still_open = open_count(sockets)
+    return {
+        "rss_before": rss_before,
+        "rss_with": rss_with,
+        "per_connection": (rss_with - rss_before) / count,
+        "cpu": 100 * cpu / window,
+        "open": still_open,
+        "open_seconds": opened,
+    }
+
+
+def _idle(results: Results, server: RunningServer, opts: Options) -> None:
+    count, seconds = opts.extra["idle_connections"], opts.extra["idle_seconds"]
+    r = asyncio.run(_idle_async(server, count, seconds))
+    key = Results.key("idle", server.spec.name)
+    for name, value in r.items():
+        results.add(f"{key}/{name}", value)
+    log(
+        f"  {key}: {r['open']:,.0f}/{count:,} open, RSS {r['rss_before'] / MB:.1f} -> "
+        f"{r['rss_with'] / MB:.1f} MB ({r['per_connection'] / 1024:.1f} KiB per connection), "
+        f"CPU {r['cpu']:.2f}% over {seconds:g} s (opened in {r['open_seconds']:.1f} s)"
+    )
+
+
+def _measure(
+    results: Results, specs: list[ServerSpec], redis_url: str | None, opts: Options
+) -> None:
+    plan = [
+        (figure, names)
+        for figure, names in (("echo", _echo_servers(opts)), ("idle", IDLE_SERVERS))
+        if figure in opts.figures
+    ]
+    measure = {"echo": _echo, "idle": _idle}
+    broken: set[str] = set()
+    for repeat in range(opts.repeat):
+        log(f"repeat {repeat + 1}/{opts.repeat}")
+        for figure, names in plan:
+            for spec in rotated([s for s in specs if s.name in names], repeat):
+                key = Results.key(figure, spec.name)
+                if key in broken:
+                    continue
+                flush(redis_url if spec.uses_redis else None)
+                try:
+                    with serving(spec, redis_url) as server:
+                        measure[figure](results, server, opts)
+                except Exception as exc:
+                    results.fail(key, exc)
+                    broken.add(key)
+                    log(f"  {key}: {results.errors[key]}")
+    if opts.extra["profile"] and "echo" in opts.figures:
+        for spec in specs:
+            if spec.is_telephonist and Results.key("echo", spec.name) not in broken:
+                _profile(results, spec, redis_url, opts)
+
+
+def _echo_servers(opts: Options) -> tuple[str, ...]:
+    """The default four, plus any other server named in ``--only``."""
+    named = {s.name for s in opts.servers} if opts.extra["only"] else set()
+    return (*ECHO_SERVERS, *sorted(named - set(ECHO_SERVERS)))
+
+
+def _profile(results: Results, spec: ServerSpec, redis_url: str | None, opts: Options) -> None:
+    flush(redis_url if spec.uses_redis else None)
+    seconds = min(opts.duration, 10)
+    log(f"profile {spec.name} (echo, {seconds} s, py-spy)")
+    with serving(spec, redis_url) as server:
+        url = server.ws_url(PATH)
+        report = profile_run(
+            server.pids,
+            seconds,
+            lambda: asyncio.run(
+                echo_load(url, connections=ECHO_CONNECTIONS, seconds=seconds - 0.5, warmup=0.5)
+            ),
+            RESULTS_DIR / f"profile-ws-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}",
+        )
+    results.meta.setdefault("profiles", {})[spec.name] = report
+
+
+def _status(results: Results, key: str, spec: ServerSpec) -> str | None:
+    if spec.name in results.missing:
+        return "not available"
+    if key in results.errors:
+        return "error"
+    return None
+
+
+def _echo_table(results: Results, specs: Sequence[ServerSpec], names: Sequence[str]) -> str:
+    header_row = ["server", "round trips/s", "p50 ms", "p99 ms", "CPU %"]
+    rows = []
+    for spec in specs:
+        if spec.name not in names:
+            continue
+        key = Results.key("echo", spec.name)
+        status = _status(results, key, spec)
+        if status:
+            rows.append([spec.name, status, "", "", ""])
+            continue
+        rows.append(
+            [
+                spec.name,
+                results.cell(f"{key}/rate", fmt_count),
+                results.cell(f"{key}/p50", fmt_ms),
+                results.cell(f"{key}/p99", fmt_ms),
+                results.cell(f"{key}/cpu", lambda v: f"{v:.0f}"),
+            ]
+        )
+    return render_table(header_row, rows)
+
+
+def _idle_table(results: Results, specs: Sequence[ServerSpec], count: int) -> str:
+    header_row = [
+        "server",
+        "still open",
+        "RSS before MB",
+        f"RSS with {count:,} MB",
+        "KiB per connection",
+        "CPU % of a core",
+        "opened in s",
+    ]
+    rows = []
+    for spec in specs:
+        if spec.name not in IDLE_SERVERS:
+            continue
+        key = Results.key("idle", spec.name)
+        status = _status(results, key, spec)
+        if status:
+            rows.append([spec.name, status, *[""] * 5])
+            continue
+        rows.append(
+            [
+                spec.name,
+                results.cell(f"{key}/open", fmt_count),
+                results.cell(f"{key}/rss_before", lambda v: f"{v / MB:.1f}"),
+                results.cell(f"{key}/rss_with", lambda v: f"{v / MB:.1f}"),
+                results.cell(f"{key}/per_connection", lambda v: f"{v / 1024:.1f}"),
+                results.cell(f"{key}/cpu", lambda v: f"{v:.2f}"),
+                results.cell(f"{key}/open_seconds", lambda v: f"{v:.1f}"),
+            ]
+        )
+    return render_table(header_row, rows)
+
+
+def _x(v: float) -> str:
+    return f"{v:.2f}x"
+
+
+def _checks() -> list[Check]:
+    rate, p99, idle = "echo/{}/rate", "echo/{}/p99", "idle/{}/{}"
+    return [
+        Check(
+            "all-in-one vs Daphne, echo round trips/s",
+            ratio(rate.format(RUN), rate.format(DAPHNE)),
+            _x,
+            ">= 1.5x",
+            lambda v: v >= 1.5,
+        ),
+        Check(
+            "all-in-one vs Daphne, echo p99",
+            ratio(p99.format(RUN), p99.format(DAPHNE)),
+            _x,
+            "<= 1x",
+            lambda v: v <= 1,
+        ),
+        Check(
+            "split, 1 worker vs Daphne, echo round trips/s",
+            ratio(rate.format(SPLIT1), rate.format(DAPHNE)),
+            _x,
+            "(info)",
+            None,
+        ),
+        Check(
+            "all-in-one vs uvicorn, echo round trips/s",
+            ratio(rate.format(RUN), rate.format(UVICORN)),
+            _x,
+            "(info)",
+            None,
+        ),
+        Check(
+            "all-in-one, idle connections: CPU % of a core",
+            lambda r: r.median(idle.format(RUN, "cpu")),
+            lambda v: f"{v:.2f}%",
+            "< 2%",
+            lambda v: v < 2,
+        ),
+        Check(
+            "all-in-one vs Daphne, idle memory per connection",
+            ratio(idle.format(RUN, "per_connection"), idle.format(DAPHNE, "per_connection")),
+            _x,
+            "< 1x",
+            lambda v: v < 1,
+        ),
+        Check(
+            "all-in-one, idle connections still open",
+            lambda r: r.median(idle.format(RUN, "open")),
+            fmt_count,
+            "all",
+            None,
+        ),
+    ]
+
+
+def _summary(results: Results, opts: Options) -> str:
+    count, seconds = opts.extra["idle_connections"], opts.extra["idle_seconds"]
+    parts = [header(results, "Telephonist WebSocket benchmark"), ""]
+    if "echo" in opts.figures:
+        parts += [
+            f"Echo: {ECHO_CONNECTIONS} connections, 32-byte text frames, {WARMUP:g} s warm-up + "
+            f"{opts.duration} s measured; CPU % = server processes, percent of one core",
+            _echo_table(results, opts.servers, _echo_servers(opts)),
+            "",
+        ]
+    if "idle" in opts.figures:
+        parts += [
+            f"Idle: {count:,} connections (batches of {BATCH}, one echo each), then "
+            f"{seconds:g} s untouched; memory and CPU of the server process",
+            _idle_table(results, opts.servers, count),
+            "",
+        ]
+    parts.append(targets_table(results, _checks()))
+    for name, profile in results.meta.get("profiles", {}).items():
+        parts += ["", f"Profile of {name} (echo, py-spy):", profile]
+    for name, reason in results.missing.items():
+        parts.append(f"not available: {name}: {reason}")
+    for key, error in results.errors.items():
+        parts.append(f"error: {key}: {error}")
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--idle-connections", type=int, help="idle figure (default 5,000)")
+    parser.add_argument("--idle-seconds", type=float, help="idle window (default 10)")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the Telephonist servers with py-spy"
+    )
+    opts = parse_options(
+        parser,
+        argv,
+        servers=SERVERS,
+        default_servers=sorted(set(ECHO_SERVERS) | set(IDLE_SERVERS)),
+        figures=FIGURES,
+        repeat=3,
+        duration=10,
+        quick_duration=2,
+    )
+    extra = opts.extra
+    extra["idle_connections"] = extra["idle_connections"] or (500 if opts.quick else 5_000)
+    extra["idle_seconds"] = extra["idle_seconds"] or (2.0 if opts.quick else 10.0)
+    if "idle" in opts.figures:
+        limit = raise_nofile(extra["idle_connections"] + 1_000)
+        if limit < extra["idle_connections"] + 100:
+            parser.error(f"open-file limit {limit} is too low for the idle figure")
+    return run_main(
+        "ws",
+        opts,
+        {},
+        lambda results, specs, url: _measure(results, specs, url, opts),
+        lambda results: _summary(results, opts),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
