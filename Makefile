@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test lint typecheck check bench bench-web clean
 
 $(STAMP): pyproject.toml Makefile $(wildcard tests/plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,17 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python bench/layer.py $(BENCH_ARGS)
+
+# HTTP and WebSocket against Daphne and uvicorn (bench/http.py, bench/ws.py): needs the
+# bench extra (uvicorn, py-spy) and wrk (scripts/peers/bench.sh). BENCH_ARGS go to both.
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+bench-web: $(STAMP) $(PEERS_STAMP) $(BENCH_STAMP)
+	$(BIN)/python bench/http.py $(BENCH_ARGS)
+	$(BIN)/python bench/ws.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,2 @@
+# bench/http.py (make bench-web): wrk, the HTTP load generator.
+apt_install wrk
