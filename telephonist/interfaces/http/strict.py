@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HeadError", "HeadScanner", "check_header_lines"]
+__all__ = ["HeadError", "HeadScanner", "check_header_lines", "framing", "wants_websocket"]
 
 # A LF not preceded by CR, or a CR followed by anything but LF.
 _BAD_EOL = re.compile(rb"(?<!\r)\n|\r(?=[^\n])")
@@ -95,3 +95,30 @@ def check_header_lines(head: bytes, max_count: int) -> None:
         raise HeadError(400, "Content-Length given more than once", "bad_request")
     if content_length and transfer_encoding:
         raise HeadError(400, "both Content-Length and Transfer-Encoding", "bad_request")
+
+
+def wants_websocket(method: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+    """A ``GET`` asking to upgrade to WebSocket (names lowercased, as h11 gives them)."""
+    if method != b"GET":
+        return False
+    upgrade = connection = False
+    for name, value in headers:
+        if name == b"upgrade":
+            upgrade = upgrade or b"websocket" in value.lower()
+        elif name == b"connection":
+            connection = connection or any(
+                t.strip() == b"upgrade" for t in value.lower().split(b",")
+            )
+    return upgrade and connection
+
+
+def framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
+    """``(content_length, chunked)``; h11 has validated both already."""
+    length: int | None = None
+    chunked = False
+    for name, value in headers:
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
