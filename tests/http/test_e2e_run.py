@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.http.process import RunningServer
+from tests.servers import require_service
 
 
 def test_routed_consumer_answers_httpx(web_server: RunningServer) -> None:
@@ -39,7 +40,8 @@ def test_routed_consumer_answers_httpx(web_server: RunningServer) -> None:
 def test_curl_keep_alive_and_upload(web_server: RunningServer, tmp_path: Path) -> None:
     curl = shutil.which("curl")
     if curl is None:
-        pytest.skip("curl not installed (scripts/peers/web.sh)")
+        require_service("curl (scripts/peers/web.sh installs it)")
+        return
     upload = tmp_path / "up.bin"
     upload.write_bytes(b"u" * 300_000)
     base = f"http://127.0.0.1:{web_server.port}"
@@ -76,7 +78,8 @@ def test_slowloris_with_slowhttptest(tmp_path: Path) -> None:
     one at ``header_timeout`` and keeps serving everyone else meanwhile."""
     tool = shutil.which("slowhttptest")
     if tool is None:
-        pytest.skip("slowhttptest not installed (scripts/peers/web.sh)")
+        require_service("slowhttptest (scripts/peers/web.sh installs it)")
+        return
     from tests.http.process import toml_for
 
     server = RunningServer(

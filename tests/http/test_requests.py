@@ -16,6 +16,7 @@ import pytest
 from tests.http import apps
 from tests.http.clients import parse, send_raw
 from tests.http.harness import port_of, serve
+from tests.servers import require_service
 
 
 async def test_scope_keys_and_types() -> None:
@@ -137,7 +138,8 @@ async def test_keep_alive_and_pipelining_keep_order() -> None:
 async def test_expect_100_continue_with_curl(tmp_path: Path) -> None:
     curl = shutil.which("curl")
     if curl is None:
-        pytest.skip("curl not installed (scripts/peers/web.sh installs it)")
+        require_service("curl (scripts/peers/web.sh installs it)")
+        return
     payload = tmp_path / "payload.bin"
     payload.write_bytes(b"q" * 50_000)
     async with serve(apps.echo) as (iface, _host, _worker):

@@ -48,6 +48,7 @@ class Exchange:
         self.delivered = False  # the first event is on the layer
         self.client_gone = False
         self.request_bytes = 0
+        self.client = ""  # for the access log: the scope's client (proxy-aware)
         self.body_ended = False  # h11 has given the request's EndOfMessage
         self.carry = b""  # body bytes read but not sent yet (over one chunk)
         self.status = 0

@@ -241,6 +241,7 @@ class HttpProtocol(Protocol):
             ex, wait_full=small or not has_body, wait_any=False
         )
         scope = self.server.scope_for("http", ex.request, self.endpoint)
+        ex.client = scope["client"][0] if scope["client"] else "unix"
         message: dict[str, Any] = {
             "type": "http.request",
             **scope,

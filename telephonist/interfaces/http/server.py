@@ -114,7 +114,7 @@ class HttpServer(ServerFactory):
         req = ex.request
         access_log.info(
             '%s "%s %s HTTP/%s" %d %d %.1fms',
-            proto.endpoint.peer_host or "unix",
+            ex.client or proto.endpoint.peer_host or "unix",
             req.method.decode("ascii", "replace"),
             req.target.decode("ascii", "replace"),
             req.http_version.decode("ascii", "replace"),
