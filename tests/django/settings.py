@@ -10,7 +10,9 @@ answers; tests that need it call ``require_service`` otherwise.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -48,6 +50,7 @@ TEMPLATES = [
 
 _TMP = Path(tempfile.gettempdir()) / f"telephonist-django-tests-{os.getpid()}"
 _TMP.mkdir(exist_ok=True)
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)  # per process: its own pid
 
 PG_HOST = os.environ.get("TELEPHONIST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("TELEPHONIST_PG_PORT", "5432"))
