@@ -1,17 +1,18 @@
 """Where a server's CPU time goes under load: ``py-spy`` attached to each process.
 
-``py-spy record --format raw --threads --nonblocking`` samples every thread of the
-process (200 Hz) without pausing it, and writes one collapsed stack per line; idle
-threads are left out by py-spy, so the samples are where CPU time was spent (or the
-GIL was waited for while running). We summarise per process:
+``py-spy record --gil --format raw --threads --nonblocking`` samples, 200 times a
+second and without pausing the process, the thread that holds the GIL, and writes one
+collapsed stack per line. A Python server process can run Python code on one core at
+most, so under load (its CPU near 100% of one core) these samples are exactly where
+its capacity goes, whichever thread spends it. We summarise per process:
 
-* busy share per thread kind: the main thread (the event loop: protocol parsing,
-  layer, routing, async consumers) and the other threads (thread pools: sync views).
-  A main thread near 100% is the ceiling of a one-loop process;
+* GIL share per thread kind: the main thread (the event loop: protocol parsing,
+  layer, routing, async consumers) and the other threads (thread pools: sync views),
+  in percent of the run: the sum near 100% means the process is GIL-bound;
 * by area: the file the sampled (innermost) frame is in, grouped by package
   (``telephonist/interfaces/http``, ``twisted``, ``django``, ``asyncio``, ...);
-* the functions with most samples where they ran themselves ("self") and anywhere
-  on the stack ("total").
+* the functions with most samples where they ran themselves ("self"), and
+  Telephonist's own functions with their samples anywhere on the stack ("total").
 
 The raw files stay in ``bench/results/`` for a flame graph (``flamegraph.pl`` or
 speedscope both read this format).
@@ -113,7 +114,8 @@ def summarize(path: Path, seconds: float, top: int = 12) -> str:
         self_time[leaf] += count
         areas[_area(leaf_file)] += count
         for name in {_function(f, with_line=False)[0] for f in frames}:
-            total_time[name] += count
+            if "(telephonist/" in name:
+                total_time[name] += count
     if not samples:
         return f"{path.name}: no samples"
     ticks = RATE * seconds
@@ -122,8 +124,8 @@ def summarize(path: Path, seconds: float, top: int = 12) -> str:
         return f"{100 * n / samples:.1f}"
 
     lines = [
-        f"{path.name}: {samples} samples in {seconds:g} s at {RATE} Hz; busy, in % of one "
-        "core: " + ", ".join(f"{k} {100 * n / ticks:.0f}%" for k, n in threads.most_common()),
+        f"{path.name}: {samples} samples in {seconds:g} s at {RATE} Hz; GIL held, in % of "
+        "the run: " + ", ".join(f"{k} {100 * n / ticks:.0f}%" for k, n in threads.most_common()),
         render_table(
             ["area (innermost frame)", "% of samples"],
             [[a, pct(n)] for a, n in areas.most_common(top)],
@@ -133,7 +135,7 @@ def summarize(path: Path, seconds: float, top: int = 12) -> str:
             [[f, pct(n)] for f, n in self_time.most_common(top)],
         ),
         render_table(
-            ["total: function (file)", "%"],
+            ["total: Telephonist function (file)", "%"],
             [[f, pct(n)] for f, n in total_time.most_common(top + 8)],
         ),
     ]
@@ -150,7 +152,7 @@ def profile_run(pids: list[int], seconds: int, load: Callable[[], object], prefi
         out = prefix.with_name(f"{prefix.name}-{pid}.txt")
         args = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds + 1)]
         args += ["--rate", str(RATE), "--format", "raw", "--output", str(out)]
-        args += ["--nonblocking", "--threads"]
+        args += ["--nonblocking", "--threads", "--gil"]
         spy = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         spies.append((spy, out))
     try:

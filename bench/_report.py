@@ -24,6 +24,7 @@ __all__ = [
     "Results",
     "fmt_count",
     "fmt_ms",
+    "fmt_ratio",
     "median",
     "ratio",
     "render_table",
@@ -103,6 +104,17 @@ def fmt_ms(value: float) -> str:
     if ms < 100:
         return f"{ms:.1f}"
     return f"{ms:,.0f}"
+
+
+def fmt_ratio(at_least: bool) -> Callable[[float], str]:
+    """A ratio with two decimals, rounded away from passing (down for an "at least"
+    target, up for an "at most" one), so 2.996x never shows as "3.00x FAIL"."""
+
+    def show(value: float) -> str:
+        hundredths = math.floor(value * 100) if at_least else math.ceil(value * 100)
+        return f"{hundredths / 100:.2f}x"
+
+    return show
 
 
 def render_table(header: list[str], rows: list[list[str]]) -> str:

@@ -45,7 +45,7 @@ from collections.abc import Sequence
 
 from _procfs import cpu_seconds
 from _profile import profile_run
-from _report import Check, Results, fmt_count, fmt_ms, ratio, render_table, targets_table
+from _report import Check, Results, fmt_count, fmt_ms, fmt_ratio, ratio, render_table, targets_table
 from _web import SERVERS, RunningServer, ServerSpec, serving
 from _webrun import (
     RESULTS_DIR,
@@ -170,10 +170,6 @@ def _table(results: Results, specs: Sequence[ServerSpec], views: Sequence[str]) 
     return render_table(header_row, rows)
 
 
-def _x(v: float) -> str:
-    return f"{v:.2f}x"
-
-
 def _checks() -> list[Check]:
     rate = "http/{}/{}/rate"
     p99 = "http/{}/{}/p99"
@@ -181,49 +177,49 @@ def _checks() -> list[Check]:
         Check(
             "all-in-one vs Daphne, sync view req/s",
             ratio(rate.format(RUN, "sync"), rate.format(DAPHNE, "sync")),
-            _x,
+            fmt_ratio(at_least=True),
             ">= 3x",
             lambda v: v >= 3,
         ),
         Check(
             "all-in-one vs Daphne, sync view p99",
             ratio(p99.format(RUN, "sync"), p99.format(DAPHNE, "sync")),
-            _x,
+            fmt_ratio(at_least=False),
             "<= 1x",
             lambda v: v <= 1,
         ),
         Check(
             "split, 1 worker vs Daphne, sync view req/s",
             ratio(rate.format(SPLIT1, "sync"), rate.format(DAPHNE, "sync")),
-            _x,
+            fmt_ratio(at_least=True),
             ">= 2x",
             lambda v: v >= 2,
         ),
         Check(
             "split, 2 workers vs Daphne, sync view req/s",
             ratio(rate.format(SPLIT2, "sync"), rate.format(DAPHNE, "sync")),
-            _x,
+            fmt_ratio(at_least=True),
             "(info)",
             None,
         ),
         Check(
             "all-in-one vs uvicorn, sync view req/s",
             ratio(rate.format(RUN, "sync"), rate.format(UVICORN, "sync")),
-            _x,
+            fmt_ratio(at_least=True),
             "(info)",
             None,
         ),
         Check(
             "all-in-one vs Daphne, async view req/s",
             ratio(rate.format(RUN, "async"), rate.format(DAPHNE, "async")),
-            _x,
+            fmt_ratio(at_least=True),
             "(info)",
             None,
         ),
         Check(
             "all-in-one vs uvicorn, async view req/s",
             ratio(rate.format(RUN, "async"), rate.format(UVICORN, "async")),
-            _x,
+            fmt_ratio(at_least=True),
             "(info)",
             None,
         ),

@@ -52,7 +52,7 @@ from collections.abc import Sequence
 
 from _procfs import cpu_seconds, rss_bytes
 from _profile import profile_run
-from _report import Check, Results, fmt_count, fmt_ms, ratio, render_table, targets_table
+from _report import Check, Results, fmt_count, fmt_ms, fmt_ratio, ratio, render_table, targets_table
 from _web import SERVERS, RunningServer, ServerSpec, serving
 from _webrun import RESULTS_DIR, Options, flush, header, log, parse_options, rotated, run_main
 from _wsload import echo_load, idle_connections, open_count, raise_nofile
@@ -252,38 +252,34 @@ def _idle_table(results: Results, specs: Sequence[ServerSpec], count: int) -> st
     return render_table(header_row, rows)
 
 
-def _x(v: float) -> str:
-    return f"{v:.2f}x"
-
-
 def _checks() -> list[Check]:
     rate, p99, idle = "echo/{}/rate", "echo/{}/p99", "idle/{}/{}"
     return [
         Check(
             "all-in-one vs Daphne, echo round trips/s",
             ratio(rate.format(RUN), rate.format(DAPHNE)),
-            _x,
+            fmt_ratio(at_least=True),
             ">= 1.5x",
             lambda v: v >= 1.5,
         ),
         Check(
             "all-in-one vs Daphne, echo p99",
             ratio(p99.format(RUN), p99.format(DAPHNE)),
-            _x,
+            fmt_ratio(at_least=False),
             "<= 1x",
             lambda v: v <= 1,
         ),
         Check(
             "split, 1 worker vs Daphne, echo round trips/s",
             ratio(rate.format(SPLIT1), rate.format(DAPHNE)),
-            _x,
+            fmt_ratio(at_least=True),
             "(info)",
             None,
         ),
         Check(
             "all-in-one vs uvicorn, echo round trips/s",
             ratio(rate.format(RUN), rate.format(UVICORN)),
-            _x,
+            fmt_ratio(at_least=True),
             "(info)",
             None,
         ),
@@ -297,7 +293,7 @@ def _checks() -> list[Check]:
         Check(
             "all-in-one vs Daphne, idle memory per connection",
             ratio(idle.format(RUN, "per_connection"), idle.format(DAPHNE, "per_connection")),
-            _x,
+            fmt_ratio(at_least=False),
             "< 1x",
             lambda v: v < 1,
         ),
