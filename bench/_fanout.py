@@ -3,7 +3,8 @@
 Fan-out: ``members`` process-specific channels from ``new_channel()`` join one group, one
 receiver task waits on each, and once the event loop is quiet (every receiver parked) the
 clock runs from the ``group_send`` call to the last member's receive. Members past the
-``cap`` are not waited for: the run reports ``None`` ("more than cap").
+``cap`` are not waited for: the run reports ``None`` ("more than cap"). A layer that
+cannot even start the receivers within ``start_limit`` is reported as too slow to set up.
 
 Idle: one receive is left pending on a process-specific channel, and the private server's
 ``INFO commandstats`` is read before and after ``seconds`` of doing nothing else. A layer
@@ -16,16 +17,21 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from _flow import cancel_and_wait
 from _layers import Layer
+from _report import TooSlow
 from _servers import CommandCounter
 
 __all__ = ["FanOutRun", "fan_out", "idle_commands"]
 
 _JOIN_CONCURRENCY = 64  # group_add calls in flight while setting up (not measured)
 _SETTLE = 0.25  # seconds between setting up and measuring
+_START_BATCH = 250  # receivers started per loop iteration
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,29 @@ async def _join(layer: Layer, group: str, members: int) -> list[str]:
     return channels
 
 
-async def fan_out(layer: Layer, members: int, *, cap: float) -> FanOutRun:
+async def _start(
+    tasks: list[asyncio.Task[None]],
+    jobs: list[Callable[[], Coroutine[Any, Any, None]]],
+    limit: float,
+) -> None:
+    """Start ``jobs`` as tasks in batches, giving up (``TooSlow``) past ``limit`` seconds.
+
+    In batches, because one loop iteration runs every task started before it: Channels'
+    in-memory ``receive()`` scans every channel and group member on entry, so 10,000 of
+    them started at once is one uninterruptible iteration of 10,000 x 10,000 steps.
+    """
+    deadline = time.monotonic() + limit
+    for i in range(0, len(jobs), _START_BATCH):
+        tasks.extend(asyncio.create_task(job()) for job in jobs[i : i + _START_BATCH])
+        await asyncio.sleep(0)
+        if time.monotonic() > deadline:
+            raise TooSlow(
+                f"> {limit:g}s setup",
+                f"starting {len(jobs):,} waiting receivers took more than {limit:g} s",
+            )
+
+
+async def fan_out(layer: Layer, members: int, *, cap: float, start_limit: float) -> FanOutRun:
     group = f"bench-fanout-{secrets.token_hex(4)}"
     channels = await _join(layer, group, members)
     remaining = members
@@ -68,8 +96,9 @@ async def fan_out(layer: Layer, members: int, *, cap: float) -> FanOutRun:
             last = time.perf_counter()
             everyone.set()
 
-    receivers = [asyncio.create_task(member(ch)) for ch in channels]
+    receivers: list[asyncio.Task[None]] = []
     try:
+        await _start(receivers, [partial(member, ch) for ch in channels], start_limit)
         # channels_redis pubsub's reader sleeps 0.1 s per turn until its first subscription
         # is confirmed: let every layer settle before the clock starts.
         await asyncio.sleep(_SETTLE)

@@ -43,12 +43,22 @@ def median(samples: list[Sample]) -> float | None:
     return None if math.isinf(value) else value
 
 
+class TooSlow(Exception):
+    """A measurement that could not be taken in reasonable time: ``label`` is its table
+    cell, the message says why. Not an error, and not retried in later repeats."""
+
+    def __init__(self, label: str, why: str) -> None:
+        super().__init__(why)
+        self.label = label
+
+
 @dataclass
 class Results:
     meta: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, list[Sample]] = field(default_factory=dict)
     details: dict[str, list[Any]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    too_slow: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (label, why)
     missing: dict[str, str] = field(default_factory=dict)  # layer -> why not measured
 
     @staticmethod
@@ -61,7 +71,13 @@ class Results:
             self.details.setdefault(key, []).append(detail)
 
     def fail(self, key: str, error: BaseException) -> None:
-        self.errors[key] = f"{type(error).__name__}: {error}"
+        if isinstance(error, TooSlow):
+            self.too_slow[key] = (error.label, str(error))
+        else:
+            self.errors[key] = f"{type(error).__name__}: {error or 'no detail'}"
+
+    def failed(self, key: str) -> bool:
+        return key in self.errors or key in self.too_slow
 
     def median(self, key: str) -> float | None:
         return median(self.samples.get(key, []))
@@ -70,6 +86,8 @@ class Results:
         """One table cell: the formatted median, "error", "> cap" or "-" (not measured)."""
         if key in self.errors:
             return "error"
+        if key in self.too_slow:
+            return self.too_slow[key][0]
         values = self.samples.get(key)
         if not values:
             return "-"
@@ -86,6 +104,7 @@ class Results:
             "samples": self.samples,
             "details": self.details,
             "errors": self.errors,
+            "too_slow": {key: why for key, (_, why) in self.too_slow.items()},
             "not_available": self.missing,
         }
         path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")

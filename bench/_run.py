@@ -43,6 +43,7 @@ class Config:
     rtt_discard: int = 50
     fan_sizes: tuple[int, ...] = (1, 100, 1_000, 10_000)
     fan_cap: float = 10.0
+    fan_start_limit: float = 10.0  # for starting the waiting receivers (not measured)
     idle_seconds: float = 5.0
     ceiling_requests: tuple[int, int] = (100_000, 1_000_000)  # unpipelined, -P 16
     timeout: float = 120.0  # any one step
@@ -67,18 +68,25 @@ class _Runner:
 
     async def step(self, key: str, measure: Callable[[], Awaitable[None]]) -> None:
         """Run one bounded measurement; record an error instead of raising."""
-        if key in self.results.errors:
+        if self.results.failed(key):
             return
         gc.collect()  # start each step without the previous one's garbage
         start = time.monotonic()
         try:
             async with asyncio.timeout(self.cfg.timeout):
                 await measure()
+        except TimeoutError as exc:
+            if not str(exc):  # asyncio.timeout's own, which says nothing
+                exc = TimeoutError(f"step took longer than {self.cfg.timeout:g} s")
+            self._fail(key, exc)
         except Exception as exc:
-            self.results.fail(key, exc)
-            print(f"  {key}: {self.results.errors[key]}", file=sys.stderr, flush=True)
+            self._fail(key, exc)
         else:
             print(f"  {key} ({time.monotonic() - start:.1f} s)", file=sys.stderr, flush=True)
+
+    def _fail(self, key: str, exc: Exception) -> None:
+        self.results.fail(key, exc)
+        print(f"  {key}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     async def throughput(self, key: str, spec: LayerSpec, n: int) -> None:
         cfg = self.cfg
@@ -111,7 +119,9 @@ class _Runner:
 
     async def fan_out(self, key: str, spec: LayerSpec, members: int) -> None:
         async with fresh_layer(spec, self.where.url) as layer:
-            r = await fan_out(layer, members, cap=self.cfg.fan_cap)
+            r = await fan_out(
+                layer, members, cap=self.cfg.fan_cap, start_limit=self.cfg.fan_start_limit
+            )
         detail = {"send_returned": r.send_returned, "received": r.received}
         self.results.add(key, r.seconds, detail)
 

@@ -193,6 +193,8 @@ def summary(results: Results, specs: list[LayerSpec], cfg: Config, tool: str) ->
     parts.append(targets_table(results, _checks()))
     for spec, reason in results.missing.items():
         parts.append(f"not available: {spec}: {reason}")
+    for key, (_, why) in results.too_slow.items():
+        parts.append(f"too slow: {key}: {why}")
     for key, error in results.errors.items():
         parts.append(f"error: {key}: {error}")
     return "\n".join(parts)
