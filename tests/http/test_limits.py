@@ -85,6 +85,17 @@ async def test_response_timeout_504_and_consumer_told() -> None:
         await asyncio.wait_for(rec.disconnected.wait(), 5)
 
 
+async def test_start_without_body_still_times_out() -> None:
+    async def half(first: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    async with serve(half, response_timeout=0.3) as (iface, host, _):
+        raw = await send_raw(port_of(iface), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status_of(raw) == 504
+        assert host.counts["response_timeout"] == 1
+
+
 async def test_channel_full_503_with_retry_after() -> None:
     async with serve(
         apps.echo, run_worker=False, capacity=1, response_timeout=1, retry_after=7

@@ -50,7 +50,8 @@ class HttpConfig(InterfaceConfig):
     keepalive_timeout: float = Field(default=5.0, gt=0, le=3600)
     #: Seconds without any body bytes while a body is expected; then 408 and close.
     body_timeout: float = Field(default=30.0, gt=0, le=3600)
-    #: Seconds the consumer has to send ``http.response.start``; then 504.
+    #: Seconds the consumer has to start its response (``http.response.start`` and a
+    #: first ``http.response.body``); then 504.
     response_timeout: float = Field(default=60.0, gt=0, le=86_400)
     #: ``Retry-After`` seconds sent with the 503 that answers a full channel.
     retry_after: int = Field(default=5, ge=0, le=86_400)

@@ -67,7 +67,9 @@ class Exchange:
 
     def _response_timed_out(self) -> None:
         self._timer = None
-        if not self.finished and self._pending is None and not self.started:
+        # The head is written with the first body message: until then the client has
+        # nothing, so a start without a body still times out.
+        if not self.finished and not self.started:
             self.proto.server.violation("response_timeout", "consumer sent no response in time")
             self.fail(504)
 
@@ -86,7 +88,6 @@ class Exchange:
             if kind == "http.response.start":
                 if self._pending is not None or self.started:
                     raise ReplyError("http.response.start sent twice")
-                self._cancel_timer()
                 # A request body not all read yet: the connection closes after this
                 # response (the rest is never read), and the client is told up front.
                 # Shutting down: this is the connection's last response.
@@ -111,6 +112,7 @@ class Exchange:
         out: list[bytes] = []
         try:
             if self._pending is not None:
+                self._cancel_timer()
                 response, self._pending = self._pending, None
                 self.status = response.status_code
                 out.append(self.conn.send(response) or b"")
