@@ -302,3 +302,14 @@ async def test_frames_sent_before_accept_wait_for_it() -> None:
         writer.write(_client_frame(0x8, struct.pack("!H", 1000)))
         await read_all(reader, 5)
         writer.close()
+
+
+async def test_disabled_websocket_upgrade_is_a_plain_request() -> None:
+    chat = Chat()
+    async with serve(chat, websocket={"enabled": False}) as (iface, _host, worker):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(f"ws://127.0.0.1:{port_of(iface)}/"):
+                pass
+    # The consumer answered it as HTTP (200 "plain http"), so no 101 came back.
+    assert refused.value.response.status_code == 200
+    assert worker.received[0]["type"] == "http.request"
