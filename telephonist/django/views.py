@@ -277,6 +277,6 @@ class DjangoViewConsumer:
         await self._asgi(asgi_scope(body.first), receive, reply.send)
 
 
-def view_consumer() -> Callable[..., Coroutine[Any, Any, None]]:
-    """A fresh ``DjangoViewConsumer`` as a function consumer (for ``route``)."""
-    return DjangoViewConsumer.as_consumer()
+#: The consumer ``route("http.request", view_consumer)`` (and ``telephonist.django.routing``)
+#: uses: one ``DjangoViewConsumer`` for the process. Its threads start on first use.
+view_consumer: Callable[..., Coroutine[Any, Any, None]] = DjangoViewConsumer.as_consumer()
