@@ -45,9 +45,13 @@ def view_consumer() -> tuple[Callable[..., Any], tuple[str, ...]] | None:
     cls = getattr(views, "DjangoViewConsumer", None)
     if cls is None:
         return None
-    # One instance for the process: it owns the thread pool that runs sync views.
     channels = tuple(getattr(cls, "channels", ("http.request",)))
-    return cls.as_consumer(), channels
+    # The module's ready consumer is one instance for the process (it owns the thread
+    # pool that runs sync views): every composition shares it.
+    consumer = getattr(views, "view_consumer", None)
+    if not callable(consumer):
+        consumer = cls.as_consumer()
+    return consumer, channels
 
 
 def compose(routing: str | None, *, static: bool = False) -> list[Route | Include]:
