@@ -30,14 +30,14 @@ def test_hosts_in_every_channels_redis_form() -> None:
     url, pair, kwargs, address, sentinel = parse_hosts(
         [
             "redis://127.0.0.1:6380/2",
-            ("10.0.0.1", 6379),
+            ("127.0.1.1", 6379),
             {"host": "h", "port": 7000, "password": "pw"},
             {"address": "rediss://h2:6390", "ssl_cert_reqs": "none"},
             {"sentinels": [("s1", 26379)], "master_name": "mymaster", "db": 1},
         ]
     )
     assert url.identity == "redis://127.0.0.1:6380/2"
-    assert pair.kwargs == {"host": "10.0.0.1", "port": 6379}
+    assert pair.kwargs == {"host": "127.0.1.1", "port": 6379}
     assert kwargs.identity == "h:7000/0"
     assert address.url == "rediss://h2:6390"
     assert address.kwargs == {"ssl_cert_reqs": "none"}
@@ -47,8 +47,8 @@ def test_hosts_in_every_channels_redis_form() -> None:
 
 
 def test_identities_never_show_credentials() -> None:
-    [spec] = parse_hosts(["redis://user:s3cret@10.0.0.1:6379/0?ssl_cert_reqs=none"])
-    assert spec.identity == "redis://10.0.0.1:6379/0"
+    [spec] = parse_hosts(["redis://user:s3cret@127.0.1.1:6379/0?ssl_cert_reqs=none"])
+    assert spec.identity == "redis://127.0.1.1:6379/0"
     layer = RedisChannelLayer(hosts=["rediss://:s3cret@h:6390"])
     assert "s3cret" not in repr(layer.describe())
 
@@ -117,7 +117,7 @@ def test_unsupported_options_are_refused_clearly() -> None:
 
 
 def test_ring_is_consistent_and_spreads() -> None:
-    hosts = [f"redis://10.0.0.{i}:6379" for i in range(4)]
+    hosts = [f"redis://127.0.1.{i}:6379" for i in range(4)]
     ring = HashRing(hosts)
     tags = [f"chan.{i}" for i in range(4000)]
     owners = Counter(ring.index(t) for t in tags)
@@ -126,7 +126,7 @@ def test_ring_is_consistent_and_spreads() -> None:
     reordered = HashRing(list(reversed(hosts)))
     assert all(hosts[ring.index(t)] == list(reversed(hosts))[reordered.index(t)] for t in tags)
     # Adding a fifth host moves only about a fifth of the channels.
-    grown = HashRing([*hosts, "redis://10.0.0.9:6379"])
+    grown = HashRing([*hosts, "redis://127.0.1.9:6379"])
     moved = sum(hosts[ring.index(t)] != [*hosts, "x"][grown.index(t)] for t in tags)
     assert moved < len(tags) * 0.3
 
