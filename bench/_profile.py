@@ -9,8 +9,11 @@ its capacity goes, whichever thread spends it. We summarise per process:
 * GIL share per thread kind: the main thread (the event loop: protocol parsing,
   layer, routing, async consumers) and the other threads (thread pools: sync views),
   in percent of the run: the sum near 100% means the process is GIL-bound;
-* by area: the file the sampled (innermost) frame is in, grouped by package
-  (``telephonist/interfaces/http``, ``twisted``, ``django``, ``asyncio``, ...);
+* by owner: each sample goes to Django if Django's code is on the stack (handler,
+  middleware, view: what every server pays), else to the innermost Telephonist module
+  on the stack (so h11's parsing counts for ``interfaces/http/protocol.py``, a
+  layer's msgpack for ``core/...``), else to the area of the innermost frame
+  (``asyncio``, ``twisted``: the event loop itself);
 * the functions with most samples where they ran themselves ("self"), and
   Telephonist's own functions with their samples anywhere on the stack ("total").
 
@@ -81,6 +84,16 @@ def _area(path: str) -> str:
     return short.split("/", 1)[0]
 
 
+def _owner(files: list[str]) -> str:
+    shorts = [_short(f) for f in files]
+    if any(f.startswith(("django/", "asgiref/")) for f in shorts):
+        return "django (handler, middleware, view)"
+    for short in reversed(shorts):
+        if short.startswith("telephonist/") and not short.startswith("telephonist/cli/"):
+            return short
+    return _area(files[-1]) if files else "?"
+
+
 def _function(frame: str, with_line: bool) -> tuple[str, str]:
     found = _FRAME.match(frame)
     if not found:
@@ -103,16 +116,15 @@ def summarize(path: Path, seconds: float, top: int = 12) -> str:
             continue
         count = int(count_text)
         frames = stack.split(";")
-        if frames and frames[0].startswith("thread"):
-            frames = frames[1:]
+        thread = frames.pop(0) if frames and frames[0].startswith("thread") else ""
         if not frames:
             continue
         samples += count
-        main = any(f.startswith("<module>") for f in frames[:3])
+        main = thread.endswith("MainThread") or any(f.startswith("<module>") for f in frames[:3])
         threads["main thread (event loop)" if main else "other threads (pools)"] += count
-        leaf, leaf_file = _function(frames[-1], with_line=True)
+        leaf = _function(frames[-1], with_line=True)[0]
         self_time[leaf] += count
-        areas[_area(leaf_file)] += count
+        areas[_owner([_function(f, with_line=False)[1] for f in frames])] += count
         for name in {_function(f, with_line=False)[0] for f in frames}:
             if "(telephonist/" in name:
                 total_time[name] += count
@@ -127,7 +139,7 @@ def summarize(path: Path, seconds: float, top: int = 12) -> str:
         f"{path.name}: {samples} samples in {seconds:g} s at {RATE} Hz; GIL held, in % of "
         "the run: " + ", ".join(f"{k} {100 * n / ticks:.0f}%" for k, n in threads.most_common()),
         render_table(
-            ["area (innermost frame)", "% of samples"],
+            ["owner", "% of samples"],
             [[a, pct(n)] for a, n in areas.most_common(top)],
         ),
         render_table(

@@ -13,7 +13,10 @@ directory on a free loopback port:
 
 Logging per request is off everywhere (Telephonist ``access_log = false``, uvicorn
 ``--no-access-log``; Daphne writes none unless asked), so no server pays for a log
-line the others skip. Everything else is each server's default.
+line the others skip. Everything else is each server's default, WebSocket keepalive
+included (a ping every 20 s on all three); ``keepalive=False`` turns those pings off
+everywhere (Telephonist ``ping_interval = 0``, Daphne and uvicorn a ping interval of a
+day), to see what idle connections cost apart from their pings.
 
 A server is ready when ``GET /sync`` answers 200 through the whole path (for a split,
 after every worker printed ``telephonist: ready``), polled, never a fixed sleep. It is
@@ -92,7 +95,10 @@ class RunningServer:
         return f"ws://127.0.0.1:{self.port}{path}"
 
 
-def _toml(spec: ServerSpec, port: int, redis_url: str | None) -> str:
+_NO_PING = "86400"  # seconds: Daphne and uvicorn have no "off"; a day is off here
+
+
+def _toml(spec: ServerSpec, port: int, redis_url: str | None, keepalive: bool) -> str:
     lines = [
         f'routing = "{ROUTING}"',
         'log_level = "WARNING"',
@@ -101,6 +107,8 @@ def _toml(spec: ServerSpec, port: int, redis_url: str | None) -> str:
         f'endpoints = ["tcp:port={port}:interface=127.0.0.1"]',
         "access_log = false",
     ]
+    if not keepalive:
+        lines += ["", "[interfaces.http.websocket]", "ping_interval = 0"]
     if spec.uses_redis:
         if redis_url is None:
             raise RuntimeError(f"{spec.name} needs a Redis/Valkey server")
@@ -114,7 +122,7 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "DJANGO_SETTINGS_MODULE": SETTINGS}
 
 
-def _commands(spec: ServerSpec, port: int) -> tuple[list[str], list[list[str]]]:
+def _commands(spec: ServerSpec, port: int, keepalive: bool) -> tuple[list[str], list[list[str]]]:
     """The front process's command and the workers' commands."""
     python = sys.executable
     cli = [python, "-m", "telephonist.cli"]
@@ -123,9 +131,14 @@ def _commands(spec: ServerSpec, port: int) -> tuple[list[str], list[list[str]]]:
     if spec.kind == "split":
         return [*cli, "serve"], [[*cli, "worker"] for _ in range(spec.workers)]
     if spec.kind == "daphne":
-        return [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), ASGI_APP], []
+        args = ["-b", "127.0.0.1", "-p", str(port)]
+        if not keepalive:
+            args += ["--ping-interval", _NO_PING]
+        return [python, "-m", "daphne", *args, ASGI_APP], []
     if spec.kind == "uvicorn":
         args = ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        if not keepalive:
+            args += ["--ws-ping-interval", _NO_PING]
         return [python, "-m", "uvicorn", ASGI_APP, *args, "--log-level", "warning"], []
     raise ValueError(f"unknown server kind {spec.kind!r}")
 
@@ -168,15 +181,15 @@ def _wait_ready(port: int, procs: list[tuple[Popen[bytes], Path]], timeout: floa
 
 @contextlib.contextmanager
 def serving(
-    spec: ServerSpec, redis_url: str | None, timeout: float = 60.0
+    spec: ServerSpec, redis_url: str | None, *, keepalive: bool = True, timeout: float = 60.0
 ) -> Iterator[RunningServer]:
     """Start ``spec`` on a free port, wait until it serves, stop it on the way out."""
     with tempfile.TemporaryDirectory(prefix=f"telephonist-bench-{spec.name}-") as tmp:
         directory = Path(tmp)
         port = free_port()
         if spec.is_telephonist:
-            (directory / "telephonist.toml").write_text(_toml(spec, port, redis_url))
-        front_cmd, worker_cmds = _commands(spec, port)
+            (directory / "telephonist.toml").write_text(_toml(spec, port, redis_url, keepalive))
+        front_cmd, worker_cmds = _commands(spec, port, keepalive)
         env = _env()
         procs: list[tuple[Popen[bytes], Path]] = []
         try:

@@ -22,10 +22,14 @@ Figures (``--only`` takes server names and/or these):
   each having done one echo, then left alone: the server process's resident memory
   (``/proc/<pid>/status`` VmRSS) before and with them, per connection, and its CPU
   time (``/proc/<pid>/stat`` utime+stime, all threads) over ``--idle-seconds``
-  (default 10) in percent of one core. Servers: ``telephonist-run``, ``daphne``,
-  ``uvicorn``. The open-file limit is raised to the hard limit first (servers inherit it).
-  All three servers ping every 20 s by default; the window starts right after the
-  connections are opened, so it usually holds none of those pings.
+  (default 20) in percent of one core. Servers: ``telephonist-run``, ``daphne``,
+  ``uvicorn``, each with its default WebSocket keepalive: a ping every 20 s. The window
+  is one ping interval long so that it holds one ping per connection whatever time
+  the opening took (a 10 s window would hold a share of them that depends on how
+  fast each server accepted the 5,000). The open-file limit is raised to the hard
+  limit first (the servers inherit it).
+* ``idle-quiet``: the same with keepalive pings off on every server (``_web.py``):
+  what idle connections cost apart from their pings (no polling: ideally nothing).
 
 Repeats (default 3) interleave the servers, each started fresh for each figure; the
 printed tables have medians and the ratios the targets of issue 4 are stated in.
@@ -48,7 +52,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(
 import argparse
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from _procfs import cpu_seconds, rss_bytes
 from _profile import profile_run
@@ -57,7 +61,7 @@ from _web import SERVERS, RunningServer, ServerSpec, serving
 from _webrun import RESULTS_DIR, Options, flush, header, log, parse_options, rotated, run_main
 from _wsload import echo_load, idle_connections, open_count, raise_nofile
 
-FIGURES = ("echo", "idle")
+FIGURES = ("echo", "idle", "idle-quiet")
 ECHO_CONNECTIONS = 50
 BATCH = 50
 WARMUP = 1.0
@@ -121,10 +125,10 @@ async def _idle_async(server: RunningServer, count: int, seconds: float) -> dict
     }
 
 
-def _idle(results: Results, server: RunningServer, opts: Options) -> None:
+def _idle(results: Results, server: RunningServer, opts: Options, figure: str) -> None:
     count, seconds = opts.extra["idle_connections"], opts.extra["idle_seconds"]
     r = asyncio.run(_idle_async(server, count, seconds))
-    key = Results.key("idle", server.spec.name)
+    key = Results.key(figure, server.spec.name)
     for name, value in r.items():
         results.add(f"{key}/{name}", value)
     log(
@@ -137,24 +141,25 @@ def _idle(results: Results, server: RunningServer, opts: Options) -> None:
 def _measure(
     results: Results, specs: list[ServerSpec], redis_url: str | None, opts: Options
 ) -> None:
-    plan = [
-        (figure, names)
-        for figure, names in (("echo", _echo_servers(opts)), ("idle", IDLE_SERVERS))
-        if figure in opts.figures
+    plan: list[tuple[str, Sequence[str], Callable[[Results, RunningServer], None], bool]] = [
+        ("echo", _echo_servers(opts), lambda r, srv: _echo(r, srv, opts), True),
+        ("idle", IDLE_SERVERS, lambda r, srv: _idle(r, srv, opts, "idle"), True),
+        ("idle-quiet", IDLE_SERVERS, lambda r, srv: _idle(r, srv, opts, "idle-quiet"), False),
     ]
-    measure = {"echo": _echo, "idle": _idle}
     broken: set[str] = set()
     for repeat in range(opts.repeat):
         log(f"repeat {repeat + 1}/{opts.repeat}")
-        for figure, names in plan:
+        for figure, names, measure, keepalive in plan:
+            if figure not in opts.figures:
+                continue
             for spec in rotated([s for s in specs if s.name in names], repeat):
                 key = Results.key(figure, spec.name)
                 if key in broken:
                     continue
                 flush(redis_url if spec.uses_redis else None)
                 try:
-                    with serving(spec, redis_url) as server:
-                        measure[figure](results, server, opts)
+                    with serving(spec, redis_url, keepalive=keepalive) as server:
+                        measure(results, server)
                 except Exception as exc:
                     results.fail(key, exc)
                     broken.add(key)
@@ -219,7 +224,7 @@ def _echo_table(results: Results, specs: Sequence[ServerSpec], names: Sequence[s
     return render_table(header_row, rows)
 
 
-def _idle_table(results: Results, specs: Sequence[ServerSpec], count: int) -> str:
+def _idle_table(results: Results, specs: Sequence[ServerSpec], count: int, figure: str) -> str:
     header_row = [
         "server",
         "still open",
@@ -233,7 +238,7 @@ def _idle_table(results: Results, specs: Sequence[ServerSpec], count: int) -> st
     for spec in specs:
         if spec.name not in IDLE_SERVERS:
             continue
-        key = Results.key("idle", spec.name)
+        key = Results.key(figure, spec.name)
         status = _status(results, key, spec)
         if status:
             rows.append([spec.name, status, *[""] * 5])
@@ -253,7 +258,8 @@ def _idle_table(results: Results, specs: Sequence[ServerSpec], count: int) -> st
 
 
 def _checks() -> list[Check]:
-    rate, p99, idle = "echo/{}/rate", "echo/{}/p99", "idle/{}/{}"
+    rate, p99 = "echo/{}/rate", "echo/{}/p99"
+    idle, quiet = "idle/{}/{}", "idle-quiet/{}/{}"
     return [
         Check(
             "all-in-one vs Daphne, echo round trips/s",
@@ -284,11 +290,25 @@ def _checks() -> list[Check]:
             None,
         ),
         Check(
-            "all-in-one, idle connections: CPU % of a core",
+            "all-in-one, idle (pings every 20 s): CPU % of a core",
             lambda r: r.median(idle.format(RUN, "cpu")),
             lambda v: f"{v:.2f}%",
             "< 2%",
             lambda v: v < 2,
+        ),
+        Check(
+            "all-in-one vs Daphne, idle (pings every 20 s): CPU",
+            ratio(idle.format(RUN, "cpu"), idle.format(DAPHNE, "cpu")),
+            fmt_ratio(at_least=False),
+            "(info)",
+            None,
+        ),
+        Check(
+            "all-in-one, idle without pings: CPU % of a core",
+            lambda r: r.median(quiet.format(RUN, "cpu")),
+            lambda v: f"{v:.2f}%",
+            "(info)",
+            None,
         ),
         Check(
             "all-in-one vs Daphne, idle memory per connection",
@@ -298,10 +318,10 @@ def _checks() -> list[Check]:
             lambda v: v < 1,
         ),
         Check(
-            "all-in-one, idle connections still open",
+            "all-in-one, idle connections still open at the end",
             lambda r: r.median(idle.format(RUN, "open")),
             fmt_count,
-            "all",
+            "(info)",
             None,
         ),
     ]
@@ -317,13 +337,14 @@ def _summary(results: Results, opts: Options) -> str:
             _echo_table(results, opts.servers, _echo_servers(opts)),
             "",
         ]
-    if "idle" in opts.figures:
-        parts += [
-            f"Idle: {count:,} connections (batches of {BATCH}, one echo each), then "
-            f"{seconds:g} s untouched; memory and CPU of the server process",
-            _idle_table(results, opts.servers, count),
-            "",
-        ]
+    for figure, pings in (("idle", "default keepalive pings"), ("idle-quiet", "no pings")):
+        if figure in opts.figures:
+            parts += [
+                f"Idle ({figure}): {count:,} connections (batches of {BATCH}, one echo each), "
+                f"then {seconds:g} s untouched, {pings}; memory and CPU of the server process",
+                _idle_table(results, opts.servers, count, figure),
+                "",
+            ]
     parts.append(targets_table(results, _checks()))
     for name, profile in results.meta.get("profiles", {}).items():
         parts += ["", f"Profile of {name} (echo, py-spy):", profile]
@@ -337,7 +358,7 @@ def _summary(results: Results, opts: Options) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--idle-connections", type=int, help="idle figure (default 5,000)")
-    parser.add_argument("--idle-seconds", type=float, help="idle window (default 10)")
+    parser.add_argument("--idle-seconds", type=float, help="idle window (default 20)")
     parser.add_argument(
         "--profile", action="store_true", help="profile the Telephonist servers with py-spy"
     )
@@ -353,8 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     extra = opts.extra
     extra["idle_connections"] = extra["idle_connections"] or (500 if opts.quick else 5_000)
-    extra["idle_seconds"] = extra["idle_seconds"] or (2.0 if opts.quick else 10.0)
-    if "idle" in opts.figures:
+    extra["idle_seconds"] = extra["idle_seconds"] or (2.0 if opts.quick else 20.0)
+    if opts.figures & {"idle", "idle-quiet"}:
         limit = raise_nofile(extra["idle_connections"] + 1_000)
         if limit < extra["idle_connections"] + 100:
             parser.error(f"open-file limit {limit} is too low for the idle figure")
