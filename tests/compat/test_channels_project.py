@@ -59,10 +59,18 @@ def channel_layer_settings(request: pytest.FixtureRequest) -> Iterator[dict[str,
             "BACKEND": "telephonist.core.redis.RedisChannelLayer",
             "CONFIG": {"hosts": [server.url], "prefix": "compat"},
         }
+    # Django's settings are process-wide: put back what was there, so later tests that
+    # read CHANNEL_LAYERS (the telephonist.django settings tests) see their own.
+    missing = object()
+    previous = getattr(settings, "CHANNEL_LAYERS", missing)
     settings.CHANNEL_LAYERS = {"default": config}
     channel_layers.backends = {}
     yield config
     channel_layers.backends = {}
+    if previous is missing:
+        del settings.CHANNEL_LAYERS
+    else:
+        settings.CHANNEL_LAYERS = previous
 
 
 async def test_group_broadcast_through_channels_consumers(
