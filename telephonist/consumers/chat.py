@@ -83,6 +83,16 @@ class _ChatBase(ConsumerBase):
     def _tracking(self, room: str) -> bool:
         return self.track_rooms and bool(room) and self.message.reply_channel is not None
 
+    def _about_this_connection(self) -> bool:
+        """Whether a join/leave is this connection's own.
+
+        A WebSocket's connect and disconnect always are. On IRC the reply channel is the
+        whole room's, and events say with ``self`` whether they are about us: another
+        user parting must not take the room out of its group (nor their join be refused
+        on our behalf); their join/leave still reaches ``on_join``/``on_leave``.
+        """
+        return self.message.content.get("self", True) is not False
+
     def room_group(self, room: str) -> str:
         """The group of everyone in ``room``."""
         return room_group(room, self.room_group_prefix)
@@ -112,17 +122,18 @@ class ChatConsumer(_ChatBase, BaseConsumer):
     def dispatch(self) -> None:
         text, user, room = chat_fields(self.message.content, self.kwargs)
         kind = self.chat_kind()
+        own = self._about_this_connection()
         if kind == "join":
-            if not self.accept_join(user, room):
+            if own and not self.accept_join(user, room):
                 raise DenyConnection(f"{user!r} may not join {room!r}")
-            if self.message.reply_channel is not None:
+            if own and self.message.reply_channel is not None:
                 for answer in self._join_answer():
                     self.reply(answer)
-            if self._tracking(room):
+            if own and self._tracking(room):
                 self.enter_room(room)
             self.on_join(user, room)
         elif kind == "leave":
-            if self._tracking(room):
+            if own and self._tracking(room):
                 self.leave_room(room)
             self.on_leave(user, room)
         elif isinstance(text, str):
@@ -148,17 +159,18 @@ class AsyncChatConsumer(_ChatBase, AsyncConsumer):
     async def dispatch(self) -> None:
         text, user, room = chat_fields(self.message.content, self.kwargs)
         kind = self.chat_kind()
+        own = self._about_this_connection()
         if kind == "join":
-            if not self.accept_join(user, room):
+            if own and not self.accept_join(user, room):
                 raise DenyConnection(f"{user!r} may not join {room!r}")
-            if self.message.reply_channel is not None:
+            if own and self.message.reply_channel is not None:
                 for answer in self._join_answer():
                     await self.reply(answer)
-            if self._tracking(room):
+            if own and self._tracking(room):
                 await self.enter_room(room)
             await self.on_join(user, room)
         elif kind == "leave":
-            if self._tracking(room):
+            if own and self._tracking(room):
                 await self.leave_room(room)
             await self.on_leave(user, room)
         elif isinstance(text, str):

@@ -116,6 +116,20 @@ def test_a_room_spans_protocols() -> None:
         assert t.group_channels(room_group("lobby")) == [irc]
 
 
+def test_irc_users_coming_and_going_do_not_move_the_rooms_membership() -> None:
+    """On IRC one reply channel serves the whole room: only the bot's own join/part
+    (``self``) changes membership; other users' are events for the hooks."""
+    with ConsumerTester([route_class(Echo)]) as t:
+        irc = t.new_reply_channel()
+        t.send("irc-client.join", {"user": "bot", "room": "#lobby", "self": True}, reply=irc)
+        assert t.group_channels(room_group("#lobby")) == [irc]
+        t.send("irc-client.part", {"user": "bob", "room": "#lobby", "self": False}, reply=irc)
+        assert t.group_channels(room_group("#lobby")) == [irc], "bob left, not the room"
+        assert t.replies(irc) == [{"text": "bot joined"}, {"text": "bob left"}]
+        t.send("irc-client.part", {"user": "bot", "room": "#lobby", "self": True}, reply=irc)
+        assert t.group_channels(room_group("#lobby")) == []
+
+
 def test_room_from_the_route_wins_over_the_event() -> None:
     path = r"^/chat/(?P<room>\w+)/$"
     routing = [route(["websocket.connect", "websocket.receive"], Echo.as_consumer(), path=path)]
