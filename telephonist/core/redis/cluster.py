@@ -21,17 +21,32 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.crc import key_slot
-from redis.exceptions import AskError, MovedError
+from redis.exceptions import AskError, MovedError, ResponseError
 
 from ..exceptions import LayerUnavailable
 from .hosts import HostSpec
 from .node import CONNECTION_ERRORS, Node
 from .shard import Routed, Shard
 
-__all__ = ["ClusterShard"]
+__all__ = ["ClusterShard", "redirection"]
 
 SLOTS = 16384
 _MAX_REDIRECTS = 5
+
+
+def redirection(reply: object) -> tuple[str, str, int] | None:
+    """``(kind, host, port)`` if ``reply`` is a cluster redirection (``kind`` is ``"MOVED"``
+    or ``"ASK"``), else ``None``. redis-py >= 5.1 raises ``MovedError``/``AskError``
+    (their text without the keyword); 5.0 a plain ``ResponseError`` with the raw text."""
+    if isinstance(reply, (MovedError, AskError)):
+        kind = "MOVED" if isinstance(reply, MovedError) else "ASK"
+        return kind, str(reply.host), int(reply.port)
+    if isinstance(reply, ResponseError):
+        parts = str(reply).split()
+        if len(parts) == 3 and parts[0] in ("MOVED", "ASK"):
+            host, _, port = parts[2].rpartition(":")
+            return parts[0], host, int(port)
+    return None
 
 
 def _address(spec: HostSpec) -> tuple[str, int]:
@@ -114,17 +129,13 @@ class ClusterShard(Shard):
 
     async def _retry_benign(self, commands: Sequence[Routed], replies: list[Any]) -> None:
         for _ in range(_MAX_REDIRECTS):
-            moved = [i for i, r in enumerate(replies) if isinstance(r, MovedError)]
-            asked = [
-                i
-                for i, r in enumerate(replies)
-                if isinstance(r, AskError) and not isinstance(r, MovedError)
-            ]
+            redirected = {i: redirection(r) for i, r in enumerate(replies)}
+            moved = [i for i, r in redirected.items() if r is not None and r[0] == "MOVED"]
+            asked = [(i, r) for i, r in redirected.items() if r is not None and r[0] == "ASK"]
             if not moved and not asked:
                 break
-            for i in asked:
-                error = replies[i]
-                node = self._node_at(error.host, int(error.port))
+            for i, (_, host, port) in asked:
+                node = self._node_at(host, port)
                 _, replies[i] = await node.call([("ASKING",), commands[i][1]])
             if moved:
                 await self.refresh()

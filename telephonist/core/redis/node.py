@@ -84,6 +84,11 @@ async def is_stale(conn: AbstractConnection) -> bool:
     """True if the server closed ``conn`` or left unread data on it (reuse would desync)."""
     if not conn.is_connected:
         return False
+    # EOF first, from the stream itself: redis-py 5.0's check reads zero bytes at EOF
+    # and calls the connection healthy, so a restarted server went unnoticed.
+    reader = getattr(conn, "_reader", None)
+    if isinstance(reader, asyncio.StreamReader) and reader.at_eof():
+        return True
     check = getattr(conn, "can_read", None) or conn.can_read_destructive  # redis-py < 8
     try:
         return bool(await check())

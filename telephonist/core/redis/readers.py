@@ -25,10 +25,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import MovedError
-
 from ..exceptions import LayerUnavailable
 from ..stats import LayerStats
+from .cluster import redirection
 from .keys import now_ms, unpack_envelope
 from .local import AckBuffer, LocalChannels
 from .node import CONNECTION_ERRORS, Command
@@ -43,7 +42,7 @@ _INBOX_BATCH = 512  # the inbox is ours alone: take whatever is there, up to thi
 
 
 async def _wait_out(shard: Shard, exc: BaseException, delay: float, what: str) -> None:
-    if isinstance(exc, MovedError):
+    if redirection(exc) is not None:
         await shard.refresh()
     elif not isinstance(exc, CONNECTION_ERRORS):
         logger.exception("%s failed; restarting it", what, exc_info=exc)
