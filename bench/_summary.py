@@ -156,10 +156,11 @@ def _checks() -> list[Check]:
 
 def _header(results: Results, cfg: Config) -> str:
     meta = results.meta
+    load = f"{meta['load_at_start']:.1f} at start, {meta.get('load_at_end', 0):.1f} at end"
     return (
-        f"Telephonist channel-layer benchmark, {meta['started']}: {meta['cpus']} CPUs, "
-        f"Python {meta['python']}, {meta['server']}; medians of {cfg.repeat} "
-        f"interleaved repeats\n{meta['telephonist']}"
+        f"Telephonist channel-layer benchmark, {meta['started']}: {meta['cpus']} CPUs "
+        f"(1-min load average {load}), Python {meta['python']}, {meta['server']}; "
+        f"medians of {cfg.repeat} interleaved repeats\n{meta['telephonist']}"
     )
 
 

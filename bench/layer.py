@@ -105,6 +105,7 @@ def _meta(config: Config, server: str) -> dict[str, object]:
     return {
         "telephonist": telephonist_source(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load_at_start": os.getloadavg()[0],
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "server": server,
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             benchmark=bench_tool if server else None,
         )
         asyncio.run(run(results, runnable, where, config))
+        results.meta["load_at_end"] = os.getloadavg()[0]
     print(summary(results, specs, config, tool))
     path = results.write_json(RESULTS_DIR, stamp)
     print(f"\nresults: {path}")
