@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from telephonist.consumers import ChatConsumer
+from telephonist.consumers import ChatConsumer, room_group
 from telephonist.django.sessions import channel_session
 
 from .models import ChatMessage
 
 HISTORY = 20
 PROTOCOLS = {"websocket": "web", "irc-client": "irc", "email": "mail"}
+
+
+def irc_group(room: str) -> str:
+    return room_group(room, prefix="chat-irc.")
 
 
 def clean_name(raw: str) -> str:
@@ -32,6 +36,16 @@ class RoomConsumer(ChatConsumer):
     @property
     def protocol(self) -> str:
         return PROTOCOLS.get(self.message.channel.name.split(".")[0], "other")
+
+    def room_group(self, room: str) -> str:
+        """IRC channels join a group of their own: a line said on IRC is relayed to the
+        browsers (and stored) but not repeated back into the IRC channel it came from."""
+        return irc_group(room) if self.protocol == "irc" else super().room_group(room)
+
+    def say(self, room: str, text: str) -> None:  # type: ignore[override]
+        self.group_send(super().room_group(room), {"text": text})
+        if self.protocol != "irc":
+            self.group_send(irc_group(room), {"text": text})
 
     def display_name(self, user: str) -> str:
         """A browser picked its name on the page; other protocols bring theirs."""

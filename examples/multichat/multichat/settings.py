@@ -62,5 +62,8 @@ TELEPHONIST = {
     "interfaces": {
         "http": {},  # HTTP and WebSocket; `runserver [addr:]port` says where
         "email": {"host": "127.0.0.1", "port": 2525, "domains": ["localhost"]},
+        # No network until one is configured (see the top of this file). The bot's own
+        # join and part tell the room consumer when an IRC channel is bridged.
+        "irc": {"events": ["receive", "join", "part"]},
     },
 }
