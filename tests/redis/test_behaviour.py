@@ -279,6 +279,8 @@ async def test_unread_process_messages_expire_locally_and_free_their_count(
     assert await asyncio.wait_for(waiting, T) == {"type": "x"}
     # The unread message now sits in this process's buffer, counted against its channel.
     assert probe.client.hget(counts, unread) == b"1"
+    assert layer.describe()["buffered"] == {unread: 1}
+    assert layer.describe()["receive_loops"] == 1
     await asyncio.sleep(1.3)  # the semantics under test is the passage of time
     async with asyncio.timeout(T):  # a local timer drops it; the ack follows
         while probe.client.hexists(counts, unread):  # noqa: ASYNC110 (the server's state)

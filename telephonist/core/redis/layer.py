@@ -304,4 +304,16 @@ class RedisChannelLayer(BaseChannelLayer):
             await state.close()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "hosts": self.hosts, "prefix": self.prefix}
+        """Settings and counters, plus what this process holds locally: receive loops
+        running and messages buffered for its own ``!`` channels (the queues themselves
+        live in Redis; reading them would take a round trip this sync call cannot make)."""
+        with self._lock:
+            states = list(self._states.values())
+        return {
+            **super().describe(),
+            "hosts": self.hosts,
+            "prefix": self.prefix,
+            "cluster": self._settings.cluster,
+            "receive_loops": sum(len(s.inboxes) + len(s.readers) for s in states),
+            "buffered": {k: v for s in states for k, v in s.local.depths().items()},
+        }

@@ -177,6 +177,10 @@ class LocalChannels:
         if earliest is not None:
             self._arm_timer(earliest)
 
+    def depths(self) -> dict[str, int]:
+        """Messages buffered per channel, for status output."""
+        return {channel: len(buffer) for channel, buffer in self._buffers.items() if buffer}
+
     def clear(self) -> None:
         """Forget every buffered message (``flush``); waiters keep waiting."""
         self._buffers.clear()
