@@ -178,8 +178,9 @@ class LocalChannels:
             self._arm_timer(earliest)
 
     def depths(self) -> dict[str, int]:
-        """Messages buffered per channel, for status output."""
-        return {channel: len(buffer) for channel, buffer in self._buffers.items() if buffer}
+        """Messages buffered per channel, for status output (may be called from another
+        thread: it reads a snapshot of the items)."""
+        return {channel: len(buffer) for channel, buffer in list(self._buffers.items()) if buffer}
 
     def clear(self) -> None:
         """Forget every buffered message (``flush``); waiters keep waiting."""
