@@ -9,12 +9,13 @@ import contextlib
 import re
 
 import pytest
+import redis
 
 from telephonist.core.layers import ChannelFull, MessageTooLarge, SyncLayer
 from telephonist.core.redis.keys import process_tag
 from tests.servers import RedisServer
 
-from .conftest import MakeLayer, Probe, T, command_delta
+from .conftest import MakeLayer, Probe, StartServer, T, command_delta
 
 
 async def test_an_idle_process_sends_no_commands(
@@ -313,3 +314,27 @@ async def test_close_stops_every_loop_and_connection(
     # ...and the layer is usable again afterwards.
     await layer.send("after.close", {"type": "x"})
     assert await asyncio.wait_for(layer.receive("after.close"), T) == {"type": "x"}
+
+
+async def test_servers_without_blmpop_get_blpop(
+    start_server: StartServer, make_layer: MakeLayer
+) -> None:
+    # Redis < 7 has no BLMPOP; a server with the command renamed away answers the same.
+    server = start_server(extra_args=("--rename-command", "BLMPOP", ""))
+    with pytest.raises(redis.ResponseError, match="unknown command"):
+        Probe(server).client.execute_command("BLMPOP", 1, 1, "k", "LEFT")
+    layer = make_layer([server.url])
+    own = await layer.new_channel()
+    for i in range(3):
+        await layer.send("old.server", {"type": "n", "i": i})
+        await layer.send(own, {"type": "n", "i": i})
+    got = [(await asyncio.wait_for(layer.receive("old.server"), T))["i"] for _ in range(3)]
+    assert got == [0, 1, 2]
+    assert [(await asyncio.wait_for(layer.receive(own), T))["i"] for _ in range(3)] == [0, 1, 2]
+    # receive_many still returns what is there, in order (one per pop on such servers).
+    await layer.send_many([("old.server", {"type": "n", "i": i}) for i in range(3)])
+    got = []
+    async with asyncio.timeout(T):
+        while len(got) < 3:
+            got += [m["i"] for m in await layer.receive_many("old.server", 5)]
+    assert got == [0, 1, 2]
