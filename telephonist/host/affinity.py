@@ -187,6 +187,11 @@ class Affinity:
             return
         worker = self._worker(prefix, interval)
         worker.last_seen = self._loop.time()
+        if not worker.connections:
+            # The watchdog ignores workers without connections and may be asleep until a
+            # bind deadline (``bind_timeout``) far beyond this worker's heartbeat limit;
+            # a known worker taking its first connection must be watched from now on.
+            self._wake.set()
         worker.connections.add(connection)
         conn.worker, conn.deadline = prefix, _INF
         inbox = control.inbox_of(prefix)
@@ -208,6 +213,8 @@ class Affinity:
         if worker is not None:
             worker.last_seen = self._loop.time()
             if interval:
+                if interval < worker.interval:
+                    self._wake.set()  # its limit moved closer than the watchdog's sleep
                 worker.interval = float(interval)
             bound, released, worker.releases = len(worker.connections), worker.releases, []
             self._forget_if_idle(worker)

@@ -122,6 +122,52 @@ async def test_heartbeats_keep_a_binding_and_their_absence_aborts_it(
     assert host.counters["worker_lost"] == 1
 
 
+async def test_a_known_idle_worker_taking_a_connection_is_watched_at_once() -> None:
+    """The abort bound is the heartbeat limit, not ``bind_timeout``, even when the worker
+    was already known to the host without connections (here: a release its full inbox
+    refused keeps its record) while the watchdog went to sleep until a bind deadline."""
+    settings = AffinitySettings(heartbeat_interval=0.1, heartbeat_misses=2, bind_timeout=30)
+    PROBES.clear()
+    server = InterfaceServer(
+        InMemoryChannelLayer(channel_capacity={INBOX: 1}), [_configured()], affinity=settings
+    )
+    await server.start()
+    try:
+        view, first, _ = await _connection(server)
+        await view.send_event("probe.connect", {"type": "probe.connect"}, connection=first)
+        control_channel = control.control_channel_of(first)
+        await server.layer.send(control_channel, control.bind(first, WORKER, 0.1))
+        await server.layer.send(INBOX, {"type": "filler"})  # the inbox is now full
+        # The bind is handled once the control channel is: a status request behind it
+        # on that same channel is answered after it.
+        reply = await server.layer.new_channel("probe.")
+        await server.layer.send(control_channel, control.status_request(reply))
+        await _receive(server.layer, reply)
+        view.close_reply_channel(first)  # its release is refused: WORKER stays known, idle
+        view, second, handler = await _connection(server)
+        # The watchdog wakes for this connection's bind deadline (30 s away), finds no
+        # worker holding connections, and goes back to sleep until that deadline.
+        assert server.affinity is not None
+        checked = asyncio.Event()
+        check = server.affinity._check
+
+        def spy(now: float) -> float:
+            checked.set()
+            return check(now)
+
+        server.affinity._check = spy  # type: ignore[method-assign]
+        await view.send_event("probe.connect", {"type": "probe.connect"}, connection=second)
+        await asyncio.wait_for(checked.wait(), WITHIN)
+        loop = asyncio.get_running_loop()
+        await server.layer.send(control_channel, control.bind(second, WORKER, 0.1))
+        bound_at = loop.time()
+        [abort] = await handler.wait_for(1)  # WORKER never sends a heartbeat
+        assert abort["reason"] == "its worker stopped sending heartbeats"
+        assert loop.time() - bound_at <= 0.1 * 2 + 0.5
+    finally:
+        await server.stop(drain_timeout=0)
+
+
 async def test_a_worker_saying_goodbye_aborts_its_connections_at_once(
     host: InterfaceServer,
 ) -> None:
