@@ -114,6 +114,7 @@ class Node:
         self._flusher: asyncio.Task[None] | None = None
         self._idle_blocking: list[AbstractConnection] = []
         self._failing = False
+        self.legacy_pop = False  # the server has no BLMPOP (Redis < 7): see popper.py
 
     # -- health ---------------------------------------------------------------------
 

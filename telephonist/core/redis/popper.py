@@ -31,7 +31,6 @@ class Popper:
         self._conn: AbstractConnection | None = None
         self._client_id: int | None = None
         self._blocked = False
-        self._legacy = False
 
     async def pop(
         self,
@@ -56,7 +55,8 @@ class Popper:
         commands = list(before)
         if self._client_id is None:
             commands.append(("CLIENT", "ID"))
-        if self._legacy:
+        legacy = self.node.legacy_pop  # the reply's shape follows the command sent
+        if legacy:
             commands.append(("BLPOP", key, 0))
         else:
             commands.append(("BLMPOP", 0, 1, key, "LEFT", "COUNT", n))
@@ -78,16 +78,16 @@ class Popper:
             finally:
                 self._blocked = False
         except ResponseError as exc:
-            if self._legacy or "unknown command" not in str(exc).lower():
+            if legacy or "unknown command" not in str(exc).lower():
                 raise
-            self._legacy = True  # an old server: retry with BLPOP
+            self.node.legacy_pop = True  # an old server: retry, and pop, with BLPOP
             return []
         except BaseException:
             await self.discard()
             raise
         if reply is None:  # unblocked
             return []
-        if self._legacy:
+        if legacy:
             return [reply[1]]
         items: list[bytes] = reply[1]
         return items
