@@ -8,9 +8,15 @@ events wait in a small per-connection buffer (``pending_limit``; beyond it ``sen
 raises ``ChannelFull`` so the interface answers overload). The worker that took the
 first event sends ``telephonist.bind``; the host flushes the buffer to that worker's
 inbox, in order, and the connection is BOUND: every later event goes to the same inbox.
+Closing a BOUND connection sends the worker a release, after its last event. A BINDING
+connection the interface closes stays in the table, marked closed, until the bind: its
+buffered events (an ``http.disconnect`` sent just before the close) then go out, and
+the release after them. Dropping them at the close would lose exactly the event that
+tells the consumer its client is gone.
 
 Nothing waits forever. A BINDING connection whose bind does not arrive by its deadline
-(the first event was lost, expired or nobody routes it) is aborted. A worker is alive
+(the first event was lost, expired or nobody routes it) is aborted; a closed one has
+its buffered events dropped and counted (``pending_dropped``). A worker is alive
 while its heartbeats arrive; after ``heartbeat_misses`` intervals of silence, or on its
 ``telephonist.gone``, every connection bound to it is aborted. Aborting hands the
 interface ``ABORT`` and the interface ends the connection its protocol's way.
@@ -52,6 +58,7 @@ class _Conn:
     worker: str | None = None
     deadline: float = _INF
     pending: deque[tuple[str, Message]] = field(default_factory=deque)
+    closed: bool = False  # closed by the interface while BINDING: kept for its events
 
 
 @dataclass(eq=False, slots=True)
@@ -93,8 +100,17 @@ class Affinity:
         self._conns[connection] = _Conn(connection)
 
     def close(self, connection: str) -> None:
-        conn = self._conns.pop(connection, None)
-        if conn is None or conn.worker is None:
+        conn = self._conns.get(connection)
+        if conn is None or conn.closed:
+            return
+        if conn.state == BINDING:
+            # Events sent before the close (an HTTP client's ``http.disconnect``) wait for
+            # the bind like any others: ``_bind`` delivers them and then the release, or
+            # the bind deadline drops and counts them.
+            conn.closed = True
+            return
+        del self._conns[connection]
+        if conn.worker is None:
             return
         worker = self._workers.get(conn.worker)
         if worker is not None:
@@ -103,7 +119,7 @@ class Affinity:
 
     async def send(self, channel: str, message: Message, connection: str) -> None:
         conn = self._conns.get(connection)
-        if conn is None:
+        if conn is None or conn.closed:
             # Not a connection this host opened (or one already closed): no affinity to
             # keep, so the event goes where any worker can take it.
             self._counters["unaffiliated"] += 1
@@ -203,7 +219,13 @@ class Affinity:
                 await self._send(inbox, control.event(channel, stamped))
             except (ChannelFull, MessageTooLarge):
                 log.warning("event %s of %s dropped on flush", stamped.get("order"), connection)
-        if conn.state == BINDING:
+        if conn.closed:
+            # Closed while binding: its events are out, the release follows them.
+            worker.connections.discard(connection)
+            self._drop(conn)
+            if conn.state == BINDING:
+                await self._release(prefix, connection)
+        elif conn.state == BINDING:
             conn.state = BOUND
 
     async def _heartbeat(self, prefix: str, interval: float | None) -> None:
@@ -247,10 +269,21 @@ class Affinity:
 
     def _abort(self, conn: _Conn, reason: str, counter: str) -> None:
         conn.state, conn.deadline = ABORTED, _INF
-        conn.pending.clear()
         self._counters[counter] += 1
+        if conn.pending:
+            self._counters["pending_dropped"] += len(conn.pending)
+            conn.pending.clear()
+        if conn.closed:
+            # The interface is done with it: nobody to tell, nothing left to keep.
+            self._drop(conn)
+            log.warning("dropped the events of closed %s: %s", conn.name, reason)
+            return
         log.warning("aborting %s: %s", conn.name, reason)
         self._abort_cb(conn.name, reason)
+
+    def _drop(self, conn: _Conn) -> None:
+        if self._conns.get(conn.name) is conn:
+            del self._conns[conn.name]
 
     def _lose_worker(self, prefix: str, reason: str) -> None:
         worker = self._workers.pop(prefix, None)
@@ -299,7 +332,7 @@ class Affinity:
             await asyncio.wait(set(self._tasks), timeout=within)
 
     def snapshot(self) -> dict[str, Any]:
-        states = Counter(conn.state for conn in self._conns.values())
+        states = Counter("closing" if c.closed else c.state for c in self._conns.values())
         return {
             "connections": dict(states),
             "workers": {w.prefix: len(w.connections) for w in self._workers.values()},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -52,6 +52,29 @@ async def _connection(host: InterfaceServer) -> tuple[InterfaceHost, str, Record
 async def _receive(layer: Any, channel: str) -> Message:
     message: Message = await asyncio.wait_for(layer.receive(channel), WITHIN)
     return message
+
+
+def _watchdog_checks(host: InterfaceServer) -> asyncio.Event:
+    """An event set each time the host's affinity watchdog has looked at its deadlines."""
+    assert host.affinity is not None
+    checked = asyncio.Event()
+    check = host.affinity._check
+
+    def spy(now: float) -> float:
+        nearest = check(now)
+        checked.set()
+        return nearest
+
+    host.affinity._check = spy  # type: ignore[method-assign]
+    return checked
+
+
+async def _after_watchdog_checks(host: InterfaceServer, done: Callable[[], bool]) -> None:
+    checked = _watchdog_checks(host)
+    async with asyncio.timeout(WITHIN):
+        while not done():
+            checked.clear()
+            await checked.wait()
 
 
 async def test_first_event_goes_to_the_shared_channel_and_later_ones_wait_for_the_bind(
@@ -147,17 +170,9 @@ async def test_a_known_idle_worker_taking_a_connection_is_watched_at_once() -> N
         view, second, handler = await _connection(server)
         # The watchdog wakes for this connection's bind deadline (30 s away), finds no
         # worker holding connections, and goes back to sleep until that deadline.
-        assert server.affinity is not None
-        checked = asyncio.Event()
-        check = server.affinity._check
-
-        def spy(now: float) -> float:
-            checked.set()
-            return check(now)
-
-        server.affinity._check = spy  # type: ignore[method-assign]
+        checks = _watchdog_checks(server)
         await view.send_event("probe.connect", {"type": "probe.connect"}, connection=second)
-        await asyncio.wait_for(checked.wait(), WITHIN)
+        await asyncio.wait_for(checks.wait(), WITHIN)
         loop = asyncio.get_running_loop()
         await server.layer.send(control_channel, control.bind(second, WORKER, 0.1))
         bound_at = loop.time()
@@ -182,6 +197,46 @@ async def test_a_worker_saying_goodbye_aborts_its_connections_at_once(
 async def test_a_late_or_second_bind_is_answered_with_a_release(host: InterfaceServer) -> None:
     view, conn, _ = await _connection(host)
     view.close_reply_channel(conn)
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 1))
+    assert await _receive(host.layer, INBOX) == control.release(conn)
+    assert host.counters["late_binds"] == 1
+
+
+async def test_events_sent_before_close_reach_the_worker_that_binds_later(
+    host: InterfaceServer,
+) -> None:
+    """A connection closed while it waits for its bind (an HTTP client gone at once,
+    its ``http.disconnect`` sent just before the close) still has its events delivered
+    once the bind comes, and the release after them."""
+    view, conn, _ = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+    await view.send_event("probe.data", {"type": "probe.data", "n": 1}, connection=conn)
+    view.close_reply_channel(conn)
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 0.2))
+    envelope = await _receive(host.layer, INBOX)
+    assert envelope["type"] == control.EVENT
+    assert envelope["message"] == {"type": "probe.data", "n": 1, "reply_channel": conn, "order": 1}
+    assert await _receive(host.layer, INBOX) == control.release(conn)
+    assert host.counters["late_binds"] == 0
+    assert host.affinity is not None
+    assert host.affinity.snapshot()["connections"] == {}
+
+
+async def test_events_of_a_closed_connection_whose_bind_never_comes_are_counted(
+    host: InterfaceServer,
+) -> None:
+    view, conn, handler = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+    await view.send_event("probe.data", {"type": "probe.data", "n": 1}, connection=conn)
+    await view.send_event("probe.data", {"type": "probe.data", "n": 2}, connection=conn)
+    view.close_reply_channel(conn)
+    assert host.affinity is not None
+    assert host.affinity.snapshot()["connections"] == {"closing": 1}
+    await _after_watchdog_checks(host, lambda: host.counters["bind_timeout"] > 0)
+    assert host.counters["pending_dropped"] == 2
+    assert host.affinity.snapshot()["connections"] == {}
+    assert handler.messages == []  # nobody to tell: the interface closed it
+    # A bind later still is a late one, answered with a release.
     await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 1))
     assert await _receive(host.layer, INBOX) == control.release(conn)
     assert host.counters["late_binds"] == 1
@@ -256,3 +311,39 @@ async def test_every_event_of_a_connection_reaches_one_worker_in_order(consumer:
         await host.stop(drain_timeout=0)
         for worker in workers:
             await worker.stop(drain_timeout=1)
+
+
+async def test_a_connection_closed_before_any_worker_took_it_is_served_whole() -> None:
+    """The real worker: connect, one more event and the close, all before the worker
+    even saw the connect. Both events are consumed, then the connection is released."""
+    STATE.clear()
+    PROBES.clear()
+    layer = InMemoryChannelLayer(capacity=100)
+    seen: list[int] = []
+    released = asyncio.Event()
+
+    async def data(message: ConsumerMessage) -> None:
+        seen.append(message["n"])
+
+    def _released(connection: str, **kwargs: Any) -> None:
+        released.set()
+
+    router = Router([route("probe.connect", _on_connect), route("probe.data", data)])
+    worker = Worker(layer, router, WorkerSettings(concurrency=8))
+    host = InterfaceServer(layer, [_configured()])
+    connection_released.connect(_released)
+    await worker.start()
+    await host.start()
+    try:
+        view = PROBES[0].host
+        conn = await view.open_reply_channel(Recorder())
+        await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+        await view.send_event("probe.data", {"type": "probe.data", "n": 7}, connection=conn)
+        view.close_reply_channel(conn)
+        await asyncio.wait_for(released.wait(), WITHIN)
+        assert seen == [7]
+        assert conn in STATE
+    finally:
+        connection_released.disconnect(_released)
+        await host.stop(drain_timeout=0)
+        await worker.stop(drain_timeout=1)
