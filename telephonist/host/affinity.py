@@ -47,6 +47,7 @@ __all__ = ["Affinity"]
 log = logging.getLogger("telephonist.affinity")
 
 NEW, BINDING, BOUND, ABORTED = "new", "binding", "bound", "aborted"
+DETACHED = "detached"  # a single-event connection: no worker is bound to it, ever
 _INF = float("inf")
 
 
@@ -111,13 +112,15 @@ class Affinity:
             return
         del self._conns[connection]
         if conn.worker is None:
-            return
+            return  # NEW, DETACHED, or aborted before any bind: no worker to tell
         worker = self._workers.get(conn.worker)
         if worker is not None:
             worker.connections.discard(connection)
         self._spawn(self._release(conn.worker, connection))
 
-    async def send(self, channel: str, message: Message, connection: str) -> None:
+    async def send(
+        self, channel: str, message: Message, connection: str, last: bool = False
+    ) -> None:
         conn = self._conns.get(connection)
         if conn is None or conn.closed:
             # Not a connection this host opened (or one already closed): no affinity to
@@ -126,7 +129,15 @@ class Affinity:
             await self._send(channel, {**message, "reply_channel": connection})
             return
         stamped = {**message, "reply_channel": connection, "order": conn.order}
-        if conn.state == BOUND:
+        if conn.state == DETACHED or (last and conn.state == NEW):
+            # A single-event connection: no bind, no heartbeats, no release. Anything
+            # the interface still sends (an ``http.disconnect``) goes the same way.
+            stamped[control.DETACHED] = True
+            await self._send(channel, stamped)
+            if conn.state == NEW:
+                conn.state = DETACHED
+                self._counters["detached"] += 1
+        elif conn.state == BOUND:
             assert conn.worker is not None
             await self._send(control.inbox_of(conn.worker), control.event(channel, stamped))
         elif conn.state == NEW:

@@ -11,6 +11,9 @@ channel, so a connection's events, and the ``release`` sent after its last event
 the worker in the order the host sent them, with no reordering buffer and no gap timer
 that could stall a connection the way Channels 1's ``enforce_ordering`` did.
 
+host -> worker (in an event of a single-event connection, on its shared channel):
+    ``telephonist.detached`` key, ``True``: bind nothing, heartbeat nothing for it (the
+                            interface bounds the wait itself); stripped before dispatch
 host -> worker (on the inbox):
     ``telephonist.event``   {channel, message}: one event of a connection bound to it
     ``telephonist.release`` {connection}: the connection ended; drop its state
@@ -34,6 +37,7 @@ from ..core.names import non_local_name
 __all__ = [
     "ACK",
     "BIND",
+    "DETACHED",
     "EVENT",
     "GONE",
     "HEARTBEAT",
@@ -61,6 +65,10 @@ HEARTBEAT = "telephonist.heartbeat"
 GONE = "telephonist.gone"
 STATUS_REQUEST = "telephonist.status.request"
 STATUS = "telephonist.status"
+
+#: Key the host adds to every event of a single-event connection (``send_event(...,
+#: last=True)`` as its first event): the worker that takes it must not bind it.
+DETACHED = "telephonist.detached"
 
 #: Every host's control channel and every worker's inbox is a member, so one
 #: ``group_send`` reaches every process on the layer (``telephonist status``).

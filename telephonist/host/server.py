@@ -63,10 +63,10 @@ class _InterfaceView:
         self._server.close_reply_channel(channel)
 
     async def send_event(
-        self, channel: str, message: Message, *, connection: str | None = None
+        self, channel: str, message: Message, *, connection: str | None = None, last: bool = False
     ) -> None:
         try:
-            await self._server.send_event(channel, message, connection=connection)
+            await self._server.send_event(channel, message, connection=connection, last=last)
         except ChannelFull:
             self.counters["overloaded"] += 1
             raise
@@ -123,7 +123,7 @@ class InterfaceServer:
             self.affinity.close(channel)
 
     async def send_event(
-        self, channel: str, message: Message, *, connection: str | None = None
+        self, channel: str, message: Message, *, connection: str | None = None, last: bool = False
     ) -> None:
         require_valid_channel_name(channel)
         if connection is None or self.affinity is None:
@@ -134,7 +134,7 @@ class InterfaceServer:
                 raise
             self.counters["events"] += 1
             return
-        await self.affinity.send(channel, message, connection)
+        await self.affinity.send(channel, message, connection, last)
 
     @property
     def control_channel(self) -> str:

@@ -19,6 +19,20 @@ worker that took its first event. If that worker goes away, the host calls the h
 with ``{"type": "telephonist.connection.abort", "reason": ...}`` within a bounded time,
 and the interface ends the connection the protocol's way.
 
+*Single-event connections* skip affinity. Most HTTP requests are one message (a body
+that fits the first chunk): binding a worker to them, and releasing it, would be two
+control messages on the layer for each event that does the work. An interface that knows
+an event is a connection's last says so, ``send_event(..., last=True)``; when that is
+also the connection's first event, the host sends it to ``channel`` with ``reply_channel``
+and ``order`` 0 and marks it so that the worker taking it binds nothing: no bind, no
+heartbeats, no release. The price: no ``telephonist.connection.abort`` if that worker
+dies, so the interface must bound its wait for replies itself (HTTP: ``response_timeout``,
+then 504). Should the interface still send something for that connection (HTTP's
+``http.disconnect`` for a client gone before its response), it goes the same way, to its
+shared channel with the next ``order``: with several workers, not necessarily to the one
+running the first event. ``last=True`` on a later event of a connection changes nothing:
+its worker is bound and stays so until ``close_reply_channel``.
+
 Overload is answered at the edge: ``send_event`` raises ``ChannelFull`` (already counted)
 and the interface gives its protocol's own answer (HTTP 503, WebSocket 1013, SMTP 451,
 Slack non-2xx, IRC: stop reading for a while).
@@ -83,12 +97,14 @@ class InterfaceHost(Protocol):
         ...
 
     async def send_event(
-        self, channel: str, message: Message, *, connection: str | None = None
+        self, channel: str, message: Message, *, connection: str | None = None, last: bool = False
     ) -> None:
         """Send a protocol event to the workers routing ``channel``.
 
         With ``connection`` (the connection's reply channel) the host adds
-        ``reply_channel`` and ``order`` and keeps affinity. Raises ``ChannelFull`` and
+        ``reply_channel`` and ``order`` and keeps affinity. ``last=True`` on the
+        connection's first event makes it a single-event connection: no affinity, and no
+        abort if its worker dies (see the module docstring). Raises ``ChannelFull`` and
         ``MessageTooLarge`` for the interface to answer in its protocol."""
         ...
 

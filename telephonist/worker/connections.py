@@ -8,6 +8,9 @@ control channel) and from then on the host sends that connection's events to thi
 worker's inbox, in order. Each connection has a FIFO queue and at most one task running
 it, so its events are consumed strictly one after another while different connections
 run concurrently (up to the worker's concurrency limit, enforced by the caller's slots).
+An event marked ``telephonist.detached`` belongs to a single-event connection (an HTTP
+request in one message): it is queued and run the same way, but nothing is bound, so no
+bind, no heartbeat and no release; its host does not watch this worker for it.
 
 While it holds connections of a host, the worker sends that host a heartbeat every
 ``heartbeat_interval`` (one message per host, not per connection; nothing when it holds
@@ -103,6 +106,15 @@ class Connections:
             self._heartbeats = self._loop.create_task(self._heartbeat_loop(), name="heartbeats")
         self.enqueue(connection, channel, message)
 
+    def detached(self, connection: str, channel: str, message: Message) -> None:
+        """An event of a single-event connection: run it like a bound one (after any
+        earlier event of that connection here), but bind nothing and heartbeat nothing;
+        its host keeps no affinity, so it expects no release either."""
+        conn = self._conns.get(connection)
+        if conn is None:
+            conn = self._conns[connection] = _Conn(connection, None, released=True)
+        self._queue(conn, channel, message)
+
     def enqueue(self, connection: str, channel: str, message: Message) -> None:
         """Queue an event behind the connection's earlier ones (holds one slot)."""
         conn = self._conns.get(connection)
@@ -111,6 +123,9 @@ class Connections:
             # connection): still serialised, forgotten once done.
             conn = self._conns[connection] = _Conn(connection, None, released=True)
             self._counters["unbound_events"] += 1
+        self._queue(conn, channel, message)
+
+    def _queue(self, conn: _Conn, channel: str, message: Message) -> None:
         conn.queue.append((channel, message))
         if conn.task is None:
             conn.task = self._loop.create_task(self._run(conn))

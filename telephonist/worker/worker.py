@@ -188,7 +188,9 @@ class Worker:
         assert self._connections is not None
         connection = message.get("reply_channel")
         if isinstance(connection, str) and "!" in connection:
-            if shared and message.get("order") == 0:
+            if message.pop(control.DETACHED, False):
+                self._connections.detached(connection, channel, message)
+            elif shared and message.get("order") == 0:
                 self._connections.bind(connection, channel, message)
             else:
                 self._connections.enqueue(connection, channel, message)

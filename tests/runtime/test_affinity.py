@@ -242,6 +242,50 @@ async def test_events_of_a_closed_connection_whose_bind_never_comes_are_counted(
     assert host.counters["late_binds"] == 1
 
 
+async def test_a_single_event_connection_is_sent_detached(host: InterfaceServer) -> None:
+    view, conn, handler = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn, last=True)
+    assert await _receive(host.layer, "probe.connect") == {
+        "type": "probe.connect",
+        "reply_channel": conn,
+        "order": 0,
+        control.DETACHED: True,
+    }
+    assert host.affinity is not None
+    assert host.affinity.snapshot() == {"connections": {"detached": 1}, "workers": {}}
+    assert host.counters["detached"] == 1
+    # Something more for it after all (HTTP: http.disconnect) goes the same way.
+    await view.send_event("probe.data", {"type": "probe.data"}, connection=conn)
+    assert await _receive(host.layer, "probe.data") == {
+        "type": "probe.data",
+        "reply_channel": conn,
+        "order": 1,
+        control.DETACHED: True,
+    }
+    # No bind deadline: a connection opened after it is aborted at its bind timeout,
+    # this one is not.
+    _, other, other_handler = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=other)
+    [abort] = await other_handler.wait_for(1)
+    assert abort["type"] == ABORT
+    assert handler.messages == []
+    view.close_reply_channel(conn)  # no release: no worker was ever told about it
+    assert host.layer.depths() == {"probe.connect": 1}  # just the other's event
+    assert host.affinity.snapshot()["connections"] == {"aborted": 1}
+
+
+async def test_last_on_a_later_event_keeps_affinity(host: InterfaceServer) -> None:
+    view, conn, _ = await _connection(host)
+    await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 0.2))
+    await _receive(host.layer, "probe.connect")
+    await view.send_event("probe.data", {"type": "probe.data"}, connection=conn, last=True)
+    envelope = await _receive(host.layer, INBOX)
+    assert envelope["message"] == {"type": "probe.data", "reply_channel": conn, "order": 1}
+    view.close_reply_channel(conn)
+    assert await _receive(host.layer, INBOX) == control.release(conn)
+
+
 # -- the real host and two real workers -----------------------------------------------
 
 STATE: dict[str, list[int]] = {}
@@ -343,6 +387,57 @@ async def test_a_connection_closed_before_any_worker_took_it_is_served_whole() -
         await asyncio.wait_for(released.wait(), WITHIN)
         assert seen == [7]
         assert conn in STATE
+    finally:
+        connection_released.disconnect(_released)
+        await host.stop(drain_timeout=0)
+        await worker.stop(drain_timeout=1)
+
+
+async def test_a_real_worker_runs_a_single_event_connection_without_binding_it() -> None:
+    PROBES.clear()
+    layer = InMemoryChannelLayer(capacity=100)
+    seen: list[Message] = []
+    released: list[str] = []
+    done = asyncio.Event()
+
+    async def record(message: ConsumerMessage) -> None:
+        seen.append(dict(message.content))
+        if len(seen) == 2:
+            done.set()
+
+    all_released = asyncio.Event()
+
+    def _released(connection: str, **kwargs: Any) -> None:
+        released.append(connection)
+        all_released.set()
+
+    router = Router([route("probe.connect", record), route("probe.data", record)])
+    worker = Worker(layer, router, WorkerSettings(concurrency=8))
+    host = InterfaceServer(layer, [_configured()])
+    connection_released.connect(_released)
+    await worker.start()
+    await host.start()
+    try:
+        view = PROBES[0].host
+        conn = await view.open_reply_channel(Recorder())
+        await view.send_event(
+            "probe.connect", {"type": "probe.connect"}, connection=conn, last=True
+        )
+        await view.send_event("probe.data", {"type": "probe.data"}, connection=conn)
+        await asyncio.wait_for(done.wait(), WITHIN)
+        view.close_reply_channel(conn)
+        # Consumers never see the marker; the events ran in order.
+        assert seen == [
+            {"type": "probe.connect", "reply_channel": conn, "order": 0},
+            {"type": "probe.data", "reply_channel": conn, "order": 1},
+        ]
+        # No bind reached the host, and the worker keeps nothing for it (nor heartbeats).
+        assert host.affinity is not None
+        assert host.affinity.snapshot()["workers"] == {}
+        assert worker.status()["affinity"]["hosts"] == {}
+        assert worker.status()["counters"].get("unbound_events", 0) == 0
+        await asyncio.wait_for(all_released.wait(), WITHIN)  # its state is dropped as usual
+        assert conn in released
     finally:
         connection_released.disconnect(_released)
         await host.stop(drain_timeout=0)
