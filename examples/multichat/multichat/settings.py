@@ -55,6 +55,7 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
+TIME_ZONE = "UTC"  # Django exports it as TZ: log timestamps follow it
 STATIC_URL = "static/"
 
 TELEPHONIST = {
