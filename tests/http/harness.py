@@ -74,9 +74,11 @@ class Probe:
             count(name, n)
             self._activity.set()
 
-        async def sending(channel: str, message: Msg, *, connection: str | None = None) -> None:
+        async def sending(
+            channel: str, message: Msg, *, connection: str | None = None, last: bool = False
+        ) -> None:
             try:
-                await send_event(channel, message, connection=connection)
+                await send_event(channel, message, connection=connection, last=last)
             finally:
                 self._activity.set()
 

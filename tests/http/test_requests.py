@@ -82,6 +82,23 @@ async def test_body_streams_in_bounded_chunks() -> None:
     assert small.json()["chunks"] == [1000]
 
 
+async def test_a_request_in_one_message_goes_without_affinity() -> None:
+    """A request whose body came with its head is a single-event connection for the
+    host (no bind, no release on the layer); one with more body chunks keeps affinity."""
+    async with (
+        serve(apps.echo, body_chunk_bytes=1024) as (iface, host, worker),
+        httpx.AsyncClient() as client,
+    ):
+        base = f"http://127.0.0.1:{port_of(iface)}"
+        assert (await client.get(f"{base}/one")).status_code == 200
+        assert (await client.post(f"{base}/one", content=b"z" * 1000)).status_code == 200
+        assert host.server.counters["detached"] == 2
+        r = await client.post(f"{base}/up", content=b"z" * 10_000)
+        assert len(r.json()["chunks"]) > 1
+        assert host.server.counters["detached"] == 2
+    assert all(not any(key.startswith("telephonist.") for key in m) for m in worker.received)
+
+
 async def test_chunked_request_body() -> None:
     async def gen() -> Any:
         for _ in range(5):

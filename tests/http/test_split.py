@@ -2,7 +2,9 @@
 processes over a real Redis-protocol server. A request and a WebSocket are served
 across processes; when the worker holding them is killed (SIGKILL: no goodbye), the
 host notices its missing heartbeats and the interface answers the protocol's way:
-502 for the request that had no response yet, close 1011 for the WebSocket."""
+502 for the request that had no response yet, close 1011 for the WebSocket. A request
+in one message is a single-event connection (no affinity, nobody watches its worker):
+it gets its 504 at ``response_timeout`` instead."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from tests.servers import RedisServer
 pytestmark = [pytest.mark.redis]
 
 HEARTBEAT, MISSES = 0.3, 3
+RESPONSE_TIMEOUT = 5.0
 
 
 def _host_status(directory: Path, pid: int) -> dict[str, Any]:
@@ -49,7 +52,9 @@ def _wait_until_bound(directory: Path, pid: int, count: int, within: float = 10.
         assert time.monotonic() < deadline, f"fewer than {count} connections bound"
 
 
-def test_killed_worker_gets_502_and_1011(redis_server: RedisServer, tmp_path: Path) -> None:
+def test_killed_worker_gets_502_1011_and_single_message_requests_504(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     status_dir = tempfile.mkdtemp(prefix="tp-status-")
     env = {
         "TELEPHONIST_LAYER__BACKEND": "redis",
@@ -61,7 +66,7 @@ def test_killed_worker_gets_502_and_1011(redis_server: RedisServer, tmp_path: Pa
         # Short: the limit on a Unix socket's path is about 100 bytes.
         "TELEPHONIST_STATUS__SOCKET_DIR": status_dir,
     }
-    toml = toml_for()
+    toml = toml_for(response_timeout=RESPONSE_TIMEOUT)
     server = RunningServer(tmp_path / "serve", toml, env=env, command="serve").ready()
     worker = RunningServer(tmp_path / "worker", toml, env=env, command="worker").ready()
     try:
@@ -70,18 +75,34 @@ def test_killed_worker_gets_502_and_1011(redis_server: RedisServer, tmp_path: Pa
         ws = connect(f"ws://127.0.0.1:{server.port}/ws/echo").__enter__()
         ws.send("bound")
         assert ws.recv(timeout=10) == "echo:bound"
-        answer: list[httpx.Response] = []
-        request = threading.Thread(
-            target=lambda: answer.append(httpx.get(f"{base}/hang", timeout=30)), daemon=True
-        )
-        request.start()
+        # Bound: a body over one chunk (64 KiB) makes several events. Single: a GET.
+        bound: list[httpx.Response] = []
+        single: list[tuple[httpx.Response, float]] = []
+
+        def get_single() -> None:
+            started = time.monotonic()
+            response = httpx.get(f"{base}/hang", timeout=30)
+            single.append((response, time.monotonic() - started))
+
+        requests = [
+            threading.Thread(
+                target=lambda: bound.append(
+                    httpx.post(f"{base}/hang", content=b"x" * 200_000, timeout=30)
+                ),
+                daemon=True,
+            ),
+            threading.Thread(target=get_single, daemon=True),
+        ]
+        for request in requests:
+            request.start()
         worker.wait_for_line("hanging on /hang")
-        _wait_until_bound(Path(status_dir), server.proc.pid, 2)  # the WebSocket and /hang
+        worker.wait_for_line("hanging on /hang")
+        _wait_until_bound(Path(status_dir), server.proc.pid, 2)  # the WebSocket and POST
         worker.proc.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        request.join(30)
-        assert answer, "no answer after the worker was killed"
-        assert answer[0].status_code == 502
+        requests[0].join(30)
+        assert bound, "no answer after the worker was killed"
+        assert bound[0].status_code == 502
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
         assert closed.value.rcvd is not None
@@ -91,6 +112,11 @@ def test_killed_worker_gets_502_and_1011(redis_server: RedisServer, tmp_path: Pa
         # plus a second for the answers to reach this test's threads on a busy machine.
         assert time.monotonic() - killed_at < HEARTBEAT * MISSES + 1.0
         assert "aborted" in server.stderr()
+        requests[1].join(30)
+        assert single, "no answer to the single-message request"
+        response, took = single[0]
+        assert response.status_code == 504
+        assert RESPONSE_TIMEOUT <= took < RESPONSE_TIMEOUT + 2.0
     finally:
         worker.stop()
         server.stop()

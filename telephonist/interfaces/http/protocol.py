@@ -12,6 +12,10 @@ Twisted owns the socket (TCP, Unix or TLS, from an endpoint string) and calls
    byte and ``header_timeout`` after it (408), which is what stops slow-loris clients.
 2. *Event.* The ``http.request`` message (scope keys plus the first body chunk) goes
    to the layer; a full channel is answered 503 with ``Retry-After``.
+   A request whose body came whole with it (no body, or a small one) is sent with
+   ``last=True``: a single-event connection, without affinity (no bind and no release
+   on the layer, which is most of what a request costs there); its wait is bounded by
+   ``response_timeout`` only.
 3. *Body.* Further chunks of at most ``body_chunk_bytes`` follow as more
    ``http.request`` events of the same connection (affinity keeps them in order on one
    worker). They repeat the scope's short routing keys (``method``, ``path``, ...), so
@@ -248,8 +252,10 @@ class HttpProtocol(Protocol):
             "body": body,
             "more_body": not done,
         }
-        routing = {key: scope[key] for key in ROUTING_KEYS}
-        if not await self._send(ex, REQUEST_CHANNEL, message):
+        # A request in one message (most of them) goes without affinity: no bind and
+        # no release on the layer. Its wait is bounded by response_timeout (504)
+        # instead of its worker's heartbeats (502); see docs/runtime.md.
+        if not await self._send(ex, REQUEST_CHANNEL, message, last=done):
             return
         ex.delivered = True
         ex.start_response_timer(self.cfg.response_timeout)
@@ -259,13 +265,18 @@ class HttpProtocol(Protocol):
             body, done = await self.reader.read_body(ex, wait_full=False, wait_any=True)
             if ex.is_over():  # the response may have ended while we read
                 break
+            routing = {key: scope[key] for key in ROUTING_KEYS}
             more = {"type": "http.request", **routing, "body": body, "more_body": not done}
             if not await self._send(ex, REQUEST_CHANNEL, more):
                 return
 
-    async def _send(self, ex: Exchange, channel: str, message: dict[str, Any]) -> bool:
+    async def _send(
+        self, ex: Exchange, channel: str, message: dict[str, Any], last: bool = False
+    ) -> bool:
         try:
-            await self.server.host.send_event(channel, message, connection=ex.reply_channel)
+            await self.server.host.send_event(
+                channel, message, connection=ex.reply_channel, last=last
+            )
         except ChannelFull:
             self.server.violation("channel_full", f"{channel} is full", self.endpoint.peer_host)
             ex.fail(503, [(b"retry-after", str(self.cfg.retry_after).encode())])
