@@ -90,6 +90,9 @@ def _turn(
         results.add(f"{key}/p50", r.p50)
         results.add(f"{key}/p99", r.p99)
         results.add(f"{key}/cpu", cpu)
+        # CPU per request: the server's work per request, which the load on this shared
+        # machine moves much less than it moves req/s.
+        results.add(f"{key}/cpu_us", cpu / 100 / r.rate * 1e6)
         results.add(f"{key}/errors", float(r.errors))
         log(
             f"  {key}: {r.rate:,.0f} req/s, p50 {fmt_ms(r.p50)} ms, p99 {fmt_ms(r.p99)} ms, "
@@ -144,7 +147,7 @@ def _profile(
 def _table(results: Results, specs: Sequence[ServerSpec], views: Sequence[str]) -> str:
     header_row = ["server"]
     for view in views:
-        header_row += [f"{view} req/s", "p50 ms", "p99 ms", "CPU %"]
+        header_row += [f"{view} req/s", "p50 ms", "p99 ms", "CPU %", "µs/req"]
     header_row.append("errors")
     rows = []
     for spec in specs:
@@ -163,6 +166,7 @@ def _table(results: Results, specs: Sequence[ServerSpec], views: Sequence[str]) 
                 results.cell(f"{key}/p50", fmt_ms),
                 results.cell(f"{key}/p99", fmt_ms),
                 results.cell(f"{key}/cpu", lambda v: f"{v:.0f}"),
+                results.cell(f"{key}/cpu_us", lambda v: f"{v:,.0f}"),
             ]
             errors += sum(s or 0 for s in results.samples.get(f"{key}/errors", []))
         row.append(f"{errors:,.0f}")
@@ -187,6 +191,13 @@ def _checks() -> list[Check]:
             fmt_ratio(at_least=False),
             "<= 1x",
             lambda v: v <= 1,
+        ),
+        Check(
+            "all-in-one vs Daphne, sync view server CPU per request",
+            ratio(f"http/{RUN}/sync/cpu_us", f"http/{DAPHNE}/sync/cpu_us"),
+            fmt_ratio(at_least=False),
+            "(info)",
+            None,
         ),
         Check(
             "split, 1 worker vs Daphne, sync view req/s",
@@ -240,7 +251,7 @@ def _summary(results: Results, specs: Sequence[ServerSpec], opts: Options) -> st
         "",
         f"GET /sync and /async of one Django project, wrk -t{THREADS} -c{CONNECTIONS} "
         f"-d{opts.duration}s --latency; CPU % = server processes' CPU time over the run, "
-        "in percent of one core",
+        "in percent of one core; µs/req = server CPU time per request (all its processes)",
         _table(results, specs, views),
         "",
         targets_table(results, _checks()),

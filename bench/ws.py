@@ -51,6 +51,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(
 # ruff: noqa: E402
 import argparse
 import asyncio
+import os
 import time
 from collections.abc import Callable, Sequence
 
@@ -76,6 +77,7 @@ MB = 1024 * 1024
 def _echo(results: Results, server: RunningServer, opts: Options) -> None:
     key = Results.key("echo", server.spec.name)
     before = sum(cpu_seconds(pid) for pid in server.pids)
+    client_before = cpu_seconds(os.getpid())
     started = time.monotonic()
     r = asyncio.run(
         echo_load(
@@ -86,15 +88,20 @@ def _echo(results: Results, server: RunningServer, opts: Options) -> None:
             batch=BATCH,
         )
     )
-    cpu = 100 * (sum(cpu_seconds(pid) for pid in server.pids) - before)
-    cpu /= time.monotonic() - started
+    elapsed = time.monotonic() - started
+    cpu = 100 * (sum(cpu_seconds(pid) for pid in server.pids) - before) / elapsed
+    client = 100 * (cpu_seconds(os.getpid()) - client_before) / elapsed
     results.add(f"{key}/rate", r.rate, {"trips": r.trips})
     results.add(f"{key}/p50", r.p50)
     results.add(f"{key}/p99", r.p99)
     results.add(f"{key}/cpu", cpu)
+    results.add(f"{key}/client_cpu", client)
+    # CPU per round trip: how much server work one trip costs, which the load on this
+    # shared machine moves much less than it moves the rate.
+    results.add(f"{key}/cpu_us", cpu / 100 / r.rate * 1e6)
     log(
         f"  {key}: {r.rate:,.0f} round trips/s, p50 {fmt_ms(r.p50)} ms, "
-        f"p99 {fmt_ms(r.p99)} ms, server CPU {cpu:.0f}%"
+        f"p99 {fmt_ms(r.p99)} ms, server CPU {cpu:.0f}%, client CPU {client:.0f}%"
     )
 
 
@@ -202,7 +209,15 @@ def _status(results: Results, key: str, spec: ServerSpec) -> str | None:
 
 
 def _echo_table(results: Results, specs: Sequence[ServerSpec], names: Sequence[str]) -> str:
-    header_row = ["server", "round trips/s", "p50 ms", "p99 ms", "CPU %"]
+    header_row = [
+        "server",
+        "round trips/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU %",
+        "CPU µs/trip",
+        "client CPU %",
+    ]
     rows = []
     for spec in specs:
         if spec.name not in names:
@@ -210,7 +225,7 @@ def _echo_table(results: Results, specs: Sequence[ServerSpec], names: Sequence[s
         key = Results.key("echo", spec.name)
         status = _status(results, key, spec)
         if status:
-            rows.append([spec.name, status, "", "", ""])
+            rows.append([spec.name, status, "", "", "", "", ""])
             continue
         rows.append(
             [
@@ -219,6 +234,8 @@ def _echo_table(results: Results, specs: Sequence[ServerSpec], names: Sequence[s
                 results.cell(f"{key}/p50", fmt_ms),
                 results.cell(f"{key}/p99", fmt_ms),
                 results.cell(f"{key}/cpu", lambda v: f"{v:.0f}"),
+                results.cell(f"{key}/cpu_us", lambda v: f"{v:.0f}"),
+                results.cell(f"{key}/client_cpu", lambda v: f"{v:.0f}"),
             ]
         )
     return render_table(header_row, rows)
@@ -274,6 +291,13 @@ def _checks() -> list[Check]:
             fmt_ratio(at_least=False),
             "<= 1x",
             lambda v: v <= 1,
+        ),
+        Check(
+            "all-in-one vs Daphne, server CPU per round trip",
+            ratio(f"echo/{RUN}/cpu_us", f"echo/{DAPHNE}/cpu_us"),
+            fmt_ratio(at_least=False),
+            "(info)",
+            None,
         ),
         Check(
             "split, 1 worker vs Daphne, echo round trips/s",
@@ -333,7 +357,8 @@ def _summary(results: Results, opts: Options) -> str:
     if "echo" in opts.figures:
         parts += [
             f"Echo: {ECHO_CONNECTIONS} connections, 32-byte text frames, {WARMUP:g} s warm-up + "
-            f"{opts.duration} s measured; CPU % = server processes, percent of one core",
+            f"{opts.duration} s measured; CPU % = server processes, percent of one core; CPU "
+            "µs/trip = server CPU time per round trip; client CPU % = this process",
             _echo_table(results, opts.servers, _echo_servers(opts)),
             "",
         ]
