@@ -33,6 +33,8 @@ class ReplyError(ValueError):
 
 
 _date_cache: tuple[int, bytes] = (0, b"")
+# Reason phrases looked up once: an ``HTTPStatus(...)`` call per response is not free.
+_REASONS = {s.value: s.phrase.encode("ascii") for s in HTTPStatus}
 
 
 def date_header() -> bytes:
@@ -79,11 +81,7 @@ def parse_start(message: dict[str, Any], *, close: bool = False) -> h11.Response
     if close:
         headers.append((b"connection", b"close"))
     try:
-        reason = HTTPStatus(status).phrase.encode("ascii")
-    except ValueError:
-        reason = b""
-    try:
-        return h11.Response(status_code=status, headers=headers, reason=reason)
+        return h11.Response(status_code=status, headers=headers, reason=_REASONS.get(status, b""))
     except h11.LocalProtocolError as exc:
         raise ReplyError(f"invalid response headers: {exc}") from exc
 
