@@ -46,6 +46,7 @@ class Exchange:
         self.completed = False  # response written to its end
         self.finished = False
         self.delivered = False  # the first event is on the layer
+        self.single = False  # the request went as one event (no further sends for it)
         self.client_gone = False
         self.request_bytes = 0
         self.client = ""  # for the access log: the scope's client (proxy-aware)
@@ -134,6 +135,11 @@ class Exchange:
         if not more:
             self.completed = True
             self.finish()
+            if self.single:
+                # Nothing more will be sent for it, and nothing more is wanted from it:
+                # closing here, inside the handler, lets the channel's runner end now
+                # instead of parking on the layer until _retire interrupts it.
+                self.proto.server.host.close_reply_channel(self.reply_channel)
 
     # -- ending -----------------------------------------------------------------------
 

@@ -257,7 +257,7 @@ class HttpProtocol(Protocol):
         # instead of its worker's heartbeats (502); see docs/runtime.md.
         if not await self._send(ex, REQUEST_CHANNEL, message, last=done):
             return
-        ex.delivered = True
+        ex.delivered, ex.single = True, done
         ex.start_response_timer(self.cfg.response_timeout)
         if ex.conn.they_are_waiting_for_100_continue:
             self.write(ex.conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
