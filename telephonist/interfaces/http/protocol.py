@@ -40,6 +40,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any, cast
 
 import h11
+from twisted.internet import tcp
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
@@ -84,6 +85,8 @@ class HttpProtocol(Protocol):
         # Twisted's zope interfaces do not type-check as Python protocols: the transport
         # (TCP, Unix or TLS) is used through this untyped alias.
         self.tr: Any = cast(Any, self.transport)
+        # Plain TCP and Unix sockets (not TLS) can take a write straight away; see write.
+        self._direct = isinstance(self.tr, tcp.Connection) and hasattr(self.tr, "_tempDataBuffer")
         self.endpoint = self.server.endpoint_of(self.tr)
         self.tr.registerProducer(self._watch, True)
         self._task = asyncio.get_running_loop().create_task(self._serve())
@@ -118,8 +121,24 @@ class HttpProtocol(Protocol):
     # -- output -----------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if data and not self._closed:
-            self.tr.write(data)
+        if not data or self._closed:
+            return
+        tr = self.tr
+        # Twisted's transport.write only buffers and registers the socket for writing;
+        # the bytes leave on the next loop turn, and the socket is unregistered after:
+        # two epoll_ctl calls and two callbacks for every response. When nothing is
+        # waiting in Twisted's buffer we send at once, as asyncio's own transports do,
+        # and hand Twisted only what the socket did not take (it then keeps the order,
+        # the backpressure to WriteWatch and the error handling, as before).
+        if self._direct and tr.connected and not tr._writeDisconnected:
+            if not tr.dataBuffer and not tr._tempDataBuffer:
+                sent = tr.writeSomeData(data)
+                if not isinstance(sent, int):  # an error: let Twisted's own path meet it
+                    sent = 0
+                if sent >= len(data):
+                    return
+                data = data[sent:]
+        tr.write(data)
 
     async def drained(self) -> None:
         """Return once the client has taken enough of what was written (at once if it
