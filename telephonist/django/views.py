@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterable
@@ -83,6 +84,11 @@ class _Reply:
             self.gone_on_loop.set_result(None)
 
     async def send(self, message: dict[str, Any]) -> None:
+        try:
+            await self.layer.send(self.channel, message)
+            return
+        except ChannelFull:
+            pass  # the timeout below is armed only when it is needed (not per message)
         delay = 0.001
         async with asyncio.timeout(self.timeout):
             while True:
@@ -188,17 +194,16 @@ class DjangoViewConsumer:
             body.file.close()
 
     def _is_async_view(self, body: Body) -> bool:
-        from asgiref.sync import iscoroutinefunction
-        from django.urls import Resolver404, resolve
+        from django.conf import settings
+        from django.urls import get_urlconf
 
         first = body.first
         path: str = first.get("path", "/")
         root: str = first.get("root_path", "") or ""
-        try:
-            match = resolve(path[len(root) :] if root and path.startswith(root) else path)
-        except Resolver404:
-            return False  # Django answers 404 itself, through the sync path
-        return bool(iscoroutinefunction(match.func))
+        path_info = path[len(root) :] if root and path.startswith(root) else path
+        # Resolving is a regex walk on the loop for every request: remembered per path
+        # (bounded), keyed by the URLconf so a changed ROOT_URLCONF is not served stale.
+        return _resolves_to_async(get_urlconf() or settings.ROOT_URLCONF, path_info)
 
     # -- sync views: Django's WSGI handler in a thread --------------------------------
 
@@ -275,6 +280,18 @@ class DjangoViewConsumer:
             return {"type": "http.disconnect"}
 
         await self._asgi(asgi_scope(body.first), receive, reply.send)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolves_to_async(urlconf: Any, path_info: str) -> bool:
+    from asgiref.sync import iscoroutinefunction
+    from django.urls import Resolver404, resolve
+
+    try:
+        match = resolve(path_info, urlconf)
+    except Resolver404:
+        return False  # Django answers 404 itself, through the sync path
+    return bool(iscoroutinefunction(match.func))
 
 
 #: The consumer ``route("http.request", view_consumer)`` (and ``telephonist.django.routing``)
