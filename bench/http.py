@@ -18,8 +18,10 @@ Each server is started fresh on a free loopback port, warmed up with 1 s of load
 each view, then loaded with ``wrk -t2 -c64 -d<duration>s --latency`` on each view.
 Repeats (default 3, runs of 10 s) interleave the servers; the printed table has
 medians of req/s, p50 and p99, the CPU the server processes used (percent of one
-core, all processes added), and the errors wrk saw; then the ratios the targets of
-issue 4 are stated in. Everything goes to ``bench/results/http-<timestamp>.json``.
+core, all processes added) and that CPU time per request (which the load of other
+work on this shared machine moves much less than it moves req/s), and the errors wrk
+saw; then the ratios the targets of issue 4 are stated in. Everything goes to
+``bench/results/http-<timestamp>.json``.
 
 ``--profile`` adds, after the measurements, one more sync-view run per Telephonist
 server with ``py-spy`` attached to each of its processes, and prints where their CPU

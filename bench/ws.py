@@ -16,7 +16,9 @@ Figures (``--only`` takes server names and/or these):
 
 * ``echo``: 50 connections each sending a 32-byte text frame and waiting for it to
   come back, for 1 s of warm-up plus ``--duration`` seconds (default 10) measured;
-  round trips/s and p50/p99 round-trip time (``_wsload.py``). Servers: ``telephonist-run``,
+  round trips/s and p50/p99 round-trip time (``_wsload.py``), the server's CPU (percent
+  of one core, and CPU time per round trip) and this client process's CPU (to show
+  the client is not what limits the rate). Servers: ``telephonist-run``,
   ``telephonist-split-1``, ``daphne``, ``uvicorn`` (``telephonist-split-2`` with ``--only``).
 * ``idle``: ``--idle-connections`` (default 5,000) connections opened in batches of 50,
   each having done one echo, then left alone: the server process's resident memory
