@@ -121,24 +121,28 @@ class HttpProtocol(Protocol):
     # -- output -----------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
-        if not data or self._closed:
-            return
+        if data and not self._closed:
+            rest = self._send_now(data) if self._direct else data
+            if rest:
+                self.tr.write(rest)
+
+    def _send_now(self, data: bytes) -> bytes:
+        """Send what the socket takes at once; return the rest, for Twisted.
+
+        Twisted's transport.write only buffers and registers the socket for writing:
+        the bytes leave on the next loop turn and the socket is unregistered after, two
+        epoll_ctl calls and two callbacks for every response. When nothing waits in
+        Twisted's buffer we send straight away, as asyncio's own transports do; what
+        the socket does not take goes to Twisted, which then keeps the order, the
+        backpressure to WriteWatch and the error handling as before."""
         tr = self.tr
-        # Twisted's transport.write only buffers and registers the socket for writing;
-        # the bytes leave on the next loop turn, and the socket is unregistered after:
-        # two epoll_ctl calls and two callbacks for every response. When nothing is
-        # waiting in Twisted's buffer we send at once, as asyncio's own transports do,
-        # and hand Twisted only what the socket did not take (it then keeps the order,
-        # the backpressure to WriteWatch and the error handling, as before).
-        if self._direct and tr.connected and not tr._writeDisconnected:
-            if not tr.dataBuffer and not tr._tempDataBuffer:
-                sent = tr.writeSomeData(data)
-                if not isinstance(sent, int):  # an error: let Twisted's own path meet it
-                    sent = 0
-                if sent >= len(data):
-                    return
-                data = data[sent:]
-        tr.write(data)
+        idle = not (tr.dataBuffer or tr._tempDataBuffer or tr._writeDisconnected)
+        if not (idle and tr.connected):
+            return data
+        sent = tr.writeSomeData(data)
+        if not isinstance(sent, int):  # an error: let Twisted's own path meet it
+            return data
+        return data[sent:]
 
     async def drained(self) -> None:
         """Return once the client has taken enough of what was written (at once if it
