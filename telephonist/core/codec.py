@@ -41,6 +41,6 @@ def encode(message: Message, max_size: int) -> bytes:
     return data
 
 
-def decode(data: bytes) -> Message:
+def decode(data: bytes | memoryview) -> Message:
     message: Message = msgpack.unpackb(data, raw=False, strict_map_key=False)
     return message

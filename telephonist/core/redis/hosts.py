@@ -36,10 +36,11 @@ __all__ = ["DEFAULT_HOSTS", "HostSpec", "parse_hosts"]
 
 DEFAULT_HOSTS: tuple[str, ...] = ("redis://localhost:6379",)
 
-# The layer reads raw replies (bytes) itself. RESP2 by default: the layer needs nothing
-# from RESP3, and redis-py parses RESP2 markedly faster (measured: ~1.8x on BLMPOP).
-_FORCED: Mapping[str, Any] = {"decode_responses": False}
-_DEFAULTS: Mapping[str, Any] = {"socket_connect_timeout": 5.0, "protocol": 2}
+# The layer parses raw replies (bytes) itself, after redis-py's set-up (``wire.py``),
+# and speaks RESP2 only: it needs nothing from RESP3, whose extra types its pure-Python
+# parser does not read, so a ``protocol`` option is overridden.
+_FORCED: Mapping[str, Any] = {"decode_responses": False, "protocol": 2}
+_DEFAULTS: Mapping[str, Any] = {"socket_connect_timeout": 5.0}
 # A blocking pop on a peer that vanished without a FIN (host crash, dropped NAT entry)
 # would wait forever: TCP keepalive finds it in about 45 s, with probes that are not
 # Redis commands, so an idle process still sends none. (redis-py >= 8 does this by

@@ -239,12 +239,11 @@ class RedisChannelLayer(BaseChannelLayer):
                 return await asyncio.wrap_future(future)
             return await self._receive_local(state, channel, max_messages)
         payloads = await state.reader(channel).receive(max_messages)
-        return [decode(payload) for payload in payloads]  # type: ignore[arg-type]
+        return [decode(payload) for payload in payloads]
 
     async def _receive_local(self, state: LoopState, channel: str, n: int) -> list[Message]:
         state.ensure_inbox(process_tag(channel))
-        payloads = await state.local.receive(channel, n)
-        return [decode(payload) for payload in payloads]  # type: ignore[arg-type]
+        return await state.local.receive(channel, n)
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         state = self._state()

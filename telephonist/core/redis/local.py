@@ -1,17 +1,28 @@
 """Local dispatch for process-specific channels: per-channel buffers and waiters.
 
 The inbox reader (``readers.py``) pops envelopes for *all* of this loop's ``!`` channels
-from one list and hands each to ``LocalChannels.deliver``, which files the payload under
-every channel the envelope names and wakes that channel's first waiter. A woken
-receiver takes from the buffer itself when it runs, so a receiver cancelled between
-wake-up and running loses nothing: the message stays buffered and the wake-up passes on.
+from one list and hands each to ``LocalChannels.deliver``, which, for every channel the
+envelope names, hands the message straight to that channel's first waiting receiver
+(resolving its future with a list the receiver returns) or, if nobody waits, buffers
+it. A receiver only waits when its channel's buffer is empty, and a message goes to a
+waiter before any buffer, so a channel never has both: FIFO per reader holds. A
+``receive_many(n)`` waiter keeps collecting (up to ``n``) until it runs. A receiver
+cancelled after its messages were handed to it puts them back at the head of the
+buffer, in order, and passes them on to the next waiter: nothing is lost.
 
-A buffered message still counts against its channel's capacity in Redis (the counts
-hash, see ``keys.py``): only when it leaves the buffer, delivered or expired, is an
-*ack* queued, and ``AckBuffer`` sends the decrements in one script call per process
-inbox, piggybacked on the inbox reader's next pop when it can be. Expired messages are
-dropped on receive and by a local timer (no Redis traffic), so a channel nobody reads
-any more holds at most its capacity, and only until ``expiry``.
+An envelope from a group send names many channels of this process; its payload is
+decoded once, and each receiver gets its own copy (a shallow copy when every value is
+immutable, else a fresh decode): one receiver mutating its message never shows in
+another's, the isolation the contract promises.
+
+A message counts against its channel's capacity in Redis (the counts hash, see
+``keys.py``) until it leaves this process's hands: when it is handed to a receiver or
+expires, an *ack* is queued, and ``AckBuffer`` sends the decrements in one script call
+per process inbox, piggybacked on the inbox reader's next pop when it can be (it
+always can for messages handed over on arrival). Messages put back by a cancelled
+receiver are counted again (a negative ack). Expired messages are dropped on receive
+and by a local timer (no Redis traffic), so a channel nobody reads any more holds at
+most its capacity, and only until ``expiry``.
 """
 
 from __future__ import annotations
@@ -19,7 +30,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
 
+from ..codec import Message, decode
 from ..exceptions import LayerUnavailable
 from ..stats import LayerStats
 from .keys import Envelope, now_ms, process_tag
@@ -39,11 +53,21 @@ class AckBuffer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def add(self, channel: str, n: int = 1) -> None:
+        self._counts(channel)[channel] += n
+
+    def add_all(self, channels: list[str]) -> None:
+        """One ack each for ``channels``, all of one process (one envelope's)."""
+        self._counts(channels[0]).update(channels)
+
+    def _counts(self, channel: str) -> Counter[str]:
         tag = process_tag(channel)
-        self._pending.setdefault(tag, Counter())[channel] += n
+        counts = self._pending.get(tag)
+        if counts is None:
+            counts = self._pending[tag] = Counter()
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._start)
+        return counts
 
     def _start(self) -> None:
         # Usually the inbox reader has taken the acks for its next pop by now, and no
@@ -73,71 +97,154 @@ class AckBuffer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+_IMMUTABLE = (str, int, float, bool, bytes, type(None))
+
+
+def _copier(message: Message, payload: memoryview) -> Callable[[], Message]:
+    """How to give another receiver its own copy of ``message`` (decoded from
+    ``payload``): a shallow copy suffices when no value can be mutated in place."""
+    for value in message.values():
+        if not isinstance(value, _IMMUTABLE):
+            return partial(decode, payload)
+    return message.copy
+
+
+@dataclass(slots=True)
+class _Waiter:
+    future: asyncio.Future[list[Message]]
+    n: int
+    taken: list[Message] = field(default_factory=list)
+    expires: list[int] = field(default_factory=list)
+
+
+Buffered = tuple[int, "memoryview | Message"]  # (expires_ms, payload, or a message put back)
+
+
 class LocalChannels:
     """Buffers and waiters of one loop's process-specific channels."""
 
     def __init__(self, stats: LayerStats, acks: AckBuffer) -> None:
         self._stats = stats
         self._acks = acks
-        self._buffers: dict[str, deque[tuple[int, memoryview]]] = {}
-        self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
+        self._buffers: dict[str, deque[Buffered]] = {}
+        self._waiters: dict[str, deque[_Waiter]] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     def deliver(self, envelope: Envelope) -> None:
+        # Inlined (no helper calls per channel): a group send to 1,000 members of this
+        # process is one envelope naming all of them, delivered in one pass.
+        message: Message | None = None
+        copy: Callable[[], Message] | None = None
+        expires = envelope.expires_ms
+        handed: list[str] = []
+        waiters_of = self._waiters
         for channel in envelope.channels:
-            buffer = self._buffers.get(channel)
-            if buffer is None:
-                buffer = self._buffers[channel] = deque()
-            buffer.append((envelope.expires_ms, envelope.payload))
-            if not self._wake(channel):
-                self._arm_timer(envelope.expires_ms)
+            waiters = waiters_of.get(channel)
+            waiter = None
+            while waiters:
+                first = waiters[0]
+                taken = first.taken
+                if len(taken) < first.n if taken else not first.future.done():
+                    waiter = first
+                    break
+                waiters.popleft()  # cancelled, or has all it asked for
+            if waiter is None:
+                buffer = self._buffers.get(channel)
+                if buffer is None:
+                    buffer = self._buffers[channel] = deque()
+                buffer.append((expires, envelope.payload))
+                self._arm_timer(expires)
+                continue
+            if message is None:
+                mine = message = decode(envelope.payload)
+            else:
+                if copy is None:
+                    copy = _copier(message, envelope.payload)
+                mine = copy()
+            taken = waiter.taken
+            taken.append(mine)
+            waiter.expires.append(expires)
+            if len(taken) == 1:
+                waiter.future.set_result(taken)
+            handed.append(channel)
+        if handed:
+            self._acks.add_all(handed)  # they left this process's hands
 
-    def _wake(self, channel: str) -> bool:
+    def _first_waiter(self, channel: str) -> _Waiter | None:
         waiters = self._waiters.get(channel)
         while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return True
-        return False
+            waiter = waiters[0]
+            taken = waiter.taken
+            if len(taken) < waiter.n if taken else not waiter.future.done():
+                return waiter
+            waiters.popleft()
+        return None
 
-    async def receive(self, channel: str, max_messages: int) -> list[memoryview]:
-        while True:
-            taken = self._take(channel, max_messages)
-            if taken:
-                return taken
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.setdefault(channel, deque()).append(waiter)
-            try:
-                await waiter
-            except BaseException:
-                waiters = self._waiters.get(channel)
-                if waiters is not None and waiter in waiters:
-                    waiters.remove(waiter)
-                elif (
-                    waiter.done()
-                    and not waiter.cancelled()
-                    and self._buffers.get(channel)
-                    and not self._wake(channel)  # woken for a message we will not take
-                ):
-                    # Nobody to pass it on to: at least make sure it expires.
-                    self._arm_timer(self._buffers[channel][0][0])
+    def _hand(self, channel: str, waiter: _Waiter, expires_ms: int, message: Message) -> None:
+        waiter.taken.append(message)
+        waiter.expires.append(expires_ms)
+        if len(waiter.taken) == 1:
+            waiter.future.set_result(waiter.taken)
+        self._acks.add(channel)  # it left this process's hands
+
+    async def receive(self, channel: str, max_messages: int) -> list[Message]:
+        taken = self._take(channel, max_messages)
+        if taken:
+            return taken
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), max_messages)
+        waiters = self._waiters.get(channel)
+        if waiters is None:
+            waiters = self._waiters[channel] = deque()
+        waiters.append(waiter)
+        try:
+            return await waiter.future
+        except BaseException:
+            self._put_back(channel, waiter)
+            raise
+        finally:
+            # From here on nothing more is handed to this waiter.
+            waiter.n = 0
+            if waiters and waiters[0] is waiter:
+                waiters.popleft()
+            elif waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
                 self._forget_if_idle(channel)
-                raise
 
-    def _take(self, channel: str, max_messages: int) -> list[memoryview]:
+    def _put_back(self, channel: str, waiter: _Waiter) -> None:
+        """A receive cancelled with messages already handed to it: back to the head of
+        the buffer, in order, counted again, and on to the next waiter."""
+        if not waiter.taken:
+            return
+        taken = list(zip(waiter.expires, waiter.taken, strict=True))
+        waiter.taken.clear()
+        waiter.n = 0
+        self._acks.add(channel, -len(taken))
+        buffer = self._buffers.get(channel)
+        if buffer is None:
+            buffer = self._buffers[channel] = deque()
+        buffer.extendleft(reversed(taken))
+        while buffer:
+            other = self._first_waiter(channel)
+            if other is None:
+                self._arm_timer(buffer[0][0])
+                return
+            expires, item = buffer.popleft()
+            self._hand(channel, other, expires, item if isinstance(item, dict) else decode(item))
+
+    def _take(self, channel: str, max_messages: int) -> list[Message]:
         buffer = self._buffers.get(channel)
         if not buffer:
             return []
         now = now_ms()
-        taken: list[memoryview] = []
+        taken: list[Message] = []
         expired = 0
         while buffer and len(taken) < max_messages:
-            expires, payload = buffer.popleft()
+            expires, item = buffer.popleft()
             if expires <= now:
                 expired += 1
             else:
-                taken.append(payload)
+                taken.append(item if isinstance(item, dict) else decode(item))
         if expired:
             self._stats.incr("expired", expired)
         self._acks.add(channel, expired + len(taken))
@@ -193,6 +300,6 @@ class LocalChannels:
         self._buffers.clear()
         for waiters in self._waiters.values():
             for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(LayerUnavailable("the layer was closed"))
+                if not waiter.future.done():
+                    waiter.future.set_exception(LayerUnavailable("the layer was closed"))
         self._waiters.clear()

@@ -6,7 +6,11 @@ connection, which could lose a message the server popped just before noticing; i
 ``CLIENT UNBLOCK <id>`` from the node's command connection, so the pop returns empty if
 it was still waiting, or with its messages if it had already taken some (the reader
 then returns them to the list). The connection's id is learnt with ``CLIENT ID`` in the
-same write as its first pop after each (re)connect.
+same write as its first pop on each connection.
+
+``pop`` writes and returns at once; the reply goes to a callback, run by the connection
+(``wire.py``) as soon as the reply is parsed, so a receive loop is a chain of callbacks,
+each writing the next pop, with no task waking in between.
 
 Servers older than Redis 7 lack ``BLMPOP``; the popper then falls back to ``BLPOP``
 (one message per round trip).
@@ -15,96 +19,116 @@ Servers older than Redis 7 lack ``BLMPOP``; the popper then falls back to ``BLPO
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
-from .node import Command, Node, is_stale, pack
+from .node import Command, Node, pack
+from .wire import Wire
 
-__all__ = ["Popper"]
+__all__ = ["Popped", "Popper"]
+
+Popped = Callable[[list[bytes] | BaseException], None]
 
 
 class Popper:
     def __init__(self, node: Node) -> None:
         self.node = node
-        self._conn: AbstractConnection | None = None
-        self._client_id: int | None = None
-        self._blocked = False
+        self.wire: Wire | None = None
+        self.blocked = False
 
-    async def pop(
+    @property
+    def ready(self) -> bool:
+        """Holding an open connection (``pop`` may be called now)."""
+        return self.wire is not None and not self.wire.closed
+
+    def reuse(self) -> bool:
+        """Take an idle connection of the node's, if it has one: no await needed."""
+        if not self.ready:
+            self.wire = self.node.idle_blocking()
+        return self.ready
+
+    async def connect(self) -> None:
+        """Open (or reuse) a connection; raises ``LayerUnavailable`` past the budget."""
+        if not self.ready:
+            self.wire = await self.node.open_blocking()
+
+    def pop(
         self,
         key: str,
-        count: Callable[[], int],
+        count: int,
+        done: Popped,
         before: Sequence[Command] = (),
-        on_before: Callable[[list[Any]], None] | None = None,
-    ) -> list[bytes]:
-        """Block until ``key`` has messages; pop up to ``count()`` of them (evaluated just
-        before the pop is sent; 0 means nobody wants any: return at once). ``before``
-        commands go in the same write; their replies go to ``on_before`` as soon as they
-        are read, before the pop blocks."""
-        if self._conn is None:
-            self._conn = self.node.acquire_blocking()
-        conn = self._conn
-        if not conn.is_connected or await is_stale(conn):
-            await self.node.connect(conn)
-            self._client_id = None
-        n = count()
-        if n <= 0:
-            return []
+        on_before: Callable[[list[Any] | BaseException], None] | None = None,
+    ) -> None:
+        """Write a blocking pop of up to ``count`` messages of ``key``; ``done`` gets the
+        popped envelopes (``[]`` if unblocked) or the exception that ended the pop.
+        ``before`` commands go in the same write; their replies go to ``on_before`` as
+        soon as they are read, before the pop blocks."""
+        wire = self.wire
+        assert wire is not None, "pop() before connect()"
         commands = list(before)
-        if self._client_id is None:
+        expected: list[tuple[int, Callable[[Any], None]]] = []
+        if before:
+            expected.append((len(before), on_before or _ignore))
+        if wire.client_id is None:
             commands.append(("CLIENT", "ID"))
+            expected.append((1, partial(_client_id, wire)))
         legacy = self.node.legacy_pop  # the reply's shape follows the command sent
         if legacy:
             commands.append(("BLPOP", key, 0))
         else:
-            commands.append(("BLMPOP", 0, 1, key, "LEFT", "COUNT", n))
-        try:
-            await conn.send_packed_command(pack(commands), check_health=False)
-            replies: list[Any] = []
-            for _ in before:
-                try:
-                    replies.append(await conn.read_response())
-                except ResponseError as exc:
-                    replies.append(exc)
-            if on_before is not None and before:
-                on_before(replies)
-            if self._client_id is None:
-                self._client_id = int(await conn.read_response())
-            self._blocked = True
-            try:
-                reply = await conn.read_response()
-            finally:
-                self._blocked = False
-        except ResponseError as exc:
-            if legacy or "unknown command" not in str(exc).lower():
-                raise
-            self.node.legacy_pop = True  # an old server: retry, and pop, with BLPOP
-            return []
-        except BaseException:
-            await self.discard()
-            raise
-        if reply is None:  # unblocked
-            return []
-        if legacy:
-            return [reply[1]]
-        items: list[bytes] = reply[1]
-        return items
+            commands.append(("BLMPOP", 0, 1, key, "LEFT", "COUNT", count))
+        expected.append((1, partial(self._popped, legacy, done)))
+        self.blocked = True
+        wire.write(pack(commands), expected)
+
+    def _popped(self, legacy: bool, done: Popped, replies: list[Any] | BaseException) -> None:
+        self.blocked = False
+        if isinstance(replies, BaseException):
+            done(replies)
+            return
+        [reply] = replies
+        if isinstance(reply, ResponseError):
+            if not legacy and "unknown command" in str(reply).lower():
+                self.node.legacy_pop = True  # an old server: the caller pops again
+                done([])
+            else:
+                done(reply)
+        elif reply is None:  # unblocked
+            done([])
+        elif legacy:
+            done([reply[1]])
+        else:
+            done(reply[1])
 
     async def unblock(self) -> None:
         """Make a pending pop return now (see the module docstring)."""
-        if self._blocked and self._client_id is not None:
-            await self.node.call([("CLIENT", "UNBLOCK", self._client_id)])
+        wire = self.wire
+        if self.blocked and wire is not None and wire.client_id is not None:
+            await self.node.call([("CLIENT", "UNBLOCK", wire.client_id)])
 
-    async def discard(self) -> None:
-        """Drop the connection (after an error, or on close)."""
-        conn, self._conn, self._client_id = self._conn, None, None
-        if conn is not None:
-            await conn.disconnect(nowait=True)
+    def discard(self) -> None:
+        """Drop the connection (after an error, or on close): a pending pop fails."""
+        wire, self.wire = self.wire, None
+        if wire is not None:
+            wire.close()
 
     def release(self) -> None:
         """Give an idle, healthy connection back to the node for the next reader."""
-        conn, self._conn = self._conn, None
-        if conn is not None and not self._blocked:
-            self.node.release_blocking(conn)
+        wire, self.wire = self.wire, None
+        if wire is not None:
+            if self.blocked:
+                wire.close()
+            else:
+                self.node.release_blocking(wire)
+
+
+def _client_id(wire: Wire, replies: list[Any] | BaseException) -> None:
+    if not isinstance(replies, BaseException) and isinstance(replies[0], int):
+        wire.client_id = replies[0]
+
+
+def _ignore(replies: list[Any] | BaseException) -> None:
+    return None

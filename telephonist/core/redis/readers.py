@@ -1,10 +1,16 @@
 """The receive loops: one per process inbox, one per normal channel being received.
 
+Both are chains of callbacks on a blocking connection (``popper.py``): the callback that
+gets a pop's reply files the messages and writes the next pop, inside the connection's
+``data_received``, so a message reaches the receiver waiting for it with no task waking
+in between. A task exists only to (re)connect, with backoff.
+
 ``InboxReader`` blocks on the process inbox for as long as the loop state lives and
-files what it pops under the process's ``!`` channels (``local.py``). It is supervised:
-any failure (a Redis restart, a failover, a ``MOVED`` slot) is logged, waited out with
-backoff and jitter, and the loop resumes on a fresh connection, so pending receives keep
-waiting instead of finding a dead loop. Acks queued for the inbox ride on its next pop.
+files what it pops under the process's ``!`` channels (``local.py``), handing each
+message straight to a receiver that is waiting for it. It is supervised: any failure (a
+Redis restart, a failover, a ``MOVED`` slot) is logged, waited out with backoff and
+jitter, and the loop resumes on a fresh connection, so pending receives keep waiting
+instead of finding a dead loop. Acks queued for the inbox ride on its next pop.
 
 ``ChannelReader`` serves the local receivers of one normal channel. It pops exactly as
 many messages as they are waiting for (a ``receive`` wants one, ``receive_many(n)``
@@ -27,6 +33,7 @@ from typing import Any
 
 from ..exceptions import LayerUnavailable
 from ..stats import LayerStats
+from .backoff import Backoff
 from .cluster import redirection
 from .keys import now_ms, unpack_envelope
 from .local import AckBuffer, LocalChannels
@@ -68,10 +75,13 @@ class InboxReader:
         self._ack_command = ack_command
         self._stats = stats
         self._closing = False
+        self._popper: Popper | None = None
+        self._ended: asyncio.Future[BaseException] | None = None
+        self._backoff: Backoff | None = None
         self.task = asyncio.create_task(self._supervise(), name=f"telephonist-inbox-{tag}")
-        self.task.add_done_callback(self._ended)
+        self.task.add_done_callback(self._task_ended)
 
-    def _ended(self, task: asyncio.Task[None]) -> None:
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
         if self._closing:
             return
         # Never silently dead: its receivers would wait forever. (The supervisor outlives
@@ -83,39 +93,60 @@ class InboxReader:
     def _restart(self) -> None:
         if not self._closing and self.task.done():
             self.task = asyncio.create_task(self._supervise(), name=self.task.get_name())
-            self.task.add_done_callback(self._ended)
+            self.task.add_done_callback(self._task_ended)
 
     async def _supervise(self) -> None:
-        backoff = self._shard.node.new_backoff()
         while True:
             popper: Popper | None = None
             try:
                 popper = Popper(await self._shard.node_for(self._key))
-                await self._run(popper, backoff.reset)
+                await popper.connect()
+                self._ended = asyncio.get_running_loop().create_future()
+                self._popper = popper
+                self._pop()
+                raise await self._ended  # the chain runs in callbacks until it fails
             except asyncio.CancelledError:
-                if popper is not None:
-                    await popper.discard()
+                self._stop(popper)
                 raise
             except Exception as exc:
-                if popper is not None:
-                    if isinstance(exc, CONNECTION_ERRORS):
-                        popper.node.note_failure(exc)
-                    await popper.discard()
-                await _wait_out(self._shard, exc, backoff.delay(), f"inbox reader {self.tag}")
+                self._stop(popper)
+                if popper is not None and isinstance(exc, CONNECTION_ERRORS):
+                    popper.node.note_failure(exc)
+                self._backoff = self._backoff or self._shard.node.new_backoff()
+                delay = self._backoff.delay()
+                await _wait_out(self._shard, exc, delay, f"inbox reader {self.tag}")
 
-    async def _run(self, popper: Popper, healthy: Callable[[], None]) -> None:
-        while True:
-            pending = self._acks.take(self.tag)
-            before = [self._ack_command(self.tag, pending)] if pending else []
+    def _stop(self, popper: Popper | None) -> None:
+        self._popper = None
+        if popper is not None:
+            popper.discard()
 
-            def acked(replies: list[Any], pending: Counter[str] | None = pending) -> None:
-                if pending and isinstance(replies[0], Exception):
-                    for channel, n in pending.items():  # NOSCRIPT: the pipe path loads it
-                        self._acks.add(channel, n)
+    def _pop(self) -> None:
+        popper = self._popper
+        if popper is None:
+            return
+        pending = self._acks.take(self.tag)
+        before = [self._ack_command(self.tag, pending)] if pending else []
 
-            items = await popper.pop(self._key, lambda: _INBOX_BATCH, before, acked)
-            healthy()
+        def acked(replies: list[Any] | BaseException) -> None:
+            failed = isinstance(replies, BaseException) or isinstance(replies[0], Exception)
+            if pending and failed:
+                # NOSCRIPT, or the connection went: the command pipe path sends them.
+                for channel, n in pending.items():
+                    self._acks.add(channel, n)
+
+        popper.pop(self._key, _INBOX_BATCH, self._popped, before, acked)
+
+    def _popped(self, items: list[bytes] | BaseException) -> None:
+        if isinstance(items, BaseException):
+            if self._ended is not None and not self._ended.done():
+                self._ended.set_result(items)
+            return
+        if self._backoff is not None:
+            self._backoff.reset()
+        if items:
             now = now_ms()
+            local = self._local
             for raw in items:
                 envelope = unpack_envelope(raw)
                 if envelope.expires_ms <= now:
@@ -123,10 +154,10 @@ class InboxReader:
                     for channel in envelope.channels:
                         self._acks.add(channel)
                 else:
-                    self._local.deliver(envelope)
-            # Let the receivers just woken take their messages before the next pop, so
-            # their acks ride on it instead of costing a round trip of their own.
-            await asyncio.sleep(0)
+                    local.deliver(envelope)
+        # The next pop at once: what was handed to waiting receivers was acked by
+        # ``deliver``, so those acks ride on it.
+        self._pop()
 
     async def close(self) -> None:
         self._closing = True
@@ -160,7 +191,10 @@ class ChannelReader:
         self._waiters: deque[_Want] = deque()
         self._surplus: deque[tuple[bytes, memoryview]] = deque()
         self._popper: Popper | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._popping = False
+        self._connecting: asyncio.Task[None] | None = None
+        self._retiring = False
+        self._backoff: Backoff | None = None
         self._chores: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -171,8 +205,8 @@ class ChannelReader:
         want = _Want(asyncio.get_running_loop().create_future(), n)
         self._waiters.append(want)
         self._serve()
-        if self._task is None and not want.future.done():
-            self._task = asyncio.create_task(self._run())
+        if not want.future.done():
+            self._kick()
         try:
             taken = await want.future
         except BaseException:
@@ -196,15 +230,106 @@ class ChannelReader:
         while self._waiters and self._waiters[0].future.done():
             self._waiters.popleft()
 
+    def _kick(self) -> None:
+        """Have a pop on the wire for what the waiters want, if there is none yet."""
+        if self._popping or self._connecting is not None or self._closed:
+            return
+        wanted = self._wanted()
+        if not wanted:
+            self._idle()
+            return
+        popper = self._popper
+        if popper is None and not self._shard.cluster:
+            popper = self._popper = Popper(self._shard.node)
+        if popper is None or not (popper.ready or popper.reuse()):
+            self._connecting = asyncio.create_task(self._connect())
+            return
+        self._popping = True
+        popper.pop(self._key, wanted, self._popped)
+
+    async def _connect(self, failure: BaseException | None = None) -> None:
+        """Get a connection (a task: connecting and backing off take awaits)."""
+        try:
+            while True:
+                if failure is not None:
+                    self._backoff = self._backoff or self._shard.node.new_backoff()
+                    delay = self._backoff.delay()
+                    await _wait_out(self._shard, failure, delay, f"reader {self._key}")
+                    failure = None
+                if not self._wanted():
+                    return
+                try:
+                    node = await self._shard.node_for(self._key)
+                    if self._popper is not None and self._popper.node is not node:
+                        self._popper.release()  # the slot moved to another node
+                        self._popper = None
+                    self._popper = self._popper or Popper(node)
+                    await self._popper.connect()
+                    return
+                except Exception as exc:
+                    self._fail_popper(exc)
+                    failure = exc
+        finally:
+            self._connecting = None
+            if not self._closed:
+                self._kick()
+
+    def _fail_popper(self, exc: BaseException) -> None:
+        if self._popper is not None:
+            if isinstance(exc, CONNECTION_ERRORS):
+                self._popper.node.note_failure(exc)
+            self._popper.discard()
+
+    def _popped(self, items: list[bytes] | BaseException) -> None:
+        self._popping = False
+        if self._closed:
+            return
+        if isinstance(items, BaseException):
+            self._fail_popper(items)
+            if self._wanted():
+                self._connecting = asyncio.create_task(self._connect(items))
+            else:
+                self._idle()
+            return
+        if self._backoff is not None:
+            self._backoff.reset()
+        if items:
+            now = now_ms()
+            for raw in items:
+                envelope = unpack_envelope(raw)
+                if envelope.expires_ms <= now:
+                    self._stats.incr("expired")
+                else:
+                    self._surplus.append((raw, envelope.payload))
+            self._serve()
+        self._kick()
+
     def _settle(self) -> None:
         """After a waiter left: stop a pop nobody wants, return what nobody will take."""
         self._serve()
         if self._wanted() or self._closed:
             return
-        if self._popper is not None:
+        if self._popping and self._popper is not None:
             self._chore(self._popper.unblock())
-        if self._task is None and self._surplus:
+        self._idle()
+
+    def _idle(self) -> None:
+        """Nobody waits. A worker's loop calls receive again as soon as the last one
+        returned: give it one iteration to do so before retiring the reader."""
+        if not self._retiring:
+            self._retiring = True
+            asyncio.get_running_loop().call_soon(self._retire)
+
+    def _retire(self) -> None:
+        self._retiring = False
+        if self._wanted() or self._popping or self._connecting is not None:
+            return
+        if self._popper is not None:
+            self._popper.release()
+            self._popper = None
+        if self._surplus:
             self._give_back()
+        self._on_idle(self)
 
     def _chore(self, coro: Awaitable[None]) -> None:
         async def run() -> None:
@@ -229,48 +354,6 @@ class ChannelReader:
         else:
             self._chore(self._return(leftover))
 
-    async def _run(self) -> None:
-        backoff = self._shard.node.new_backoff()
-        try:
-            while True:
-                if not self._wanted():
-                    # A worker's loop calls receive again as soon as the last one returned:
-                    # give it one iteration to do so before tearing the reader down.
-                    await asyncio.sleep(0)
-                    if not self._wanted():
-                        break
-                try:
-                    node = await self._shard.node_for(self._key)
-                    if self._popper is not None and self._popper.node is not node:
-                        self._popper.release()  # the slot moved to another node
-                        self._popper = None
-                    self._popper = self._popper or Popper(node)
-                    items = await self._popper.pop(self._key, self._wanted)
-                except Exception as exc:
-                    if self._popper is not None:
-                        if isinstance(exc, CONNECTION_ERRORS):
-                            self._popper.node.note_failure(exc)
-                        await self._popper.discard()
-                    await _wait_out(self._shard, exc, backoff.delay(), f"reader {self._key}")
-                    continue
-                backoff.reset()
-                now = now_ms()
-                for raw in items:
-                    envelope = unpack_envelope(raw)
-                    if envelope.expires_ms <= now:
-                        self._stats.incr("expired")
-                    else:
-                        self._surplus.append((raw, envelope.payload))
-                self._serve()
-        finally:
-            self._task = None
-            if self._popper is not None:
-                self._popper.release()
-                self._popper = None
-            if self._surplus:
-                self._give_back()
-            self._on_idle(self)
-
     async def _return(self, leftover: list[bytes]) -> None:
         try:
             await self._push_back(leftover)
@@ -279,18 +362,26 @@ class ChannelReader:
 
     @property
     def idle(self) -> bool:
-        return self._task is None and not self._waiters and not self._chores
+        return (
+            not self._popping
+            and self._connecting is None
+            and not self._waiters
+            and not self._chores
+            and not self._surplus
+        )
 
     async def close(self) -> None:
         self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._connecting is not None:
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
         for task in list(self._chores):
             task.cancel()
         await asyncio.gather(*self._chores, return_exceptions=True)
         if self._popper is not None:
-            await self._popper.discard()
+            self._popper.discard()
+        if self._surplus:
+            self._give_back()
         for want in self._waiters:
             if not want.future.done():
                 want.future.set_exception(LayerUnavailable("the layer was closed"))

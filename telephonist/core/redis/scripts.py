@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 from .keys import TOKEN_LENGTH
 
@@ -24,8 +25,8 @@ class Script:
     name: str
     source: str
 
-    @property
-    def sha(self) -> str:
+    @cached_property
+    def sha(self) -> str:  # cached: every script call sends it
         return hashlib.sha1(self.source.encode()).hexdigest()
 
 
@@ -107,13 +108,9 @@ return results
 )
 
 # Fields per HMGET/HSET call: Lua's unpack() is limited by the C stack (~8000 values).
+# unpack(list, from, to) passes a range without copying it into a table first.
 _CHUNKS = """
 local CHUNK = 500
-local function slice(list, from)
-  local part = {}
-  for i = from, math.min(#list, from + CHUNK - 1) do part[#part + 1] = list[i] end
-  return part
-end
 """
 
 ACK = _script(
@@ -129,11 +126,12 @@ for i = 1, #ARGV, 2 do
   by[ARGV[i]] = tonumber(ARGV[i + 1])
 end
 for from = 1, #fields, CHUNK do
-  local part = slice(fields, from)
-  local current = redis.call('HMGET', KEYS[1], unpack(part))
+  local to = math.min(#fields, from + CHUNK - 1)
+  local current = redis.call('HMGET', KEYS[1], unpack(fields, from, to))
   local keep, drop = {}, {}
-  for i, f in ipairs(part) do
-    local left = (tonumber(current[i]) or 0) - by[f]
+  for i = from, to do
+    local f = fields[i]
+    local left = (tonumber(current[i - from + 1]) or 0) - by[f]
     if left > 0 then
       keep[#keep + 1] = f
       keep[#keep + 1] = left
@@ -186,12 +184,28 @@ local function fan_out(members, cap_of, prefix, payload, exp, now, ttl)
   for _, tag in ipairs(order) do
     local counts = prefix .. ':n:{{' .. tag .. '}}'
     local inbox = prefix .. ':p:{{' .. tag .. '}}'
-    for from = 1, #procs[tag], CHUNK do
-      local part = slice(procs[tag], from)
-      local current = redis.call('HMGET', counts, unpack(part))
+    local names = procs[tag]
+    -- A process whose receivers keep up has acked everything: its counts hash is
+    -- empty or small, and reading it whole is cheaper than asking about every member.
+    local known = nil
+    local size = redis.call('HLEN', counts)
+    if size * 4 <= #names then
+      known = {{}}
+      if size > 0 then
+        local flat = redis.call('HGETALL', counts)
+        for i = 1, #flat, 2 do known[flat[i]] = tonumber(flat[i + 1]) end
+      end
+    end
+    local pushed = false
+    for from = 1, #names, CHUNK do
+      local to = math.min(#names, from + CHUNK - 1)
+      local current = nil
+      if not known then current = redis.call('HMGET', counts, unpack(names, from, to)) end
       local accepted, updates = {{}}, {{}}
-      for i, m in ipairs(part) do
-        local c = tonumber(current[i]) or 0
+      for i = from, to do
+        local m = names[i]
+        local c
+        if known then c = known[m] or 0 else c = tonumber(current[i - from + 1]) or 0 end
         if c >= cap_of(m) then
           full = full + 1
         else
@@ -203,9 +217,12 @@ local function fan_out(members, cap_of, prefix, payload, exp, now, ttl)
       if #accepted > 0 then
         redis.call('HSET', counts, unpack(updates))
         redis.call('RPUSH', inbox, exp .. '|' .. table.concat(accepted, ',') .. '|' .. payload)
-        redis.call('PEXPIRE', inbox, ttl)
-        redis.call('PEXPIRE', counts, ttl)
+        pushed = true
       end
+    end
+    if pushed then
+      redis.call('PEXPIRE', inbox, ttl)
+      redis.call('PEXPIRE', counts, ttl)
     end
   end
   return {{full, trimmed}}
@@ -216,6 +233,10 @@ end
 # Live members of the groups in KEYS, expired ones removed first, de-duplicated.
 _MEMBERS = """
 local function live_members(keys, now)
+  if #keys == 1 then  -- one set: its members are distinct already
+    redis.call('ZREMRANGEBYSCORE', keys[1], '-inf', now)
+    return redis.call('ZRANGE', keys[1], 0, -1)
+  end
   local seen, members = {}, {}
   for _, key in ipairs(keys) do
     redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
