@@ -35,9 +35,22 @@ def _check(kind: str, name: object, pattern: re.Pattern[str]) -> str:
     return name
 
 
+# Names already found valid: every send and receive checks its channel name, and most
+# traffic goes to a few names. Bounded (cleared when full): reply channels are made by
+# the million over a process's life. A set under the GIL: safe from any thread.
+_VALID_CHANNELS: set[str] = set()
+_VALID_CACHE_SIZE = 16384
+
+
 def require_valid_channel_name(name: object) -> str:
     """Return ``name`` if it is a valid channel name, else raise ``TypeError`` (as Channels)."""
-    return _check("Channel", name, _CHANNEL_RE)
+    if type(name) is str and name in _VALID_CHANNELS:
+        return name
+    valid = _check("Channel", name, _CHANNEL_RE)
+    if len(_VALID_CHANNELS) >= _VALID_CACHE_SIZE:
+        _VALID_CHANNELS.clear()
+    _VALID_CHANNELS.add(valid)
+    return valid
 
 
 def require_valid_group_name(name: object) -> str:

@@ -92,8 +92,9 @@ class Envelope:
     payload: memoryview
 
 
-def pack_envelope(expires_ms: int, channel: str, payload: bytes) -> bytes:
-    return b"%d|%s|%s" % (expires_ms, channel.encode(), payload)
+def pack_envelope(expires_ms: int, channel: str | bytes, payload: bytes) -> bytes:
+    name = channel.encode() if isinstance(channel, str) else channel
+    return b"%d|%s|%s" % (expires_ms, name, payload)
 
 
 def unpack_envelope(data: bytes) -> Envelope:

@@ -54,8 +54,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any
+
+from redis.crc import key_slot
 
 from ..base import BaseChannelLayer
 from ..capacity import Pattern
@@ -66,10 +68,12 @@ from .groups import Groups, tag_of
 from .hosts import parse_hosts
 from .keys import KeyLayout, now_ms, pack_envelope, process_tag
 from .ring import HashRing
-from .sending import Outgoing
+from .sending import Route
 from .state import LoopState, Settings
 
 __all__ = ["RedisChannelLayer"]
+
+_ROUTE_CACHE = 16384  # channels whose route is remembered (see ``_route``)
 
 
 class RedisChannelLayer(BaseChannelLayer):
@@ -149,6 +153,7 @@ class RedisChannelLayer(BaseChannelLayer):
         self._lock = threading.Lock()
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._owners: dict[str, LoopState] = {}  # process token -> the loop that made it
+        self._routes: dict[str, Route] = {}
 
     def _state(self) -> LoopState:
         loop = asyncio.get_running_loop()
@@ -174,43 +179,54 @@ class RedisChannelLayer(BaseChannelLayer):
             self.stats.incr("too_large")
             raise
 
-    def _outgoing(self, state: LoopState, channel: str, data: bytes, expires: int) -> Outgoing:
-        layout = state.layout
-        tag = tag_of(channel)
-        shard = state.shards[state.shard_index(tag)]
-        if "!" in channel:
-            list_key, counts_key, name = layout.inbox(tag), layout.counts(tag), channel
-        else:
-            list_key, counts_key, name = layout.channel(channel), None, ""
-        return Outgoing(
-            slot=shard.slot(tag),
-            list_key=list_key,
-            counts_key=counts_key,
-            channel=channel,
-            capacity=self.capacities.for_channel(channel),
-            envelope=pack_envelope(expires, name, data),
-        )
-
-    def _submit(self, state: LoopState, outgoing: Outgoing) -> asyncio.Future[bool]:
-        index = state.shard_index(tag_of(outgoing.channel))
-        return state.senders[index].submit(outgoing)
+    def _route(self, channel: str) -> Route:
+        """Where ``channel``'s messages go (validated once, then cached)."""
+        route = self._routes.get(channel) if type(channel) is str else None
+        if route is None:
+            require_valid_channel_name(channel)
+            layout = self._settings.layout
+            tag = tag_of(channel)
+            index = self._settings.ring.index(tag)
+            if "!" in channel:
+                list_key, counts_key, name = layout.inbox(tag), layout.counts(tag), channel
+            else:
+                list_key, counts_key, name = layout.channel(channel), None, ""
+            slot = 0
+            if self._settings.cluster:
+                slot = key_slot(tag.encode())
+            route = Route(
+                index,
+                slot,
+                list_key,
+                counts_key,
+                channel,
+                self.capacities.for_channel(channel),
+                name.encode(),
+            )
+            if len(self._routes) >= _ROUTE_CACHE:
+                self._routes.clear()  # reply channels come and go: keep it bounded
+            self._routes[channel] = route
+        return route
 
     async def send(self, channel: str, message: Message) -> None:
-        require_valid_channel_name(channel)
+        route = self._routes.get(channel) if type(channel) is str else None
+        route = route or self._route(channel)
         data = self._encode(message)
         state = self._state()
-        outgoing = self._outgoing(state, channel, data, now_ms() + self._expiry_ms)
-        if not await self._submit(state, outgoing):
+        envelope = b"%d|%s|%s" % (now_ms() + self._expiry_ms, route.name, data)
+        if not await state.senders[route.shard].submit(route, envelope):
             self.stats.incr("full")
             raise ChannelFull(f"channel {channel!r} is at capacity")
 
     async def send_many(self, messages: Sequence[tuple[str, Message]]) -> list[bool]:
-        for channel, _ in messages:
-            require_valid_channel_name(channel)
-        encoded = [(channel, self._encode(message)) for channel, message in messages]
+        routes = [self._route(channel) for channel, _ in messages]
+        encoded = [self._encode(message) for _, message in messages]
         state = self._state()
         expires = now_ms() + self._expiry_ms
-        futures = [self._submit(state, self._outgoing(state, c, d, expires)) for c, d in encoded]
+        futures = [
+            state.senders[route.shard].submit(route, pack_envelope(expires, route.name, data))
+            for route, data in zip(routes, encoded, strict=True)
+        ]
         results = list(await asyncio.gather(*futures))
         refused = results.count(False)
         if refused:
@@ -220,29 +236,39 @@ class RedisChannelLayer(BaseChannelLayer):
     # -- receiving --------------------------------------------------------------------
 
     async def receive(self, channel: str) -> Message:
-        return (await self.receive_many(channel, 1))[0]
+        return (await self._receive(channel, 1))[0]
 
     async def receive_many(self, channel: str, max_messages: int = 100) -> list[Message]:
-        require_valid_channel_name(channel)
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
+        return await self._receive(channel, max_messages)
+
+    def _receive(self, channel: str, n: int) -> Awaitable[list[Message]]:
+        # Not a coroutine itself: it returns the one to await, one frame less per receive.
+        require_valid_channel_name(channel)
         state = self._state()
-        if "!" in channel:
-            tag = process_tag(channel)
-            owner = self._owners.get(tag)
-            if owner is not None and owner is not state and not owner.loop.is_closed():
-                # Made on another loop (say a SyncLayer thread): that loop's inbox reader
-                # gets its messages, so the receive runs there.
-                future = asyncio.run_coroutine_threadsafe(
-                    self._receive_local(owner, channel, max_messages), owner.loop
-                )
-                return await asyncio.wrap_future(future)
-            return await self._receive_local(state, channel, max_messages)
-        payloads = await state.reader(channel).receive(max_messages)
+        if "!" not in channel:
+            return self._receive_normal(state, channel, n)
+        tag = process_tag(channel)
+        owner = self._owners.get(tag)
+        if owner is not None and owner is not state and not owner.loop.is_closed():
+            # Made on another loop (say a SyncLayer thread): that loop's inbox reader
+            # gets its messages, so the receive runs there.
+            future = asyncio.run_coroutine_threadsafe(
+                self._receive_local(owner, tag, channel, n), owner.loop
+            )
+            return asyncio.wrap_future(future)
+        state.ensure_inbox(tag)
+        return state.local.receive(channel, n)
+
+    async def _receive_normal(self, state: LoopState, channel: str, n: int) -> list[Message]:
+        payloads = await state.reader(channel).receive(n)
         return [decode(payload) for payload in payloads]
 
-    async def _receive_local(self, state: LoopState, channel: str, n: int) -> list[Message]:
-        state.ensure_inbox(process_tag(channel))
+    async def _receive_local(
+        self, state: LoopState, tag: str, channel: str, n: int
+    ) -> list[Message]:
+        state.ensure_inbox(tag)
         return await state.local.receive(channel, n)
 
     async def new_channel(self, prefix: str = "specific.") -> str:

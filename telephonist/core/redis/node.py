@@ -117,6 +117,7 @@ class Node:
         self._in_flight = False
         self._deadline: asyncio.TimerHandle | None = None
         self._last_answer = float("-inf")
+        self._written_at = 0.0
         self._idle_blocking: list[Wire] = []
         self._failing = False
         self._closing = False
@@ -230,17 +231,17 @@ class Node:
             return
         self._in_flight = True
         wire.write(data, [(len(commands), partial(self._answered, batch))])
-        if self._timeout is not None and not wire.closed:
-            self._deadline = asyncio.get_running_loop().call_later(
-                self._timeout, self._overdue, wire
-            )
+        if self._timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._written_at = loop.time()
+            if self._deadline is None:
+                # One watchdog, re-armed from the batch in flight when it fires, rather
+                # than a timer per batch: under load that is one timer per timeout.
+                self._deadline = loop.call_at(self._written_at + self._timeout, self._watch)
 
     def _answered(self, batch: list[Request], replies: list[Any] | Exception) -> None:
         self._in_flight = False
         self._last_answer = asyncio.get_running_loop().time()
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
         if isinstance(replies, BaseException):
             if not self._closing:
                 self.note_failure(replies)
@@ -253,9 +254,17 @@ class Node:
         if self._queue or self._deferred:
             self._flush()  # queued while this batch was out: written at once
 
-    def _overdue(self, wire: Wire) -> None:
+    def _watch(self) -> None:
         self._deadline = None
-        wire.abort(RedisTimeoutError(f"no reply within {self._timeout}s"))
+        wire = self._wire
+        if not self._in_flight or self._timeout is None or wire is None:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._written_at + self._timeout
+        if loop.time() < due:
+            self._deadline = loop.call_at(due, self._watch)
+        else:
+            wire.abort(RedisTimeoutError(f"no reply within {self._timeout}s"))
 
     async def _reconnect(self) -> None:
         try:

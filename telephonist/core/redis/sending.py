@@ -29,21 +29,30 @@ from .node import Command, Request
 from .scripts import SEND
 from .shard import Routed, Shard
 
-__all__ = ["Outgoing", "SendBuffer"]
+__all__ = ["Outgoing", "Route", "SendBuffer"]
 
 _MAX_PER_CALL = 500  # messages per script call: bounds how long one call blocks Redis
 
 
-@dataclass(slots=True)
-class Outgoing:
-    """One message to send: the list it goes on, and for a process-specific channel the
-    counts hash that enforces its own capacity."""
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where messages for one channel go, worked out once per channel name (the layer
+    caches routes: a send then costs a dict lookup, not hashing and key formatting)."""
 
+    shard: int  # index into the loop state's shards
     slot: int
     list_key: str
-    counts_key: str | None
+    counts_key: str | None  # process-specific channels: the counts hash of capacity
     channel: str
     capacity: int
+    name: bytes  # the channel as an inbox envelope names it (b"" on a normal channel)
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """One message to send: its route and its envelope."""
+
+    route: Route
     envelope: bytes
 
 
@@ -61,10 +70,10 @@ class SendBuffer:
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, item: Outgoing) -> asyncio.Future[bool]:
-        """Queue ``item``; the future says whether it was accepted (``False``: full)."""
+    def submit(self, route: Route, envelope: bytes) -> asyncio.Future[bool]:
+        """Queue a message; the future says whether it was accepted (``False``: full)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
+        self._pending.append((Outgoing(route, envelope), future))
         if not self._scheduled:
             self._scheduled = True
             if self._shard.cluster:
@@ -78,12 +87,17 @@ class SendBuffer:
     def _take(self) -> list[list[_Item]]:
         """The queued sends as script calls: grouped per slot, chunked."""
         batch, self._pending, self._scheduled = self._pending, [], False
-        by_slot: dict[int, list[_Item]] = {}
-        for item, future in batch:
-            if not future.done():  # a sender cancelled before the write sends nothing
-                by_slot.setdefault(item.slot, []).append((item, future))
+        # A sender cancelled before the write sends nothing.
+        live = [item for item in batch if not item[1].done()]
+        if self._shard.cluster:
+            by_slot: dict[int, list[_Item]] = {}
+            for item in live:
+                by_slot.setdefault(item[0].route.slot, []).append(item)
+            groups = list(by_slot.values())
+        else:
+            groups = [live] if live else []  # one server: any keys may share a call
         calls: list[list[_Item]] = []
-        for items in by_slot.values():
+        for items in groups:
             calls += [items[i : i + _MAX_PER_CALL] for i in range(0, len(items), _MAX_PER_CALL)]
         return calls
 
@@ -131,7 +145,7 @@ class SendBuffer:
 
     async def _retry(self, call: list[_Item], command: Command) -> None:
         try:
-            replies = await self._shard.execute([(call[0][0].list_key, command)])
+            replies = await self._shard.execute([(call[0][0].route.list_key, command)])
         except Exception as exc:
             _fail(call, exc)
         else:
@@ -141,12 +155,17 @@ class SendBuffer:
         keys: dict[str, int] = {}
         argv: list[Any] = [now, self._ttl_ms]
         for item, _ in call:
-            list_index = keys.setdefault(item.list_key, len(keys) + 1)
+            route = item.route
+            list_index = keys.get(route.list_key)
+            if list_index is None:
+                list_index = keys[route.list_key] = len(keys) + 1
             counts_index = 0
-            if item.counts_key is not None:
-                counts_index = keys.setdefault(item.counts_key, len(keys) + 1)
-            argv += [list_index, counts_index, item.channel, item.capacity, item.envelope]
-        first = call[0][0].list_key
+            if route.counts_key is not None:
+                counts_index = keys.get(route.counts_key, 0)
+                if not counts_index:
+                    counts_index = keys[route.counts_key] = len(keys) + 1
+            argv += (list_index, counts_index, route.channel, route.capacity, item.envelope)
+        first = call[0][0].route.list_key
         return first, ("EVALSHA", SEND.sha, len(keys), *keys, *argv)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
