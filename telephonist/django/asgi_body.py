@@ -11,6 +11,7 @@ worker releases is dropped at once.
 
 from __future__ import annotations
 
+import io
 import tempfile
 import threading
 from collections import OrderedDict
@@ -44,6 +45,10 @@ class BodyStore:
         is here, else ``None``. A message with ``order`` 0 starts a new request."""
         chunk = bytes(message.get("body") or b"")
         more = bool(message.get("more_body", False))
+        if not more and message.get("order", 0) == 0 and key not in self._bodies:
+            # The whole body in its first message (most requests): it is in memory
+            # already, bounded by the interface's chunk size, so no spooling to set up.
+            return Body(message, io.BytesIO(chunk), len(chunk), done=True)
         with self._lock:
             body = self._bodies.pop(key, None)
             if message.get("order", 0) == 0 or body is None:

@@ -195,3 +195,10 @@ def test_body_store_assembles_in_order_and_bounds_itself() -> None:
         store.add(key, {"order": 0, "body": b"1", "more_body": True})
     assert len(store) == 2  # the oldest was dropped
     assert store.add("x", {"order": 1, "body": b"2", "more_body": False}) is None
+    # A body whole in its first message is handed back at once and never stored.
+    single = store.add("s", {"order": 0, "body": b"abc", "more_body": False})
+    assert single is not None
+    assert single.done
+    assert single.length == 3
+    assert single.file.read() == b"abc"
+    assert len(store) == 2
