@@ -9,7 +9,8 @@ older copy of the package on the same server, interleaved::
 
 ``--ab DIR`` alternates runs in subprocesses: one with ``DIR`` first on ``sys.path``
 (say a ``git archive`` of the commit before a change), one with this checkout, ``--repeat``
-times each, and prints both medians side by side. ``--once`` runs each figure once
+times each, and prints both medians side by side. ``--layer`` may also name an anchor (``channels-memory``, ``channels_redis-pubsub``,
+``channels_redis-core``), to compare instruction counts. ``--once`` runs each figure once
 without timing output, for ``valgrind --tool=callgrind`` (which counts instructions, so
 the count does not move with the load on a shared machine); start a server first and
 pass ``--url``.
@@ -33,9 +34,17 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 FIGURES = ("rtt", "recv", "many", "fan")
+ANCHORS = ("channels-memory", "channels_redis-pubsub", "channels_redis-core")
 
 
 def _make(layer: str, url: str, prefix: str) -> Any:
+    if layer in ANCHORS:
+        from _layers import all_layers, configure_django
+
+        configure_django()
+        [spec] = [spec for spec in all_layers() if spec.name == layer]
+        assert spec.make is not None
+        return spec.make(url, prefix)
     if layer == "memory":
         from telephonist.core.memory import InMemoryChannelLayer
 
@@ -50,6 +59,7 @@ async def _measure(layer_name: str, url: str, figure: str, n: int, index: int) -
     from _flow import round_trip, throughput
 
     layer = _make(layer_name, url, f"perf{os.getpid()}x{index}")
+    close = getattr(layer, "close", None) or getattr(layer, "close_pools", None)
     try:
         if figure == "rtt":
             samples = sorted(await round_trip(layer, n or 2000, discard=50))
@@ -65,7 +75,8 @@ async def _measure(layer_name: str, url: str, figure: str, n: int, index: int) -
         raise ValueError(figure)
     finally:
         await layer.flush()
-        await layer.close()
+        if close is not None:
+            await close()
 
 
 async def _child(args: argparse.Namespace) -> dict[str, list[float]]:
@@ -80,7 +91,7 @@ async def _child(args: argparse.Namespace) -> dict[str, list[float]]:
 def _with_server(args: argparse.Namespace) -> Any:
     import contextlib
 
-    if args.url or args.layer == "memory":
+    if args.url or "memory" in args.layer:
         return contextlib.nullcontext(None)
     from _servers import find_server_binary, private_server
 
@@ -102,7 +113,7 @@ def _run_child(src: Path | None, args: argparse.Namespace, url: str) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--layer", default="redis", choices=("redis", "memory"))
+    parser.add_argument("--layer", default="redis", choices=("redis", "memory", *ANCHORS))
     parser.add_argument("--figure", default=",".join(FIGURES))
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("-n", type=int, default=0, help="messages / trips / members")

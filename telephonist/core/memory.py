@@ -4,14 +4,26 @@ Theory of operation
 -------------------
 All state lives behind one ``threading.Lock`` so any thread of the process, on any event
 loop, may use the layer: the sync facade and a Django thread share it with the main loop.
-A channel is a deque of ``(expires_at, encoded)`` plus a deque of waiting receivers.
+A channel is a deque of ``(expires_at, message)`` plus a deque of waiting receivers.
 Expiry is one value per layer, so messages are appended in expiry order and expired ones
 are always at the head: purging is O(expired), never a scan.
 
-A receiver that finds nothing parks a future on its own loop; a send appends and wakes the
-first live waiter, through ``call_soon_threadsafe`` when it belongs to another loop. The
-woken receiver pops under the lock, so a message is handed out once. A receiver cancelled
-after being woken passes the wake-up on, so no message waits while someone is waiting.
+A receiver that finds nothing parks a waiter (a future on its own loop). A send to a
+channel with a waiter on the sender's own loop hands the message straight to it: the
+waiter's future resolves with a list the receiver returns (a ``receive_many(n)`` waiter
+keeps collecting up to ``n`` until it runs), so the receiver does not wake up only to
+take the lock again. A waiter on another loop (another thread) cannot be handed to
+safely; the message is queued and the waiter woken through ``call_soon_threadsafe`` to
+take it under the lock. Either way a message goes to one receiver. A receiver cancelled
+after messages were handed to it puts them back at the head of the channel, in order,
+and passes them on; one cancelled after a wake-up passes the wake-up on: no message
+waits while someone is waiting.
+
+Every message is stored encoded (``codec.py``: isolation, the size limit); a group send
+encodes once and gives each member its own decoded copy (a shallow copy when every
+value is immutable). Only a receive that waits ever suspends: sends and group
+operations need no running loop, so a sync consumer runs them inline
+(``consumers/_context.py``).
 """
 
 from __future__ import annotations
@@ -33,34 +45,56 @@ from .names import require_valid_channel_name, require_valid_group_name
 __all__ = ["InMemoryChannelLayer"]
 
 
+_IMMUTABLE = (str, int, float, bool, bytes, type(None))
+
+
+class _Copies:
+    """Decoded copies of one encoded message: the first decodes, the others are shallow
+    copies when no value can be mutated in place, else decoded afresh."""
+
+    __slots__ = ("_data", "_first", "_flat")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._first: Message | None = None
+        self._flat = False
+
+    def __call__(self) -> Message:
+        first = self._first
+        if first is None:
+            first = self._first = decode(self._data)
+            self._flat = all(isinstance(v, _IMMUTABLE) for v in first.values())
+            return first
+        return first.copy() if self._flat else decode(self._data)
+
+
+@dataclass(slots=True)
+class _Waiter:
+    future: asyncio.Future[list[Message] | None]  # None: woken, take from the channel
+    loop: asyncio.AbstractEventLoop
+    n: int
+    taken: list[Message] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class _Channel:
-    messages: deque[tuple[float, bytes]] = field(default_factory=deque)
-    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
+    capacity: int
+    messages: deque[tuple[float, bytes | Message]] = field(default_factory=deque)
+    waiters: deque[_Waiter] = field(default_factory=deque)
 
 
-def _wake(waiter: asyncio.Future[None]) -> bool:
-    """Wake ``waiter`` from any thread; ``False`` if it can no longer be woken."""
-    if waiter.done():
-        return False
-    loop = waiter.get_loop()
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    """The calling thread's running loop; ``None`` when a sync consumer runs a send
+    inline, with no loop (``consumers/_context.py``): then no waiter is handed to."""
     try:
-        running = asyncio.get_running_loop()
+        return asyncio.get_running_loop()
     except RuntimeError:
-        running = None
-    if running is loop:
-        waiter.set_result(None)
-        return True
-    try:
-        loop.call_soon_threadsafe(_set_if_pending, waiter)
-    except RuntimeError:  # its loop is closed: that receiver is gone.
-        return False
-    return True
+        return None
 
 
-def _set_if_pending(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+def _set_if_pending(future: asyncio.Future[list[Message] | None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class InMemoryChannelLayer(BaseChannelLayer):
@@ -89,22 +123,59 @@ class InMemoryChannelLayer(BaseChannelLayer):
         except MessageTooLarge:
             self.stats.incr("too_large")
             raise
+        loop = _running_loop()
         with self._lock:
-            if not self._append(channel, data, time.monotonic()):
+            if not self._append(channel, data, time.monotonic(), loop, None):
                 self.stats.incr("full")
                 raise ChannelFull(f"channel {channel!r} is at capacity")
 
-    def _append(self, name: str, data: bytes, now: float) -> bool:
-        """Append under the lock; ``False`` if the channel is at capacity."""
+    def _append(
+        self,
+        name: str,
+        data: bytes,
+        now: float,
+        loop: asyncio.AbstractEventLoop | None,
+        copies: _Copies | None,
+    ) -> bool:
+        """Deliver or queue under the lock; ``False`` if the channel is at capacity."""
         chan = self._channels.get(name)
         if chan is None:
-            chan = self._channels[name] = _Channel()
-        self._purge(chan, now)
-        if len(chan.messages) >= self.capacities.for_channel(name):
+            chan = self._channels[name] = _Channel(self.capacities.for_channel(name))
+        messages = chan.messages
+        if messages and messages[0][0] <= now:
+            self._purge(chan, now)
+        waiters = chan.waiters
+        while waiters:
+            waiter = waiters[0]
+            taken = waiter.taken
+            if len(taken) < waiter.n if taken else not waiter.future.done():
+                if waiter.loop is loop:
+                    # Handed over: the receiver returns it without taking the lock again.
+                    taken.append(copies() if copies is not None else decode(data))
+                    if len(taken) == 1:
+                        waiter.future.set_result(taken)
+                    return True
+                if len(messages) >= chan.capacity:
+                    return False
+                messages.append((now + self.expiry, data))
+                waiters.popleft()
+                if self._wake(waiter):
+                    return True
+                continue  # its loop is closed: that receiver is gone
+            waiters.popleft()  # cancelled, or has all it asked for
+        if len(messages) >= chan.capacity:
             return False
-        chan.messages.append((now + self.expiry, data))
-        while chan.waiters and not _wake(chan.waiters.popleft()):
-            pass
+        messages.append((now + self.expiry, data))
+        return True
+
+    @staticmethod
+    def _wake(waiter: _Waiter) -> bool:
+        """Wake a waiter of another loop to take from the channel; ``False`` if its loop
+        is closed."""
+        try:
+            waiter.loop.call_soon_threadsafe(_set_if_pending, waiter.future)
+        except RuntimeError:
+            return False
         return True
 
     def _purge(self, chan: _Channel, now: float) -> None:
@@ -119,39 +190,91 @@ class InMemoryChannelLayer(BaseChannelLayer):
     # -- receiving --------------------------------------------------------------------
 
     async def receive(self, channel: str) -> Message:
-        return (await self.receive_many(channel, 1))[0]
+        return (await self._receive(channel, 1))[0]
 
     async def receive_many(self, channel: str, max_messages: int = 100) -> list[Message]:
-        require_valid_channel_name(channel)
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
-        loop = asyncio.get_running_loop()
+        return await self._receive(channel, max_messages)
+
+    async def _receive(self, channel: str, n: int) -> list[Message]:
+        require_valid_channel_name(channel)
         while True:
             with self._lock:
                 chan = self._channels.get(channel)
                 if chan is None:
-                    chan = self._channels[channel] = _Channel()
-                self._purge(chan, time.monotonic())
-                if chan.messages:
-                    n = min(max_messages, len(chan.messages))
-                    batch = [chan.messages.popleft()[1] for _ in range(n)]
-                    self._forget_if_idle(channel, chan)
-                    break
-                waiter: asyncio.Future[None] = loop.create_future()
+                    chan = self._channels[channel] = _Channel(self.capacities.for_channel(channel))
+                messages = chan.messages
+                if messages:
+                    now = time.monotonic()
+                    if messages[0][0] <= now:
+                        self._purge(chan, now)
+                    if messages:
+                        if n == 1:
+                            batch = [messages.popleft()[1]]
+                        else:
+                            batch = [messages.popleft()[1] for _ in range(min(n, len(messages)))]
+                        self._forget_if_idle(channel, chan)
+                        break
+                loop = asyncio.get_running_loop()
+                waiter = _Waiter(loop.create_future(), loop, n)
                 chan.waiters.append(waiter)
             try:
-                await waiter
+                got = await waiter.future
             except BaseException:
                 with self._lock:
-                    if waiter in chan.waiters:
-                        chan.waiters.remove(waiter)
-                    elif waiter.done() and not waiter.cancelled() and chan.messages:
-                        # We were woken for a message we will not take: pass it on.
-                        while chan.waiters and not _wake(chan.waiters.popleft()):
-                            pass
-                    self._forget_if_idle(channel, chan)
+                    self._withdraw(channel, chan, waiter)
                 raise
-        return [decode(data) for data in batch]
+            with self._lock:
+                waiter.n = 0  # nothing more is handed to it
+                waiters = chan.waiters
+                if waiters and waiters[0] is waiter:
+                    waiters.popleft()
+                elif waiter in waiters:
+                    waiters.remove(waiter)
+                self._forget_if_idle(channel, chan)
+            if got is not None:
+                return got
+        return [item if isinstance(item, dict) else decode(item) for item in batch]
+
+    def _withdraw(self, channel: str, chan: _Channel, waiter: _Waiter) -> None:
+        """Under the lock: a receive cancelled while waiting leaves nothing behind."""
+        waiter.n = 0
+        if waiter in chan.waiters:
+            chan.waiters.remove(waiter)
+        future = waiter.future
+        if waiter.taken:
+            # Handed messages, then cancelled: back to the head, in order, passed on.
+            # Sent before anything still queued, so they expire no later than its head:
+            # that bound keeps the queue in expiry order.
+            messages = chan.messages
+            expires = messages[0][0] if messages else time.monotonic() + self.expiry
+            messages.extendleft((expires, message) for message in reversed(waiter.taken))
+            waiter.taken = []
+            self._pass_on(chan)
+        elif future.done() and not future.cancelled() and chan.messages:
+            self._pass_on(chan)  # woken for a message we will not take
+        self._forget_if_idle(channel, chan)
+
+    def _pass_on(self, chan: _Channel) -> None:
+        """Give queued messages to waiters, as far as there are waiters."""
+        waiters = chan.waiters
+        messages = chan.messages
+        while waiters and messages:
+            waiter = waiters[0]
+            taken = waiter.taken
+            if not (len(taken) < waiter.n if taken else not waiter.future.done()):
+                waiters.popleft()
+                continue
+            if waiter.loop is _running_loop():
+                item = messages.popleft()[1]
+                taken.append(item if isinstance(item, dict) else decode(item))
+                if len(taken) == 1:
+                    waiter.future.set_result(taken)
+            else:
+                waiters.popleft()
+                if self._wake(waiter):
+                    return
 
     def _forget_if_idle(self, name: str, chan: _Channel) -> None:
         # Reply channels are created by the million over a process's life: drop empty ones.
@@ -186,6 +309,8 @@ class InMemoryChannelLayer(BaseChannelLayer):
         for group in groups:
             require_valid_group_name(group)
         data = encode(message, self.max_message_size)
+        copies = _Copies(data)  # decoded once, copied per member handed to
+        loop = _running_loop()
         now = time.monotonic()
         full = 0
         with self._lock:
@@ -193,7 +318,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             for group in groups:
                 targets.update(dict.fromkeys(self._live_members(group, now)))
             for channel in targets:
-                if not self._append(channel, data, now):
+                if not self._append(channel, data, now, loop, copies):
                     full += 1
         if full:
             self.stats.incr("full", full)
@@ -215,7 +340,9 @@ class InMemoryChannelLayer(BaseChannelLayer):
     async def flush(self) -> None:
         with self._lock:
             self._channels = {
-                n: _Channel(waiters=c.waiters) for n, c in self._channels.items() if c.waiters
+                n: _Channel(c.capacity, waiters=c.waiters)
+                for n, c in self._channels.items()
+                if c.waiters
             }
             self._groups.clear()
 
