@@ -67,8 +67,12 @@ def _py_spy() -> str:
     return found
 
 
+# Paths under the checkout are shown relative to it, wherever it was cloned.
+_REPO_ROOT = str(Path(__file__).resolve().parent.parent) + "/"
+
+
 def _short(path: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    for marker in ("site-packages/", _REPO_ROOT, "lib/python3"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return path.lstrip("/")
