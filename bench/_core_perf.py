@@ -9,8 +9,9 @@ older copy of the package on the same server, interleaved::
 
 ``--ab DIR`` alternates runs in subprocesses: one with ``DIR`` first on ``sys.path``
 (say a ``git archive`` of the commit before a change), one with this checkout, ``--repeat``
-times each, and prints both medians side by side. ``--layer`` may also name an anchor (``channels-memory``, ``channels_redis-pubsub``,
-``channels_redis-core``), to compare instruction counts. ``--once`` runs each figure once
+times each, and prints both medians side by side. ``--layer`` may also name an anchor
+(``channels-memory``, ``channels_redis-pubsub``, ``channels_redis-core``), to compare
+instruction counts. ``--once`` runs each figure once
 without timing output, for ``valgrind --tool=callgrind`` (which counts instructions, so
 the count does not move with the load on a shared machine); start a server first and
 pass ``--url``.
