@@ -339,6 +339,8 @@ class RedisChannelLayer(BaseChannelLayer):
             "hosts": self.hosts,
             "prefix": self.prefix,
             "cluster": self._settings.cluster,
-            "receive_loops": sum(len(s.inboxes) + len(s.readers) for s in states),
+            "receive_loops": sum(
+                len(s.inboxes) + sum(not r.idle for r in list(s.readers.values())) for s in states
+            ),
             "buffered": {k: v for s in states for k, v in s.local.depths().items()},
         }

@@ -30,6 +30,8 @@ from .shard import Shard
 
 __all__ = ["LoopState", "Settings"]
 
+_IDLE_READERS = 16  # normal-channel readers kept listed while idle (no connection held)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -126,8 +128,14 @@ class LoopState:
 
     def _reader_idle(self, channel: str) -> Callable[[ChannelReader], None]:
         def forget(reader: ChannelReader) -> None:
-            if reader.idle and self.readers.get(channel) is reader:
-                del self.readers[channel]
+            # An idle reader holds no connection; the last few stay listed, so a worker
+            # that receives on the same channel again and again (most do) does not build
+            # a reader each time. Beyond that, the idle ones go.
+            if len(self.readers) <= _IDLE_READERS:
+                return
+            for name, other in list(self.readers.items()):
+                if other.idle:
+                    del self.readers[name]
 
         return forget
 
