@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "TOKEN_LENGTH",
@@ -85,8 +86,8 @@ class KeyLayout:
         return glob_escape(self.prefix) + ":*"
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamedTuple):
+    # A tuple, not a frozen dataclass: one is built per message popped.
     expires_ms: int
     channels: list[str]
     payload: memoryview

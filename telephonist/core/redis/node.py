@@ -30,9 +30,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -51,15 +50,19 @@ logger = logging.getLogger("telephonist.layer.redis")
 Command = tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+def _never() -> bool:
+    return False
+
+
+class Request(NamedTuple):
     """Commands for one round trip, and who gets their replies: ``done`` receives the
     replies, or the exception that failed the whole batch. ``abandoned()`` is true when
-    nobody waits any more (a cancelled caller): such a request is not sent at all."""
+    nobody waits any more (a cancelled caller): such a request is not sent at all.
+    (A tuple, not a frozen dataclass: one is built per batch.)"""
 
     commands: Sequence[Command]
     done: Callable[[list[Any] | BaseException], None]
-    abandoned: Callable[[], bool] = lambda: False
+    abandoned: Callable[[], bool] = _never
 
 
 CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
