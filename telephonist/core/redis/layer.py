@@ -26,11 +26,11 @@ refuses it, answering per message, so ``ChannelFull`` is exact and atomic.
 
 **Receiving** never polls. All ``!`` channels of this loop are read by ONE supervised
 ``BLMPOP ... 0`` on the process inbox that blocks for as long as nothing arrives
-(``readers.InboxReader``), dispatching locally to per-channel buffers and waiters
-(``local.py``); a message leaves its channel's count when it leaves the local buffer.
-Each normal channel with local receivers has a blocking pop of its own that asks for
-exactly as many messages as receivers are waiting (``readers.ChannelReader``). An idle
-process sends no command at all.
+(``readers.InboxReader``), handing each message straight to a receiver waiting on its
+channel, else to a per-channel buffer (``local.py``); a message leaves its channel's
+count when it leaves this process's hands. Each normal channel with local receivers has
+a blocking pop of its own that asks for exactly as many messages as receivers are
+waiting (``readers.ChannelReader``). An idle process sends no command at all.
 
 **Groups** (``groups.py``): one ``GROUP_SEND`` script per shard drops lapsed members and
 pushes the message once per receiving process (naming its member channels) and once
@@ -39,7 +39,10 @@ split per slot.
 
 **Connections** (``node.py``) are per event loop (``state.py``): each loop has its own
 coalescing command connection per server and its own blocking connections, so the
-``SyncLayer``'s private loop and the main loop can share one layer object. A restarted
+``SyncLayer``'s private loop and the main loop can share one layer object. redis-py
+opens and sets each one up; the layer then reads its replies itself (``wire.py``), in
+callbacks that settle the waiting sender or receiver directly, with no task between the
+socket and the code that wants the reply. A restarted
 server is reconnected with exponential backoff and jitter (counted ``reconnects``);
 nothing already written is retried, which is what keeps delivery at-most-once.
 
