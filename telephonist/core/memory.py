@@ -123,7 +123,10 @@ class InMemoryChannelLayer(BaseChannelLayer):
         except MessageTooLarge:
             self.stats.incr("too_large")
             raise
-        loop = _running_loop()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a sync consumer runs this inline (see the module doc)
+            loop = None
         with self._lock:
             if not self._append(channel, data, time.monotonic(), loop, None):
                 self.stats.incr("full")
@@ -190,52 +193,78 @@ class InMemoryChannelLayer(BaseChannelLayer):
     # -- receiving --------------------------------------------------------------------
 
     async def receive(self, channel: str) -> Message:
-        return (await self._receive(channel, 1))[0]
+        require_valid_channel_name(channel)
+        # The common case, a message already queued, without a second coroutine.
+        batch = self._take_now(channel, 1)
+        if batch is None:
+            return (await self._wait(channel, 1))[0]
+        item = batch[0]
+        return item if isinstance(item, dict) else decode(item)
 
     async def receive_many(self, channel: str, max_messages: int = 100) -> list[Message]:
+        require_valid_channel_name(channel)
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
-        return await self._receive(channel, max_messages)
+        batch = self._take_now(channel, max_messages)
+        if batch is None:
+            return await self._wait(channel, max_messages)
+        return [item if isinstance(item, dict) else decode(item) for item in batch]
 
-    async def _receive(self, channel: str, n: int) -> list[Message]:
-        require_valid_channel_name(channel)
+    def _take_now(self, channel: str, n: int) -> list[bytes | Message] | None:
+        """Up to ``n`` queued messages (still encoded), or ``None`` if there are none."""
+        with self._lock:
+            chan = self._channels.get(channel)
+            if chan is None or not chan.messages:
+                return None
+            messages = chan.messages
+            now = time.monotonic()
+            if messages[0][0] <= now:
+                self._purge(chan, now)
+                if not messages:
+                    self._forget_if_idle(channel, chan)
+                    return None
+            if n == 1:
+                batch = [messages.popleft()[1]]
+            else:
+                batch = [messages.popleft()[1] for _ in range(min(n, len(messages)))]
+            self._forget_if_idle(channel, chan)
+            return batch
+
+    async def _wait(self, channel: str, n: int) -> list[Message]:
         while True:
             with self._lock:
                 chan = self._channels.get(channel)
                 if chan is None:
                     chan = self._channels[channel] = _Channel(self.capacities.for_channel(channel))
-                messages = chan.messages
-                if messages:
-                    now = time.monotonic()
-                    if messages[0][0] <= now:
-                        self._purge(chan, now)
-                    if messages:
-                        if n == 1:
-                            batch = [messages.popleft()[1]]
-                        else:
-                            batch = [messages.popleft()[1] for _ in range(min(n, len(messages)))]
-                        self._forget_if_idle(channel, chan)
-                        break
-                loop = asyncio.get_running_loop()
-                waiter = _Waiter(loop.create_future(), loop, n)
-                chan.waiters.append(waiter)
+                if not chan.messages:
+                    loop = asyncio.get_running_loop()
+                    waiter = _Waiter(loop.create_future(), loop, n)
+                    chan.waiters.append(waiter)
+                    waiter_chan = chan
+                else:
+                    waiter_chan = None
+            if waiter_chan is None:
+                # Something arrived since the first look: take it.
+                batch = self._take_now(channel, n)
+                if batch is not None:
+                    return [item if isinstance(item, dict) else decode(item) for item in batch]
+                continue
             try:
                 got = await waiter.future
             except BaseException:
                 with self._lock:
-                    self._withdraw(channel, chan, waiter)
+                    self._withdraw(channel, waiter_chan, waiter)
                 raise
             with self._lock:
                 waiter.n = 0  # nothing more is handed to it
-                waiters = chan.waiters
+                waiters = waiter_chan.waiters
                 if waiters and waiters[0] is waiter:
                     waiters.popleft()
                 elif waiter in waiters:
                     waiters.remove(waiter)
-                self._forget_if_idle(channel, chan)
+                self._forget_if_idle(channel, waiter_chan)
             if got is not None:
                 return got
-        return [item if isinstance(item, dict) else decode(item) for item in batch]
 
     def _withdraw(self, channel: str, chan: _Channel, waiter: _Waiter) -> None:
         """Under the lock: a receive cancelled while waiting leaves nothing behind."""

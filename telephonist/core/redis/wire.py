@@ -33,7 +33,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from redis._parsers.base import BaseParser
 from redis.asyncio.connection import AbstractConnection
@@ -166,8 +166,8 @@ class Wire(asyncio.Protocol):
         writer = getattr(conn, "_writer", None)
         if not isinstance(writer, asyncio.StreamWriter):
             raise RedisConnectionError(f"Redis {name}: connection is not open")
-        transport = writer.transport
-        assert isinstance(transport, asyncio.Transport)
+        # Any loop's transport (uvloop's too) has set_protocol; no isinstance check.
+        transport = cast(asyncio.Transport, writer.transport)
         wire = cls(transport, writer, name)
         conn._reader = conn._writer = None
         transport.set_protocol(wire)
