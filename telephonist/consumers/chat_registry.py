@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
-from ..core.codec import Message as Content
+from ..core.codec import Content
 from ..core.names import MAX_NAME_LENGTH
 
 __all__ = [

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .base import BaseChannelLayer
-from .codec import Message
+from .codec import Content
 from .exceptions import ChannelFull
 from .names import require_valid_channel_name, require_valid_group_name
 
@@ -26,7 +26,7 @@ class ChannelsLayerAdapter(BaseChannelLayer):
         self.wrapped = layer
         self.extensions = list(getattr(layer, "extensions", []))  # type: ignore[misc]
 
-    async def send(self, channel: str, message: Message) -> None:
+    async def send(self, channel: str, message: Content) -> None:
         try:
             await self.wrapped.send(channel, message)
         except ChannelFull:
@@ -40,8 +40,8 @@ class ChannelsLayerAdapter(BaseChannelLayer):
                 raise ChannelFull(str(exc)) from exc
             raise
 
-    async def receive(self, channel: str) -> Message:
-        message: Message = await self.wrapped.receive(channel)
+    async def receive(self, channel: str) -> Content:
+        message: Content = await self.wrapped.receive(channel)
         return message
 
     async def new_channel(self, prefix: str = "specific.") -> str:
@@ -54,16 +54,16 @@ class ChannelsLayerAdapter(BaseChannelLayer):
     async def group_discard(self, group: str, channel: str) -> None:
         await self.wrapped.group_discard(group, channel)
 
-    async def group_send(self, group: str, message: Message) -> None:
+    async def group_send(self, group: str, message: Content) -> None:
         await self.wrapped.group_send(group, message)
 
-    async def group_send_many(self, groups: Iterable[str], message: Message) -> None:
+    async def group_send_many(self, groups: Iterable[str], message: Content) -> None:
         # Foreign layers cannot de-duplicate across groups; each group is sent on its own.
         for group in groups:
             require_valid_group_name(group)
             await self.wrapped.group_send(group, message)
 
-    async def send_many(self, messages: Sequence[tuple[str, Message]]) -> list[bool]:
+    async def send_many(self, messages: Sequence[tuple[str, Content]]) -> list[bool]:
         for channel, _ in messages:
             require_valid_channel_name(channel)
         return await super().send_many(messages)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .capacity import CapacityRules, Pattern
-from .codec import DEFAULT_MAX_MESSAGE_SIZE, Message
+from .codec import DEFAULT_MAX_MESSAGE_SIZE, Content
 from .exceptions import ChannelFull
 from .names import (
     MAX_NAME_LENGTH,
@@ -78,11 +78,11 @@ class BaseChannelLayer(abc.ABC):
     # -- the Channels 4 contract ------------------------------------------------------
 
     @abc.abstractmethod
-    async def send(self, channel: str, message: Message) -> None:
+    async def send(self, channel: str, message: Content) -> None:
         """Put ``message`` on ``channel``; ``ChannelFull`` if it is at capacity."""
 
     @abc.abstractmethod
-    async def receive(self, channel: str) -> Message:
+    async def receive(self, channel: str) -> Content:
         """Wait for and return the next message on ``channel``."""
 
     @abc.abstractmethod
@@ -95,7 +95,7 @@ class BaseChannelLayer(abc.ABC):
     @abc.abstractmethod
     async def group_discard(self, group: str, channel: str) -> None: ...
 
-    async def group_send(self, group: str, message: Message) -> None:
+    async def group_send(self, group: str, message: Content) -> None:
         """Send ``message`` to every live member of ``group``; full members are skipped."""
         await self.group_send_many([group], message)
 
@@ -109,7 +109,7 @@ class BaseChannelLayer(abc.ABC):
 
     # -- batch operations -------------------------------------------------------------
 
-    async def send_many(self, messages: Sequence[tuple[str, Message]]) -> list[bool]:
+    async def send_many(self, messages: Sequence[tuple[str, Content]]) -> list[bool]:
         """Send several messages; returns, per message, whether it was accepted.
 
         Validation errors (bad name, ``MessageTooLarge``) raise before anything is sent;
@@ -127,13 +127,13 @@ class BaseChannelLayer(abc.ABC):
                 results.append(True)
         return results
 
-    async def receive_many(self, channel: str, max_messages: int = 100) -> list[Message]:
+    async def receive_many(self, channel: str, max_messages: int = 100) -> list[Content]:
         """Wait for at least one message on ``channel``; return it with up to
         ``max_messages - 1`` more that are already waiting, in order."""
         return [await self.receive(channel)]
 
     @abc.abstractmethod
-    async def group_send_many(self, groups: Iterable[str], message: Message) -> None:
+    async def group_send_many(self, groups: Iterable[str], message: Content) -> None:
         """Send one message to the members of several groups; a channel that is in more
         than one of them receives it once."""
 

@@ -10,22 +10,26 @@ on the in-memory layer too, not first in production.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 
+from .deprecation import deprecated_names
 from .exceptions import MessageTooLarge
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Message", "decode", "encode"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Content", "decode", "encode"]
 
-Message = dict[str, Any]
+#: What travels on a layer: a dict with a ``type`` key and msgpack-safe values. Named
+#: after ``Message.content`` (``telephonist.consumers.Message``, as in Channels 1): the
+#: class a consumer receives wraps one of these.
+Content = dict[str, Any]
 
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024  # 1 MiB: bodies stream in chunks well below it.
 
 _packb = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 
 
-def encode(message: Message, max_size: int) -> bytes:
+def encode(message: Content, max_size: int) -> bytes:
     """Encode ``message``; ``TypeError`` if it is not a msgpack-safe dict, ``MessageTooLarge``
     if the encoding is bigger than ``max_size`` bytes."""
     if not isinstance(message, dict):
@@ -41,6 +45,15 @@ def encode(message: Message, max_size: int) -> bytes:
     return data
 
 
-def decode(data: bytes | memoryview) -> Message:
-    message: Message = msgpack.unpackb(data, raw=False, strict_map_key=False)
+def decode(data: bytes | memoryview) -> Content:
+    message: Content = msgpack.unpackb(data, raw=False, strict_map_key=False)
     return message
+
+
+if TYPE_CHECKING:
+    Message = Content  # the alias's old name, served with a warning by ``__getattr__``
+
+# ``Message`` named this alias until it clashed with the consumer's ``Message`` class.
+__getattr__ = deprecated_names(
+    __name__, {"Message": ("telephonist.core.codec.Content", lambda: Content)}
+)

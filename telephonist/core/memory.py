@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from .base import BaseChannelLayer
 from .capacity import Pattern
-from .codec import DEFAULT_MAX_MESSAGE_SIZE, Message, decode, encode
+from .codec import DEFAULT_MAX_MESSAGE_SIZE, Content, decode, encode
 from .exceptions import ChannelFull, MessageTooLarge
 from .names import require_valid_channel_name, require_valid_group_name
 
@@ -56,10 +56,10 @@ class _Copies:
 
     def __init__(self, data: bytes) -> None:
         self._data = data
-        self._first: Message | None = None
+        self._first: Content | None = None
         self._flat = False
 
-    def __call__(self) -> Message:
+    def __call__(self) -> Content:
         first = self._first
         if first is None:
             first = self._first = decode(self._data)
@@ -70,16 +70,16 @@ class _Copies:
 
 @dataclass(slots=True)
 class _Waiter:
-    future: asyncio.Future[list[Message] | None]  # None: woken, take from the channel
+    future: asyncio.Future[list[Content] | None]  # None: woken, take from the channel
     loop: asyncio.AbstractEventLoop
     n: int
-    taken: list[Message] = field(default_factory=list)
+    taken: list[Content] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class _Channel:
     capacity: int
-    messages: deque[tuple[float, bytes | Message]] = field(default_factory=deque)
+    messages: deque[tuple[float, bytes | Content]] = field(default_factory=deque)
     waiters: deque[_Waiter] = field(default_factory=deque)
 
 
@@ -92,7 +92,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _set_if_pending(future: asyncio.Future[list[Message] | None]) -> None:
+def _set_if_pending(future: asyncio.Future[list[Content] | None]) -> None:
     if not future.done():
         future.set_result(None)
 
@@ -116,7 +116,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
 
     # -- sending ----------------------------------------------------------------------
 
-    async def send(self, channel: str, message: Message) -> None:
+    async def send(self, channel: str, message: Content) -> None:
         require_valid_channel_name(channel)
         try:
             data = encode(message, self.max_message_size)
@@ -192,7 +192,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
 
     # -- receiving --------------------------------------------------------------------
 
-    async def receive(self, channel: str) -> Message:
+    async def receive(self, channel: str) -> Content:
         require_valid_channel_name(channel)
         # The common case, a message already queued, without a second coroutine.
         batch = self._take_now(channel, 1)
@@ -201,7 +201,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
         item = batch[0]
         return item if isinstance(item, dict) else decode(item)
 
-    async def receive_many(self, channel: str, max_messages: int = 100) -> list[Message]:
+    async def receive_many(self, channel: str, max_messages: int = 100) -> list[Content]:
         require_valid_channel_name(channel)
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
@@ -210,7 +210,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             return await self._wait(channel, max_messages)
         return [item if isinstance(item, dict) else decode(item) for item in batch]
 
-    def _take_now(self, channel: str, n: int) -> list[bytes | Message] | None:
+    def _take_now(self, channel: str, n: int) -> list[bytes | Content] | None:
         """Up to ``n`` queued messages (still encoded), or ``None`` if there are none."""
         with self._lock:
             chan = self._channels.get(channel)
@@ -230,7 +230,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             self._forget_if_idle(channel, chan)
             return batch
 
-    async def _wait(self, channel: str, n: int) -> list[Message]:
+    async def _wait(self, channel: str, n: int) -> list[Content]:
         while True:
             with self._lock:
                 chan = self._channels.get(channel)
@@ -333,7 +333,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
                 if not members:
                     del self._groups[group]
 
-    async def group_send_many(self, groups: Iterable[str], message: Message) -> None:
+    async def group_send_many(self, groups: Iterable[str], message: Content) -> None:
         groups = list(groups)
         for group in groups:
             require_valid_group_name(group)

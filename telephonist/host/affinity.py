@@ -38,7 +38,7 @@ from typing import Any
 
 from ..config.model import AffinitySettings
 from ..core.base import BaseChannelLayer
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.exceptions import ChannelFull, MessageTooLarge
 from . import control
 
@@ -58,7 +58,7 @@ class _Conn:
     order: int = 0
     worker: str | None = None
     deadline: float = _INF
-    pending: deque[tuple[str, Message]] = field(default_factory=deque)
+    pending: deque[tuple[str, Content]] = field(default_factory=deque)
     closed: bool = False  # closed by the interface while BINDING: kept for its events
 
 
@@ -119,7 +119,7 @@ class Affinity:
         self._spawn(self._release(conn.worker, connection))
 
     async def send(
-        self, channel: str, message: Message, connection: str, last: bool = False
+        self, channel: str, message: Content, connection: str, last: bool = False
     ) -> None:
         conn = self._conns.get(connection)
         if conn is None or conn.closed:
@@ -166,7 +166,7 @@ class Affinity:
             return
         conn.order += 1
 
-    async def _send(self, channel: str, message: Message) -> None:
+    async def _send(self, channel: str, message: Content) -> None:
         try:
             await self._layer.send(channel, message)
         except ChannelFull:
@@ -179,7 +179,7 @@ class Affinity:
 
     # -- control messages from workers ------------------------------------------------
 
-    async def handle_control(self, message: Message) -> None:
+    async def handle_control(self, message: Content) -> None:
         kind = message.get("type")
         worker = control.field(message, "worker", str)
         if worker is None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.names import non_local_name
 
 __all__ = [
@@ -87,35 +87,35 @@ def inbox_of(worker_prefix: str) -> str:
     return worker_prefix + _INBOX
 
 
-def event(channel: str, message: Message) -> Message:
+def event(channel: str, message: Content) -> Content:
     return {"type": EVENT, "channel": channel, "message": message}
 
 
-def release(connection: str) -> Message:
+def release(connection: str) -> Content:
     return {"type": RELEASE, "connection": connection}
 
 
-def ack(host: str, released: list[str]) -> Message:
+def ack(host: str, released: list[str]) -> Content:
     return {"type": ACK, "host": host, "release": released}
 
 
-def bind(connection: str, worker: str, interval: float) -> Message:
+def bind(connection: str, worker: str, interval: float) -> Content:
     return {"type": BIND, "connection": connection, "worker": worker, "interval": interval}
 
 
-def heartbeat(worker: str, interval: float) -> Message:
+def heartbeat(worker: str, interval: float) -> Content:
     return {"type": HEARTBEAT, "worker": worker, "interval": interval}
 
 
-def gone(worker: str) -> Message:
+def gone(worker: str) -> Content:
     return {"type": GONE, "worker": worker}
 
 
-def status_request(reply_channel: str) -> Message:
+def status_request(reply_channel: str) -> Content:
     return {"type": STATUS_REQUEST, "reply_channel": reply_channel}
 
 
-def field(message: Message, key: str, kind: type[Any] | tuple[type[Any], ...]) -> Any:
+def field(message: Content, key: str, kind: type[Any] | tuple[type[Any], ...]) -> Any:
     """``message[key]`` if it has type ``kind``, else ``None``: control messages come
     over the network and a malformed one must be ignored, not crash a receive loop."""
     value = message.get(key)

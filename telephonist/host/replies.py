@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..core.base import BaseChannelLayer
-from ..core.codec import Message
+from ..core.codec import Content
 from ..interfaces.base import ABORT, ReplyHandler
 
 __all__ = ["ReplyChannels"]
@@ -47,7 +47,7 @@ class _Runner:
     idle: bool = False  # waiting on the layer: safe to interrupt
     closed: bool = False
     interrupted: bool = False
-    abort: Message | None = None
+    abort: Content | None = None
 
 
 def _interrupted(runner: _Runner) -> bool:
@@ -128,7 +128,7 @@ class ReplyChannels:
                     break
                 await self._deliver(runner, message)
 
-    async def _receive(self, runner: _Runner) -> list[Message]:
+    async def _receive(self, runner: _Runner) -> list[Content]:
         runner.idle = True
         try:
             return await self._layer.receive_many(runner.name, _BATCH)
@@ -150,7 +150,7 @@ class ReplyChannels:
             runner.idle = False
             runner.interrupted = False
 
-    async def _deliver(self, runner: _Runner, message: Message) -> None:
+    async def _deliver(self, runner: _Runner, message: Content) -> None:
         try:
             await runner.handler(message)
         except asyncio.CancelledError:

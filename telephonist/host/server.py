@@ -22,7 +22,7 @@ from typing import Any
 
 from ..config.model import AffinitySettings, HostSettings
 from ..core.base import BaseChannelLayer
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.exceptions import ChannelFull
 from ..core.names import non_local_name, require_valid_channel_name
 from ..interfaces.base import Interface, ReplyHandler
@@ -63,7 +63,7 @@ class _InterfaceView:
         self._server.close_reply_channel(channel)
 
     async def send_event(
-        self, channel: str, message: Message, *, connection: str | None = None, last: bool = False
+        self, channel: str, message: Content, *, connection: str | None = None, last: bool = False
     ) -> None:
         try:
             await self._server.send_event(channel, message, connection=connection, last=last)
@@ -123,7 +123,7 @@ class InterfaceServer:
             self.affinity.close(channel)
 
     async def send_event(
-        self, channel: str, message: Message, *, connection: str | None = None, last: bool = False
+        self, channel: str, message: Content, *, connection: str | None = None, last: bool = False
     ) -> None:
         require_valid_channel_name(channel)
         if connection is None or self.affinity is None:
@@ -215,7 +215,7 @@ class InterfaceServer:
 
     # -- control channel --------------------------------------------------------------
 
-    async def _on_control(self, message: Message) -> None:
+    async def _on_control(self, message: Content) -> None:
         if message.get("type") == control.STATUS_REQUEST:
             reply_to = control.field(message, "reply_channel", str)
             if reply_to:

@@ -54,7 +54,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from ..core.base import BaseChannelLayer
-from ..core.codec import Message
+from ..core.codec import Content
 
 __all__ = [
     "ABORT",
@@ -67,7 +67,7 @@ __all__ = [
 ABORT = "telephonist.connection.abort"
 """Message type the host hands a reply handler when the connection's worker is gone."""
 
-ReplyHandler = Callable[[Message], Awaitable[None]]
+ReplyHandler = Callable[[Content], Awaitable[None]]
 
 
 class InterfaceConfig(BaseModel):
@@ -97,7 +97,7 @@ class InterfaceHost(Protocol):
         ...
 
     async def send_event(
-        self, channel: str, message: Message, *, connection: str | None = None, last: bool = False
+        self, channel: str, message: Content, *, connection: str | None = None, last: bool = False
     ) -> None:
         """Send a protocol event to the workers routing ``channel``.
 

@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.codec import Message
+from ..core.codec import Content
 
 __all__ = ["Answer", "ProtocolPolicy", "policy_for", "register_protocol_policy"]
 
-Answer = Sequence[Message] | Callable[[Mapping[str, Any]], Sequence[Message]] | None
+Answer = Sequence[Content] | Callable[[Mapping[str, Any]], Sequence[Content]] | None
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ProtocolPolicy:
     no_route: Answer = None
     deny: Answer = None
 
-    def answer(self, kind: str, content: Mapping[str, Any]) -> list[Message] | None:
+    def answer(self, kind: str, content: Mapping[str, Any]) -> list[Content] | None:
         """The messages to send for ``kind`` (``"no_route"`` or ``"deny"``), if any."""
         spec = self.no_route if kind == "no_route" else self.deny
         if spec is None:
@@ -76,7 +76,7 @@ def policy_for(channel: str) -> ProtocolPolicy | None:
     return None
 
 
-def _http_answer(status: int, text: str) -> list[Message]:
+def _http_answer(status: int, text: str) -> list[Content]:
     body = text.encode()
     return [
         {
@@ -92,7 +92,7 @@ def _http_answer(status: int, text: str) -> list[Message]:
 
 
 # 403 for a refused handshake, as Daphne and the ASGI spec do for a close before accept.
-_WS_REFUSE: list[Message] = [{"type": "websocket.close", "code": 403}]
+_WS_REFUSE: list[Content] = [{"type": "websocket.close", "code": 403}]
 
 register_protocol_policy(
     "http.request",

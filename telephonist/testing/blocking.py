@@ -14,7 +14,7 @@ import contextvars
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.memory import InMemoryChannelLayer
 from ..dispatch import Dispatcher, Outcome
 from ..routing import Router
@@ -122,13 +122,13 @@ class ConsumerTester:
     def consume(self, channel: str) -> Outcome:
         return self._run(self.engine.consume(channel))
 
-    def get_next_message(self, channel: str) -> Message | None:
+    def get_next_message(self, channel: str) -> Content | None:
         return self._run(self.engine.get_next_message(channel))
 
-    def get_next_reply(self, reply_channel: str | None = None) -> Message | None:
+    def get_next_reply(self, reply_channel: str | None = None) -> Content | None:
         return self._run(self.engine.get_next_reply(reply_channel))
 
-    def replies(self, reply_channel: str | None = None) -> list[Message]:
+    def replies(self, reply_channel: str | None = None) -> list[Content]:
         return self._run(self.engine.replies(reply_channel))
 
     def assert_reply(
@@ -137,7 +137,7 @@ class ConsumerTester:
         *,
         reply_channel: str | None = None,
         **keys: Any,
-    ) -> Message:
+    ) -> Content:
         return self._run(self.engine.assert_reply(expected, reply_channel=reply_channel, **keys))
 
     def assert_no_reply(self, reply_channel: str | None = None) -> None:

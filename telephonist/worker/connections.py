@@ -33,7 +33,7 @@ from typing import Any
 from ..config.model import AffinitySettings
 from ..consumers.signals import Signal
 from ..core.base import BaseChannelLayer
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.exceptions import ChannelFull
 from ..core.names import non_local_name
 from ..host import control
@@ -46,14 +46,14 @@ log = logging.getLogger("telephonist.worker")
 #: arguments ``connection`` (its reply channel) and ``reason``.
 connection_released = Signal("connection_released")
 
-Dispatch = Callable[[str, Message], Awaitable[None]]
+Dispatch = Callable[[str, Content], Awaitable[None]]
 
 
 @dataclass(eq=False, slots=True)
 class _Conn:
     name: str
     host: str | None  # None: not bound here (events arrived without a bind)
-    queue: deque[tuple[str, Message]] = field(default_factory=deque)
+    queue: deque[tuple[str, Content]] = field(default_factory=deque)
     task: asyncio.Task[None] | None = None
     released: bool = False
 
@@ -93,7 +93,7 @@ class Connections:
 
     # -- events -----------------------------------------------------------------------
 
-    def bind(self, connection: str, channel: str, message: Message) -> None:
+    def bind(self, connection: str, channel: str, message: Content) -> None:
         """``message`` is the first event of ``connection``: take the connection."""
         host_prefix = non_local_name(connection)
         host = self._hosts.get(host_prefix)
@@ -106,7 +106,7 @@ class Connections:
             self._heartbeats = self._loop.create_task(self._heartbeat_loop(), name="heartbeats")
         self.enqueue(connection, channel, message)
 
-    def detached(self, connection: str, channel: str, message: Message) -> None:
+    def detached(self, connection: str, channel: str, message: Content) -> None:
         """An event of a single-event connection: run it like a bound one (after any
         earlier event of that connection here), but bind nothing and heartbeat nothing;
         its host keeps no affinity, so it expects no release either."""
@@ -115,7 +115,7 @@ class Connections:
             conn = self._conns[connection] = _Conn(connection, None, released=True)
         self._queue(conn, channel, message)
 
-    def enqueue(self, connection: str, channel: str, message: Message) -> None:
+    def enqueue(self, connection: str, channel: str, message: Content) -> None:
         """Queue an event behind the connection's earlier ones (holds one slot)."""
         conn = self._conns.get(connection)
         if conn is None:
@@ -125,7 +125,7 @@ class Connections:
             self._counters["unbound_events"] += 1
         self._queue(conn, channel, message)
 
-    def _queue(self, conn: _Conn, channel: str, message: Message) -> None:
+    def _queue(self, conn: _Conn, channel: str, message: Content) -> None:
         conn.queue.append((channel, message))
         if conn.task is None:
             conn.task = self._loop.create_task(self._run(conn))
@@ -155,7 +155,7 @@ class Connections:
         if conn.task is None:
             self._forget(conn, "closed")
 
-    def on_ack(self, message: Message) -> None:
+    def on_ack(self, message: Content) -> None:
         host = self._hosts.get(control.field(message, "host", str) or "")
         if host is not None:
             host.last_ack = self._loop.time()

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..config.model import AffinitySettings, WorkerSettings
 from ..core.base import BaseChannelLayer
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.names import non_local_name
 from ..dispatch import Dispatcher
 from ..host import control
@@ -183,7 +183,7 @@ class Worker:
         if self._free > 0:
             self._room.set()
 
-    def _accept(self, channel: str, message: Message, *, shared: bool) -> None:
+    def _accept(self, channel: str, message: Content, *, shared: bool) -> None:
         """Route one message (holding one slot) to its connection queue or a task."""
         assert self._connections is not None
         connection = message.get("reply_channel")
@@ -199,7 +199,7 @@ class Worker:
         self._loose.add(task)
         task.add_done_callback(self._loose.discard)
 
-    def _on_inbox(self, message: Message) -> None:
+    def _on_inbox(self, message: Content) -> None:
         assert self._connections is not None
         kind = message.get("type")
         if kind == control.EVENT:
@@ -223,13 +223,13 @@ class Worker:
 
     # -- running ----------------------------------------------------------------------
 
-    async def _run_loose(self, channel: str, message: Message) -> None:
+    async def _run_loose(self, channel: str, message: Content) -> None:
         try:
             await self._dispatch(channel, message)
         finally:
             self._give()
 
-    async def _dispatch(self, channel: str, message: Message) -> None:
+    async def _dispatch(self, channel: str, message: Content) -> None:
         if channel not in self.router.channels and policy_for(channel) is None:
             # Taken only to bind its connection (see .selection); nothing to run.
             self.counters["unrouted"] += 1

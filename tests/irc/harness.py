@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from telephonist.core.base import BaseChannelLayer
-from telephonist.core.codec import Message
+from telephonist.core.codec import Content
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.interfaces.base import ReplyHandler
 
@@ -50,7 +50,7 @@ class MiniHost:
             task.cancel()
 
     async def send_event(
-        self, channel: str, message: Message, *, connection: str | None = None
+        self, channel: str, message: Content, *, connection: str | None = None
     ) -> None:
         if connection is not None:
             order = self._order.get(connection, 0)
@@ -64,8 +64,8 @@ class MiniHost:
         self.counters[name] += n
 
     async def next_event(
-        self, channel: str, match: Callable[[Message], bool] = lambda m: True, within: float = 10
-    ) -> Message:
+        self, channel: str, match: Callable[[Content], bool] = lambda m: True, within: float = 10
+    ) -> Content:
         """Play the worker: the next message on ``channel`` matching ``match``."""
         async with asyncio.timeout(within):
             while True:

@@ -12,7 +12,7 @@ import pytest
 
 from telephonist.config import AffinitySettings, WorkerSettings
 from telephonist.consumers import Message as ConsumerMessage
-from telephonist.core.codec import Message
+from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.host import InterfaceServer, control
@@ -49,8 +49,8 @@ async def _connection(host: InterfaceServer) -> tuple[InterfaceHost, str, Record
     return view, await view.open_reply_channel(handler, prefix="probe"), handler
 
 
-async def _receive(layer: Any, channel: str) -> Message:
-    message: Message = await asyncio.wait_for(layer.receive(channel), WITHIN)
+async def _receive(layer: Any, channel: str) -> Content:
+    message: Content = await asyncio.wait_for(layer.receive(channel), WITHIN)
     return message
 
 
@@ -331,7 +331,7 @@ async def test_every_event_of_a_connection_reaches_one_worker_in_order(consumer:
     try:
         view = PROBES[0].host
 
-        async def converse() -> tuple[str, list[Message]]:
+        async def converse() -> tuple[str, list[Content]]:
             handler = Recorder()
             conn = await view.open_reply_channel(handler)
             await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
@@ -396,7 +396,7 @@ async def test_a_connection_closed_before_any_worker_took_it_is_served_whole() -
 async def test_a_real_worker_runs_a_single_event_connection_without_binding_it() -> None:
     PROBES.clear()
     layer = InMemoryChannelLayer(capacity=100)
-    seen: list[Message] = []
+    seen: list[Content] = []
     released: list[str] = []
     done = asyncio.Event()
 

@@ -20,7 +20,7 @@ from telephonist.consumers import (
     consumer_finished,
     consumer_started,
 )
-from telephonist.core.codec import Message as Content
+from telephonist.core.codec import Content
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.dispatch import CONSUME_LATER_KEY, Dispatcher, Outcome
 from telephonist.routing import Router, register_protocol_policy, route

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from telephonist.config import ConfigError, HostSettings
-from telephonist.core.codec import Message
+from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.host import InterfaceServer, Lifespan, StartupError
@@ -84,11 +84,11 @@ async def host() -> AsyncIterator[InterfaceServer]:
 
 class Recorder:
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.messages: list[Content] = []
         self.arrived = asyncio.Event()
         self.gate: asyncio.Event | None = None
 
-    async def __call__(self, message: Message) -> None:
+    async def __call__(self, message: Content) -> None:
         if self.gate is not None:
             await self.gate.wait()
         if message.get("fail"):
@@ -96,7 +96,7 @@ class Recorder:
         self.messages.append(message)
         self.arrived.set()
 
-    async def wait_for(self, count: int) -> list[Message]:
+    async def wait_for(self, count: int) -> list[Content]:
         async with asyncio.timeout(WITHIN):
             while len(self.messages) < count:
                 self.arrived.clear()
@@ -144,7 +144,7 @@ async def test_closing_a_reply_channel_stops_its_runner(host: InterfaceServer) -
     view = PROBES[0].host
     channel = ""
 
-    async def close_on_first(message: Message) -> None:
+    async def close_on_first(message: Content) -> None:
         view.close_reply_channel(channel)  # from inside the handler, as interfaces do
         closed.set()
 

@@ -64,7 +64,7 @@ from redis.crc import key_slot
 
 from ..base import BaseChannelLayer
 from ..capacity import Pattern
-from ..codec import DEFAULT_MAX_MESSAGE_SIZE, Message, decode, encode
+from ..codec import DEFAULT_MAX_MESSAGE_SIZE, Content, decode, encode
 from ..exceptions import ChannelFull, InvalidChannelLayerError, MessageTooLarge
 from ..names import require_valid_channel_name, require_valid_group_name
 from .groups import Groups, tag_of
@@ -175,7 +175,7 @@ class RedisChannelLayer(BaseChannelLayer):
 
     # -- sending ----------------------------------------------------------------------
 
-    def _encode(self, message: Message) -> bytes:
+    def _encode(self, message: Content) -> bytes:
         try:
             return encode(message, self.max_message_size)
         except MessageTooLarge:
@@ -211,7 +211,7 @@ class RedisChannelLayer(BaseChannelLayer):
             self._routes[channel] = route
         return route
 
-    async def send(self, channel: str, message: Message) -> None:
+    async def send(self, channel: str, message: Content) -> None:
         route = self._routes.get(channel) if type(channel) is str else None
         route = route or self._route(channel)
         data = self._encode(message)
@@ -221,7 +221,7 @@ class RedisChannelLayer(BaseChannelLayer):
             self.stats.incr("full")
             raise ChannelFull(f"channel {channel!r} is at capacity")
 
-    async def send_many(self, messages: Sequence[tuple[str, Message]]) -> list[bool]:
+    async def send_many(self, messages: Sequence[tuple[str, Content]]) -> list[bool]:
         routes = [self._route(channel) for channel, _ in messages]
         encoded = [self._encode(message) for _, message in messages]
         state = self._state()
@@ -238,15 +238,15 @@ class RedisChannelLayer(BaseChannelLayer):
 
     # -- receiving --------------------------------------------------------------------
 
-    async def receive(self, channel: str) -> Message:
+    async def receive(self, channel: str) -> Content:
         return (await self._receive(channel, 1))[0]
 
-    async def receive_many(self, channel: str, max_messages: int = 100) -> list[Message]:
+    async def receive_many(self, channel: str, max_messages: int = 100) -> list[Content]:
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
         return await self._receive(channel, max_messages)
 
-    def _receive(self, channel: str, n: int) -> Awaitable[list[Message]]:
+    def _receive(self, channel: str, n: int) -> Awaitable[list[Content]]:
         # Not a coroutine itself: it returns the one to await, one frame less per receive.
         require_valid_channel_name(channel)
         state = self._state()
@@ -264,13 +264,13 @@ class RedisChannelLayer(BaseChannelLayer):
         state.ensure_inbox(tag)
         return state.local.receive(channel, n)
 
-    async def _receive_normal(self, state: LoopState, channel: str, n: int) -> list[Message]:
+    async def _receive_normal(self, state: LoopState, channel: str, n: int) -> list[Content]:
         payloads = await state.reader(channel).receive(n)
         return [decode(payload) for payload in payloads]
 
     async def _receive_local(
         self, state: LoopState, tag: str, channel: str, n: int
-    ) -> list[Message]:
+    ) -> list[Content]:
         state.ensure_inbox(tag)
         return await state.local.receive(channel, n)
 
@@ -292,7 +292,7 @@ class RedisChannelLayer(BaseChannelLayer):
         require_valid_channel_name(channel)
         await self._groups.discard(self._state().shards, group, channel)
 
-    async def group_send_many(self, groups: Iterable[str], message: Message) -> None:
+    async def group_send_many(self, groups: Iterable[str], message: Content) -> None:
         groups = list(groups)
         for group in groups:
             require_valid_group_name(group)

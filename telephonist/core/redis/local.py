@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from ..codec import Message, decode
+from ..codec import Content, decode
 from ..exceptions import LayerUnavailable
 from ..stats import LayerStats
 from .keys import Envelope, now_ms, process_tag
@@ -100,7 +100,7 @@ class AckBuffer:
 _IMMUTABLE = (str, int, float, bool, bytes, type(None))
 
 
-def _copier(message: Message, payload: memoryview) -> Callable[[], Message]:
+def _copier(message: Content, payload: memoryview) -> Callable[[], Content]:
     """How to give another receiver its own copy of ``message`` (decoded from
     ``payload``): a shallow copy suffices when no value can be mutated in place."""
     for value in message.values():
@@ -111,13 +111,13 @@ def _copier(message: Message, payload: memoryview) -> Callable[[], Message]:
 
 @dataclass(slots=True)
 class _Waiter:
-    future: asyncio.Future[list[Message]]
+    future: asyncio.Future[list[Content]]
     n: int
-    taken: list[Message] = field(default_factory=list)
+    taken: list[Content] = field(default_factory=list)
     expires: list[int] = field(default_factory=list)
 
 
-Buffered = tuple[int, "memoryview | Message"]  # (expires_ms, payload, or a message put back)
+Buffered = tuple[int, "memoryview | Content"]  # (expires_ms, payload, or a message put back)
 
 
 class LocalChannels:
@@ -133,8 +133,8 @@ class LocalChannels:
     def deliver(self, envelope: Envelope) -> None:
         # Inlined (no helper calls per channel): a group send to 1,000 members of this
         # process is one envelope naming all of them, delivered in one pass.
-        message: Message | None = None
-        copy: Callable[[], Message] | None = None
+        message: Content | None = None
+        copy: Callable[[], Content] | None = None
         expires = envelope.expires_ms
         handed: list[str] = []
         waiters_of = self._waiters
@@ -180,14 +180,14 @@ class LocalChannels:
             waiters.popleft()
         return None
 
-    def _hand(self, channel: str, waiter: _Waiter, expires_ms: int, message: Message) -> None:
+    def _hand(self, channel: str, waiter: _Waiter, expires_ms: int, message: Content) -> None:
         waiter.taken.append(message)
         waiter.expires.append(expires_ms)
         if len(waiter.taken) == 1:
             waiter.future.set_result(waiter.taken)
         self._acks.add(channel)  # it left this process's hands
 
-    async def receive(self, channel: str, max_messages: int) -> list[Message]:
+    async def receive(self, channel: str, max_messages: int) -> list[Content]:
         taken = self._take(channel, max_messages)
         if taken:
             return taken
@@ -232,12 +232,12 @@ class LocalChannels:
             expires, item = buffer.popleft()
             self._hand(channel, other, expires, item if isinstance(item, dict) else decode(item))
 
-    def _take(self, channel: str, max_messages: int) -> list[Message]:
+    def _take(self, channel: str, max_messages: int) -> list[Content]:
         buffer = self._buffers.get(channel)
         if not buffer:
             return []
         now = now_ms()
-        taken: list[Message] = []
+        taken: list[Content] = []
         expired = 0
         while buffer and len(taken) < max_messages:
             expires, item = buffer.popleft()

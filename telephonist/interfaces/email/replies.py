@@ -21,7 +21,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from ...core.codec import Message
+from ...core.codec import Content
 from ..base import ABORT, InterfaceHost
 from .compose import OutboundMail, ReplyContext, compose_reply
 
@@ -55,7 +55,7 @@ class ReplyRegistry:
     async def open(self, context: ReplyContext) -> str:
         name: list[str] = []
 
-        async def handler(message: Message) -> None:
+        async def handler(message: Content) -> None:
             await self._on_message(name[0], message)
 
         channel = await self.host.open_reply_channel(handler, prefix="email")
@@ -77,7 +77,7 @@ class ReplyRegistry:
         for channel in list(self._open):
             self.close(channel)
 
-    async def _on_message(self, channel: str, message: Message) -> None:
+    async def _on_message(self, channel: str, message: Content) -> None:
         entry = self._open.get(channel)
         if entry is None:
             return
@@ -96,7 +96,7 @@ class ReplyRegistry:
             if message.get("close"):
                 self.close(channel)
 
-    def _reply(self, context: ReplyContext, message: Message) -> bool:
+    def _reply(self, context: ReplyContext, message: Content) -> bool:
         """Queue the reply mail; whether one was queued."""
         if "text" not in message and "html" not in message:
             return False  # nothing to say (for example a bare {"close": True})

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ...core.codec import Message
+from ...core.codec import Content
 from ..base import InterfaceHost
 
 __all__ = ["Conversation", "Conversations"]
@@ -38,7 +38,7 @@ class Conversation:
     reply_channel: str
 
 
-ReplyCallback = Callable[[Conversation, Message], Awaitable[None]]
+ReplyCallback = Callable[[Conversation, Content], Awaitable[None]]
 
 
 class Conversations:
@@ -60,7 +60,7 @@ class Conversations:
             return found
         holder: list[Conversation] = []
 
-        async def handler(message: Message) -> None:
+        async def handler(message: Content) -> None:
             await self._on_reply(holder[0], message)
 
         channel = await self._host.open_reply_channel(handler, prefix="irc")

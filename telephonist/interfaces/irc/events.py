@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...core.codec import Message
+from ...core.codec import Content
 from . import spec
 from .ctcp import Ctcp, parse_ctcp
 from .lines import Line, Source
@@ -31,7 +31,7 @@ __all__ = ["Event", "Ignored", "map_line"]
 @dataclass(frozen=True, slots=True)
 class Event:
     channel: str
-    message: Message
+    message: Content
     room: str | None
 
 
@@ -91,7 +91,7 @@ def _message(line: Line, session: Session, network: str) -> Event | Ignored:
         kind, text = "action", ctcp.params
     channel = _room_of(target, session)
     room = channel if channel is not None else line.source.nick
-    message: Message = {
+    message: Content = {
         "type": spec.RECEIVE,
         "kind": kind,
         "text": text,
@@ -107,7 +107,7 @@ def _membership(line: Line, session: Session, network: str) -> Event | Ignored:
     assert line.source is not None
     command = line.command
     room = line.param(0)
-    message: Message = {"room": room, **_sender(line, network)}
+    message: Content = {"room": room, **_sender(line, network)}
     if command == "JOIN":
         channel, about_me = spec.JOIN, session.is_me(line.source.nick)
     elif command == "PART":
@@ -130,7 +130,7 @@ def _membership(line: Line, session: Session, network: str) -> Event | Ignored:
 
 def _network(line: Line, session: Session, network: str) -> Event:
     assert line.source is not None
-    message: Message = _sender(line, network)
+    message: Content = _sender(line, network)
     if line.command == "QUIT":
         message.update(type=spec.QUIT, reason=line.param(0), self=False)
         return Event(spec.QUIT, message, None)

@@ -32,7 +32,7 @@ import asyncio
 import time
 from typing import Any, ClassVar
 
-from ...core.codec import Message
+from ...core.codec import Content
 from ...core.exceptions import ChannelFull, MessageTooLarge
 from ..base import ABORT, Interface, InterfaceConfig, InterfaceHost
 from . import spec
@@ -118,7 +118,7 @@ class IrcInterface(Interface):
     # -- NetworkOwner callbacks (synchronous, on the loop) ----------------------------
 
     def on_registered(self, client: NetworkClient) -> None:
-        message: Message = {
+        message: Content = {
             "type": spec.CONNECT,
             "network": client.name,
             "server": [client.config.host, client.config.port],
@@ -129,7 +129,7 @@ class IrcInterface(Interface):
         self._publish(client, Event(spec.CONNECT, message, None))
 
     def on_disconnected(self, client: NetworkClient, reason: str, registered: bool) -> None:
-        message: Message = {
+        message: Content = {
             "type": spec.DISCONNECT,
             "network": client.name,
             "server": [client.config.host, client.config.port],
@@ -230,7 +230,7 @@ class IrcInterface(Interface):
 
     # -- replies ----------------------------------------------------------------------
 
-    async def _on_reply(self, conv: Conversation, message: Message) -> None:
+    async def _on_reply(self, conv: Conversation, message: Content) -> None:
         if message.get("type") == ABORT:
             self.host.count("aborted")
             self.conversations.forget(conv)

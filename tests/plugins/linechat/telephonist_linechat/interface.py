@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from telephonist.core.codec import Message
+from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull, MessageTooLarge
 from telephonist.interfaces.base import ABORT, Interface, InterfaceConfig, InterfaceHost
 
@@ -173,7 +173,7 @@ class LineChatInterface(Interface):
                 continue
             client.unanswered += 1
 
-    async def _on_reply(self, client: _Client, message: Message) -> None:
+    async def _on_reply(self, client: _Client, message: Content) -> None:
         kind = message.get("type")
         if kind == ABORT:
             await self._write(client, [f"error: connection aborted ({message.get('reason')})"])
