@@ -4,7 +4,10 @@ Lowest to highest: the model's defaults, extra *sources* (the seam for Django: a
 returning a mapping built from ``settings.TELEPHONIST`` and ``CHANNEL_LAYERS``), the TOML
 file, ``TELEPHONIST_*`` environment variables, then ``--set key=value`` from the command
 line. Mappings are merged key by key, so an environment variable overrides one option of
-an interface without repeating the others.
+an interface without repeating the others. One exception: the layer's ``CONFIG`` belongs
+to its ``BACKEND``, so a source that names another backend replaces the whole layer
+(``TELEPHONIST_LAYER__BACKEND=memory`` over a Redis ``[layer]`` drops the Redis ``hosts``;
+a ``CONFIG`` given by that same source is the new backend's).
 
 Environment rule: ``TELEPHONIST_`` + the dotted key with ``__`` for each dot, upper case:
 ``TELEPHONIST_LAYER__BACKEND=redis``, ``TELEPHONIST_INTERFACES__LINECHAT__PORT=7001``.
@@ -26,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import ConfigError, describe_validation_error
-from .model import TelephonistConfig
+from .model import LayerSettings, TelephonistConfig
 
 __all__ = [
     "ENV_PREFIX",
@@ -102,6 +105,19 @@ def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _overlay(tree: dict[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
+    """``source`` over ``tree``: ``merge``, except for a change of layer backend."""
+    layer, current = source.get("layer"), tree.get("layer")
+    if isinstance(layer, Mapping) and "BACKEND" in layer and isinstance(current, dict):
+        before = current.get("BACKEND", _DEFAULT_BACKEND)
+        if layer["BACKEND"] != before:
+            tree = {**tree, "layer": {k: v for k, v in current.items() if k != "CONFIG"}}
+    return merge(tree, source)
+
+
+_DEFAULT_BACKEND = LayerSettings.model_fields["BACKEND"].default
+
+
 def find_config_file(
     path: str | os.PathLike[str] | None, environ: Mapping[str, str]
 ) -> Path | None:
@@ -135,12 +151,12 @@ def load_config(
     environ = os.environ if environ is None else environ
     tree: dict[str, Any] = {}
     for source in sources:
-        tree = merge(tree, source())
+        tree = _overlay(tree, source())
     found = find_config_file(path, environ)
     if found is not None:
-        tree = merge(tree, _read_toml(found))
-    tree = merge(tree, _from_environ(environ))
-    tree = merge(tree, _from_overrides(overrides))
+        tree = _overlay(tree, _read_toml(found))
+    tree = _overlay(tree, _from_environ(environ))
+    tree = _overlay(tree, _from_overrides(overrides))
     try:
         return TelephonistConfig.model_validate(tree)
     except ValidationError as exc:

@@ -91,6 +91,50 @@ def test_extra_sources_are_the_lowest_layer(tmp_path: Path) -> None:
     assert config.worker.concurrency == 5
 
 
+REDIS_LAYER = """
+[layer]
+BACKEND = "redis"
+CONFIG = { hosts = ["redis://10.0.0.5:6379"], prefix = "app" }
+"""
+
+
+def test_another_backend_replaces_the_whole_layer(tmp_path: Path) -> None:
+    """A Redis ``hosts`` means nothing to the in-memory layer (which refused it)."""
+    path = _toml(tmp_path, REDIS_LAYER)
+    config = load_config(path, environ={"TELEPHONIST_LAYER__BACKEND": "memory"})
+    assert config.layer.as_layer_config() == {"BACKEND": "memory", "CONFIG": {}}
+    config = load_config(path, environ={}, overrides=["layer.BACKEND=memory"])
+    assert config.layer.as_layer_config() == {"BACKEND": "memory", "CONFIG": {}}
+    # From Django's settings (an extra source) too.
+    django = {"layer": {"BACKEND": "redis", "CONFIG": {"hosts": ["redis://x:6379"]}}}
+    config = load_config(environ={"TELEPHONIST_LAYER__BACKEND": "memory"}, sources=[lambda: django])
+    assert config.layer.as_layer_config() == {"BACKEND": "memory", "CONFIG": {}}
+
+
+def test_a_config_given_with_the_new_backend_is_its_config(tmp_path: Path) -> None:
+    path = _toml(tmp_path, REDIS_LAYER)
+    env = {"TELEPHONIST_LAYER__BACKEND": "memory", "TELEPHONIST_LAYER__CONFIG__CAPACITY": "5"}
+    config = load_config(path, environ=env)
+    assert config.layer.as_layer_config() == {"BACKEND": "memory", "CONFIG": {"capacity": 5}}
+    # From a default (memory) layer with options to Redis: the options go as well.
+    memory = _toml(tmp_path, "[layer]\nCONFIG = { capacity = 5 }\n")
+    config = load_config(memory, environ={"TELEPHONIST_LAYER__BACKEND": "redis"})
+    assert config.layer.as_layer_config() == {"BACKEND": "redis", "CONFIG": {}}
+
+
+def test_the_same_backend_keeps_merging_options(tmp_path: Path) -> None:
+    path = _toml(tmp_path, REDIS_LAYER)
+    env = {"TELEPHONIST_LAYER__BACKEND": "redis", "TELEPHONIST_LAYER__CONFIG__PREFIX": "other"}
+    config = load_config(path, environ=env)
+    assert config.layer.CONFIG == {"hosts": ["redis://10.0.0.5:6379"], "prefix": "other"}
+    config = load_config(path, environ={"TELEPHONIST_LAYER__CONFIG__CAPACITY": "9"})
+    assert config.layer.CONFIG == {
+        "hosts": ["redis://10.0.0.5:6379"],
+        "prefix": "app",
+        "capacity": 9,
+    }
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [
