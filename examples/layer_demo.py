@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from telephonist.core.layers import ChannelFull, get_channel_layer
+from telephonist.core.layers import ChannelFull, make_channel_layer
 
 
 async def main() -> None:
-    layer = get_channel_layer({"BACKEND": "memory", "CONFIG": {"capacity": 1000}})
+    layer = make_channel_layer({"BACKEND": "memory", "CONFIG": {"capacity": 1000}})
     n = 20_000
 
     async def consume() -> None:
@@ -43,7 +43,7 @@ async def main() -> None:
         f"group_send to 1,000 members, all received: {(time.perf_counter() - start) * 1000:.1f} ms"
     )
 
-    small = get_channel_layer({"BACKEND": "memory", "CONFIG": {"capacity": 1}})
+    small = make_channel_layer({"BACKEND": "memory", "CONFIG": {"capacity": 1}})
     await small.send("demo.small", {"type": "one"})
     try:
         await small.send("demo.small", {"type": "two"})

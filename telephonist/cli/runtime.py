@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from ..config import ConfigError, TelephonistConfig
 from ..core.base import BaseChannelLayer
 from ..core.exceptions import InvalidChannelLayerError
-from ..core.layers import SHORT_NAMES, get_channel_layer
+from ..core.layers import DEFAULT_CHANNEL_LAYER, SHORT_NAMES, channel_layers, make_channel_layer
 from ..core.memory import InMemoryChannelLayer
 from ..host import InterfaceServer, StartupError
 from ..host.reactor import ReactorError, install_asyncio_reactor, shutdown_reactor, start_reactor
@@ -99,7 +99,7 @@ def build_layer(config: TelephonistConfig) -> BaseChannelLayer:
         # User patterns first: capacity rules are first-match.
         extra = {k: v for k, v in _RUNTIME_CAPACITY.items() if k not in user}
         options["channel_capacity"] = {**user, **extra}
-    return get_channel_layer(layer_config)
+    return make_channel_layer(layer_config)
 
 
 def run_plan(process: Plan, out: TextIO = sys.stdout) -> int:
@@ -124,9 +124,13 @@ def run_plan(process: Plan, out: TextIO = sys.stdout) -> int:
             'itself (use `telephonist run`, or a layer such as BACKEND = "redis")',
             "worker" if process.worker else "server",
         )
+    # The process's layer is the project's while it runs: get_channel_layer() in a
+    # consumer, a view or a hook returns the very layer the worker and interfaces use.
+    previous = channel_layers.set(DEFAULT_CHANNEL_LAYER, layer)
     try:
         code = loop.run_until_complete(_main(process, layer, router, reactor, out))
     finally:
+        channel_layers.set(DEFAULT_CHANNEL_LAYER, previous)
         loop.run_until_complete(loop.shutdown_asyncgens())
         with contextlib.suppress(TimeoutError):  # a hook thread that hangs: not our exit
             loop.run_until_complete(asyncio.wait_for(loop.shutdown_default_executor(), 5))

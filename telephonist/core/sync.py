@@ -5,21 +5,55 @@ that caches connections per loop then holds sockets bound to a loop that is gone
 ("Event loop is closed", the most reported channels_redis failure). The facade instead
 owns one private loop in one daemon thread for its whole life; every call runs there, so
 connections are only ever used on the loop that opened them.
+
+Code running for a worker (a sync consumer, a Django view it serves) has a better loop
+at hand: the worker's own, where the layer's connections already are. ``home_loop``
+publishes it in a context (the Dispatcher does, and the context is copied into the
+consumer's thread), and facade calls made there run on it instead.
+
+``sync_layer(layer)`` is the process's one facade per layer: what views, management
+commands and shells use with the project's layer,
+``sync_layer(get_channel_layer()).group_send(...)``, without a thread per call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from .base import BaseChannelLayer
-from .codec import Message
+from .codec import Content
 
-__all__ = ["SyncLayer"]
+__all__ = ["SyncLayer", "home_loop", "release_sync_layer", "running_home_loop", "sync_layer"]
 
 T = TypeVar("T")
+
+_home_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
+    "telephonist_home_loop", default=None
+)
+_facades: dict[BaseChannelLayer, SyncLayer] = {}
+_facades_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def home_loop(loop: asyncio.AbstractEventLoop | None) -> Iterator[None]:
+    """Run facade calls made in this context (and in the threads it is copied into) on
+    ``loop``, while it runs, instead of the facade's private loop."""
+    token = _home_loop.set(loop)
+    try:
+        yield
+    finally:
+        _home_loop.reset(token)
+
+
+def running_home_loop() -> asyncio.AbstractEventLoop | None:
+    """The ``home_loop`` of this context, if there is one and it is running."""
+    loop = _home_loop.get()
+    return loop if loop is not None and loop.is_running() else None
 
 
 class SyncLayer:
@@ -32,7 +66,7 @@ class SyncLayer:
         self._start_lock = threading.Lock()
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        loop = self._ensure_loop()
+        loop = running_home_loop() or self._ensure_loop()
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -59,13 +93,13 @@ class SyncLayer:
                 self._loop = loop
             return self._loop
 
-    def send(self, channel: str, message: Message) -> None:
+    def send(self, channel: str, message: Content) -> None:
         self._run(self.layer.send(channel, message))
 
-    def send_many(self, messages: Sequence[tuple[str, Message]]) -> list[bool]:
+    def send_many(self, messages: Sequence[tuple[str, Content]]) -> list[bool]:
         return self._run(self.layer.send_many(messages))
 
-    def receive(self, channel: str, timeout: float | None = None) -> Message:
+    def receive(self, channel: str, timeout: float | None = None) -> Content:
         """Block for the next message; ``TimeoutError`` after ``timeout`` seconds."""
         return self._run(asyncio.wait_for(self.layer.receive(channel), timeout))
 
@@ -78,10 +112,10 @@ class SyncLayer:
     def group_discard(self, group: str, channel: str) -> None:
         self._run(self.layer.group_discard(group, channel))
 
-    def group_send(self, group: str, message: Message) -> None:
+    def group_send(self, group: str, message: Content) -> None:
         self._run(self.layer.group_send(group, message))
 
-    def group_send_many(self, groups: Iterable[str], message: Message) -> None:
+    def group_send_many(self, groups: Iterable[str], message: Content) -> None:
         self._run(self.layer.group_send_many(list(groups), message))
 
     def flush(self) -> None:
@@ -98,3 +132,20 @@ class SyncLayer:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+def sync_layer(layer: BaseChannelLayer) -> SyncLayer:
+    """The process's facade over ``layer``: one per layer, its thread started on first use."""
+    with _facades_lock:
+        facade = _facades.get(layer)
+        if facade is None:
+            facade = _facades[layer] = SyncLayer(layer)
+        return facade
+
+
+def release_sync_layer(layer: BaseChannelLayer) -> None:
+    """Stop the private loop thread of ``layer``'s facade, if it has one."""
+    with _facades_lock:
+        facade = _facades.pop(layer, None)
+    if facade is not None:
+        facade.close()

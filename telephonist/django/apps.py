@@ -17,9 +17,14 @@ class TelephonistConfig(AppConfig):
         # registry is complete, and importing the package alone has no side effects.
         from django.core import checks
 
+        from ..core.layers import channel_layers
         from . import state  # noqa: F401  (connects its end-of-connection cleanup)
         from .checks import check_settings
         from .db import connect_hygiene
+        from .settings import django_layer_settings
 
         checks.register(check_settings, "telephonist")
         connect_hygiene()
+        # get_channel_layer() in views, commands and shells: the project's layer as
+        # Django's settings say (a running worker or server installs its own instead).
+        channel_layers.configure(django_layer_settings)

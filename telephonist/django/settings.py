@@ -19,6 +19,11 @@ their Telephonist equivalents (``asgi_redis`` -> ``redis``, ``asgiref.inmemory``
 
 With no ``interfaces`` key, a Django project gets the ``http`` interface (HTTP and
 WebSocket), which is what ``runserver`` has always served.
+
+``django_layer_settings`` is the same layer seen from
+``telephonist.core.layers.get_channel_layer()``: the app points the project's layers at
+it once Django is ready, so a view, a command or a shell reaches the layer the workers
+serve (``default``), plus any other ``CHANNEL_LAYERS`` alias as it is written.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ..config import ConfigError, TelephonistConfig, load_config
 __all__ = [
     "CHANNELS_1_BACKENDS",
     "DEFAULT_INTERFACES",
+    "django_layer_settings",
     "django_source",
     "load_django_config",
     "setting_path",
@@ -115,3 +121,23 @@ def load_django_config(overrides: Iterable[str] = (), path: str | None = None) -
     """The full configuration a ``manage.py`` command runs with: Django's settings, then
     ``telephonist.toml`` (or ``path``), ``TELEPHONIST_*`` variables and ``overrides``."""
     return load_config(path, overrides=overrides, sources=[django_source])
+
+
+def django_layer_settings() -> dict[str, dict[str, Any]]:
+    """alias -> ``{"BACKEND", "CONFIG"}``: ``default`` exactly as ``runworker`` builds it
+    (``TELEPHONIST['layer']`` or ``CHANNEL_LAYERS['default']``, then ``telephonist.toml``
+    and ``TELEPHONIST_*`` variables), the other ``CHANNEL_LAYERS`` aliases as written."""
+    from django.conf import settings
+
+    layers: dict[str, dict[str, Any]] = {}
+    declared = getattr(settings, "CHANNEL_LAYERS", None)
+    if isinstance(declared, Mapping):
+        for alias, entry in declared.items():
+            if alias != "default" and isinstance(entry, Mapping):
+                backend = entry.get("BACKEND")
+                layers[alias] = {
+                    "BACKEND": CHANNELS_1_BACKENDS.get(str(backend), backend),
+                    "CONFIG": dict(entry.get("CONFIG") or {}),
+                }
+    layers["default"] = load_django_config().layer.as_layer_config()
+    return layers

@@ -1,4 +1,4 @@
-"""``channels_redis`` works as a Telephonist backend: get_channel_layer wraps it and the
+"""``channels_redis`` works as a Telephonist backend: make_channel_layer wraps it and the
 batch operations the runtime relies on work on top of its plain contract."""
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from telephonist.core.layers import (
     BaseChannelLayer,
     ChannelFull,
     ChannelsLayerAdapter,
-    get_channel_layer,
+    make_channel_layer,
 )
 from tests.servers import RedisServer
 
 
 @pytest.fixture
 async def layer(redis_server: RedisServer) -> AsyncIterator[BaseChannelLayer]:
-    built = get_channel_layer(
+    built = make_channel_layer(
         {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {"hosts": [redis_server.url], "prefix": "cr-compat", "capacity": 3},

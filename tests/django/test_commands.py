@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 import websockets
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect as ws_connect
 
 from tests.servers import RedisServer, free_port
 
@@ -188,6 +190,69 @@ def test_split_runinterfaces_and_runworker_over_redis(
     assert echo("ws" + url[len("http") :] + "/echo/", "over redis") == ["echo over redis"]
     assert worker.stop() == 0
     assert interfaces.stop() == 0
+
+
+def _pushed(room: ClientConnection) -> str:
+    return str(room.recv(timeout=TIMEOUT))
+
+
+def test_views_commands_and_shells_push_to_the_rooms_the_workers_serve(
+    manage: Manage, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """``get_channel_layer()`` is the project's layer everywhere (issue: it used to build
+    a fresh in-memory one, and the push was silently lost). The layer is in Channels'
+    ``CHANNEL_LAYERS`` only, which nothing but Django's settings can tell."""
+    layers = {
+        "default": {
+            "BACKEND": "telephonist.core.redis.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_server.url], "prefix": f"django-push-{os.getpid()}"},
+        }
+    }
+    (tmp_path / "redis_settings.py").write_text(
+        f"from tests.django.settings import *  # noqa: F403\nCHANNEL_LAYERS = {layers!r}\n"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "redis_settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+    }
+    interfaces = manage("runinterfaces", env=env)
+    url = interfaces.endpoint("http")
+    interfaces.wait_for(r"^telephonist: ready$")
+    worker = manage("runworker", env=env)
+    worker.wait_for(r"^telephonist: ready$")
+    with ws_connect("ws" + url[len("http") :] + "/room/lobby/", open_timeout=TIMEOUT) as room:
+        # A view, run by the worker: the worker's own layer.
+        with urllib.request.urlopen(f"{url}/push/lobby/?text=from+a+view", timeout=TIMEOUT) as r:
+            assert r.read() == b"pushed to lobby"
+        assert _pushed(room) == "from a view"
+        # A management command and a shell: built once from Django's settings.
+        command = manage("push_to_room", "lobby", "from a command", env=env)
+        assert command.popen.wait(TIMEOUT) == 0
+        assert _pushed(room) == "from a command"
+        code = (
+            "from telephonist.core.layers import get_channel_layer\n"
+            "from telephonist.core.sync import sync_layer\n"
+            "layer = get_channel_layer()\n"
+            "assert layer is get_channel_layer()\n"
+            "sync_layer(layer).group_send('chat.lobby', {'text': 'from a shell'})\n"
+        )
+        shell = manage("shell", "-c", code, env=env)
+        assert shell.popen.wait(TIMEOUT) == 0, "\n".join(iter(shell.lines.get, None))
+        assert _pushed(room) == "from a shell"
+    assert worker.stop() == 0
+    assert interfaces.stop() == 0
+
+
+def test_a_view_pushes_on_the_in_memory_layer_of_runserver(manage: Manage) -> None:
+    port = free_port()
+    proc = manage("runserver", f"127.0.0.1:{port}", "--noreload")
+    proc.wait_for(r"^telephonist: ready$")
+    with ws_connect(f"ws://127.0.0.1:{port}/room/lobby/", open_timeout=TIMEOUT) as room:
+        push = f"http://127.0.0.1:{port}/push/lobby/?text=hello+room"
+        with urllib.request.urlopen(push, timeout=TIMEOUT) as response:
+            assert response.read() == b"pushed to lobby"
+        assert _pushed(room) == "hello room"
+    assert proc.stop() == 0
 
 
 def test_help_of_the_commands(manage: Manage) -> None:

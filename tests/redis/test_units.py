@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio.connection import SSLConnection, UnixDomainSocketConnection
 from redis.asyncio.sentinel import SentinelConnectionPool
 
-from telephonist.core.layers import InvalidChannelLayerError, get_channel_layer
+from telephonist.core.layers import InvalidChannelLayerError, make_channel_layer
 from telephonist.core.redis import RedisChannelLayer
 from telephonist.core.redis.backoff import Backoff
 from telephonist.core.redis.groups import glob_to_lua, lua_rules, tag_of
@@ -85,7 +85,7 @@ def test_bad_hosts_are_refused(hosts: object) -> None:
 
 
 def test_channels_redis_config_names_are_accepted() -> None:
-    layer = get_channel_layer(
+    layer = make_channel_layer(
         {
             "BACKEND": "redis",
             "CONFIG": {

@@ -131,3 +131,10 @@ def echo(message: Message) -> None:
         message.reply_channel.send({"type": "websocket.accept"})
     else:
         message.reply_channel.send({"text": f"echo {message.get('text')}"})
+
+
+class Room(ChatConsumer):
+    """No database: the room views, commands and shells push to (test_layers.py)."""
+
+    def on_chat(self, text: str, user: str, room: str) -> None:
+        self.say(room, text)
