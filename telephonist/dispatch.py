@@ -34,17 +34,18 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .consumers._context import consumer_context
 from .consumers.base import is_async_consumer
+from .consumers.context import consumer_context
 from .consumers.exceptions import ConsumeLater, DenyConnection
-from .consumers.message import Message
+from .consumers.message import AsyncMessage, Message
 from .consumers.signals import Signal, consumer_finished, consumer_started
 from .core.base import BaseChannelLayer
+from .core.deprecation import deprecated_names
 from .core.stats import LayerStats
-from .routing import Match, Router
-from .routing.policies import policy_for, register_protocol_policy
+from .routing import Match, Router, policies
+from .routing.policies import policy_for
 
-__all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue", "register_protocol_policy"]
+__all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue"]
 
 log = logging.getLogger("telephonist.dispatch")
 
@@ -125,7 +126,7 @@ class Dispatcher:
         if match is None:
             return await self._answer("no_route", channel, content, Outcome.NO_ROUTE)
         try:
-            await self._run(match, Message(content, channel, self.layer))
+            await self._run(match, channel, content)
         except DenyConnection:
             return await self._answer("deny", channel, content, Outcome.DENIED)
         except ConsumeLater:
@@ -140,15 +141,19 @@ class Dispatcher:
             return Outcome.ERROR
         return Outcome.CONSUMED
 
-    async def _run(self, match: Match, message: Message) -> None:
+    async def _run(self, match: Match, channel: str, content: dict[str, Any]) -> None:
         with consumer_context(self.layer, asyncio.get_running_loop()):
             if self._is_async(match.consumer):
+                # Its channels' sends are coroutines: what makes a forgotten await
+                # visible to mypy in an async consumer (see consumers/message.py).
+                message: Message = AsyncMessage(content, channel, self.layer)
                 self._hook(True, match, message, is_async=True)
                 try:
                     await match.consumer(message, **match.kwargs)
                 finally:
                     self._hook(False, match, message, is_async=True)
                 return
+            message = Message(content, channel, self.layer)
             call = functools.partial(contextvars.copy_context().run, self._run_sync, match, message)
             if self.executor is None:
                 result = await asyncio.to_thread(call)
@@ -235,3 +240,16 @@ class Dispatcher:
             )
             return Outcome.DROPPED
         return Outcome.CONSUME_LATER
+
+
+# ``register_protocol_policy`` has one home, ``telephonist.routing``; this re-export stays
+# until 0.2 for code that imported it from here.
+__getattr__ = deprecated_names(
+    __name__,
+    {
+        "register_protocol_policy": (
+            "telephonist.routing.register_protocol_policy",
+            lambda: policies.register_protocol_policy,
+        )
+    },
+)

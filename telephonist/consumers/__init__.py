@@ -3,14 +3,21 @@
 A function consumer is ``consumer(message, **kwargs)`` (``def`` or ``async def``); it
 reads ``message.content`` and answers with ``message.reply_channel.send({...})``,
 ``Channel(name).send({...})`` and ``Group(name).add/discard/send(...)``. Those calls
-work the same from both kinds: call them in a sync consumer, await them in an async one.
-Class-based consumers (``BaseConsumer``, ``AsyncConsumer`` and the generic WebSocket,
-HTTP and chat ones) are routed with ``route_class``.
+work the same from both kinds: call them in a sync consumer, await them in an async one
+(annotate an async consumer's argument ``AsyncMessage`` and mypy checks the awaits).
+Class-based consumers have Channels' names (``SyncConsumer``, ``AsyncConsumer`` and the
+generic WebSocket, HTTP and chat ones) and are routed with ``route_class``.
+
+This package exports the consumer API only; what the worker and the test tools use to
+run consumers is in :mod:`telephonist.consumers.context`.
 """
 
-from ._context import consumer_context, get_current_layer, release_sync_layer, set_default_layer
-from .base import AsyncConsumer, BaseConsumer, ConsumerBase, handler_name, is_async_consumer
-from .channel import Channel, Group
+from typing import TYPE_CHECKING
+
+from ..core.deprecation import deprecated_names
+from . import base, context
+from .base import AsyncConsumer, SyncConsumer, handler_name
+from .channel import AsyncChannel, AsyncGroup, Channel, Group
 from .chat import AsyncChatConsumer, ChatConsumer
 from .chat_registry import (
     ChatProtocol,
@@ -21,7 +28,7 @@ from .chat_registry import (
 )
 from .exceptions import ConsumeLater, DenyConnection, NoHandler
 from .http import AsyncHttpConsumer, HttpConsumer, response_messages
-from .message import Message
+from .message import AsyncMessage, Message
 from .signals import Signal, consumer_finished, consumer_started
 from .websocket import (
     AsyncJsonWebsocketConsumer,
@@ -31,17 +38,18 @@ from .websocket import (
 )
 
 __all__ = [
+    "AsyncChannel",
     "AsyncChatConsumer",
     "AsyncConsumer",
+    "AsyncGroup",
     "AsyncHttpConsumer",
     "AsyncJsonWebsocketConsumer",
+    "AsyncMessage",
     "AsyncWebsocketConsumer",
-    "BaseConsumer",
     "Channel",
     "ChatConsumer",
     "ChatProtocol",
     "ConsumeLater",
-    "ConsumerBase",
     "DenyConnection",
     "Group",
     "HttpConsumer",
@@ -49,18 +57,57 @@ __all__ = [
     "Message",
     "NoHandler",
     "Signal",
+    "SyncConsumer",
     "WebsocketConsumer",
     "chat_protocols",
-    "consumer_context",
     "consumer_finished",
     "consumer_started",
-    "get_current_layer",
     "handler_name",
-    "is_async_consumer",
     "register_chat_protocol",
-    "release_sync_layer",
     "response_messages",
     "room_group",
-    "set_default_layer",
     "unregister_chat_protocol",
 ]
+
+if TYPE_CHECKING:
+    from .base import is_async_consumer as is_async_consumer
+    from .context import consumer_context as consumer_context
+    from .context import get_current_layer as get_current_layer
+    from .context import release_sync_layer as release_sync_layer
+    from .context import set_default_layer as set_default_layer
+
+    BaseConsumer = SyncConsumer
+    ConsumerBase = base._Consumer
+
+# Old names users may have typed, until 0.2: Channels' class names, and the worker's
+# plumbing that used to be exported here (it now lives where the worker imports it).
+__getattr__ = deprecated_names(
+    __name__,
+    {
+        "BaseConsumer": ("telephonist.consumers.SyncConsumer", lambda: SyncConsumer),
+        "ConsumerBase": (
+            "telephonist.consumers.SyncConsumer or AsyncConsumer",
+            lambda: base._Consumer,
+        ),
+        "consumer_context": (
+            "telephonist.consumers.context.consumer_context",
+            lambda: context.consumer_context,
+        ),
+        "get_current_layer": (
+            "telephonist.consumers.context.get_current_layer",
+            lambda: context.get_current_layer,
+        ),
+        "is_async_consumer": (
+            "telephonist.consumers.base.is_async_consumer",
+            lambda: base.is_async_consumer,
+        ),
+        "release_sync_layer": (
+            "telephonist.core.sync.release_sync_layer",
+            lambda: context.release_sync_layer,
+        ),
+        "set_default_layer": (
+            "telephonist.consumers.context.set_default_layer",
+            lambda: context.set_default_layer,
+        ),
+    },
+)

@@ -1,13 +1,18 @@
 """Class-based consumers: one method per message type, sync or async.
 
 A subclass declares the channels it consumes and defines a method per message type,
-named after the type with dots and hyphens as underscores (``websocket.receive`` ->
-``websocket_receive(self, message, **kwargs)``). ``route_class(MyConsumer)`` routes it on
-its channels; each message gets a fresh instance with ``self.message`` and
-``self.kwargs`` (the route's named groups). ``BaseConsumer`` handlers run in a worker
-thread, ``AsyncConsumer`` handlers on the event loop; the helpers (``reply``,
-``send_to``, ``group_add``...) are the same for both: call them in sync code, await them
-in async code.
+named by Channels' rule: the type with dots as underscores (``websocket.receive`` ->
+``websocket_receive(self, message, **kwargs)``, ``chat.message`` -> ``chat_message``);
+hyphens, which Telephonist's protocol names use (``irc-client.receive``), become
+underscores too. ``route_class(MyConsumer)`` routes it on its channels; each message
+gets a fresh instance with ``self.message`` and ``self.kwargs`` (the route's named
+groups).
+
+Two kinds, with Channels' names: ``SyncConsumer`` handlers run in a worker thread,
+``AsyncConsumer`` handlers on the event loop. Their helpers (``reply``, ``send_to``,
+``group_add``...) do the same thing in the kind's own way: a ``SyncConsumer``'s block and
+return ``None``, an ``AsyncConsumer``'s are coroutines, so mypy flags a forgotten
+``await`` (``unused-coroutine``) where a message would otherwise silently not be sent.
 """
 
 from __future__ import annotations
@@ -15,26 +20,28 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .channel import Channel, Group
+from ..core.deprecation import deprecated_names
+from .channel import AsyncChannel, AsyncGroup, Channel, Group
+from .context import Done
 from .exceptions import NoHandler
-from .message import Message
+from .message import AsyncMessage, Message
 
-__all__ = ["AsyncConsumer", "BaseConsumer", "ConsumerBase", "handler_name", "is_async_consumer"]
+__all__ = ["AsyncConsumer", "SyncConsumer", "handler_name", "is_async_consumer"]
 
 
 def handler_name(message_type: str) -> str | None:
-    """``"websocket.receive"`` -> ``"websocket_receive"``; ``None`` for a type that must
-    not name a method (no dot, or a leading underscore: ``__init__`` is not a handler)."""
-    if "." not in message_type or message_type.startswith(("_", ".")):
+    """``"websocket.receive"`` -> ``"websocket_receive"``; ``None`` for a type that cannot
+    name a method (a leading underscore: ``__init__`` is not a handler)."""
+    if not message_type or message_type.startswith(("_", ".")):
         return None
     name = message_type.replace(".", "_").replace("-", "_")
     return name if name.isidentifier() else None
 
 
-class ConsumerBase:
-    """What sync and async class-based consumers share."""
+class _Consumer:
+    """What the two kinds share: routing metadata, the message, finding the handler."""
 
     #: Channels this consumer is routed on by ``route_class``.
     channels: ClassVar[Collection[str]] = ()
@@ -52,15 +59,14 @@ class ConsumerBase:
         """The method for this message: by its ``type``, else by its channel name."""
         for key in (self.message.type, self.message.channel.name):
             name = handler_name(key) if key else None
-            handler: object = getattr(self, name, None) if name else None
-            if callable(handler):
-                return handler
+            if name is not None and _is_handler(type(self), name):
+                handler: object = getattr(self, name, None)
+                if callable(handler):
+                    return handler
         raise NoHandler(
             f"{type(self).__qualname__} has no handler for type {self.message.type!r} "
             f"on channel {self.message.channel.name!r}"
         )
-
-    # -- sending: call in sync consumers, await in async ones -------------------------
 
     @property
     def reply_channel(self) -> Channel:
@@ -69,27 +75,37 @@ class ConsumerBase:
             raise LookupError(f"message on {self.message.channel.name!r} has no reply_channel")
         return channel
 
-    def reply(self, content: Mapping[str, Any]) -> Awaitable[None]:
-        """Send ``content`` to the reply channel of the message being consumed."""
-        return self.reply_channel.send(content)
 
-    def send_to(self, channel: Channel | str, content: Mapping[str, Any]) -> Awaitable[None]:
-        layer = self.message.channel_layer
-        target = channel if isinstance(channel, Channel) else Channel(channel, layer)
-        return target.send(content)
-
-    def group_add(self, group: str, channel: Channel | str | None = None) -> Awaitable[None]:
-        """Add ``channel`` (default: this message's reply channel) to ``group``."""
-        return Group(group, self.message.channel_layer).add(channel or self.reply_channel)
-
-    def group_discard(self, group: str, channel: Channel | str | None = None) -> Awaitable[None]:
-        return Group(group, self.message.channel_layer).discard(channel or self.reply_channel)
-
-    def group_send(self, group: str, content: Mapping[str, Any]) -> Awaitable[None]:
-        return Group(group, self.message.channel_layer).send(content)
+_handlers: dict[tuple[type, str], bool] = {}
 
 
-def _wrap(cls: type[ConsumerBase], consumer: Callable[..., Any]) -> Callable[..., Any]:
+def _is_handler(cls: type, name: str) -> bool:
+    try:
+        return _handlers[cls, name]
+    except KeyError:
+        answer = _handlers[cls, name] = _may_handle(cls, name)
+        return answer
+
+
+def _may_handle(cls: type, name: str) -> bool:
+    """Whether a message type may call ``cls``'s attribute ``name``.
+
+    Any method the user wrote may be a handler (``chat_message`` for ``chat.message``,
+    or for Channels' older dotless ``chat_message`` type). Of Telephonist's own methods,
+    only those named after a channel their class declares are (``websocket_receive``):
+    a message type is data, and ``{"type": "reply"}`` or ``{"type": "group.send"}`` must
+    not reach a helper.
+    """
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            if not klass.__module__.startswith("telephonist."):
+                return True
+            declared: Collection[str] = getattr(klass, "channels", ())
+            return any(handler_name(channel) == name for channel in declared)
+    return False
+
+
+def _wrap(cls: type[_Consumer], consumer: Callable[..., Any]) -> Callable[..., Any]:
     # Named after the class so logs and route descriptions show the class, not a closure.
     consumer.__name__ = cls.__name__
     consumer.__qualname__ = cls.__qualname__
@@ -100,8 +116,19 @@ def _wrap(cls: type[ConsumerBase], consumer: Callable[..., Any]) -> Callable[...
     return consumer
 
 
-class BaseConsumer(ConsumerBase):
-    """Sync class-based consumer: handlers run in a worker thread."""
+def _blocking(sent: Awaitable[None]) -> None:
+    """Finish a send made from sync code: a worker thread has already completed it."""
+    if not isinstance(sent, Done):
+        if isinstance(sent, Coroutine):
+            sent.close()
+        raise RuntimeError(
+            "a SyncConsumer's sends block: run it in a worker thread (route it), not on "
+            "the event loop; async code wants an AsyncConsumer"
+        )
+
+
+class SyncConsumer(_Consumer):
+    """Sync class-based consumer: handlers run in a worker thread, sends block."""
 
     is_async: ClassVar[bool] = False
 
@@ -115,21 +142,60 @@ class BaseConsumer(ConsumerBase):
     def dispatch(self) -> None:
         self.get_handler()(self.message, **self.kwargs)
 
+    def reply(self, content: Mapping[str, Any]) -> None:
+        """Send ``content`` to the reply channel of the message being consumed."""
+        _blocking(self.reply_channel.send(content))
 
-class AsyncConsumer(ConsumerBase):
-    """Async class-based consumer: handlers are coroutines run on the event loop."""
+    def send_to(self, channel: Channel | str, content: Mapping[str, Any]) -> None:
+        layer = self.message.channel_layer
+        target = channel if isinstance(channel, Channel) else Channel(channel, layer)
+        _blocking(target.send(content))
+
+    def group_add(self, group: str, channel: Channel | str | None = None) -> None:
+        """Add ``channel`` (default: this message's reply channel) to ``group``."""
+        _blocking(Group(group, self.message.channel_layer).add(channel or self.reply_channel))
+
+    def group_discard(self, group: str, channel: Channel | str | None = None) -> None:
+        _blocking(Group(group, self.message.channel_layer).discard(channel or self.reply_channel))
+
+    def group_send(self, group: str, content: Mapping[str, Any]) -> None:
+        _blocking(Group(group, self.message.channel_layer).send(content))
+
+
+class AsyncConsumer(_Consumer):
+    """Async class-based consumer: handlers are coroutines run on the event loop, and
+    so are its sends (await them)."""
 
     is_async: ClassVar[bool] = True
+    message: AsyncMessage
 
     @classmethod
     def as_consumer(cls) -> Callable[..., Coroutine[Any, Any, None]]:
-        async def consumer(message: Message, **kwargs: str) -> None:
+        async def consumer(message: AsyncMessage, **kwargs: str) -> None:
             await cls(message, **kwargs).dispatch()
 
         return _wrap(cls, consumer)
 
     async def dispatch(self) -> None:
         await self.get_handler()(self.message, **self.kwargs)
+
+    async def reply(self, content: Mapping[str, Any]) -> None:
+        """Send ``content`` to the reply channel of the message being consumed."""
+        await self.reply_channel.send(content)
+
+    async def send_to(self, channel: Channel | str, content: Mapping[str, Any]) -> None:
+        name = channel.name if isinstance(channel, Channel) else channel
+        await AsyncChannel(name, self.message.channel_layer).send(content)
+
+    async def group_add(self, group: str, channel: Channel | str | None = None) -> None:
+        """Add ``channel`` (default: this message's reply channel) to ``group``."""
+        await AsyncGroup(group, self.message.channel_layer).add(channel or self.reply_channel)
+
+    async def group_discard(self, group: str, channel: Channel | str | None = None) -> None:
+        await AsyncGroup(group, self.message.channel_layer).discard(channel or self.reply_channel)
+
+    async def group_send(self, group: str, content: Mapping[str, Any]) -> None:
+        await AsyncGroup(group, self.message.channel_layer).send(content)
 
 
 def is_async_consumer(consumer: object) -> bool:
@@ -150,3 +216,21 @@ def _is_coroutine_function(func: object) -> bool:
     # inspect covers functions, methods and partials; asgiref's sync_to_async wrappers
     # (Python < 3.12) only carry asyncio's ``_is_coroutine`` marker.
     return inspect.iscoroutinefunction(func) or getattr(func, "_is_coroutine", None) is not None
+
+
+if TYPE_CHECKING:
+    BaseConsumer = SyncConsumer
+    ConsumerBase = _Consumer
+
+# Until 0.2: ``BaseConsumer`` (Channels 1's sync base) is ``SyncConsumer`` now;
+# ``ConsumerBase`` was the shared base, which is no kind of consumer to subclass.
+__getattr__ = deprecated_names(
+    __name__,
+    {
+        "BaseConsumer": ("telephonist.consumers.SyncConsumer", lambda: SyncConsumer),
+        "ConsumerBase": (
+            "telephonist.consumers.SyncConsumer or AsyncConsumer",
+            lambda: _Consumer,
+        ),
+    },
+)

@@ -1,8 +1,14 @@
 """``Channel`` and ``Group``: the names consumers send to.
 
-Every operation returns an awaitable and is correct both ways (see ``_context``):
-``Channel("log").send({...})`` in sync code, ``await Channel("log").send({...})`` in
-async code. Without ``layer=`` they use the layer of the consumer being run.
+Every operation of ``Channel`` and ``Group`` returns an awaitable and is correct both
+ways (see ``context``): ``Channel("log").send({...})`` in sync code, ``await
+Channel("log").send({...})`` in async code. Without ``layer=`` they use the layer of the
+consumer being run.
+
+``AsyncChannel`` and ``AsyncGroup`` are their async faces, what async consumers are
+given: the same names, but each operation is a coroutine, so a forgotten ``await`` is a
+type error (mypy's ``unused-coroutine``) instead of a message silently not sent. A plain
+``Awaitable`` cannot be flagged: sync code legitimately drops the completed one it gets.
 """
 
 from __future__ import annotations
@@ -11,14 +17,14 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from ..core.base import BaseChannelLayer
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.names import require_valid_channel_name, require_valid_group_name
-from ._context import get_current_layer, perform
+from .context import get_current_layer, perform
 
-__all__ = ["Channel", "Group"]
+__all__ = ["AsyncChannel", "AsyncGroup", "Channel", "Group"]
 
 
-def _as_message(content: Mapping[str, Any]) -> Message:
+def _as_message(content: Mapping[str, Any]) -> Content:
     # Layers take a dict; a Mapping (a TypedDict, a message from elsewhere) is copied once.
     return content if isinstance(content, dict) else dict(content)
 
@@ -57,6 +63,19 @@ class Channel:
 
     def __repr__(self) -> str:
         return f"Channel({self.name!r})"
+
+
+class AsyncChannel(Channel):
+    """``Channel`` for async code: ``await channel.send({...})``, type-checked as such."""
+
+    __slots__ = ()
+
+    async def send(self, content: Mapping[str, Any]) -> None:
+        """Send ``content``; raises ``ChannelFull`` if the channel is at capacity."""
+        await self.channel_layer.send(self.name, _as_message(content))
+
+    def __repr__(self) -> str:
+        return f"AsyncChannel({self.name!r})"
 
 
 def _channel_name(channel: Channel | str) -> str:
@@ -111,3 +130,23 @@ class Group:
 
     def __repr__(self) -> str:
         return f"Group({self.name!r})"
+
+
+class AsyncGroup(Group):
+    """``Group`` for async code: each operation is a coroutine to await."""
+
+    __slots__ = ()
+
+    async def add(self, channel: Channel | str) -> None:
+        """Add ``channel`` (or refresh its membership)."""
+        await self.channel_layer.group_add(self.name, _channel_name(channel))
+
+    async def discard(self, channel: Channel | str) -> None:
+        await self.channel_layer.group_discard(self.name, _channel_name(channel))
+
+    async def send(self, content: Mapping[str, Any]) -> None:
+        """Send ``content`` to every member; full members are skipped (and counted)."""
+        await self.channel_layer.group_send(self.name, _as_message(content))
+
+    def __repr__(self) -> str:
+        return f"AsyncGroup({self.name!r})"

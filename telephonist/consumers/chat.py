@@ -15,10 +15,10 @@ How events are told apart and how rooms map to groups: ``chat_registry``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
-from .base import AsyncConsumer, BaseConsumer, ConsumerBase
+from .base import AsyncConsumer, SyncConsumer, _Consumer
 from .chat_registry import (
     ChatKind,
     chat_fields,
@@ -35,7 +35,7 @@ __all__ = ["AsyncChatConsumer", "ChatConsumer"]
 log = logging.getLogger("telephonist.consumers.chat")
 
 
-class _ChatBase(ConsumerBase):
+class _ChatBase(_Consumer):
     #: ``None``: the channels of every registered chat protocol. A collection narrows
     #: it (``{"websocket.receive"}``); ``extra_chat_channels`` adds to the default.
     chat_channels: ClassVar[Collection[str] | None] = None
@@ -97,27 +97,27 @@ class _ChatBase(ConsumerBase):
         """The group of everyone in ``room``."""
         return room_group(room, self.room_group_prefix)
 
-    def reply(self, text: str | Mapping[str, Any]) -> Awaitable[None]:
-        """Answer the sender: ``{"text": text}`` on the reply channel."""
-        return self.reply_channel.send(text_message(text))
-
-    def say(self, room: str, text: str | Mapping[str, Any]) -> Awaitable[None]:
-        """Send ``{"text": text}`` to everyone in ``room``, over every protocol."""
-        return self.group_send(self.room_group(room), text_message(text))
-
-    def enter_room(self, room: str) -> Awaitable[None]:
-        return self.group_add(self.room_group(room))
-
-    def leave_room(self, room: str) -> Awaitable[None]:
-        return self.group_discard(self.room_group(room))
-
     def accept_join(self, user: str, room: str) -> bool:
         """Whether ``user`` may join ``room`` (False refuses: WebSocket close 403)."""
         return True
 
 
-class ChatConsumer(_ChatBase, BaseConsumer):
-    """Sync chat consumer: hooks run in a worker thread."""
+class ChatConsumer(_ChatBase, SyncConsumer):
+    """Sync chat consumer: hooks run in a worker thread, sends block."""
+
+    def reply(self, text: str | Mapping[str, Any]) -> None:
+        """Answer the sender: ``{"text": text}`` on the reply channel."""
+        super().reply(text_message(text))
+
+    def say(self, room: str, text: str | Mapping[str, Any]) -> None:
+        """Send ``{"text": text}`` to everyone in ``room``, over every protocol."""
+        self.group_send(self.room_group(room), text_message(text))
+
+    def enter_room(self, room: str) -> None:
+        self.group_add(self.room_group(room))
+
+    def leave_room(self, room: str) -> None:
+        self.group_discard(self.room_group(room))
 
     def dispatch(self) -> None:
         text, user, room = chat_fields(self.message.content, self.kwargs)
@@ -154,7 +154,21 @@ class ChatConsumer(_ChatBase, BaseConsumer):
 
 
 class AsyncChatConsumer(_ChatBase, AsyncConsumer):
-    """Async chat consumer: hooks are coroutines run on the event loop."""
+    """Async chat consumer: hooks are coroutines run on the event loop (await its sends)."""
+
+    async def reply(self, text: str | Mapping[str, Any]) -> None:
+        """Answer the sender: ``{"text": text}`` on the reply channel."""
+        await super().reply(text_message(text))
+
+    async def say(self, room: str, text: str | Mapping[str, Any]) -> None:
+        """Send ``{"text": text}`` to everyone in ``room``, over every protocol."""
+        await self.group_send(self.room_group(room), text_message(text))
+
+    async def enter_room(self, room: str) -> None:
+        await self.group_add(self.room_group(room))
+
+    async def leave_room(self, room: str) -> None:
+        await self.group_discard(self.room_group(room))
 
     async def dispatch(self) -> None:
         text, user, room = chat_fields(self.message.content, self.kwargs)

@@ -14,8 +14,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import ClassVar
 
-from ..core.codec import Message as Content
-from .base import AsyncConsumer, BaseConsumer, ConsumerBase
+from ..core.codec import Content
+from .base import AsyncConsumer, SyncConsumer, _Consumer
 from .message import Message
 
 __all__ = ["AsyncHttpConsumer", "HttpConsumer", "response_messages"]
@@ -49,7 +49,7 @@ class _TooLarge(Exception):
 _TOO_LARGE = response_messages(413, b"Request body too large", [(b"content-type", b"text/plain")])
 
 
-class _BodyMixin(ConsumerBase):
+class _BodyMixin(_Consumer):
     channels: ClassVar[Sequence[str]] = ("http.request", "http.disconnect")
     max_body_size: ClassVar[int] = 10 * 1024 * 1024
     max_pending: ClassVar[int] = 1000
@@ -78,7 +78,7 @@ class _BodyMixin(ConsumerBase):
             _pending.pop((type(self), self.reply_channel.name), None)
 
 
-class HttpConsumer(_BodyMixin, BaseConsumer):
+class HttpConsumer(_BodyMixin, SyncConsumer):
     """Sync HTTP consumer: implement ``handle(body)``."""
 
     def http_request(self, message: Message, **kwargs: str) -> None:

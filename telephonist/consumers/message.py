@@ -1,14 +1,22 @@
-"""``Message``: what a consumer receives."""
+"""``Message``: what a consumer receives (Channels 1's name, with ``.content`` and
+``.reply_channel``), and ``AsyncMessage``, the same for async consumers.
+
+The Dispatcher gives async consumers an ``AsyncMessage``: its channels are
+``AsyncChannel``s, whose sends are coroutines, so annotating an ``async def`` consumer's
+argument ``AsyncMessage`` lets mypy flag a forgotten ``await``. At run time both work
+either way; the annotation is what changes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from ..core.base import BaseChannelLayer
-from .channel import Channel
+from ..core.codec import Content
+from .channel import AsyncChannel, Channel
 
-__all__ = ["Message"]
+__all__ = ["AsyncMessage", "Message"]
 
 
 class Message:
@@ -19,15 +27,18 @@ class Message:
     Attributes may be added (session decorators do), so this is a plain class.
     """
 
+    _channel_class: ClassVar[type[Channel]] = Channel
+
     def __init__(
-        self, content: dict[str, Any], channel_name: str, channel_layer: BaseChannelLayer
+        self, content: Content, channel_name: str, channel_layer: BaseChannelLayer
     ) -> None:
         self.content = content
-        self.channel = Channel(channel_name, channel_layer)
+        make = self._channel_class
+        self.channel = make(channel_name, channel_layer)
         self.channel_layer = channel_layer
         reply = content.get("reply_channel")
         self.reply_channel: Channel | None = (
-            Channel(reply, channel_layer) if isinstance(reply, str) and reply else None
+            make(reply, channel_layer) if isinstance(reply, str) and reply else None
         )
 
     @property
@@ -52,4 +63,12 @@ class Message:
         return self.content.keys()
 
     def __repr__(self) -> str:
-        return f"Message(channel={self.channel.name!r}, content={self.content!r})"
+        return f"{type(self).__name__}(channel={self.channel.name!r}, content={self.content!r})"
+
+
+class AsyncMessage(Message):
+    """A ``Message`` whose channels are ``AsyncChannel``s (``await`` their sends)."""
+
+    _channel_class: ClassVar[type[Channel]] = AsyncChannel
+    channel: AsyncChannel
+    reply_channel: AsyncChannel | None

@@ -15,8 +15,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ..core.codec import Message as Content
-from .base import AsyncConsumer, BaseConsumer
+from ..core.codec import Content
+from .base import AsyncConsumer, SyncConsumer
 from .message import Message
 
 __all__ = [
@@ -53,7 +53,7 @@ def _close(code: int | None, reason: str | None) -> Content:
     return message
 
 
-class WebsocketConsumer(BaseConsumer):
+class WebsocketConsumer(SyncConsumer):
     """Sync WebSocket consumer (handlers run in a worker thread)."""
 
     channels: ClassVar[Sequence[str]] = _CHANNELS

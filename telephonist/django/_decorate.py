@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..consumers.base import ConsumerBase
+from ..consumers.base import AsyncConsumer, SyncConsumer
 from ..consumers.message import Message
 from .db import db_call
 
@@ -63,7 +63,7 @@ def find_message(args: tuple[Any, ...]) -> Message:
     first = args[0] if args else None
     if isinstance(first, Message):
         return first
-    if isinstance(first, ConsumerBase):
+    if isinstance(first, (SyncConsumer, AsyncConsumer)):
         if len(args) > 1 and isinstance(args[1], Message):
             return args[1]
         return first.message
@@ -115,8 +115,11 @@ def _run_async(steps: tuple[Step, ...], func: Callable[..., Any]) -> Callable[..
     return wrapper
 
 
-def _wrap_class(cls: type[ConsumerBase], steps: tuple[Step, ...]) -> type[ConsumerBase]:
-    dispatch = cls.dispatch  # type: ignore[attr-defined]
+ConsumerClass = type[SyncConsumer] | type[AsyncConsumer]
+
+
+def _wrap_class(cls: ConsumerClass, steps: tuple[Step, ...]) -> ConsumerClass:
+    dispatch = cls.dispatch
     marks: frozenset[str] = getattr(dispatch, "_telephonist_steps", frozenset())
     todo = tuple(s for s in steps if s.name not in marks)  # a base class has them already
     if not todo:
@@ -124,7 +127,7 @@ def _wrap_class(cls: type[ConsumerBase], steps: tuple[Step, ...]) -> type[Consum
     run = _run_async if cls.is_async else _run_sync
     wrapped = run(todo, dispatch)
     wrapped._telephonist_steps = marks | {s.name for s in todo}  # type: ignore[attr-defined]
-    cls.dispatch = wrapped  # type: ignore[attr-defined]
+    cls.dispatch = wrapped  # type: ignore[method-assign]
     return cls
 
 
@@ -132,7 +135,7 @@ def consumer_decorator(*steps: Step) -> Callable[[F], F]:
     """A decorator running ``steps`` around a consumer of any shape."""
 
     def decorate(target: F) -> F:
-        if isinstance(target, type) and issubclass(target, ConsumerBase):
+        if isinstance(target, type) and issubclass(target, (SyncConsumer, AsyncConsumer)):
             return _wrap_class(target, steps)  # type: ignore[return-value]
         if not callable(target):
             raise TypeError(f"cannot decorate {target!r}: not a consumer")

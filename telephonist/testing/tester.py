@@ -27,10 +27,11 @@ from collections.abc import Mapping, Sequence
 from contextvars import Token
 from typing import Any
 
-from ..consumers import _context
+from ..consumers.context import pop_layer, push_layer
 from ..core.base import BaseChannelLayer
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.memory import InMemoryChannelLayer
+from ..core.sync import release_sync_layer
 from ..dispatch import Dispatcher, Outcome
 from ..routing import Include, Route, Router
 
@@ -82,12 +83,12 @@ class AsyncConsumerTester:
         """Make the tester's layer the one ``Channel(name)``/``Group(name)`` use in the
         test itself (to seed groups, or send outside any consumer)."""
         if self._token is None:
-            self._token = _context.push_layer(self.layer)
+            self._token = push_layer(self.layer)
 
     def deactivate(self) -> None:
         """Undo ``activate`` (in the context that called it)."""
         if self._token is not None:
-            _context.pop_layer(self._token)
+            pop_layer(self._token)
             self._token = None
 
     async def close(self) -> None:
@@ -95,7 +96,7 @@ class AsyncConsumerTester:
         # Joined from another thread: a consumer still running (its send was cancelled)
         # may need this loop to finish, which blocking the loop here would deadlock.
         await asyncio.to_thread(self._executor.shutdown, wait=True)
-        _context.release_sync_layer(self.layer)
+        release_sync_layer(self.layer)
         await self.layer.flush()
 
     # -- sending ------------------------------------------------------------------------
@@ -114,7 +115,7 @@ class AsyncConsumerTester:
         ``reply=True`` adds the tester's reply channel (unless ``content`` has one),
         a string adds that one, ``False`` none. ``type`` defaults to the channel name.
         """
-        message: Message = {"type": channel, **(content or {})}
+        message: Content = {"type": channel, **(content or {})}
         if reply is not False and "reply_channel" not in message:
             message["reply_channel"] = reply if isinstance(reply, str) else self.reply_channel
         outcome = await self.dispatcher.dispatch(channel, message)
@@ -142,17 +143,17 @@ class AsyncConsumerTester:
 
     # -- reading what consumers sent ----------------------------------------------------
 
-    async def get_next_message(self, channel: str) -> Message | None:
+    async def get_next_message(self, channel: str) -> Content | None:
         """The next message waiting on ``channel``, or ``None`` at once if there is none."""
         if self.layer.depths().get(channel, 0) == 0:
             return None
         return (await self.layer.receive_many(channel, 1))[0]
 
-    async def get_next_reply(self, reply_channel: str | None = None) -> Message | None:
+    async def get_next_reply(self, reply_channel: str | None = None) -> Content | None:
         """The next message on the reply channel (default: the tester's), or ``None``."""
         return await self.get_next_message(reply_channel or self.reply_channel)
 
-    async def replies(self, reply_channel: str | None = None) -> list[Message]:
+    async def replies(self, reply_channel: str | None = None) -> list[Content]:
         """Every message waiting on the reply channel, in order (they are consumed)."""
         found = []
         channel = reply_channel or self.reply_channel
@@ -169,7 +170,7 @@ class AsyncConsumerTester:
         *,
         reply_channel: str | None = None,
         **keys: Any,
-    ) -> Message:
+    ) -> Content:
         """Take the next reply and assert it has the given keys and values (others may
         be present): ``await t.assert_reply(type="websocket.send", text="hi")``."""
         wanted = {**(expected or {}), **keys}

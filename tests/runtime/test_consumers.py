@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,22 +16,24 @@ from telephonist.consumers import (
     AsyncHttpConsumer,
     AsyncJsonWebsocketConsumer,
     AsyncWebsocketConsumer,
-    BaseConsumer,
     Channel,
     Group,
     HttpConsumer,
     JsonWebsocketConsumer,
     Message,
+    SyncConsumer,
     WebsocketConsumer,
-    _context,
+    base,
+    context,
     handler_name,
-    is_async_consumer,
-    release_sync_layer,
-    set_default_layer,
 )
+from telephonist.consumers.base import is_async_consumer
+from telephonist.consumers.context import set_default_layer
+from telephonist.core import sync
 from telephonist.core.memory import InMemoryChannelLayer
+from telephonist.core.sync import release_sync_layer
 from telephonist.dispatch import Outcome
-from telephonist.routing import route, route_class
+from telephonist.routing import register_protocol_policy, route, route_class
 from telephonist.testing import AsyncConsumerTester, ConsumerTester
 
 # -- Message, Channel, Group --------------------------------------------------------------
@@ -103,7 +106,7 @@ def test_plain_thread_with_an_explicit_layer(layer_class: type[InMemoryChannelLa
     thread.start()
     thread.join(10)
     # The exact in-memory layer is used in the thread itself; others need a SyncLayer.
-    assert (layer in _context._sync_layers) is (layer_class is SubclassedLayer)
+    assert (layer in sync._facades) is (layer_class is SubclassedLayer)
     release_sync_layer(layer)
     assert errors == []
     assert layer.depths() == {"inbox.y": 1}
@@ -136,7 +139,7 @@ def test_is_async_consumer() -> None:
     class CallableSync:
         def __call__(self, message: Message) -> None: ...
 
-    class Sync(BaseConsumer):
+    class Sync(SyncConsumer):
         channels = ("a.b",)
 
     class Async(AsyncConsumer):
@@ -155,18 +158,59 @@ def test_is_async_consumer() -> None:
 
 
 def test_handler_names() -> None:
+    # Channels' rule: dots become underscores (and hyphens, for irc-client.*).
     assert handler_name("websocket.receive") == "websocket_receive"
+    assert handler_name("chat.message_sent") == "chat_message_sent"
     assert handler_name("irc-client.receive") == "irc_client_receive"
+    assert handler_name("chat_message") == "chat_message"  # Channels' older dotless style
     assert handler_name("__init__") is None
     assert handler_name("_private.x") is None
-    assert handler_name("reply") is None  # no dot: cannot reach helper methods
     assert handler_name("a.b c") is None
+
+
+class Room(SyncConsumer):
+    channels = ("room.events",)
+
+    def chat_message(self, message: Message, **kwargs: str) -> None:
+        self.reply({"text": message["text"]})
+
+
+def test_types_reach_the_users_handlers_never_the_frameworks_helpers() -> None:
+    with ConsumerTester([route_class(Room)]) as t:
+        t.send_and_consume("room.events", {"type": "chat.message", "text": "a"})
+        t.assert_reply(text="a")
+        t.send_and_consume("room.events", {"type": "chat_message", "text": "b"})
+        t.assert_reply(text="b")
+        # A message type is data: none of these may call the helper it spells.
+        for helper in ("reply", "send_to", "group.send", "group_add", "dispatch", "__init__"):
+            assert t.send("room.events", {"type": helper, "text": "x"}) is Outcome.ERROR
+        t.assert_no_reply()
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "current"),
+    [
+        ("telephonist.consumers", "BaseConsumer", SyncConsumer),
+        ("telephonist.consumers.base", "BaseConsumer", SyncConsumer),
+        ("telephonist.consumers", "ConsumerBase", base._Consumer),
+        ("telephonist.consumers", "consumer_context", context.consumer_context),
+        ("telephonist.consumers", "get_current_layer", context.get_current_layer),
+        ("telephonist.consumers", "set_default_layer", set_default_layer),
+        ("telephonist.consumers", "release_sync_layer", release_sync_layer),
+        ("telephonist.consumers", "is_async_consumer", is_async_consumer),
+        ("telephonist.dispatch", "register_protocol_policy", register_protocol_policy),
+    ],
+)
+def test_old_names_still_work_with_a_warning(module: str, old: str, current: object) -> None:
+    with pytest.warns(DeprecationWarning, match=rf"{module}\.{old} is deprecated: use "):
+        assert getattr(importlib.import_module(module), old) is current
+    assert not hasattr(importlib.import_module(module), "NoSuchName")
 
 
 # -- class-based consumers -----------------------------------------------------------------
 
 
-class Greeter(BaseConsumer):
+class Greeter(SyncConsumer):
     channels = ("irc-client.receive", "slack.message")
 
     def irc_client_receive(self, message: Message, **kwargs: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telephonist.consumers import BaseConsumer, Message
+from telephonist.consumers import Message, SyncConsumer
 from telephonist.routing import Router, RoutingError, include, route, route_class
 
 
@@ -153,10 +153,10 @@ def test_module_with_channel_routing(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_route_class_takes_channels_from_the_class() -> None:
-    class Consumer(BaseConsumer):
+    class Consumer(SyncConsumer):
         channels = ("websocket.connect", "websocket.receive")
 
-    class Dynamic(BaseConsumer):
+    class Dynamic(SyncConsumer):
         @classmethod
         def channel_names(cls) -> set[str]:
             return {"slack.message"}
@@ -191,7 +191,7 @@ def test_bad_regex_names_the_route_and_the_problem() -> None:
         (route("http.request", room, path=r"^/(?P<nope>\w+)$"), "cannot be called as"),
         (route("http.request", index, path=r"^/(?P<room>\w+)$"), "unexpected keyword"),
         (route("http.request", room), "missing a required argument: 'room'"),
-        (route_class(BaseConsumer), "declares no channels"),
+        (route_class(SyncConsumer), "declares no channels"),
         (include("tests.runtime.no_such_module"), "'tests.runtime.no_such_module' is neither"),
         (include("no_such_package.routing"), "importing 'no_such_package' failed"),
         (include("tests.runtime.test_routing.nothing"), "has no attribute 'nothing'"),

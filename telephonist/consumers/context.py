@@ -1,5 +1,9 @@
 """Where a consumer's sends go, and how one call works from both sync and async code.
 
+This is the plumbing under ``Channel`` and the consumer classes, for the worker (the
+Dispatcher runs every consumer in ``consumer_context``) and the test tools; consumers
+themselves never import it.
+
 Theory of operation
 -------------------
 ``Channel(name).send(...)`` must work in an async consumer (``await ch.send(...)``), in a
@@ -7,18 +11,18 @@ sync consumer running in a worker thread (``ch.send(...)``) and in a plain scrip
 send methods therefore always return an awaitable, built by ``perform``:
 
 * on a thread with a running event loop, the coroutine itself: the caller awaits it;
-* on a worker thread, the coroutine is run on the *worker's* loop (published by the
-  Dispatcher through ``_worker_loop``, a contextvar it copies into the thread) and the
-  call blocks until the layer accepted the message; the awaitable returned is already
-  complete. Running on the worker's loop matters: a Redis layer's connections belong to
-  that loop, and using them from another one is the classic "attached to a different
-  loop" failure;
-* with no worker at all (a script, a shell), a ``SyncLayer`` over the layer, which owns
-  a private loop for exactly that reason;
+* on any other thread, the call blocks until the layer accepted the message, through
+  the layer's ``sync_layer`` facade, and the awaitable returned is already complete. In
+  a worker thread the facade runs the call on the *worker's* loop (``consumer_context``
+  publishes it as the ``home_loop``, and the Dispatcher copies the context into the
+  thread): a Redis layer's connections belong to that loop, and using them from another
+  one is the classic "attached to a different loop" failure. With no worker at all (a
+  script, a shell) the facade runs it on a private loop of its own;
 * except for the in-memory layer, which is thread-safe and never suspends: its
   operations simply run in the calling thread.
 
-So sync code simply calls and async code awaits, and both are correct and type-check.
+So sync code simply calls and async code awaits, and both are correct. The typed faces
+(``AsyncChannel``, ``AsyncConsumer``'s helpers, ``SyncConsumer``'s) are built on this.
 The layer is the one given explicitly, else the one the Dispatcher set for this
 consumer, else the process default (``set_default_layer``).
 """
@@ -27,14 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator
 from contextvars import ContextVar, Token
 from typing import Any, Generic, TypeVar
 
 from ..core.base import BaseChannelLayer
 from ..core.memory import InMemoryChannelLayer
-from ..core.sync import SyncLayer
+from ..core.sync import SyncLayer, home_loop, release_sync_layer, running_home_loop, sync_layer
 
 __all__ = [
     "Done",
@@ -50,12 +53,7 @@ __all__ = [
 T = TypeVar("T")
 
 _current_layer: ContextVar[BaseChannelLayer | None] = ContextVar("telephonist_layer", default=None)
-_worker_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
-    "telephonist_worker_loop", default=None
-)
 _default_layer: BaseChannelLayer | None = None
-_sync_layers: dict[BaseChannelLayer, SyncLayer] = {}
-_sync_lock = threading.Lock()
 
 
 class Done(Generic[T]):
@@ -85,8 +83,9 @@ def get_current_layer() -> BaseChannelLayer:
     layer = _current_layer.get() or _default_layer
     if layer is None:
         raise RuntimeError(
-            "no channel layer here: pass layer= explicitly, run inside a worker, or call "
-            "telephonist.consumers.set_default_layer(layer) first"
+            "no channel layer here: pass layer= explicitly (the project's layer is "
+            "telephonist.core.layers.get_channel_layer()), run inside a worker, or call "
+            "telephonist.consumers.context.set_default_layer(layer) first"
         )
     return layer
 
@@ -111,13 +110,12 @@ def consumer_context(
     The Dispatcher wraps every consumer call in this; a context copied inside the block
     (``contextvars.copy_context()``) carries both into a thread.
     """
-    layer_token = _current_layer.set(layer)
-    loop_token = _worker_loop.set(loop)
+    token = _current_layer.set(layer)
     try:
-        yield
+        with home_loop(loop):
+            yield
     finally:
-        _worker_loop.reset(loop_token)
-        _current_layer.reset(layer_token)
+        _current_layer.reset(token)
 
 
 def perform(
@@ -138,11 +136,10 @@ def perform(
         # is most of a sync consumer's cost per send on the all-in-one path. Exact type
         # only: a subclass may await something that needs a loop.
         return Done(_run_inline(coroutine(layer)))
-    loop = _worker_loop.get()
-    if loop is not None and loop.is_running():
-        future = asyncio.run_coroutine_threadsafe(coroutine(layer), loop)
-        return Done(future.result())
-    return Done(blocking(_sync_layer(layer)))
+    loop = running_home_loop()
+    if loop is not None:  # a worker thread: straight to the worker's loop
+        return Done(asyncio.run_coroutine_threadsafe(coroutine(layer), loop).result())
+    return Done(blocking(sync_layer(layer)))
 
 
 def _run_inline(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -153,19 +150,3 @@ def _run_inline(coroutine: Coroutine[Any, Any, T]) -> T:
         return value
     coroutine.close()
     raise RuntimeError("an in-memory layer operation suspended outside an event loop")
-
-
-def _sync_layer(layer: BaseChannelLayer) -> SyncLayer:
-    with _sync_lock:
-        sync = _sync_layers.get(layer)
-        if sync is None:
-            sync = _sync_layers[layer] = SyncLayer(layer)
-        return sync
-
-
-def release_sync_layer(layer: BaseChannelLayer) -> None:
-    """Stop the private loop thread a script's blocking sends started for ``layer``."""
-    with _sync_lock:
-        sync = _sync_layers.pop(layer, None)
-    if sync is not None:
-        sync.close()
