@@ -11,13 +11,13 @@ sync consumer running in a worker thread (``ch.send(...)``) and in a plain scrip
 send methods therefore always return an awaitable, built by ``perform``:
 
 * on a thread with a running event loop, the coroutine itself: the caller awaits it;
-* on any other thread, the call blocks until the layer accepted the message, through
-  the layer's ``sync_layer`` facade, and the awaitable returned is already complete. In
-  a worker thread the facade runs the call on the *worker's* loop (``consumer_context``
-  publishes it as the ``home_loop``, and the Dispatcher copies the context into the
-  thread): a Redis layer's connections belong to that loop, and using them from another
-  one is the classic "attached to a different loop" failure. With no worker at all (a
-  script, a shell) the facade runs it on a private loop of its own;
+* on any other thread, the call blocks until the layer accepted the message, and the
+  awaitable returned is already complete. In a worker thread the call runs on the
+  *worker's* loop (``consumer_context`` publishes it as ``core.sync``'s ``home_loop``,
+  and the Dispatcher copies the context into the thread): a Redis layer's connections
+  belong to that loop, and using them from another one is the classic "attached to a
+  different loop" failure. With no worker at all (a script, a shell) it goes through
+  the layer's ``sync_layer`` facade, which owns a private loop for exactly that reason;
 * except for the in-memory layer, which is thread-safe and never suspends: its
   operations simply run in the calling thread.
 
