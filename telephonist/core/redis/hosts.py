@@ -91,7 +91,8 @@ class HostSpec:
         """A redis-py pool for this host, used only as a factory of connections."""
         options = {**_DEFAULTS, **(_KEEPALIVE if self.is_tcp else {}), **self.kwargs, **_FORCED}
         if self.master_name is not None:
-            manager = Sentinel(  # type: ignore[no-untyped-call]
+            # Typed from redis-py 8 on, untyped before: the ignore must fit both.
+            manager = Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
                 list(self.sentinels), sentinel_kwargs=dict(self.sentinel_kwargs) or None
             )
             return SentinelConnectionPool(self.master_name, manager, **options)  # type: ignore[no-untyped-call]
