@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from _report import render_table
+
+from telephonist.testing.processes import Process
 
 __all__ = ["profile_run", "summarize"]
 
@@ -164,26 +164,24 @@ def profile_run(pids: list[int], seconds: int, load: Callable[[], object], prefi
     py_spy = _py_spy()
     prefix.parent.mkdir(parents=True, exist_ok=True)
     spies = []
-    for pid in pids:
-        out = prefix.with_name(f"{prefix.name}-{pid}.txt")
-        args = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds + 1)]
-        args += ["--rate", str(RATE), "--format", "raw", "--output", str(out)]
-        args += ["--nonblocking", "--threads", "--gil"]
-        spy = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        spies.append((spy, out))
     try:
-        time.sleep(0.5)  # py-spy attached before the load starts
+        for pid in pids:
+            out = prefix.with_name(f"{prefix.name}-{pid}.txt")
+            args = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds + 1)]
+            args += ["--rate", str(RATE), "--format", "raw", "--output", str(out)]
+            args += ["--nonblocking", "--threads", "--gil"]
+            spies.append((Process(args, log=out.with_suffix(".log")), out))
+        for spy, _ in spies:  # py-spy says so once it has attached
+            spy.wait_for_line("Sampling process", timeout=30)
         load()
         parts = []
         for spy, out in spies:
-            _, err = spy.communicate(timeout=seconds + 30)
-            if spy.returncode != 0 or not out.exists():
-                parts.append(f"{out.name}: py-spy failed: {err.decode(errors='replace')[-500:]}")
+            code = spy.wait(seconds + 30)
+            if code != 0 or not out.exists():
+                parts.append(f"{out.name}: py-spy failed: {spy.output()[-500:]}")
             else:
                 parts.append(summarize(out, seconds))
         return "\n\n".join(parts)
     finally:
         for spy, _ in spies:
-            if spy.poll() is None:
-                spy.kill()
-                spy.wait()
+            spy.stop()

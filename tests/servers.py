@@ -1,69 +1,29 @@
 """Private real servers for tests: started on a free loopback port in a temp dir, ready
-when a TCP connect succeeds (never a fixed sleep), stopped by the PID we started."""
+when a TCP connect succeeds (never a fixed sleep), stopped by the PID we started
+(``telephonist.testing.processes``)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from telephonist.testing.processes import Process, ProcessExited, free_port, wait_until
 
 __all__ = [
     "RedisServer",
     "TlsFiles",
     "create_cluster",
     "find_redis_server",
-    "free_port",
     "redis_binaries",
     "redis_cli",
     "require_service",
     "supports_tls",
-    "wait_for_port",
-    "wait_for_unix_socket",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for_port(
-    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 15.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.01)  # poll interval of a readiness probe, not synchronisation
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
-
-
-def wait_for_unix_socket(
-    path: Path, proc: subprocess.Popen[bytes] | None = None, timeout: float = 15.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before listening")
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.connect(str(path))
-                return
-        except OSError:
-            time.sleep(0.01)  # poll interval of a readiness probe, not synchronisation
-    raise TimeoutError(f"nothing listening on {path} after {timeout}s")
 
 
 def require_service(what: str) -> None:
@@ -179,7 +139,7 @@ class RedisServer:
     directory: Path
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Process | None = None
     unixsocket: Path | None = None
     tls: TlsFiles | None = None
     sentinel_of: tuple[RedisServer, str] | None = None  # (master, master name)
@@ -242,28 +202,21 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            self._args(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        self.proc = Process(self._args(), log=self.directory / "process.log")
         try:
             if self.unixsocket is not None:
-                wait_for_unix_socket(self.unixsocket, self.proc)
+                self.proc.wait_for_unix_socket(self.unixsocket)
             else:
-                wait_for_port(self.port, self.proc)
-        except (RuntimeError, TimeoutError) as exc:
+                self.proc.wait_for_port(self.port)
+        except (ProcessExited, TimeoutError) as exc:
             self.stop()
             log = self.logfile.read_text() if self.logfile.exists() else ""
             raise RuntimeError(f"{exc}; server log:\n{log[-2000:]}") from exc
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.proc is not None:
+            self.proc.stop()
         self.proc = None
 
     def restart(self) -> None:
@@ -309,9 +262,9 @@ def create_cluster(servers: list[RedisServer], timeout: float = 30.0) -> None:
         "0",
         "--cluster-yes",
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all("cluster_state:ok" in s.cli("cluster", "info") for s in servers):
-            return
-        time.sleep(0.1)  # poll interval of a readiness probe, not synchronisation
-    raise TimeoutError("the cluster did not reach cluster_state:ok")
+    wait_until(
+        lambda: all("cluster_state:ok" in s.cli("cluster", "info") for s in servers),
+        timeout=timeout,
+        what="cluster_state:ok on every node",
+        interval=0.1,  # each look runs the CLI once per node
+    )

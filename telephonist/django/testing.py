@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
-import subprocess
+import shutil
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from django.test import TransactionTestCase
 
 from ..testing import ConsumerTester as _BaseTester
 from ..testing import Routing
+from ..testing.processes import Process, ProcessExited
 from .routing import compose
 from .settings import load_django_config
 from .state import connection_state
@@ -44,6 +44,7 @@ __all__ = ["ConsumerTester", "LiveServer", "LiveServerError", "TelephonistLiveSe
 # Not TELEPHONIST_*: that prefix is read as settings (telephonist.config.sources).
 DATABASES_ENV = "DJANGO_LIVE_TEST_DATABASES"
 _ENDPOINT = re.compile(r"^interface (?P<name>[\w.-]+): (?P<where>\S+://\S+.*)$")
+_READY = r"^telephonist: ready$"
 
 
 def project_routing() -> Routing:
@@ -122,9 +123,8 @@ class LiveServer:
         self.cwd = cwd
         self.databases = databases
         self.urls: dict[str, list[str]] = {}
-        self.output: list[str] = []
-        self._proc: subprocess.Popen[str] | None = None
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._proc: Process | None = None
+        self._log = ""  # what a stopped server printed
 
     @property
     def http_url(self) -> str:
@@ -150,15 +150,8 @@ class LiveServer:
             ),
             **self.env,
         }
-        self._proc = subprocess.Popen(
-            args,
-            cwd=self.cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
+        directory = Path(tempfile.mkdtemp(prefix="telephonist-live-"))
+        self._proc = Process(args, log=directory / "server.log", cwd=self.cwd, env=env)
         try:
             self._wait_ready()
         except BaseException:
@@ -166,55 +159,43 @@ class LiveServer:
             raise
         return self
 
-    def _read(self) -> None:
-        assert self._proc is not None
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
-
     def _wait_ready(self) -> None:
+        assert self._proc is not None
         deadline = time.monotonic() + self.timeout
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LiveServerError(f"not ready within {self.timeout}s:\n" + self.log)
             try:
-                line = self._lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise LiveServerError("the server exited before it was ready:\n" + self.log)
-            self.output.append(line)
-            found = _ENDPOINT.match(line)
-            if found and "not enabled" not in line:
+                line = self._proc.wait_for_line(
+                    f"{_ENDPOINT.pattern}|{_READY}",
+                    timeout=max(0.0, deadline - time.monotonic()),
+                )
+            except (ProcessExited, TimeoutError) as exc:
+                raise LiveServerError(f"{exc}\n{self.log}") from None
+            found = _ENDPOINT.match(line.group(0))
+            if found and "not enabled" not in line.group(0):
                 self.urls[found["name"]] = [u.strip() for u in found["where"].split(",")]
-            if line == "telephonist: ready":
+            if line.group(0) == "telephonist: ready":
                 return
 
     @property
     def log(self) -> str:
         """Everything the server printed so far (stdout and stderr)."""
-        while True:
-            try:
-                line = self._lines.get_nowait()
-            except queue.Empty:
-                break
-            if line is not None:
-                self.output.append(line)
-        return "\n".join(self.output)
+        return self._proc.output() if self._proc is not None else self._log
+
+    @property
+    def output(self) -> list[str]:
+        """``log`` as lines."""
+        return self.log.splitlines()
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM (a graceful stop), then a kill if it takes longer than ``timeout``."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.terminate()
         try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+            proc.stop(timeout)
+        finally:
+            self._log = proc.output()
+            shutil.rmtree(proc.log.parent, ignore_errors=True)
 
     def __enter__(self) -> LiveServer:
         return self.start()

@@ -3,7 +3,8 @@
 
 Every wait is bounded and waits on a line the process prints or a socket answer. Every
 process is started in its own session and its process group (the group of the PID we
-started: the reloader's parent and child) is killed in teardown.
+started: the reloader's parent and child) is killed in teardown
+(``telephonist.testing.processes``).
 """
 
 from __future__ import annotations
@@ -11,16 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import queue
-import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -28,63 +23,25 @@ import websockets
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
-from tests.servers import RedisServer, free_port
+from telephonist.testing.processes import free_port
+from tests.servers import RedisServer
+
+from .processes import TIMEOUT, Proc
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMEOUT = 30.0
-
-
-@dataclass
-class Proc:
-    popen: subprocess.Popen[str]
-    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
-    seen: list[str] = field(default_factory=list)
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def wait_for(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        regex = re.compile(pattern)
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                raise AssertionError(f"exited before {pattern!r}:\n" + "\n".join(self.seen))
-            self.seen.append(line)
-            if found := regex.search(line):
-                return found
-        raise AssertionError(f"no {pattern!r} within {timeout}s:\n" + "\n".join(self.seen))
-
-    def endpoint(self, name: str) -> str:
-        return self.wait_for(rf"^interface {name}: (\S+)$").group(1)
-
-    def stop(self) -> int:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGINT)
-        return self.popen.wait(TIMEOUT)
-
-    def kill(self) -> None:
-        if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(TIMEOUT)
 
 
 Manage = Callable[..., Proc]
 
 
 @pytest.fixture
-def manage() -> Iterator[Manage]:
+def manage(tmp_path: Path) -> Iterator[Manage]:
     started: list[Proc] = []
 
     def start(*args: str, env: dict[str, str] | None = None) -> Proc:
-        popen = subprocess.Popen(
+        proc = Proc(
             [sys.executable, "-m", "django", *args],
+            log=tmp_path / f"manage-{len(started)}.log",
             cwd=ROOT,
             env={
                 **os.environ,
@@ -92,13 +49,8 @@ def manage() -> Iterator[Manage]:
                 "PYTHONUNBUFFERED": "1",
                 **(env or {}),
             },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own process group: reloader parent and child
+            new_session=True,  # its own process group: reloader parent and child
         )
-        proc = Proc(popen)
-        threading.Thread(target=proc._read, daemon=True).start()
         started.append(proc)
         return proc
 
@@ -147,7 +99,7 @@ def test_runserver_reports_a_port_in_use(manage: Manage) -> None:
     first.wait_for(r"^telephonist: ready$")
     second = manage("runserver", f"127.0.0.1:{port}", "--noreload")
     second.wait_for(r"Address already in use|already in use")
-    assert second.popen.wait(TIMEOUT) != 0
+    assert second.wait(TIMEOUT) != 0
 
 
 def test_runserver_reloads_when_code_changes(manage: Manage, tmp_path: Path) -> None:
@@ -262,8 +214,8 @@ def test_help_of_the_commands(manage: Manage) -> None:
         "runinterfaces": ["--interface", "--set", "--config"],
     }.items():
         proc = manage(command, "--help")
-        assert proc.popen.wait(TIMEOUT) == 0
-        out = "\n".join(line for line in iter(proc.lines.get, None))
+        assert proc.wait(TIMEOUT) == 0
+        out = proc.output()
         for option in options:
             assert option in out, (command, option)
 
@@ -275,4 +227,4 @@ def test_bad_settings_stop_the_commands_with_the_key_to_change(manage: Manage) -
         r"telephonist\.E002\) TELEPHONIST\['interfaces'\]\['http'\]\['max_connections'\]: "
         r"Input should be a valid integer \(got 'lots'\)"
     )
-    assert proc.popen.wait(TIMEOUT) == 1
+    assert proc.wait(TIMEOUT) == 1

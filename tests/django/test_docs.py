@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 
-from tests.servers import free_port
+from telephonist.testing.processes import free_port
 
-from .test_commands import TIMEOUT, Proc
+from .processes import TIMEOUT, Proc
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "django.md").read_text()
 BIN = Path(sys.executable).parent
@@ -80,17 +78,13 @@ def test_the_quick_start_works_as_written(tmp_path: Path) -> None:
     assert runserver == "$ python manage.py runserver"
     port = free_port()  # 8000 may be taken here: the address argument, as Django's
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    popen = subprocess.Popen(
+    proc = Proc(
         [sys.executable, *shlex.split(runserver.removeprefix("$ python ")), f"127.0.0.1:{port}"],
+        log=tmp_path / "runserver.log",
         cwd=tmp_path,
         env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+        new_session=True,
     )
-    proc = Proc(popen)
-    threading.Thread(target=proc._read, daemon=True).start()
     try:
         assert proc.endpoint("http") == f"http://127.0.0.1:{port}"
         proc.wait_for(r"^telephonist: ready$")
@@ -104,6 +98,4 @@ def test_the_quick_start_works_as_written(tmp_path: Path) -> None:
             assert b"Django administration" in page.read()
         assert _run("python manage.py check", tmp_path).startswith("System check identified")
     finally:
-        if popen.poll() is None:
-            os.killpg(popen.pid, signal.SIGKILL)
-        popen.wait(TIMEOUT)
+        proc.kill()

@@ -1,6 +1,6 @@
 """Real SMTP clients, run without blocking the loop the server lives on.
 
-swaks runs as a subprocess (its exit code tells the failing stage: 23 MAIL, 24 RCPT,
+swaks runs as a subprocess in a thread (its exit code tells the failing stage: 23 MAIL, 24 RCPT,
 25 DATA, 26 rejected after DATA, 28 AUTH, 29 TLS); smtplib runs in a thread.
 """
 
@@ -11,6 +11,7 @@ import re
 import shutil
 import smtplib
 import ssl
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -43,19 +44,13 @@ async def swaks(*args: str, within: float = 60) -> SwaksResult:
     if binary is None:
         require_service("swaks (apt install swaks)")
     assert binary is not None
-    proc = await asyncio.create_subprocess_exec(
-        binary, "--server", "127.0.0.1", "--helo", "client.test", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    # subprocess.run kills swaks if it outlives ``within``; a thread keeps the loop free.
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [binary, "--server", "127.0.0.1", "--helo", "client.test", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=within, check=False,
     )  # fmt: skip
-    try:
-        async with asyncio.timeout(within):
-            out, _ = await proc.communicate()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return SwaksResult(proc.returncode, out.decode("utf-8", "replace"))
+    return SwaksResult(done.returncode, done.stdout.decode("utf-8", "replace"))
 
 
 async def in_thread(fn: Callable[[], T]) -> T:

@@ -1,8 +1,8 @@
 """Private SMTP peers for the outbound tests: a Postfix instance and smtp-sink.
 
 Each runs from its own temp directory on a free loopback port, is ready when a TCP
-connect succeeds (``tests.servers.wait_for_port``, never a fixed sleep), and is stopped
-by the PID we started (and, for Postfix, its own ``postfix -c DIR stop``).
+connect succeeds (never a fixed sleep), and is stopped by the PID we started
+(``telephonist.testing.processes``; for Postfix, its own ``postfix -c DIR stop`` first).
 
 Postfix daemons run as the ``postfix`` user, and delivery as ``nobody``: the directory
 must be traversable by them, so it is a 0755 ``mkdtemp`` we remove ourselves (pytest's
@@ -11,19 +11,20 @@ must be traversable by them, so it is a 0755 ``mkdtemp`` we remove ourselves (py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from tests.servers import free_port, require_service, wait_for_port
+from telephonist.testing.processes import Process, ProcessExited, free_port, wait_until
+from tests.servers import require_service
 
 __all__ = ["PostfixServer", "SmtpSink", "need_postfix"]
 
@@ -48,16 +49,6 @@ def _private_dir(prefix: str) -> Path:
     return directory
 
 
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 @dataclass
 class PostfixServer:
     """Accepts mail for every domain on 127.0.0.1:``port`` (STARTTLS offered when a
@@ -69,7 +60,7 @@ class PostfixServer:
     relayhost: str | None = None
     port: int = field(default_factory=free_port)
     directory: Path = field(default_factory=lambda: _private_dir("tph-postfix-"))
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Process | None = None
 
     @property
     def conf(self) -> Path:
@@ -133,14 +124,10 @@ class PostfixServer:
         address = f"127.0.0.1:{self.port}"
         self._postconf("-M", f"{address}/inet={address} inet n - n - - smtpd")
         self._postconf("-M", "postlog/unix-dgram=postlog unix-dgram n - n - 1 postlogd")
-        self.proc = subprocess.Popen(
-            [POSTFIX, "-c", str(self.conf), "start-fg"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.proc = Process([POSTFIX, "-c", str(self.conf), "start-fg"], log=d / "postfix.out")
         try:
-            wait_for_port(self.port, self.proc)
-        except (RuntimeError, TimeoutError) as exc:
+            self.proc.wait_for_port(self.port)
+        except (ProcessExited, TimeoutError) as exc:
             log = (d / "maillog").read_text() if (d / "maillog").exists() else ""
             self.stop()
             raise RuntimeError(f"postfix did not start: {exc}\n{log[-2000:]}") from exc
@@ -160,21 +147,21 @@ class PostfixServer:
 
     def wait_messages(self, n: int, timeout: float = 30) -> list[EmailMessage]:
         """Wait until ``n`` messages were delivered (postfix writes them on its own)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def delivered() -> list[EmailMessage] | None:
             found = self.messages()
-            if len(found) >= n:
-                return found
-            time.sleep(0.05)  # poll interval of a file-system probe, not synchronisation
-        raise TimeoutError(f"{len(self.messages())} of {n} messages arrived in {timeout}s")
+            return found if len(found) >= n else None
+
+        return wait_until(delivered, timeout=timeout, what=f"{n} delivered messages", interval=0.05)
 
     def wait_log(self, needle: str, timeout: float = 30) -> None:
         """Wait until the mail log mentions ``needle`` (run it in a thread)."""
-        deadline = time.monotonic() + timeout
-        while needle not in self.log():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{needle!r} not logged in {timeout}s:\n{self.log()[-2000:]}")
-            time.sleep(0.05)  # poll interval of a log probe, not synchronisation
+        try:
+            wait_until(
+                lambda: needle in self.log(), timeout=timeout, what=repr(needle), interval=0.05
+            )
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}:\n{self.log()[-2000:]}") from None
 
     def log(self) -> str:
         path = self.directory / "maillog"
@@ -184,10 +171,10 @@ class PostfixServer:
         if self.proc is not None and self.proc.poll() is None:
             subprocess.run([POSTFIX, "-c", str(self.conf), "stop"], timeout=30, check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                _stop(self.proc)
+        if self.proc is not None:
+            self.proc.stop()  # at once if postfix stopped itself
         self.proc = None
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -202,7 +189,7 @@ class SmtpSink:
     hard: Sequence[str] = ()
     port: int = field(default_factory=free_port)
     directory: Path = field(default_factory=lambda: _private_dir("tph-sink-"))
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Process | None = None
 
     @property
     def dump(self) -> Path:
@@ -218,15 +205,16 @@ class SmtpSink:
         if self.hard:
             args += ["-f", ",".join(self.hard)]
         args += [f"127.0.0.1:{self.port}", "16"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port, self.proc)
+        self.proc = Process(args, log=self.directory / "smtp-sink.out")
+        self.proc.wait_for_port(self.port)
         return self
 
     def transactions(self) -> list[bytes]:
         return [f.read_bytes() for f in sorted(self.dump.iterdir())] if self.dump.exists() else []
 
     def stop(self, remove: bool = True) -> None:
-        _stop(self.proc)
+        if self.proc is not None:
+            self.proc.stop()
         self.proc = None
         if remove:
             shutil.rmtree(self.directory, ignore_errors=True)

@@ -2,21 +2,20 @@
 
 The project directory holds ``telephonist.toml``; the routing is ``tests.http.webapp``
 (importable because the repository root is on ``PYTHONPATH``). Readiness is the
-``interface http: http://127.0.0.1:PORT`` line on stdout, read by a thread with a
-bounded wait; the process is stopped with SIGTERM by the PID we started (SIGKILL if it
-does not stop in time).
+``interface http: http://127.0.0.1:PORT`` line on stdout, waited for with a bound; the
+process is stopped with SIGTERM by the PID we started (SIGKILL if it does not stop in
+time): ``telephonist.testing.processes``.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
-import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
+
+from telephonist.testing.processes import Process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,64 +36,41 @@ class RunningServer:
             **os.environ,
             **(env or {}),
             "PYTHONPATH": f"{directory}{os.pathsep}{python_path()}",
+            "PYTHONUNBUFFERED": "1",
         }
         self.command = command
-        self.stderr_path = directory / f"{command}-stderr.txt"
-        self._stderr = self.stderr_path.open("w")
-        self.proc = subprocess.Popen(
+        self.process = Process(
             [sys.executable, "-m", "telephonist.cli", command, *args],
+            log=directory / f"{command}-stdout.txt",
+            stderr_log=directory / f"{command}-stderr.txt",
             cwd=directory,
             env=env,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.proc = self.process.popen
         self.port = 0
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
     def ready(self, timeout: float = 30.0) -> RunningServer:
+        deadline = time.monotonic() + timeout
         while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"not ready in {timeout}s: {self.stderr()}") from None
-            found = re.search(r"interface http: http://127\.0\.0\.1:(\d+)", line)
-            if found:
+            found = self.process.wait_for_line(
+                r"interface http: http://127\.0\.0\.1:(\d+)|^telephonist: ready$",
+                timeout=max(0.0, deadline - time.monotonic()),
+            )
+            if found.group(1):
                 self.port = int(found.group(1))
-            if line == "telephonist: ready":
+            else:
                 assert self.port or self.command == "worker", "ready without an http endpoint"
                 return self
 
     def wait_for_line(self, text: str, timeout: float = 30.0) -> None:
         """Block (bounded) until a stdout line contains ``text``."""
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"no {text!r} in {timeout}s: {self.stderr()}") from None
-            if text in line:
-                return
+        self.process.wait_for_line(re.escape(text), timeout=timeout)
 
     def stderr(self) -> str:
-        self._stderr.flush()
-        return self.stderr_path.read_text()
+        return self.process.errors()
 
     def stop(self, timeout: float = 20.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        self._stderr.close()
-        return self.proc.returncode
+        return self.process.stop(timeout)
 
 
 def python_path() -> str:

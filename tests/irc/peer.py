@@ -18,7 +18,17 @@ from dataclasses import dataclass
 
 from telephonist.interfaces.irc.lines import Line, parse_line
 
-__all__ = ["Peer", "Received", "too_early"]
+__all__ = ["Peer", "Received", "joined", "too_early"]
+
+
+def joined(nick: str, room: str) -> Callable[[Line], bool]:
+    """A predicate for ``Peer.expect``: ``nick`` joined ``room``."""
+    return lambda ln: (
+        ln.command == "JOIN"
+        and ln.source is not None
+        and ln.source.nick == nick
+        and ln.param(0) == room
+    )
 
 
 def too_early(received: list[Received], since: float, burst: int, rate: float) -> list[int]:

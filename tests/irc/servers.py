@@ -2,8 +2,9 @@
 
 Each one gets its own config in a temp dir, listens on free loopback ports, is ready
 when a TCP connect succeeds (and, for InspIRCd + Anope, when the services have linked),
-and is stopped by the PID we started. ``find_*`` return ``None`` when the binary is
-missing; callers then use ``tests.servers.require_service`` (skip locally, fail in CI).
+and is stopped by the PID we started (``telephonist.testing.processes``). ``find_*``
+return ``None`` when the binary is missing; callers then use
+``tests.servers.require_service`` (skip locally, fail in CI).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.servers import free_port, wait_for_port
+from telephonist.testing.processes import Process, free_port
 
 __all__ = [
     "InspIRCd",
@@ -85,7 +86,7 @@ class IrcServer:
 
     directory: Path
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Process | None = None
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -96,28 +97,19 @@ class IrcServer:
     def start(self) -> IrcServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.configure()
-        log = (self.directory / "server.log").open("ab")
-        self.proc = subprocess.Popen(
+        self.proc = Process(
             self.command(),
+            log=self.directory / "server.log",
             cwd=self.directory,
-            stdout=log,
-            stderr=subprocess.STDOUT,
             preexec_fn=_no_core_dumps,  # InspIRCd with gnutls may crash on SIGTERM
         )
-        wait_for_port(self.port, self.proc)
+        self.proc.wait_for_port(self.port)
         return self
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGCONT)  # in case a test froze it
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        if proc is not None:
+            proc.stop()  # SIGCONT first, in case a test froze it
 
     def restart(self) -> None:
         self.stop()
@@ -126,11 +118,11 @@ class IrcServer:
     def freeze(self) -> None:
         """SIGSTOP: the server keeps its sockets but answers nothing (a hung server)."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
+        self.proc.signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
+        self.proc.signal(signal.SIGCONT)
 
 
 @dataclass
@@ -279,5 +271,6 @@ class InspIRCd(IrcServer):
     def start(self) -> InspIRCd:
         super().start()
         if self.tls:
-            wait_for_port(self.tls_port, self.proc)
+            assert self.proc is not None
+            self.proc.wait_for_port(self.tls_port)
         return self

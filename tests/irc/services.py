@@ -12,11 +12,10 @@ import os
 import pwd
 import shutil
 import socket
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from telephonist.testing.processes import Process, wait_until
 from tests.irc.servers import InspIRCd
 
 __all__ = ["SERVICES_NAME", "AnopeServices"]
@@ -34,7 +33,7 @@ class AnopeServices:
     directory: Path
     ircd: InspIRCd
     binary: str = "anope"
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Process | None = None
 
     @staticmethod
     def find() -> str | None:
@@ -100,42 +99,37 @@ class AnopeServices:
         ]  # fmt: skip
         if os.geteuid() == 0:  # Anope refuses to run as root
             args = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *args]
-        log = (d / "anope.out").open("ab")
-        self.proc = subprocess.Popen(args, cwd=d, stdout=log, stderr=subprocess.STDOUT)
+        self.proc = Process(args, log=d / "anope.out", cwd=d)
         self.wait_linked()
         return self
 
     def wait_linked(self, within: float = 20.0) -> None:
         """Ready once the IRC server offers ``sasl``, which it does only while the
         services are linked: a real CAP LS probe, repeated until then (bounded)."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"anope exited with {self.proc.returncode}")
-            with socket.create_connection(("127.0.0.1", self.ircd.port), timeout=2) as probe:
-                probe.sendall(b"CAP LS 302\r\n")
-                data = b""
-                with contextlib.suppress(TimeoutError):
-                    while b"\n" not in data:
-                        chunk = probe.recv(4096)
-                        if not chunk:
-                            break
-                        data += chunk
-                if b"sasl" in data:
-                    return
-            time.sleep(0.05)  # poll interval of a readiness probe, not synchronisation
-        raise TimeoutError(f"anope did not link to the IRC server within {within}s")
+        wait_until(
+            self._offers_sasl,
+            timeout=within,
+            what="link of anope to the IRC server",
+            watch=[self.proc] if self.proc else [],
+            interval=0.05,
+        )
+
+    def _offers_sasl(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.ircd.port), timeout=2) as probe:
+            probe.sendall(b"CAP LS 302\r\n")
+            data = b""
+            with contextlib.suppress(TimeoutError):
+                while b"\n" not in data:
+                    chunk = probe.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            return b"sasl" in data
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        if proc is not None:
+            proc.stop()
 
 
 def _nobody_uid() -> int:

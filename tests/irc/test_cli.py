@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from tests.irc.peer import Peer
+from telephonist.testing.processes import Process
+from tests.irc.peer import Peer, joined
 from tests.irc.servers import Ngircd
-from tests.irc.test_ngircd import joined
 
 BOT = """
 from telephonist.consumers import ChatConsumer
@@ -55,10 +54,9 @@ async def test_telephonist_run_joins_answers_and_quits(
     # (a developer's own TELEPHONIST_* would leak into this run).
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEPHONIST_")}
     env["TELEPHONIST_STATUS__SOCKET_DIR"] = str(tmp_path / "status")
-    log = (tmp_path / "run.log").open("w")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "telephonist.cli", "run",
-        cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
+    proc = Process(
+        [sys.executable, "-m", "telephonist.cli", "run"],
+        log=tmp_path / "run.log", cwd=project, env=env,
     )  # fmt: skip
     alice = Peer("clialice")
     try:
@@ -68,16 +66,12 @@ async def test_telephonist_run_joins_answers_and_quits(
         alice.send(f"PRIVMSG {room} :!ping")
         (pong,) = await alice.privmsgs(room, 1, sender=nick)
         assert pong.line.param(1) == "pong, clialice"
-        proc.send_signal(signal.SIGTERM)
+        proc.signal(signal.SIGTERM)
         quit_ = await alice.expect(lambda ln: ln.command == "QUIT")
         assert quit_.source is not None
         assert quit_.source.nick == nick
-        assert await asyncio.wait_for(proc.wait(), 20) == 0
+        assert await asyncio.to_thread(proc.wait, 20) == 0
     finally:
         await alice.close()
-        if proc.returncode is None:
-            proc.kill()
-            await asyncio.wait_for(proc.wait(), 10)
-        log.close()
-    output = (tmp_path / "run.log").read_text()
-    assert "interface irc: irc://127.0.0.1" in output
+        await asyncio.to_thread(proc.stop)
+    assert "interface irc: irc://127.0.0.1" in proc.output()

@@ -16,10 +16,9 @@ from telephonist.interfaces.irc import IrcConfig, spec
 from telephonist.routing import route_class
 from tests.http.harness import http_plugin, port_of, twisted_reactor
 from tests.irc.conftest import network
-from tests.irc.peer import Peer, too_early
+from tests.irc.peer import Peer, joined, too_early
 from tests.irc.servers import Ngircd
 from tests.irc.stack import IrcStack
-from tests.irc.test_ngircd import joined
 
 
 class PingBot(ChatConsumer):

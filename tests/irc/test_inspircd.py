@@ -8,9 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from telephonist.interfaces.irc import spec
 from tests.irc.conftest import Started, network
-from tests.irc.peer import Peer
+from tests.irc.peer import Peer, joined
 from tests.irc.servers import InspIRCd, make_cert, make_client_cert
-from tests.irc.test_ngircd import joined
 
 StartIrc = Callable[..., Awaitable[Started]]
 Peers = Callable[[str], Peer]

@@ -22,9 +22,8 @@ import websockets
 
 from telephonist.django.testing import LiveServer
 from telephonist.interfaces.irc.lines import Line
-from tests.irc.peer import Peer
+from tests.irc.peer import Peer, joined
 from tests.irc.servers import Ngircd
-from tests.irc.test_ngircd import joined
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "multichat"
 BOT = "multichatbot"

@@ -7,22 +7,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from telephonist.interfaces.irc import spec
-from telephonist.interfaces.irc.lines import Line
 from tests.irc.conftest import Started, network
-from tests.irc.peer import Peer, too_early
+from tests.irc.peer import Peer, joined, too_early
 from tests.irc.servers import Ngircd
 
 StartIrc = Callable[..., Awaitable[Started]]
 Peers = Callable[[str], Peer]
-
-
-def joined(nick: str, room: str) -> Callable[[Line], bool]:
-    return lambda ln: (
-        ln.command == "JOIN"
-        and ln.source is not None
-        and ln.source.nick == nick
-        and ln.param(0) == room
-    )
 
 
 async def test_connect_join_and_answer_ping(

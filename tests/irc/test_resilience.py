@@ -14,10 +14,9 @@ from telephonist.interfaces.irc import IrcConfig, spec
 from telephonist.interfaces.irc.transport import IrcReactor, tls_context
 from tests.irc.conftest import Started, network
 from tests.irc.harness import MiniHost
-from tests.irc.peer import Peer
+from tests.irc.peer import Peer, joined
 from tests.irc.servers import MiniIrcd, Ngircd, make_cert
 from tests.irc.stack import IrcStack
-from tests.irc.test_ngircd import joined
 from tests.servers import require_service
 
 StartIrc = Callable[..., Awaitable[Started]]

@@ -2,26 +2,24 @@
 
 Every wait is bounded and waits on something observable (a line on a process's stdout,
 a line on a socket), never on a fixed sleep; every subprocess started here is killed in
-teardown, by the PID we started.
+teardown, by the PID we started (``telephonist.testing.processes``).
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from telephonist.testing.processes import Process
 
 TELEPHONIST = [sys.executable, "-m", "telephonist.cli"]
 TIMEOUT = 20.0  # upper bound for anything a test waits on; passing runs take far less
@@ -122,44 +120,12 @@ def project(tmp_path: Path) -> Project:
     return proj
 
 
-@dataclass
-class Proc:
-    """A ``telephonist`` subprocess whose stdout lines are collected as they come."""
-
-    popen: subprocess.Popen[str]
-    stderr_path: Path
-    lines: queue.Queue[str] = field(default_factory=queue.Queue)
-    seen: list[str] = field(default_factory=list)
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.put(line.rstrip("\n"))
+class Proc(Process):
+    """A ``telephonist`` subprocess: stdout lines read as they come, stderr in its own log."""
 
     def wait_for(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
         """The first stdout line (from now on) matching ``pattern``."""
-        deadline = time.monotonic() + timeout
-        regex = re.compile(pattern)
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(
-                    f"no line matching {pattern!r} within {timeout}s; stdout: {self.seen}; "
-                    f"stderr:\n{self.stderr()}"
-                )
-            try:
-                line = self.lines.get(timeout=min(left, 0.5))
-            except queue.Empty:
-                if self.popen.poll() is not None and self.lines.empty():
-                    raise AssertionError(
-                        f"process exited ({self.popen.returncode}) before {pattern!r}; "
-                        f"stdout: {self.seen}; stderr:\n{self.stderr()}"
-                    ) from None
-                continue
-            self.seen.append(line)
-            found = regex.search(line)
-            if found:
-                return found
+        return self.wait_for_line(pattern, timeout=timeout)
 
     def ready(self) -> Proc:
         self.wait_for(r"^telephonist: ready$")
@@ -173,18 +139,10 @@ class Proc:
         raise AssertionError(f"no endpoint for {interface} in {self.seen}")
 
     def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace") if self.stderr_path.exists() else ""
-
-    def signal(self, sig: signal.Signals) -> None:
-        self.popen.send_signal(sig)
+        return self.errors()
 
     def wait(self, timeout: float = TIMEOUT) -> int:
-        return self.popen.wait(timeout)
-
-    def kill(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait(TIMEOUT)
+        return super().wait(timeout)
 
 
 Spawn = Callable[..., Proc]
@@ -202,18 +160,14 @@ def spawn(project: Project, tmp_path: Path) -> Iterator[Spawn]:
             "TELEPHONIST_STATUS__SOCKET_DIR": str(project.status_dir),
             **(env or {}),
         }
-        err = tmp_path / f"stderr-{len(started)}.txt"
-        with err.open("w") as stderr:
-            popen = subprocess.Popen(
-                [*TELEPHONIST, *args],
-                cwd=project.path,
-                env=full_env,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-            )
-        proc = Proc(popen, err)
-        threading.Thread(target=proc._read, daemon=True).start()
+        n = len(started)
+        proc = Proc(
+            [*TELEPHONIST, *args],
+            log=tmp_path / f"stdout-{n}.txt",
+            stderr_log=tmp_path / f"stderr-{n}.txt",
+            cwd=project.path,
+            env=full_env,
+        )
         started.append(proc)
         return proc
 

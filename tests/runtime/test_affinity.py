@@ -20,7 +20,7 @@ from telephonist.interfaces.base import ABORT, InterfaceHost
 from telephonist.routing import Router, route
 from telephonist.worker import Worker, connection_released
 
-from .test_host import PROBES, Recorder, _configured
+from .probe import PROBES, Recorder, configured
 
 WITHIN = 5.0
 WORKER = "worker.abcdef012345!"
@@ -37,7 +37,7 @@ def settings() -> AffinitySettings:
 @pytest.fixture
 async def host(settings: AffinitySettings) -> AsyncIterator[InterfaceServer]:
     PROBES.clear()
-    server = InterfaceServer(InMemoryChannelLayer(), [_configured()], affinity=settings)
+    server = InterfaceServer(InMemoryChannelLayer(), [configured()], affinity=settings)
     await server.start()
     yield server
     await server.stop(drain_timeout=0)
@@ -152,7 +152,7 @@ async def test_a_known_idle_worker_taking_a_connection_is_watched_at_once() -> N
     settings = AffinitySettings(heartbeat_interval=0.1, heartbeat_misses=2, bind_timeout=30)
     PROBES.clear()
     server = InterfaceServer(
-        InMemoryChannelLayer(channel_capacity={INBOX: 1}), [_configured()], affinity=settings
+        InMemoryChannelLayer(channel_capacity={INBOX: 1}), [configured()], affinity=settings
     )
     await server.start()
     try:
@@ -316,7 +316,7 @@ async def test_every_event_of_a_connection_reaches_one_worker_in_order(consumer:
     layer = InMemoryChannelLayer(capacity=1000)
     router = Router([route("probe.connect", _on_connect), route("probe.data", consumer)])
     workers = [Worker(layer, router, WorkerSettings(concurrency=8, threads=4)) for _ in range(2)]
-    host = InterfaceServer(layer, [_configured()])
+    host = InterfaceServer(layer, [configured()])
     all_released = asyncio.Event()
 
     def _released(connection: str, **kwargs: Any) -> None:
@@ -374,7 +374,7 @@ async def test_a_connection_closed_before_any_worker_took_it_is_served_whole() -
 
     router = Router([route("probe.connect", _on_connect), route("probe.data", data)])
     worker = Worker(layer, router, WorkerSettings(concurrency=8))
-    host = InterfaceServer(layer, [_configured()])
+    host = InterfaceServer(layer, [configured()])
     connection_released.connect(_released)
     await worker.start()
     await host.start()
@@ -413,7 +413,7 @@ async def test_a_real_worker_runs_a_single_event_connection_without_binding_it()
 
     router = Router([route("probe.connect", record), route("probe.data", record)])
     worker = Worker(layer, router, WorkerSettings(concurrency=8))
-    host = InterfaceServer(layer, [_configured()])
+    host = InterfaceServer(layer, [configured()])
     connection_released.connect(_released)
     await worker.start()
     await host.start()

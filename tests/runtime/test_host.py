@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -13,45 +12,11 @@ from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.host import InterfaceServer, Lifespan, StartupError
-from telephonist.interfaces.base import Interface, InterfaceConfig
 from telephonist.plugins import ConfiguredInterface, InterfacePlugin
 
+from .probe import EVENTS, PROBES, Probe, Recorder, configured
+
 WITHIN = 5.0  # bound on every wait below; passing runs take milliseconds
-
-
-class ProbeConfig(InterfaceConfig):
-    fail_start: bool = False
-
-
-class Probe(Interface):
-    """A protocol-less interface that records what the host does to it."""
-
-    name = "probe"
-    config_model = ProbeConfig
-    event_channels = ("probe.connect",)
-    config: ProbeConfig
-
-    def __init__(self, config: InterfaceConfig, host: Any) -> None:
-        super().__init__(config, host)
-        self.stopped_with: float | None = None
-        EVENTS.append(f"{self.name}.init")
-
-    async def start(self) -> None:
-        if self.config.fail_start:
-            raise OSError("address already in use")
-        PROBES.append(self)
-        EVENTS.append("start")
-
-    async def stop(self, drain_timeout: float) -> None:
-        self.stopped_with = drain_timeout
-        EVENTS.append("stop")
-
-    def endpoints(self) -> list[str]:
-        return ["probe://here"]
-
-
-PROBES: list[Probe] = []
-EVENTS: list[str] = []
 
 
 def record(lifespan: Lifespan) -> None:
@@ -62,12 +27,6 @@ async def record_async(lifespan: Lifespan) -> None:
     EVENTS.append(f"async {lifespan.phase}")
 
 
-def _configured(**options: Any) -> ConfiguredInterface:
-    hooks = {k: tuple(options.pop(k)) for k in ("on_startup", "on_shutdown") if k in options}
-    plugin = InterfacePlugin("probe", "tests:Probe", "tests", cls=Probe)
-    return ConfiguredInterface(plugin, Probe, ProbeConfig(**options), **hooks)
-
-
 @pytest.fixture(autouse=True)
 def _clean() -> None:
     PROBES.clear()
@@ -76,32 +35,10 @@ def _clean() -> None:
 
 @pytest.fixture
 async def host() -> AsyncIterator[InterfaceServer]:
-    server = InterfaceServer(InMemoryChannelLayer(capacity=5), [_configured()])
+    server = InterfaceServer(InMemoryChannelLayer(capacity=5), [configured()])
     await server.start()
     yield server
     await server.stop(drain_timeout=0)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[Content] = []
-        self.arrived = asyncio.Event()
-        self.gate: asyncio.Event | None = None
-
-    async def __call__(self, message: Content) -> None:
-        if self.gate is not None:
-            await self.gate.wait()
-        if message.get("fail"):
-            raise ValueError("handler bug")
-        self.messages.append(message)
-        self.arrived.set()
-
-    async def wait_for(self, count: int) -> list[Content]:
-        async with asyncio.timeout(WITHIN):
-            while len(self.messages) < count:
-                self.arrived.clear()
-                await self.arrived.wait()
-        return self.messages
 
 
 async def test_reply_channels_deliver_in_order_to_their_handler(host: InterfaceServer) -> None:
@@ -178,7 +115,7 @@ async def test_lifespan_hooks_run_in_order_and_stop_gets_the_drain() -> None:
     here = __name__
     server = InterfaceServer(
         InMemoryChannelLayer(),
-        [_configured(on_startup=[f"{here}.record"], on_shutdown=[f"{here}:record"])],
+        [configured(on_startup=[f"{here}.record"], on_shutdown=[f"{here}:record"])],
         HostSettings(
             drain_timeout=2.5,
             on_startup=[f"{here}.record_async"],
@@ -201,11 +138,11 @@ async def test_lifespan_hooks_run_in_order_and_stop_gets_the_drain() -> None:
 
 
 async def test_an_interface_that_fails_to_start_stops_the_ones_already_started() -> None:
-    second = _configured(fail_start=True)
+    second = configured(fail_start=True)
     second = ConfiguredInterface(
         InterfacePlugin("other", "t", "t", cls=Probe), Probe, second.config
     )
-    server = InterfaceServer(InMemoryChannelLayer(), [_configured(), second])
+    server = InterfaceServer(InMemoryChannelLayer(), [configured(), second])
     with pytest.raises(StartupError, match="'other' failed to start: address already in use"):
         await server.start()
     assert EVENTS == ["probe.init", "start", "probe.init", "stop"]
