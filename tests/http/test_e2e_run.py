@@ -15,6 +15,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from telephonist.testing.processes import Process
 from tests.http.process import RunningServer
 from tests.servers import require_service
 
@@ -87,17 +88,19 @@ def test_slowloris_with_slowhttptest(tmp_path: Path) -> None:
     ).ready()
     try:
         out = tmp_path / "slow"
-        attack = subprocess.Popen(
+        attack = Process(
             [tool, "-H", "-c", "60", "-r", "30", "-i", "1", "-l", "8", "-s", "8192",
              "-u", f"http://127.0.0.1:{server.port}/echo", "-g", "-o", str(out)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            log=tmp_path / "slowhttptest.log",
         )  # fmt: skip
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
                 for _ in range(20):  # others are served while the attack runs
                     assert client.get("/echo/x").status_code == 200
+            attack.wait(60)
         finally:
-            report, _ = attack.communicate(timeout=60)
+            attack.stop()  # a no-op once it has finished
+        report = attack.output()
         rows = list(csv.DictReader((out.with_suffix(".csv")).open()))
         # The server cut every slow connection (after header_timeout) before the attack's
         # planned 8 s were over, and slowhttptest's probe always found the service up.
