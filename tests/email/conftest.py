@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trustme
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,6 @@ class Certs:
 
 @pytest.fixture(scope="session")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    trustme = pytest.importorskip("trustme")
     directory = Path(tmp_path_factory.mktemp("certs"))
     ca = trustme.CA()
     leaf = ca.issue_cert("localhost", "127.0.0.1")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
+import trustme
 
 from tests.http import apps
 from tests.http.clients import parse, send_raw
@@ -190,7 +190,6 @@ async def test_unix_socket_endpoint(tmp_path: Path) -> None:
 
 
 async def test_tls_endpoint(tmp_path: Path) -> None:
-    trustme = pytest.importorskip("trustme")
     ca = trustme.CA(key_type=trustme.KeyType.RSA)
     cert = ca.issue_cert("127.0.0.1")
     key_path, cert_path = tmp_path / "key.pem", tmp_path / "cert.pem"
