@@ -24,6 +24,9 @@ encodes once and gives each member its own decoded copy (a shallow copy when eve
 value is immutable). Only a receive that waits ever suspends: sends and group
 operations need no running loop, so a sync consumer runs them inline
 (``consumers/_context.py``).
+
+Time is read from ``clock`` (``time.monotonic`` unless given): the one place expiry
+meets the world, so a test can move time forward instead of sleeping.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .base import BaseChannelLayer
@@ -98,7 +101,8 @@ def _set_if_pending(future: asyncio.Future[list[Content] | None]) -> None:
 
 
 class InMemoryChannelLayer(BaseChannelLayer):
-    """In-process channel layer. Settings as ``BaseChannelLayer``."""
+    """In-process channel layer. Settings as ``BaseChannelLayer``; ``clock`` returns the
+    time in seconds that expiry is measured on (a test passes a fake one)."""
 
     def __init__(
         self,
@@ -107,8 +111,10 @@ class InMemoryChannelLayer(BaseChannelLayer):
         capacity: int = 100,
         channel_capacity: Mapping[Pattern, int] | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(expiry, group_expiry, capacity, channel_capacity, max_message_size)
+        self.clock = clock
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
         self._groups: dict[str, dict[str, float]] = {}
@@ -128,7 +134,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
         except RuntimeError:  # a sync consumer runs this inline (see the module doc)
             loop = None
         with self._lock:
-            if not self._append(channel, data, time.monotonic(), loop, None):
+            if not self._append(channel, data, self.clock(), loop, None):
                 self.stats.incr("full")
                 raise ChannelFull(f"channel {channel!r} is at capacity")
 
@@ -217,7 +223,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             if chan is None or not chan.messages:
                 return None
             messages = chan.messages
-            now = time.monotonic()
+            now = self.clock()
             if messages[0][0] <= now:
                 self._purge(chan, now)
                 if not messages:
@@ -277,7 +283,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             # Sent before anything still queued, so they expire no later than its head:
             # that bound keeps the queue in expiry order.
             messages = chan.messages
-            expires = messages[0][0] if messages else time.monotonic() + self.expiry
+            expires = messages[0][0] if messages else self.clock() + self.expiry
             messages.extendleft((expires, message) for message in reversed(waiter.taken))
             waiter.taken = []
             self._pass_on(chan)
@@ -321,7 +327,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
         require_valid_group_name(group)
         require_valid_channel_name(channel)
         with self._lock:
-            self._groups.setdefault(group, {})[channel] = time.monotonic() + self.group_expiry
+            self._groups.setdefault(group, {})[channel] = self.clock() + self.group_expiry
 
     async def group_discard(self, group: str, channel: str) -> None:
         require_valid_group_name(group)
@@ -340,7 +346,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
         data = encode(message, self.max_message_size)
         copies = _Copies(data)  # decoded once, copied per member handed to
         loop = _running_loop()
-        now = time.monotonic()
+        now = self.clock()
         full = 0
         with self._lock:
             targets: dict[str, None] = {}
@@ -375,7 +381,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
     async def group_channels(self, group: str) -> list[str]:
         require_valid_group_name(group)
         with self._lock:
-            return self._live_members(group, time.monotonic())
+            return self._live_members(group, self.clock())
 
     async def flush(self) -> None:
         with self._lock:

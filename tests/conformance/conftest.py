@@ -8,10 +8,11 @@ third-party layer class by dotted path (for example
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from telephonist.core.layers import BaseChannelLayer, ChannelsLayerAdapter, InMemoryChannelLayer
 
 LayerFactory = Callable[..., BaseChannelLayer]
+Elapse = Callable[[float], Awaitable[None]]
 
 BACKENDS = ["memory", "redis", "redis-cluster"]
 _FOREIGN = os.environ.get("TESTS_CONFORMANCE_LAYER")
@@ -67,15 +69,49 @@ def redis_cluster_layer_factory(redis_cluster: Any) -> LayerFactory:
     return make
 
 
+class FakeClock:
+    """The in-memory layer's time, moved only by ``elapse``."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def elapse(make_layer: LayerFactory, clock: FakeClock, request: pytest.FixtureRequest) -> Elapse:
+    """``await elapse(seconds)`` lets that much time pass for the layers under test: the
+    in-memory layer's clock moves at once. The Redis layer's expiry is wall-clock time
+    that its server-side scripts and every process compare (``core/redis/keys.py``), so
+    there it is a real wait."""
+    backend = request.node.callspec.params["make_layer"]
+
+    async def elapse(seconds: float) -> None:
+        if backend == "memory":
+            clock.now += seconds
+        else:
+            await asyncio.sleep(seconds)  # the semantics under test is the passage of time
+
+    return elapse
+
+
 @pytest.fixture(params=BACKENDS)
-async def make_layer(request: pytest.FixtureRequest) -> AsyncIterator[LayerFactory]:
+async def make_layer(
+    request: pytest.FixtureRequest, clock: FakeClock
+) -> AsyncIterator[LayerFactory]:
     """``make_layer(**options)`` builds a fresh, empty layer of the backend under test."""
     made: list[BaseChannelLayer] = []
     backend: str = request.param
     if backend == "memory":
 
         def factory(**options: Any) -> BaseChannelLayer:
-            return InMemoryChannelLayer(**options)
+            return InMemoryChannelLayer(clock=clock, **options)
     elif backend == "redis":
         factory = request.getfixturevalue("redis_layer_factory")
     elif backend == "redis-cluster":

@@ -1,7 +1,8 @@
 """The channel-layer contract, run against every backend (see conftest.py).
 
-Where a test waits for time to pass it is because the semantics under test are about
-time (expiry); waits for events use bounded ``wait_for``, never sleeps.
+Where time must pass because the semantics under test are about time (expiry), the
+``elapse`` fixture moves it (see conftest.py); waits for events use bounded ``wait_for``,
+never sleeps.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 from telephonist.core.layers import BaseChannelLayer, ChannelFull, MessageTooLarge, SyncLayer
 
-from .conftest import LayerFactory
+from .conftest import Elapse, LayerFactory
 
 T = 5.0  # bound on any wait for something that should happen promptly
 
@@ -134,10 +135,10 @@ async def test_process_specific_receive_blocks_and_wakes(layer: BaseChannelLayer
     assert (await asyncio.wait_for(task, T)) == {"type": "wake"}
 
 
-async def test_expired_messages_are_dropped(make_layer: LayerFactory) -> None:
+async def test_expired_messages_are_dropped(make_layer: LayerFactory, elapse: Elapse) -> None:
     layer = make_layer(expiry=1)
     await layer.send("ephemeral", {"type": "old"})
-    await asyncio.sleep(1.3)  # the semantics under test is the passage of time
+    await elapse(1.3)
     await layer.send("ephemeral", {"type": "new"})
     assert await _receive(layer, "ephemeral") == {"type": "new"}
 
@@ -206,11 +207,11 @@ async def test_group_send_skips_full_members(make_layer: LayerFactory) -> None:
     assert await _receive(layer, full) == {"type": "first"}
 
 
-async def test_group_membership_expires(make_layer: LayerFactory) -> None:
+async def test_group_membership_expires(make_layer: LayerFactory, elapse: Elapse) -> None:
     layer = make_layer(group_expiry=1)
     a = await layer.new_channel()
     await layer.group_add("lapsing", a)
-    await asyncio.sleep(1.3)  # the semantics under test is the passage of time
+    await elapse(1.3)
     await layer.group_send("lapsing", {"type": "late"})
     task = await _assert_blocks(layer, a)
     task.cancel()
