@@ -24,6 +24,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from telephonist.testing.processes import wait_until
 from tests.http.process import RunningServer, toml_for
 from tests.servers import RedisServer
 
@@ -47,9 +48,11 @@ def _wait_until_bound(directory: Path, pid: int, count: int, within: float = 10.
     """Until the host has ``count`` connections bound to a worker. A worker prints as
     it starts running an event, when its bind may still be on its way: killed before
     the bind is out, the connection is aborted at ``bind_timeout`` instead."""
-    deadline = time.monotonic() + within
-    while _host_status(directory, pid)["affinity"]["connections"].get("bound", 0) < count:
-        assert time.monotonic() < deadline, f"fewer than {count} connections bound"
+    wait_until(
+        lambda: _host_status(directory, pid)["affinity"]["connections"].get("bound", 0) >= count,
+        timeout=within,
+        what=f"{count} connections bound",
+    )
 
 
 def test_killed_worker_gets_502_1011_and_single_message_requests_504(
