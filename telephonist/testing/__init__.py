@@ -3,6 +3,9 @@
 ``ConsumerTester`` (plain tests, or ``async with`` in async ones) and
 ``AsyncConsumerTester`` dispatch messages through the real ``Dispatcher`` over an
 in-memory layer and read back what the consumers sent.
+
+``telephonist.testing.processes`` is the other end: the real commands as processes,
+waited for and stopped within bounds (imported on its own, not from here).
 """
 
 from .blocking import ConsumerTester

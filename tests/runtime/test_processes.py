@@ -3,8 +3,11 @@ by the PID we started (its group with ``new_session``), within bounds."""
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +42,8 @@ print(f"child {child.pid}", flush=True)
 signal.pause()
 """
 WITHIN = 15.0
+DOC_FILES = ["chat.py", "telephonist.toml", "test_chat.py"]
+RUNTIME_MD = (Path(__file__).resolve().parents[2] / "docs" / "runtime.md").read_text()
 
 
 def python(code: str, *args: str) -> list[str]:
@@ -134,3 +139,29 @@ def test_stopping_an_exited_process_returns_its_code(tmp_path: Path) -> None:
     assert proc.wait(WITHIN) == 4
     assert proc.stop() == 4
     assert proc.kill() == 4
+
+
+def test_the_docs_example_runs_as_written(tmp_path: Path) -> None:
+    """docs/runtime.md, "Testing a deployment": its test passes, run as the doc says."""
+    for block in re.findall(r"```(?:python|toml)\n(# file: (\S+)\n.*?)```", RUNTIME_MD, re.S):
+        if block[1] in ("chat.py", "telephonist.toml", "test_chat.py"):
+            (tmp_path / block[1]).write_text(block[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "chat.py",
+        "telephonist.toml",
+        "test_chat.py",
+    ]
+    command = RUNTIME_MD.split("## Testing a deployment", 1)[1].split("```console\n$ ")[1]
+    assert command.splitlines()[0] == "python -m pytest test_chat.py"
+    # Not this session's settings: the doc's project is a project of its own.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TELEPHONIST_") and k != "DJANGO_SETTINGS_MODULE"
+    }
+    env["TELEPHONIST_STATUS__SOCKET_DIR"] = str(tmp_path / "status")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_chat.py", "-p", "no:cacheprovider"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "1 passed" in done.stdout, done.stdout + done.stderr
