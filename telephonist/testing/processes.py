@@ -142,11 +142,13 @@ class Process:
         self.stderr_log = stderr_log
         self.group = new_session
         self.seen: list[str] = []
-        self._read = 0  # bytes of the log split into lines so far
         self._pending: list[str] = []  # lines read but not yet passed over
         log.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as files:
             out = files.enter_context(log.open("ab"))
+            # Bytes of the log already split into lines: a restart appends to the log of
+            # the last run, whose lines are not this run's.
+            self._read = log.stat().st_size
             err = files.enter_context(stderr_log.open("ab")) if stderr_log else subprocess.STDOUT
             self.popen = subprocess.Popen(
                 self.args,

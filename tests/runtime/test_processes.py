@@ -104,6 +104,14 @@ def test_lines_are_taken_in_order_and_missing_ones_fail_on_exit(tmp_path: Path) 
     assert proc.wait() == 0
 
 
+def test_a_restart_appends_to_the_log_and_waits_on_its_own_lines(tmp_path: Path) -> None:
+    log = tmp_path / "p.log"
+    assert Process(python("print('ready 1')"), log=log).wait(WITHIN) == 0
+    second = Process(python("print('ready 2')"), log=log)
+    assert second.wait_for_line(r"^ready (\d)$", timeout=WITHIN).group(1) == "2"
+    assert second.output() == "ready 1\nready 2\n"
+
+
 def test_stderr_can_have_its_own_log(tmp_path: Path) -> None:
     code = "import sys; print('out'); print('err', file=sys.stderr)"
     proc = Process(python(code), log=tmp_path / "out.log", stderr_log=tmp_path / "err.log")
