@@ -39,10 +39,16 @@ def test_no_header_injection(subject: str, header_value: str, text: str) -> None
     ]  # fmt: skip
     assert mail.recipients == ("a@example.com",)
     parsed = parse_message(mail.data)
-    # The subject survives, except that control characters became spaces.
+    # The subject survives, except that control characters became spaces and runs of
+    # whitespace may shrink: RFC 2047 (6.2) has decoders drop the whitespace between two
+    # adjacent encoded-words, so spaces between non-ASCII words are not all kept.
     from telephonist.interfaces.email.headers import clean_text
 
-    assert parsed["subject"] == clean_text(subject).strip()
+    assert _words(parsed["subject"]) == _words(clean_text(subject))
+
+
+def _words(value: str) -> str:
+    return "".join(value.split())
 
 
 @given(anything)
