@@ -38,9 +38,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .base import BaseChannelLayer
 from .capacity import Pattern
+from .claims import CLAIMS, LocalClaims
 from .codec import DEFAULT_MAX_MESSAGE_SIZE, Content, decode, encode
 from .exceptions import ChannelFull, MessageTooLarge
 from .names import require_valid_channel_name, require_valid_group_name
@@ -104,6 +106,9 @@ class InMemoryChannelLayer(BaseChannelLayer):
     """In-process channel layer. Settings as ``BaseChannelLayer``; ``clock`` returns the
     time in seconds that expiry is measured on (a test passes a fake one)."""
 
+    #: ``claims`` (``core/claims.py``): set-if-absent with expiry, held in this process.
+    extensions: ClassVar[list[str]] = [*BaseChannelLayer.extensions, CLAIMS]
+
     def __init__(
         self,
         expiry: float = 60,
@@ -119,6 +124,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
         self._channels: dict[str, _Channel] = {}
         self._groups: dict[str, dict[str, float]] = {}
         self._process = secrets.token_hex(6)
+        self._claims = LocalClaims()
 
     # -- sending ----------------------------------------------------------------------
 
@@ -391,6 +397,18 @@ class InMemoryChannelLayer(BaseChannelLayer):
                 if c.waiters
             }
             self._groups.clear()
+        self._claims.clear()
+
+    # -- claims (core/claims.py) ------------------------------------------------------
+
+    async def claim(self, key: str, value: str, ttl: float) -> str | None:
+        return self._claims.claim_now(key, value, ttl)
+
+    async def set_claim(self, key: str, value: str, ttl: float) -> None:
+        self._claims.set_now(key, value, ttl)
+
+    async def drop_claim(self, key: str) -> None:
+        self._claims.drop_now(key)
 
     def depths(self) -> dict[str, int]:
         """Messages waiting per channel (for ``telephonist status``)."""

@@ -58,15 +58,17 @@ import asyncio
 import secrets
 import threading
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from redis.crc import key_slot
 
 from ..base import BaseChannelLayer
 from ..capacity import Pattern
+from ..claims import CLAIMS
 from ..codec import DEFAULT_MAX_MESSAGE_SIZE, Content, decode, encode
 from ..exceptions import ChannelFull, InvalidChannelLayerError, MessageTooLarge
 from ..names import require_valid_channel_name, require_valid_group_name
+from .claims import RedisClaims
 from .groups import Groups, tag_of
 from .hosts import parse_hosts
 from .keys import KeyLayout, now_ms, pack_envelope, process_tag
@@ -95,6 +97,9 @@ class RedisChannelLayer(BaseChannelLayer):
     process token has a fixed length, because senders find a process's inbox by it).
     ``symmetric_encryption_keys`` is refused: use TLS (``rediss://``).
     """
+
+    #: ``claims`` (``core/claims.py``): set-if-absent with expiry, shared by every process.
+    extensions: ClassVar[list[str]] = [*BaseChannelLayer.extensions, CLAIMS]
 
     def __init__(
         self,
@@ -303,6 +308,20 @@ class RedisChannelLayer(BaseChannelLayer):
     async def group_channels(self, group: str) -> list[str]:
         require_valid_group_name(group)
         return await self._groups.channels(self._state().shards, group)
+
+    # -- claims (core/claims.py, redis/claims.py) -----------------------------------
+
+    def _claims(self) -> RedisClaims:
+        return RedisClaims(self._settings.layout, self._settings.ring, self._state().shards)
+
+    async def claim(self, key: str, value: str, ttl: float) -> str | None:
+        return await self._claims().claim(key, value, ttl)
+
+    async def set_claim(self, key: str, value: str, ttl: float) -> None:
+        await self._claims().set_claim(key, value, ttl)
+
+    async def drop_claim(self, key: str) -> None:
+        await self._claims().drop_claim(key)
 
     # -- housekeeping -----------------------------------------------------------------
 
