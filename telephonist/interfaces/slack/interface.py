@@ -1,0 +1,184 @@
+"""``SlackInterface``: Slack workspaces <-> the channel layer, through the interface host.
+
+Theory of operation
+-------------------
+Inbound, two transports feed one :class:`~.intake.Intake`:
+
+* Socket Mode (``socket_mode``, on when ``app_token`` is set): the
+  :class:`~.supervisor.Supervisor` keeps ``connections`` links open and hands each
+  envelope to :meth:`_on_envelope`, which acknowledges it on the link it came by, and
+  only if the intake says so (the event is on the layer, or was a duplicate of one
+  that is);
+* the Events API over HTTP (``signing_secret``): :meth:`handle_http` takes one raw
+  request (``events_api.py`` checks it) and returns the answer (200, 401, 503, ...).
+
+Outbound, messages on reply channels (``replies.py``) are planned (``actions.py``) and
+carried out by :meth:`_execute`: Web API calls through the workspace's outbox
+(``outbox.py``: bounded, paced by tier, per channel and by 429s), ``response_url``
+posts through the :class:`~.respond.Responder`.
+
+Counters (``host.count``): ``received``, ``duplicates``, ``duplicates_in_flight``,
+``refused_full``, ``refused_too_large``, ``refused_unavailable``, ``refused_draining``,
+``ignored_own``, ``ignored_bot``, ``acked``, ``ack_payloads``, ``ack_failed``,
+``not_acked``, ``signature_missing``, ``signature_stale``, ``signature_bad``,
+``malformed``, ``url_verifications``, ``api_calls``, ``api_errors``,
+``api_error.<code>``, ``api_rate_limited``, ``api_dropped``, ``api_queue_full``,
+``api_unreachable``, ``responded``, ``respond_refused``, ``respond_failed``,
+``rejected`` (a reply that could not be carried out), ``disconnect.<reason>``,
+``links_closed``, ``links_stale``, ``frames_malformed``, ``errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from ...core.claims import claims_of
+from ..base import Interface, InterfaceConfig, InterfaceHost
+from . import spec
+from .actions import Plan, Rejected, Respond, WebCall
+from .config import SlackConfig
+from .dedup import Deduplicator
+from .envelopes import Inbound, ack_frame
+from .events_api import EventsEndpoint, HttpAnswer, answer
+from .intake import Intake
+from .link import Link
+from .logs import Throttled
+from .mapping import Target
+from .names import NameCache
+from .replies import ReplyChannels
+from .respond import Responder
+from .supervisor import Supervisor
+from .workspaces import Workspaces
+
+__all__ = ["SlackInterface"]
+
+_PENDING_MARGIN = 5.0  # seconds a "pending" claim outlives the longest send
+
+
+class SlackInterface(Interface):
+    name = "slack"
+    config_model: ClassVar[type[InterfaceConfig]] = SlackConfig
+    event_channels = spec.EVENT_CHANNELS
+
+    def __init__(self, config: InterfaceConfig, host: InterfaceHost) -> None:
+        super().__init__(config, host)
+        if not isinstance(config, SlackConfig):
+            config = SlackConfig.model_validate(config.model_dump())
+        self.settings: SlackConfig = config
+        self.throttled = Throttled(self.log)
+        self.workspaces = Workspaces(config, self._count, self.throttled)
+        self.names = NameCache(config.name_cache_size, config.name_cache_ttl)
+        self.responder = Responder(lambda: self.workspaces.session, config.api_timeout,
+                                   2 * config.max_interactions, self._count,
+                                   self.throttled)  # fmt: skip
+        self.replies = ReplyChannels(host, self._execute, config.max_conversations,
+                                     config.max_interactions,
+                                     config.interaction_window)  # fmt: skip
+        self.endpoint: EventsEndpoint | None = None
+        if config.signing_secret is not None:
+            secret = config.signing_secret.get_secret_value()
+            self.endpoint = EventsEndpoint(secret, config.max_payload_bytes)
+        self.intake: Intake | None = None
+        self.supervisor: Supervisor | None = None
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.host.count(name, n)
+
+    # -- Interface contract ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.settings
+        await self.workspaces.start()
+        dedup = Deduplicator(claims_of(self.host.layer), cfg.send_timeout + _PENDING_MARGIN,
+                             cfg.dedup_ttl)  # fmt: skip
+        self.intake = Intake(self.host, cfg, self.workspaces, self.names, dedup, self.replies,
+                             self.throttled, self.responder.uses.seen)  # fmt: skip
+        if cfg.uses_socket_mode:
+            self.supervisor = Supervisor(cfg, lambda: self.workspaces.session,
+                                         self._on_envelope, self._count,
+                                         self.throttled)  # fmt: skip
+            await self.supervisor.start()
+        for endpoint in self.endpoints():
+            self.log.info("slack: %s", endpoint)
+
+    async def stop(self, drain_timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + drain_timeout
+        if self.intake is not None:
+            self.intake.draining = True  # from now on nothing new is acknowledged
+        if self.supervisor is not None:
+            await self.supervisor.stop(drain_timeout)
+        remaining = max(0.0, deadline - loop.time())
+        await self.responder.stop(remaining)
+        await self.workspaces.stop(max(0.0, deadline - loop.time()))
+        self.replies.close_all()
+
+    def endpoints(self) -> list[str]:
+        out = []
+        if self.supervisor is not None:
+            out.append(f"socket mode ({self.settings.connections} connection(s)) via "
+                       f"{self.settings.api_url}")  # fmt: skip
+        if self.endpoint is not None:
+            out.append(f"events api at {self.settings.events_path} (handle_http)")
+        return out
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "socket_mode": self.supervisor.status() if self.supervisor else None,
+            "workspaces": self.workspaces.status(),
+            "reply_channels": self.replies.counts(),
+            "names_cached": len(self.names),
+        }
+
+    # -- inbound --------------------------------------------------------------------------
+
+    async def _on_envelope(self, link: Link, inbound: Inbound) -> None:
+        assert self.intake is not None
+        assert inbound.envelope_id is not None
+        outcome = await self.intake.take(inbound)
+        if not outcome.ack:
+            self._count("not_acked")
+            return
+        payload = outcome.payload if inbound.accepts_ack_payload else None
+        if await link.send(ack_frame(inbound.envelope_id, payload)):
+            self._count("acked")
+        else:
+            self._count("ack_failed")  # the link died: Slack redelivers, the claim dedups
+            self.throttled(logging.WARNING, "ack_failed",
+                           "slack: ack for %s could not be sent", inbound.envelope_id)  # fmt: skip
+
+    async def handle_http(self, method: str, headers: Mapping[str, str], body: bytes) -> HttpAnswer:
+        """Answer one Events API request (``events_api.py``)."""
+        if self.endpoint is None or self.intake is None:
+            return HttpAnswer(404, b"the Events API is not configured (signing_secret)")
+        checked = self.endpoint.check(method, headers, body)
+        if isinstance(checked, HttpAnswer):
+            if checked.counter:
+                self._count(checked.counter)
+            if checked.status == 401:
+                why = "slack: Events API request refused: %s"
+                self.throttled(logging.WARNING, "http_401", why, checked.counter)
+            return checked
+        return answer(await self.intake.take(checked))
+
+    # -- outbound -------------------------------------------------------------------------
+
+    async def _execute(self, plan: Plan, target: Target) -> None:
+        if isinstance(plan, WebCall):
+            outbox = self.workspaces.outbox(target.team)
+            if outbox is None:
+                plan = Rejected(f"no bot token for team {target.team}")
+            else:
+                outbox.submit(plan.method, plan.params, plan.channel)
+                return
+        if isinstance(plan, Respond):
+            self.responder.post(plan.url, plan.body)
+            return
+        # A Rejected, or an Ack outside an acknowledgement (plan_reply never makes one).
+        reason = plan.reason if isinstance(plan, Rejected) else "late_ack"
+        self._count("rejected")
+        self.throttled(logging.WARNING, f"rejected.{reason[:40]}",
+                       "slack: reply not carried out: %s", reason)  # fmt: skip

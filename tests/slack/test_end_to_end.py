@@ -1,0 +1,67 @@
+"""Events from the stand-in over Socket Mode, through the real host, worker and routing,
+answered by consumers through the real Web API client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telephonist.consumers import ChatConsumer
+from telephonist.routing import route, route_class
+from telephonist.testing.slack import SlackStandIn
+from tests.slack.stack import SlackStack, config_for, recorder, running_stack
+
+
+class Echo(ChatConsumer):
+    """What a user writes once for every chat protocol."""
+
+    def on_chat(self, text: str, user: str, room: str) -> None:
+        self.reply(f"{user} in #{room} said: {text}")
+
+
+async def test_message_to_chat_consumer_to_post_in_thread(slack: SlackStandIn) -> None:
+    alice = slack.add_user("alice", display_name="Alice")
+    general = slack.add_channel("general")
+    async with running_stack(config_for(slack), lambda ref: [route_class(Echo)]) as stack:
+        await slack.wait_connected(1)
+        top = slack.message("hello <@%s>" % slack.team.bot_user.id, alice, general)
+        await top.acked()
+        call = await slack.wait_for_call("chat.postMessage")
+        assert call.ok
+        assert call.params["channel"] == general.id
+        assert call.params["text"] == "Alice in #general said: hello @telephonist-bot"
+        assert "thread_ts" not in call.params
+        parent = call.response["ts"]
+        threaded = slack.message("in a thread", alice, general, thread_ts=parent)
+        await threaded.acked()
+        reply = await slack.wait_for_call("chat.postMessage", count=2)
+        assert reply.params["thread_ts"] == parent
+        assert reply.params["text"] == "Alice in #general said: in a thread"
+        assert stack.counters["received"] == 2
+        assert stack.counters["acked"] == 2
+
+
+async def test_message_keys(slack: SlackStandIn) -> None:
+    alice = slack.add_user("alice", real_name="Alice Liddell")
+    general = slack.add_channel("general")
+
+    def routes(ref: list[SlackStack]) -> list[Any]:
+        return [route("slack.message", recorder(ref))]
+
+    async with running_stack(config_for(slack), routes) as stack:
+        await slack.wait_connected(1)
+        delivery = slack.message("see <#%s> &amp; <https://x.org|this>" % general.id, alice, general)
+        message = await stack.next_received()
+        await delivery.acked()
+    event = delivery.payload["event"]
+    assert message["type"] == "slack.message"
+    assert message["text"] == "see #general & this (https://x.org)"
+    assert message["raw_text"] == event["text"]
+    assert (message["user"], message["user_id"]) == ("Alice Liddell", alice.id)
+    assert (message["room"], message["channel"]) == ("general", general.id)
+    assert message["channel_type"] == "channel"
+    assert message["team"] == slack.team.id
+    assert message["ts"] == event["ts"]
+    assert message["thread_ts"] is None
+    assert message["event_id"] == delivery.payload["event_id"]
+    assert (message["retry_attempt"], message["retry_reason"]) == (0, "")
+    assert message["reply_channel"].startswith("srv.")
