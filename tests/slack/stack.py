@@ -60,6 +60,19 @@ class SlackStack:
     def counters(self) -> dict[str, int]:
         return dict(self.host.status()["interfaces"]["slack"]["counters"])
 
+    async def until(self, predicate: Callable[[], Any], within: float = 10) -> Any:
+        """Wait (polling, bounded) until ``predicate()`` is truthy: the host's counters and
+        the interface's status signal nothing, so this is the one poll of these tests."""
+        async with asyncio.timeout(within):
+            while not (value := predicate()):  # noqa: ASYNC110 (host state signals nothing)
+                await asyncio.sleep(0.01)
+        return value
+
+    async def counted(self, name: str, n: int = 1, within: float = 10) -> int:
+        """Wait until counter ``name`` reaches ``n``."""
+        await self.until(lambda: self.counters.get(name, 0) >= n, within)
+        return self.counters[name]
+
     async def next_received(self, within: float = 10) -> dict[str, Any]:
         async with asyncio.timeout(within):
             return await self.received.get()
@@ -89,8 +102,9 @@ async def running_stack(
     layer: BaseChannelLayer | None = None,
 ) -> AsyncIterator[SlackStack]:
     layer = layer or InMemoryChannelLayer()
-    plugin = InterfacePlugin("slack", "telephonist.interfaces.slack:SlackInterface",
-                             "telephonist", cls=SlackInterface)  # fmt: skip
+    plugin = InterfacePlugin(
+        "slack", "telephonist.interfaces.slack:SlackInterface", "telephonist", cls=SlackInterface
+    )
     configured = ConfiguredInterface(plugin, SlackInterface, SlackConfig(**config))
     host = InterfaceServer(layer, [configured], HostSettings(drain_timeout=5.0), AFFINITY)
     stack = SlackStack(layer, host, None)

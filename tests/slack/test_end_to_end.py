@@ -23,7 +23,7 @@ async def test_message_to_chat_consumer_to_post_in_thread(slack: SlackStandIn) -
     general = slack.add_channel("general")
     async with running_stack(config_for(slack), lambda ref: [route_class(Echo)]) as stack:
         await slack.wait_connected(1)
-        top = slack.message("hello <@%s>" % slack.team.bot_user.id, alice, general)
+        top = slack.message(f"hello <@{slack.team.bot_user.id}>", alice, general)
         await top.acked()
         call = await slack.wait_for_call("chat.postMessage")
         assert call.ok
@@ -49,7 +49,7 @@ async def test_message_keys(slack: SlackStandIn) -> None:
 
     async with running_stack(config_for(slack), routes) as stack:
         await slack.wait_connected(1)
-        delivery = slack.message("see <#%s> &amp; <https://x.org|this>" % general.id, alice, general)
+        delivery = slack.message(f"see <#{general.id}> &amp; <https://x.org|this>", alice, general)
         message = await stack.next_received()
         await delivery.acked()
     event = delivery.payload["event"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 
@@ -77,7 +78,7 @@ def test_scheduler_keeps_every_promise(
     for seqs in order.values():  # one order key: in submission order
         assert seqs == sorted(seqs)
     for times in post_starts.values():  # one channel: post_interval apart
-        assert all(b - a >= interval - 1e-9 for a, b in zip(times, times[1:], strict=False))
+        assert all(b - a >= interval - 1e-9 for a, b in itertools.pairwise(times))
     for method, times in starts.items():  # token bucket: burst + rate * window
         limit = TIERS[TIER_OF[method]]
         for i, first in enumerate(times):

@@ -61,9 +61,10 @@ def _token(body: str, users: Mapping[str, str], channels: Mapping[str, str]) -> 
         return "@" + command.split("^", 1)[0]
     if not target:
         return label
-    if label and label != target:
-        return f"{label} ({target})"
-    return target.removeprefix("mailto:")
+    address = target.removeprefix("mailto:")
+    if label and label not in (target, address):
+        return f"{label} ({address})"
+    return address
 
 
 def render(

@@ -198,6 +198,7 @@ class SocketMode:
         except ValueError:
             frame = {"unparsable": data}
         link.received.append(frame)
+        self._changed()
         envelope_id = frame.get("envelope_id") if isinstance(frame, dict) else None
         if envelope_id is None:
             return
@@ -266,6 +267,7 @@ class SocketMode:
             "payload": delivery.payload,
         }
         self._spawn(self._send(link, frame))
+        self._changed()
         loop = asyncio.get_running_loop()
         delivery._timer = loop.call_later(self.ack_timeout, self._attempt, delivery)
 
