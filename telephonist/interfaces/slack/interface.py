@@ -101,8 +101,6 @@ class SlackInterface(Interface):
                                          self._on_envelope, self._count,
                                          self.throttled)  # fmt: skip
             await self.supervisor.start()
-        for endpoint in self.endpoints():
-            self.log.info("slack: %s", endpoint)
 
     async def stop(self, drain_timeout: float) -> None:
         loop = asyncio.get_running_loop()

@@ -9,7 +9,8 @@ live links (Slack: 10 per app) the newcomer gets ``disconnect`` with reason
 
 A pushed payload becomes a :class:`Delivery` with an ``envelope_id``. Each *attempt*
 sends it on one link (round robin over the live links that were not told to
-disconnect, so a retry usually lands on another link, as Slack's does) as
+disconnect; a retry goes to another link than the attempt before, when there is one,
+as Slack may hand it to any of the app's connections) as
 ``{"envelope_id", "type", "accepts_response_payload", "retry_attempt",
 "retry_reason", "payload"}``. The app acknowledges with ``{"envelope_id"}`` (plus
 ``payload`` where accepted). Without an ack within ``ack_timeout`` seconds (Slack: 3)
@@ -233,10 +234,12 @@ class SocketMode:
         self._attempt(delivery)
         return delivery
 
-    def _pick(self) -> Link | None:
+    def _pick(self, avoid: int | None) -> Link | None:
+        """The next link, round robin, preferring links not told to disconnect and,
+        for a retry, another link than the last attempt's."""
         links = [link for link in self.live_links() if link.disconnect_reason is None]
-        if not links:
-            links = self.live_links()
+        links = links or self.live_links()
+        links = [link for link in links if link.id != avoid] or links
         if not links:
             return None
         self._turn += 1
@@ -251,7 +254,8 @@ class SocketMode:
             delivery.done.set()
             self._changed()
             return
-        link = self._pick()
+        previous = delivery.attempts[-1].link if delivery.attempts else None
+        link = self._pick(previous)
         reason = "timeout" if number else ""
         delivery.attempts.append(Attempt(link.id if link else None, number, reason,
                                          time.monotonic()))  # fmt: skip

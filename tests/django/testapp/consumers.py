@@ -138,3 +138,16 @@ class Room(ChatConsumer):
 
     def on_chat(self, text: str, user: str, room: str) -> None:
         self.say(room, text)
+
+
+class SlackDesk(ChatConsumer):
+    """A Django app's consumer answering Slack (run by ``manage.py runworker``): Django's
+    own helpers and settings, the common chat keys, ``reply`` posts in the thread."""
+
+    chat_channels = {"slack.message"}
+
+    def on_chat(self, text: str, user: str, room: str) -> None:
+        from django.conf import settings
+        from django.utils.text import slugify
+
+        self.reply(f"{slugify(text)} for {user} in #{room} ({settings.ROOT_URLCONF})")

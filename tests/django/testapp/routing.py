@@ -8,4 +8,5 @@ routes = [
     route(["websocket.connect", "websocket.receive"], consumers.count, path=r"^/count/$"),
     route_class(consumers.RoomChat, path=r"^/chat/(?P<room>\w+)/$"),
     route_class(consumers.Room, path=r"^/room/(?P<room>\w+)/$"),
+    route_class(consumers.SlackDesk),
 ]
