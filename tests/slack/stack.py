@@ -1,9 +1,6 @@
 """The production host running ``SlackInterface`` (and optionally a worker with real
-routing) in the test's loop, pointed at a ``SlackStandIn``.
-
-``recorder`` makes an async function consumer that queues what it gets for the test
-(and may answer), so assertions wait on a queue, never on a sleep.
-"""
+routing) in the test's loop, pointed at a ``SlackStandIn``: the public ``running_app``
+plus a queue that test consumers (``recorder``) feed, so assertions wait on a queue."""
 
 from __future__ import annotations
 
@@ -13,52 +10,36 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from telephonist.config.model import AffinitySettings, HostSettings, WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.base import BaseChannelLayer
-from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.host import InterfaceServer
-from telephonist.interfaces.slack import SlackConfig, SlackInterface
-from telephonist.plugins import ConfiguredInterface, InterfacePlugin
-from telephonist.routing import Include, Route, Router
-from telephonist.testing.slack import SlackStandIn
-from telephonist.worker import Worker
+from telephonist.routing import Include, Route
+from telephonist.testing.slack import SlackApp, SlackStandIn, running_app, settings_for
 
 __all__ = ["SlackStack", "config_for", "recorder", "running_stack"]
 
-AFFINITY = AffinitySettings(heartbeat_interval=0.5, bind_timeout=5.0)
-
 
 def config_for(slack: SlackStandIn, **overrides: Any) -> dict[str, Any]:
-    """Settings pointing the interface at the stand-in (Socket Mode unless overridden)."""
-    return {
-        "bot_token": slack.team.bot_token,
-        "app_token": slack.app_token,
-        "signing_secret": slack.signing_secret,
-        "api_url": slack.api_url,
-        "post_interval": 0.05,
-        "reconnect_min": 0.05,
-        "reconnect_max": 0.5,
-        **overrides,
-    }
+    """Settings pointing at the stand-in, with a little pacing left on (replies in one
+    channel 50 ms apart) so tests see the scheduler at work."""
+    return settings_for(slack, **{"post_interval": 0.05, **overrides})
 
 
 @dataclass
 class SlackStack:
-    layer: BaseChannelLayer
-    host: InterfaceServer
-    worker: Worker | None
+    app: SlackApp
     received: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
 
     @property
-    def interface(self) -> SlackInterface:
-        interface = self.host.interfaces["slack"]
-        assert isinstance(interface, SlackInterface)
-        return interface
+    def layer(self) -> BaseChannelLayer:
+        return self.app.layer
+
+    @property
+    def interface(self) -> Any:
+        return self.app.interface
 
     @property
     def counters(self) -> dict[str, int]:
-        return dict(self.host.status()["interfaces"]["slack"]["counters"])
+        return self.app.counters
 
     async def until(self, predicate: Callable[[], Any], within: float = 10) -> Any:
         """Wait (polling, bounded) until ``predicate()`` is truthy: the host's counters and
@@ -78,11 +59,13 @@ class SlackStack:
             return await self.received.get()
 
     async def start_worker(self, routing: Sequence[Route | Include]) -> None:
-        self.worker = Worker(self.layer, Router(list(routing)), WorkerSettings(), AFFINITY)
-        await self.worker.start()
+        await self.app.start_worker(routing)
 
 
 def recorder(ref: list[SlackStack], reply: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+    """A consumer that queues what it gets for the test and, with ``reply``, answers
+    ``reply(content)`` on the reply channel."""
+
     async def consume(message: Message, **kwargs: str) -> None:
         content = dict(message.content)
         await ref[0].received.put(content)
@@ -101,20 +84,10 @@ async def running_stack(
     *,
     layer: BaseChannelLayer | None = None,
 ) -> AsyncIterator[SlackStack]:
-    layer = layer or InMemoryChannelLayer()
-    plugin = InterfacePlugin(
-        "slack", "telephonist.interfaces.slack:SlackInterface", "telephonist", cls=SlackInterface
-    )
-    configured = ConfiguredInterface(plugin, SlackInterface, SlackConfig(**config))
-    host = InterfaceServer(layer, [configured], HostSettings(drain_timeout=5.0), AFFINITY)
-    stack = SlackStack(layer, host, None)
-    if routing is not None:
-        await stack.start_worker(routing([stack]))
-    await host.start()
-    try:
+    ref: list[SlackStack] = []
+    async with running_app(config, layer=layer) as app:
+        stack = SlackStack(app)
+        ref.append(stack)
+        if routing is not None:
+            await stack.start_worker(routing(ref))
         yield stack
-    finally:
-        await host.stop(drain_timeout=2.0)
-        if stack.worker is not None:
-            await stack.worker.stop(drain_timeout=2.0)
-        await layer.close()

@@ -11,10 +11,12 @@ Test a Slack app (Telephonist's ``slack`` interface, Bolt, plain slack-sdk) offl
         await delivery.acked()
         call = await slack.wait_for_call("chat.postMessage")
 
-See ``docs/slack.md`` ("Testing with the stand-in") for the whole API. Needs the
-``slack`` extra (aiohttp).
+``running_app(slack, routing)`` runs the ``slack`` interface and a worker against it in
+the same event loop. See ``docs/slack.md`` ("Testing with the stand-in") for the whole
+API. Needs the ``slack`` extra (aiohttp).
 """
 
+from .app import SlackApp, running_app, settings_for
 from .driver import SlackStandIn
 from .payloads import (
     block_actions,
@@ -36,12 +38,15 @@ __all__ = [
     "Delivery",
     "Link",
     "ResponsePost",
+    "SlackApp",
     "SlackStandIn",
     "Team",
     "User",
     "block_actions",
     "block_suggestion",
     "form_body",
+    "running_app",
+    "settings_for",
     "shortcut",
     "sign",
     "signed_request",
