@@ -138,13 +138,14 @@ class SlackInterface(Interface):
         assert inbound.envelope_id is not None
         outcome = await self.intake.take(inbound)
         if not outcome.ack:
-            self._count("not_acked")
-            return
-        payload = outcome.payload if inbound.accepts_ack_payload else None
-        if await link.send(ack_frame(inbound.envelope_id, payload)):
-            self._count("acked")
+            result = "not_acked"
         else:
-            self._count("ack_failed")  # the link died: Slack redelivers, the claim dedups
+            payload = outcome.payload if inbound.accepts_ack_payload else None
+            sent = await link.send(ack_frame(inbound.envelope_id, payload))
+            result = "acked" if sent else "ack_failed"
+        link.outcomes[result] += 1
+        self._count(result)
+        if result == "ack_failed":  # the link died: Slack redelivers, the claim dedups
             self.throttled(logging.WARNING, "ack_failed",
                            "slack: ack for %s could not be sent", inbound.envelope_id)  # fmt: skip
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,6 +49,7 @@ class Link:
         self.replaced = False  # Slack asked for a replacement (a disconnect frame)
         self.envelopes = 0
         self.in_flight = 0  # envelopes taken here whose ack is not yet decided
+        self.outcomes: Counter[str] = Counter()  # acked, not_acked, ack_failed
         self.idle = asyncio.Event()  # set while in_flight == 0
         self.idle.set()
         self.done = asyncio.Event()  # the reader ended
@@ -123,4 +125,5 @@ class Link:
     def status(self) -> dict[str, Any]:
         return {"id": self.id, "state": self.state, "opened_at": round(self.opened_at, 3),
                 "last_hello": None if self.hello_at is None else round(self.hello_at, 3),
-                "envelopes": self.envelopes, "in_flight": self.in_flight}  # fmt: skip
+                "envelopes": self.envelopes, "in_flight": self.in_flight,
+                "acks": dict(self.outcomes)}  # fmt: skip
