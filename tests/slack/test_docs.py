@@ -69,7 +69,7 @@ def test_every_counter_is_documented() -> None:
         counted |= set(re.findall(r"_?count\(\s*\"([a-z_]+)\"", text))
         counted |= set(re.findall(r"counter=\"([a-z_]+)\"", text))
         counted |= set(re.findall(r"(?:Skip|_refuse)\(\s*\"([a-z_]+)\"", text))
-    assert {"received", "duplicates", "api_calls", "acked"} <= counted
+    assert {"received", "duplicates", "api_calls", "ack_payloads"} <= counted
     section = DOC[DOC.index("## Counters") : DOC.index("## Testing with the stand-in")]
     missing = sorted(name for name in counted if f"`{name}`" not in section)
     assert not missing, missing

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telephonist.interfaces.slack.supervisor import backoff_delay, on_disconnect
+from telephonist.interfaces.slack.policy import backoff_delay, on_disconnect
 from telephonist.routing import route
 from telephonist.testing.slack import SlackStandIn
 from tests.slack.stack import SlackStack, config_for, recorder, running_stack

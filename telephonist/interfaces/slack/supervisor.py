@@ -42,7 +42,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -54,33 +53,11 @@ from .envelopes import Disconnect, Hello, Inbound, Malformed, parse_frame
 from .link import CONNECTING, DRAINING, OPEN, Link
 from .logs import Throttled
 from .outbox import retry_after
+from .policy import backoff_delay, on_disconnect
 
-__all__ = ["Decision", "Supervisor", "backoff_delay", "on_disconnect"]
+__all__ = ["Supervisor"]
 
 log = logging.getLogger("telephonist.interfaces.slack")
-
-
-@dataclass(frozen=True)
-class Decision:
-    replace_first: bool  # open the replacement before closing this link
-    close_now: bool
-    pause: float  # seconds before opening another link
-    stop: bool  # reconnect no more
-
-
-def on_disconnect(reason: str, too_many_backoff: float) -> Decision:
-    """What a ``disconnect`` frame with ``reason`` means (see the module docstring)."""
-    if reason == "link_disabled":
-        return Decision(False, True, 0.0, True)
-    if reason == "too_many_websockets":
-        return Decision(False, True, too_many_backoff, False)
-    return Decision(True, False, 0.0, False)  # warning, refresh_requested, anything new
-
-
-def backoff_delay(failures: int, low: float, high: float, rand: float) -> float:
-    """Full jitter: uniform in [0, min(high, low * 2**failures)] (``rand`` in [0, 1))."""
-    ceiling: float = min(high, low * 2.0 ** min(failures, 30))
-    return rand * ceiling
 
 
 _FATAL = ("invalid_auth", "not_authed", "token_revoked", "account_inactive",
