@@ -60,6 +60,8 @@ __all__ = ["Supervisor"]
 log = logging.getLogger("telephonist.interfaces.slack")
 
 
+MAX_IN_FLIGHT = 1000  # envelopes of one link being taken at once; more are not acked
+
 _FATAL = ("invalid_auth", "not_authed", "token_revoked", "account_inactive",
           "not_allowed_token_type", "token_expired")  # fmt: skip
 
@@ -134,7 +136,12 @@ class Supervisor:
             self._wake.clear()
             wait = max(0.0, self._not_before - loop.time())
             if len(self._live()) < self.config.connections and wait == 0:
-                await self._connect()
+                try:
+                    await self._connect()
+                except Exception as exc:  # a bug must not end the supervision: back off
+                    log.exception("slack: opening a Socket Mode link failed")
+                    self._count("errors", 1)
+                    self._fail(repr(exc))
                 continue
             timeout = wait if len(self._live()) < self.config.connections else None
             with contextlib.suppress(TimeoutError):
@@ -221,6 +228,12 @@ class Supervisor:
     async def _on_frame(self, link: Link, text: str) -> None:
         frame = parse_frame(text)
         if isinstance(frame, Inbound):
+            if link.in_flight >= MAX_IN_FLIGHT:
+                # Not acknowledged: Slack delivers it again, once we have caught up.
+                self._count("refused_busy", 1)
+                why = "slack: %d envelopes in flight on link %d; one left for Slack to redeliver"
+                self._log(logging.WARNING, "busy", why, link.in_flight, link.id)
+                return
             link.begin_envelope()
             self._spawn(self._envelope(link, frame))
         elif isinstance(frame, Hello):
