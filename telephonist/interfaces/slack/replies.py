@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...core.codec import Message
+from ...core.codec import Content
 from ..base import ABORT, InterfaceHost
 from .actions import Ack, Plan, plan_reply
 from .mapping import Target
@@ -81,7 +81,7 @@ class ReplyChannels:
             return found
         reply_target = Target(target.team, target.channel, target.thread_ts)
 
-        async def handle(message: Message) -> None:
+        async def handle(message: Content) -> None:
             if message.get("type") == ABORT:
                 self._forget(key, channel)
                 return
@@ -104,7 +104,7 @@ class ReplyChannels:
     async def interaction(self, target: Target) -> Interaction:
         holder: list[Interaction] = []
 
-        async def handle(message: Message) -> None:
+        async def handle(message: Content) -> None:
             session = holder[0]
             if message.get("type") == ABORT:
                 self.close(session)
