@@ -65,3 +65,20 @@ async def test_message_keys(slack: SlackStandIn) -> None:
     assert message["event_id"] == delivery.payload["event_id"]
     assert (message["retry_attempt"], message["retry_reason"]) == (0, "")
     assert message["reply_channel"].startswith("srv.")
+
+
+class MentionBot(ChatConsumer):
+    chat_channels = {"slack.app_mention"}
+
+    def on_chat(self, text: str, user: str, room: str) -> None:
+        self.reply(f"you said {text!r}")
+
+
+async def test_mentions_reach_a_chat_consumer_that_asks_for_them(slack: SlackStandIn) -> None:
+    alice, general = slack.add_user("alice"), slack.add_channel("general")
+    async with running_stack(config_for(slack), lambda ref: [route_class(MentionBot)]):
+        await slack.wait_connected(1)
+        await slack.mention("hi", alice, general).acked()
+        call = await slack.wait_for_call("chat.postMessage")
+    assert call.params["text"] == "you said '@telephonist-bot hi'"
+    assert call.params["channel"] == general.id

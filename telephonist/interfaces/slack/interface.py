@@ -35,7 +35,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ...core.claims import claims_of
+from ...core.claims import CLAIMS, claims_of
 from ..base import Interface, InterfaceConfig, InterfaceHost
 from . import spec
 from .actions import Plan, Rejected, Respond, WebCall
@@ -92,6 +92,9 @@ class SlackInterface(Interface):
     async def start(self) -> None:
         cfg = self.settings
         await self.workspaces.start()
+        if CLAIMS not in getattr(self.host.layer, "extensions", ()):
+            self.log.warning("slack: the layer has no shared claims; retries are de-duplicated "
+                             "within this process only")  # fmt: skip
         dedup = Deduplicator(claims_of(self.host.layer), cfg.send_timeout + _PENDING_MARGIN,
                              cfg.dedup_ttl)  # fmt: skip
         self.intake = Intake(self.host, cfg, self.workspaces, self.names, dedup, self.replies,
