@@ -39,3 +39,36 @@ async def test_retry_headers(slack: SlackStandIn) -> None:
     assert headers["X-Slack-Retry-Reason"] == "http_error"
     with pytest.raises(ValueError, match="kind"):
         slack.http_request({}, kind="bogus")
+
+
+async def test_post_sends_signed_requests_to_an_app(slack: SlackStandIn) -> None:
+    """``post`` against a minimal app endpoint that checks signatures with slack-sdk."""
+    from aiohttp import web
+
+    verifier = SignatureVerifier(slack.signing_secret)
+    seen: list[dict[str, str]] = []
+
+    async def endpoint(request: web.Request) -> web.Response:
+        body = await request.read()
+        seen.append(dict(request.headers))
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            return web.Response(status=401)
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/slack/events", endpoint)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        url = f"http://127.0.0.1:{port}/slack/events"
+        payload = slack.event_callback({"type": "app_home_opened", "user": "U1"})
+        assert (await slack.post(url, payload))[0] == 200
+        assert (await slack.post(url, payload, tamper="forged"))[0] == 401
+        status, _ = await slack.post(url, payload, retry_num=1, retry_reason="http_timeout")
+        assert status == 200
+        assert seen[-1]["X-Slack-Retry-Num"] == "1"
+    finally:
+        await runner.cleanup()
