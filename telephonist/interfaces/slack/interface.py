@@ -90,6 +90,16 @@ class SlackInterface(Interface):
     # -- Interface contract ---------------------------------------------------------------
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # The host stops only interfaces that started: release what this one opened.
+            if self.supervisor is not None:
+                await self.supervisor.stop(0)
+            await self.workspaces.stop(0)
+            raise
+
+    async def _start(self) -> None:
         cfg = self.settings
         await self.workspaces.start()
         if CLAIMS not in getattr(self.host.layer, "extensions", ()):
