@@ -1,5 +1,5 @@
-"""``telephonist`` subprocesses driven from an async test, whose event loop also runs the
-Slack stand-in (so nothing here may block the loop: lines are read asynchronously)."""
+"""``telephonist.testing.processes`` from an async test whose event loop also runs the
+Slack stand-in: the blocking waits run in a thread, so the stand-in keeps serving."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ import asyncio
 import contextlib
 import os
 import re
+import subprocess
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CliProcess", "cli", "run_cli"]
+from telephonist.testing.processes import Process
 
-TELEPHONIST = [sys.executable, "-m", "telephonist.cli"]
+__all__ = ["DJANGO", "TELEPHONIST", "AsyncProcess", "run_cli", "started"]
+
+TELEPHONIST = (sys.executable, "-m", "telephonist.cli")
+DJANGO = (sys.executable, "-m", "django")
 TIMEOUT = 30.0
 
 
@@ -25,63 +29,32 @@ def clean_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 @dataclass
-class CliProcess:
-    proc: asyncio.subprocess.Process
-    log: Path
-    seen: list[str] = field(default_factory=list)
+class AsyncProcess:
+    process: Process
 
     async def wait_for(self, pattern: str, within: float = TIMEOUT) -> re.Match[str]:
-        assert self.proc.stdout is not None
-        regex = re.compile(pattern)
-        try:
-            async with asyncio.timeout(within):
-                while True:
-                    raw = await self.proc.stdout.readline()
-                    if not raw:
-                        raise AssertionError(f"exited before {pattern!r}: {self.output()}")
-                    line = raw.decode(errors="replace").rstrip("\n")
-                    self.seen.append(line)
-                    found = regex.search(line)
-                    if found:
-                        return found
-        except TimeoutError:
-            raise AssertionError(f"no {pattern!r} within {within}s: {self.output()}") from None
+        return await asyncio.to_thread(self.process.wait_for_line, pattern, timeout=within)
 
     def output(self) -> str:
-        err = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(self.seen) + "\n--- stderr ---\n" + err
+        return self.process.output()
 
 
 @contextlib.asynccontextmanager
-async def cli(
-    *args: str, env: dict[str, str], cwd: Path, log: Path, command: tuple[str, ...] = ()
-) -> AsyncIterator[CliProcess]:
-    """``telephonist <args>`` (or ``command`` + args) until the block ends (then SIGTERM,
-    bounded, then kill)."""
-    with log.open("w") as err:
-        proc = await asyncio.create_subprocess_exec(
-            *(command or TELEPHONIST), *args, cwd=cwd, env=clean_env(env),
-            stdout=asyncio.subprocess.PIPE, stderr=err,
-        )  # fmt: skip
-    running = CliProcess(proc, log)
+async def started(
+    command: Sequence[str], *, env: dict[str, str], cwd: Path, log: Path
+) -> AsyncIterator[AsyncProcess]:
+    """``command`` until the block ends, then stopped (SIGTERM, bounded, SIGKILL)."""
+    process = Process(command, log=log, cwd=cwd, env=clean_env(env))
     try:
-        yield running
+        yield AsyncProcess(process)
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), TIMEOUT)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await asyncio.to_thread(process.stop)
 
 
 async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    """A short command (``status``, ``interfaces``), bounded."""
-    proc = await asyncio.create_subprocess_exec(
-        *TELEPHONIST, *args, cwd=cwd, env=clean_env(env),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    """A short ``telephonist`` command (``status``), bounded."""
+    done = await asyncio.to_thread(
+        subprocess.run, [*TELEPHONIST, *args], cwd=cwd, env=clean_env(env),
+        capture_output=True, text=True, timeout=TIMEOUT,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), TIMEOUT)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+    return done.returncode, done.stdout, done.stderr

@@ -6,19 +6,17 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 from pathlib import Path
 
 import pytest
 
 from telephonist.testing.slack import SlackStandIn
 from tests.servers import RedisServer
-from tests.slack.processes import cli
+from tests.slack.processes import DJANGO, started
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-DJANGO = (sys.executable, "-m", "django")
 
 
 async def test_django_consumer_answers_slack_through_runworker(
@@ -37,12 +35,12 @@ async def test_django_consumer_answers_slack_through_runworker(
         "TELEPHONIST_INTERFACES__SLACK__API_URL": slack.api_url,
         "TELEPHONIST_STATUS__SOCKET_DIR": str(tmp_path / "status"),
     }
+    runinterfaces = [*DJANGO, "runinterfaces", "--interface", "slack"]
+    runworker = [*DJANGO, "runworker", "--only", "slack.*"]
     async with (
-        cli("runinterfaces", "--interface", "slack", env=env, cwd=ROOT,
-            log=tmp_path / "interfaces.log", command=DJANGO) as interfaces,
-        cli("runworker", "--only", "slack.*", env=env, cwd=ROOT, log=tmp_path / "worker.log",
-            command=DJANGO) as worker,
-    ):  # fmt: skip
+        started(runinterfaces, env=env, cwd=ROOT, log=tmp_path / "interfaces.log") as interfaces,
+        started(runworker, env=env, cwd=ROOT, log=tmp_path / "worker.log") as worker,
+    ):
         await interfaces.wait_for(r"^telephonist: ready$")
         found = await worker.wait_for(r"^worker \S+: (.*)$")
         assert "slack.message" in found.group(1)

@@ -20,7 +20,7 @@ from telephonist.routing import Router, route
 from telephonist.testing.slack import SlackStandIn
 from telephonist.worker import Worker
 from tests.servers import RedisServer
-from tests.slack.processes import cli, run_cli
+from tests.slack.processes import TELEPHONIST, run_cli, started
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -69,7 +69,9 @@ async def two_servers(
         for i in (1, 2):
             log = tmp_path / f"serve{i}.log"
             servers.append(
-                await stack.enter_async_context(cli("serve", env=env, cwd=tmp_path, log=log))
+                await stack.enter_async_context(
+                    started([*TELEPHONIST, "serve"], env=env, cwd=tmp_path, log=log)
+                )
             )
         for server in servers:
             await server.wait_for(r"^telephonist: ready$")
