@@ -13,6 +13,11 @@ decides whether to read the next request.
 
 Every exchange has its own reply channel, so a consumer answering after its 504 writes
 to a closed channel (counted as orphaned by the host), never into the next response.
+
+An exchange knows its connection only through ``Link`` below (write, close,
+backpressure, reporting, freeing the reply channel), not the connection's class, the
+server or the host: the same exchange serves a request a mounted app answers in-process
+(``asgi.py``), which has no reply channel at all.
 """
 
 from __future__ import annotations
@@ -20,23 +25,46 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import h11
 
 from ..base import ABORT
 from .response import ReplyError, error_events, parse_body, parse_start
+from .spec import RESPONSE_BODY, RESPONSE_START
 
-if TYPE_CHECKING:
-    from .protocol import HttpProtocol
+__all__ = ["Exchange", "Link"]
 
-__all__ = ["Exchange"]
+
+class Link(Protocol):
+    """What an exchange needs of the HTTP connection it answers on."""
+
+    @property
+    def accepting(self) -> bool:
+        """False once the server is shutting down (this response is the last one)."""
+        ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None:
+        """Close once written data is flushed."""
+        ...
+
+    async def drained(self) -> None:
+        """Return once the client has taken enough of what was written."""
+        ...
+
+    def report(self, counter: str, reason: str) -> None:
+        """Count a violation and log it."""
+        ...
+
+    def close_reply_channel(self, channel: str) -> None: ...
 
 
 class Exchange:
     """The state of one request's response."""
 
-    def __init__(self, proto: HttpProtocol, conn: h11.Connection, request: h11.Request) -> None:
+    def __init__(self, proto: Link, conn: h11.Connection, request: h11.Request) -> None:
         self.proto = proto
         self.conn = conn
         self.request = request
@@ -49,7 +77,7 @@ class Exchange:
         self.single = False  # the request went as one event (no further sends for it)
         self.client_gone = False
         self.request_bytes = 0
-        self.client = ""  # for the access log: the scope's client (proxy-aware)
+        self.client: str | int = ""  # for the access log: the scope's client (proxy-aware)
         self.body_ended = False  # h11 has given the request's EndOfMessage
         self.carry = b""  # body bytes read but not sent yet (over one chunk)
         self.status = 0
@@ -71,7 +99,7 @@ class Exchange:
         # The head is written with the first body message: until then the client has
         # nothing, so a start without a body still times out.
         if not self.finished and not self.started:
-            self.proto.server.violation("response_timeout", "consumer sent no response in time")
+            self.proto.report("response_timeout", "consumer sent no response in time")
             self.fail(504)
 
     def _cancel_timer(self) -> None:
@@ -86,25 +114,25 @@ class Exchange:
             return
         kind = message.get("type")
         try:
-            if kind == "http.response.start":
+            if kind == RESPONSE_START:
                 if self._pending is not None or self.started:
                     raise ReplyError("http.response.start sent twice")
                 # A request body not all read yet: the connection closes after this
                 # response (the rest is never read), and the client is told up front.
                 # Shutting down: this is the connection's last response.
-                close = self.conn.their_state is not h11.DONE or not self.proto.server.accepting
+                close = self.conn.their_state is not h11.DONE or not self.proto.accepting
                 self._pending = parse_start(message, close=close)
-            elif kind == "http.response.body":
+            elif kind == RESPONSE_BODY:
                 self._body(*parse_body(message))
                 # Backpressure: take the next reply only once the client keeps up.
                 await self.proto.drained()
             elif kind == ABORT:
-                self.proto.server.violation("aborted", f"worker gone: {message.get('reason')}")
+                self.proto.report("aborted", f"worker gone: {message.get('reason')}")
                 self.fail(502)
             else:
                 raise ReplyError(f"unexpected reply type {kind!r}")
         except ReplyError as exc:
-            self.proto.server.violation("bad_reply", str(exc))
+            self.proto.report("bad_reply", str(exc))
             self.fail(500)
 
     def _body(self, body: bytes, more: bool) -> None:
@@ -127,7 +155,7 @@ class Exchange:
             # Framing broken by the consumer (more bytes than its Content-Length...):
             # the stream can no longer be trusted, so the connection goes.
             self.proto.write(b"".join(out))
-            self.proto.server.violation("bad_reply", f"response framing: {exc}")
+            self.proto.report("bad_reply", f"response framing: {exc}")
             self.proto.close()
             self.finish()
             return
@@ -139,7 +167,7 @@ class Exchange:
                 # Nothing more will be sent for it, and nothing more is wanted from it:
                 # closing here, inside the handler, lets the channel's runner end now
                 # instead of parking on the layer until _retire interrupts it.
-                self.proto.server.host.close_reply_channel(self.reply_channel)
+                self.proto.close_reply_channel(self.reply_channel)
 
     # -- ending -----------------------------------------------------------------------
 

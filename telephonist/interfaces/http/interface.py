@@ -1,4 +1,12 @@
-"""``HttpInterface``: HTTP/1.1 and WebSocket on Twisted endpoints, over the channel layer."""
+"""``HttpInterface``: HTTP/1.1 and WebSocket on Twisted endpoints, over the channel layer.
+
+This is where the two sides are composed, and the only module of ``interfaces.http``
+that knows the WebSocket side exists (``config`` nests its settings table): it builds
+the ``WebSocketHub`` and gives it to the connections as an ``Upgrader``
+(``interfaces/www.py``). The connection code (``protocol``, ``exchange``, ``reader``)
+only knows that interface, so another upgrader or none changes nothing there. It also
+hands the connections the process's mounted paths (``mounts.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +18,13 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 
 from ..base import Interface, InterfaceConfig, InterfaceHost
+from ..websocket import spec as websocket_spec
+from ..websocket.hub import WebSocketHub
+from . import spec
 from .config import HttpConfig
+from .mounts import mounts
 from .server import HttpServer
+from .state import ServerState
 
 __all__ = ["HttpInterface"]
 
@@ -24,27 +37,30 @@ class HttpInterface(Interface):
     config_model: ClassVar[type[InterfaceConfig]] = HttpConfig
     uses_twisted: ClassVar[bool] = True
     event_channels: ClassVar[tuple[str, ...]] = (
-        "http.request",
-        "http.disconnect",
-        "websocket.connect",
-        "websocket.receive",
-        "websocket.disconnect",
+        *spec.EVENT_CHANNELS,
+        *websocket_spec.EVENT_CHANNELS,
     )
 
     def __init__(self, config: InterfaceConfig, host: InterfaceHost) -> None:
         super().__init__(config, host)
         assert isinstance(config, HttpConfig)
         self.cfg: HttpConfig = config
-        self.server = HttpServer(config, host, self.log)
+        self.state = ServerState(config, host, self.log, mounts=mounts)
+        self.server = HttpServer(self.state)
+        self.websocket: WebSocketHub | None = None
         self.ports: list[IListeningPort] = []
 
     async def start(self) -> None:
         from twisted.internet import reactor
 
         if self.cfg.websocket.enabled:
-            from ..websocket.hub import WebSocketHub
-
-            self.server.websocket = WebSocketHub(self.cfg.websocket, self.server)
+            self.websocket = WebSocketHub(
+                self.cfg.websocket,
+                self.host,
+                retry_after=self.cfg.retry_after,
+                report=self.state.violation,
+            )
+            self.state.upgraders = (self.websocket,)
         loop = asyncio.get_running_loop()
         try:
             for description in self.cfg.endpoints:
@@ -69,17 +85,17 @@ class HttpInterface(Interface):
         (new requests on kept-alive connections are not read); close WebSockets with
         1001; then drop whatever is left."""
         server = self.server
-        server.accepting = False
+        self.state.accepting = False
         await self._stop_listening()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + drain_timeout
         for proto in list(server.connections):
             proto.drain()
-        busy = [p.lost for p in server.connections if p.ws is None and not p.lost.done()]
+        busy = [p.lost for p in server.connections if p.upgraded is None and not p.lost.done()]
         if busy:
             await asyncio.wait(busy, timeout=max(0.0, deadline - loop.time()))
-        if server.websocket is not None:
-            await server.websocket.close_all(1001, max(0.0, deadline - loop.time()))
+        if self.websocket is not None:
+            await self.websocket.close_all(1001, max(0.0, deadline - loop.time()))
         for proto in list(server.connections):
             proto.abort()
 
@@ -100,8 +116,11 @@ class HttpInterface(Interface):
 
     def status(self) -> dict[str, Any]:
         info: dict[str, Any] = {"connections": self.server.open_connections()}
-        if self.server.websocket is not None:
-            info.update(self.server.websocket.status())
+        if self.websocket is not None:
+            info.update(self.websocket.status())
+        paths = self.state.mounts.paths()
+        if paths:
+            info["mounted_paths"] = paths
         return info
 
 

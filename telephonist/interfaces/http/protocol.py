@@ -30,14 +30,18 @@ Flow control both ways: ``Reader`` stops reading a client that sends faster than
 requests are served, and ``WriteWatch`` stops taking reply messages while a client
 reads slower than the consumer writes (see ``flow``).
 
-A ``GET`` with ``Upgrade: websocket`` leaves this loop: the connection is handed to the
-WebSocket side and ``dataReceived`` forwards bytes to it from then on.
+Two ways out of this loop, both decided once the head passed every check: a request an
+*upgrader* wants (``Upgrade: websocket``) hands the connection over (``interfaces/www.py``)
+and ``dataReceived`` forwards bytes to the new protocol from then on; a request for a
+*mounted* path (``mounts.py``) is answered in-process by an ASGI app (``asgi.py``) instead
+of going to the layer, through the same ``Exchange``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import h11
 from twisted.internet import tcp
@@ -45,37 +49,47 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
+from ..www import Upgraded, Upgrader, UpgradeRequest
+from .asgi import serve_app
 from .exchange import Exchange
 from .flow import WriteWatch
 from .reader import BodyError, Closed, Reader
 from .response import raw_error
-from .strict import HeadError, check_header_lines, framing, wants_websocket
+from .scope import split_target
+from .spec import (
+    DISCONNECT,
+    REQUEST,
+    HTTPBodyEvent,
+    HTTPDisconnectEvent,
+    HTTPRequestEvent,
+    HTTPScope,
+)
+from .state import ServerState
+from .strict import HeadError, framing, parse_head
 
-if TYPE_CHECKING:
-    from .server import HttpServer
-
-__all__ = ["DISCONNECT_CHANNEL", "REQUEST_CHANNEL", "ROUTING_KEYS", "HttpProtocol"]
-
-REQUEST_CHANNEL = "http.request"
-DISCONNECT_CHANNEL = "http.disconnect"
-#: Scope keys repeated in every body chunk so route filters match each chunk alike.
-ROUTING_KEYS = ("method", "path", "scheme", "http_version", "query_string", "root_path")
+__all__ = ["HttpProtocol"]
 
 
 class HttpProtocol(Protocol):
-    """One client connection (see the module docstring)."""
+    """One client connection (see the module docstring). ``forget`` is called with it
+    once it is gone (the factory's set of open connections)."""
 
-    def __init__(self, server: HttpServer) -> None:
-        self.server = server
-        self.cfg = server.config
+    def __init__(self, state: ServerState, forget: Callable[[HttpProtocol], None]) -> None:
+        self.state = state
+        self.cfg = state.config
+        self._forget = forget
+        #: The ``Exchange``'s way to free its reply channel (bound once per connection).
+        self.close_reply_channel = state.host.close_reply_channel
         self.reader = Reader(self.cfg, self._pause_reading)
         self._closed = False  # the transport is gone
         self._closing = False  # we asked it to go
         self._exchange: Exchange | None = None
         self._task: asyncio.Task[None] | None = None
         self._watch = WriteWatch()
-        self.ws: Any = None  # the WebSocket protocol after an upgrade
+        self.upgraded: Upgraded | None = None  # the protocol that took the connection over
         self.requests = 0
+        # Made once, not per request: an exchange ending wakes a wait for body bytes.
+        self._on_finish: Callable[[Exchange], None] = lambda _ex: self.reader.wake()
         #: Resolves when the connection is gone (shutdown waits on it).
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -87,13 +101,13 @@ class HttpProtocol(Protocol):
         self.tr: Any = cast(Any, self.transport)
         # Plain TCP and Unix sockets (not TLS) can take a write straight away; see write.
         self._direct = isinstance(self.tr, tcp.Connection) and hasattr(self.tr, "_tempDataBuffer")
-        self.endpoint = self.server.endpoint_of(self.tr)
+        self.endpoint = self.state.endpoint_of(self.tr)
         self.tr.registerProducer(self._watch, True)
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def dataReceived(self, data: bytes) -> None:
-        if self.ws is not None:
-            self.ws.dataReceived(data)
+        if self.upgraded is not None:
+            self.upgraded.dataReceived(data)
             return
         self.reader.feed(data)
 
@@ -105,18 +119,27 @@ class HttpProtocol(Protocol):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._closed = True
-        self.server.forget(self)
+        self._forget(self)
         if not self.lost.done():
             self.lost.set_result(None)
         self._watch.release()
-        if self.ws is not None:
-            self.ws.connectionLost(reason)
+        if self.upgraded is not None:
+            self.upgraded.connectionLost(reason)
             return
         ex = self._exchange
         if ex is not None and not ex.finished:
             ex.client_gone = True
             ex.finish()
         self._stop_reading()
+
+    # -- for the exchange (``exchange.Link``) -----------------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        return self.state.accepting
+
+    def report(self, counter: str, reason: str) -> None:
+        self.state.violation(counter, reason)
 
     # -- output -----------------------------------------------------------------------
 
@@ -150,7 +173,7 @@ class HttpProtocol(Protocol):
         if self._closed or self._closing:
             return
         if not await self._watch.drained(self.cfg.write_timeout):
-            self.server.violation("slow_read", "client does not read", self.endpoint.peer_host)
+            self.state.violation("slow_read", "client does not read", self.endpoint.peer_host)
             self.abort()
 
     def close(self) -> None:
@@ -173,12 +196,12 @@ class HttpProtocol(Protocol):
 
     def drain(self) -> None:
         """Shutdown: finish the exchange in flight, if any, and read no further request."""
-        if self.ws is None and self._exchange is None:
+        if self.upgraded is None and self._exchange is None:
             self.close()
 
     def refuse(self, status: int, counter: str, reason: str) -> None:
         """Answer an error without h11 state (bad or slow head) and close."""
-        self.server.violation(counter, reason, self.endpoint.peer_host)
+        self.state.violation(counter, reason, self.endpoint.peer_host)
         headers = [(b"retry-after", str(self.cfg.retry_after).encode())] if status == 503 else []
         self.write(raw_error(status, headers))
         self.close()
@@ -200,59 +223,64 @@ class HttpProtocol(Protocol):
         except Closed:
             pass
         except Exception:
-            self.server.log.exception("HTTP connection from %s failed", self.endpoint.peer_host)
+            self.state.log.exception("HTTP connection from %s failed", self.endpoint.peer_host)
             self.abort()
         finally:
             if self._exchange is not None:
                 await self._retire(self._exchange)
-            if self.ws is None:
+            if self.upgraded is None:
                 self.close()
-
-    def _parse_head(self, head: bytes) -> tuple[h11.Connection, h11.Request]:
-        check_header_lines(head, self.cfg.max_header_count)
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.cfg.max_header_bytes + 4)
-        conn.receive_data(head)
-        try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            status = exc.error_status_hint if 400 <= exc.error_status_hint < 500 else 400
-            raise HeadError(status, f"h11: {exc}", "bad_request") from exc
-        if not isinstance(event, h11.Request):
-            raise HeadError(400, "incomplete request head", "bad_request")
-        return conn, event
 
     async def _request(self, size: int) -> bool:
         """Serve one request whose head is ``reader.buf[:size]``; whether to read another."""
         head = bytes(self.reader.buf[:size])
         del self.reader.buf[:size]
         try:
-            conn, request = self._parse_head(head)
+            conn, request = parse_head(head, self.cfg.max_header_count, self.cfg.max_header_bytes)
         except HeadError as exc:
             self.refuse(exc.status, exc.counter, exc.reason)
             return False
         self.requests += 1
+        state = self.state
         headers: list[tuple[bytes, bytes]] = list(request.headers)
-        if self.server.websocket is not None and wants_websocket(request.method, headers):
-            self._upgrade(conn, head, request)
-            return False
+        for upgrader in state.upgraders:
+            if upgrader.wants(request.method, headers):
+                self._upgrade(conn, head, request, headers, upgrader)
+                return False
         length, chunked = framing(headers)
         if length is not None and length > self.cfg.max_body_bytes:
             self.refuse(413, "body_too_large", f"declared body of {length} bytes")
             return False
         ex = self._exchange = Exchange(self, conn, request)
-        ex.on_finish = lambda _ex: self.reader.wake()
-        ex.reply_channel = await self.server.host.open_reply_channel(ex.on_reply, prefix="http")
-        has_body = chunked or bool(length)
-        try:
-            await self._stream(
-                ex, has_body, small=length is not None and length <= self.cfg.body_chunk_bytes
+        ex.on_finish = self._on_finish
+        app = state.mounts.find(split_target(request.target)[0]) if state.mounts.table else None
+        if app is not None:
+            peer = self.endpoint.peer_host
+            await serve_app(
+                app,
+                self._scope(ex, headers),
+                ex,
+                self.reader,
+                write=self.write,
+                violation=lambda counter, reason: state.violation(counter, reason, peer),
+                response_timeout=self.cfg.response_timeout,
             )
-        except BodyError as exc:
-            self.server.violation(exc.counter, exc.reason, self.endpoint.peer_host)
-            ex.fail(exc.status)
+        else:
+            ex.reply_channel = await state.host.open_reply_channel(ex.on_reply, prefix="http")
+            has_body = chunked or bool(length)
+            try:
+                await self._stream(
+                    ex,
+                    headers,
+                    has_body,
+                    small=length is not None and length <= self.cfg.body_chunk_bytes,
+                )
+            except BodyError as exc:
+                state.violation(exc.counter, exc.reason, self.endpoint.peer_host)
+                ex.fail(exc.status)
         await ex.done
         await self._retire(ex)
-        if self._closing or self._closed or not self.server.accepting:
+        if self._closing or self._closed or not state.accepting:
             return False
         if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
             return False
@@ -260,25 +288,21 @@ class HttpProtocol(Protocol):
         self.reader.buf[:0] = conn.trailing_data[0]
         return True
 
-    async def _stream(self, ex: Exchange, has_body: bool, small: bool) -> None:
+    async def _stream(
+        self, ex: Exchange, headers: list[tuple[bytes, bytes]], has_body: bool, small: bool
+    ) -> None:
         # A small declared body travels in the first message (one message per request
         # for most POSTs); a bigger one starts with what is already here. Without a
         # body this just takes h11's EndOfMessage, so keep-alive state is right.
         body, done = await self.reader.read_body(
             ex, wait_full=small or not has_body, wait_any=False
         )
-        scope = self.server.scope_for("http", ex.request, self.endpoint)
-        ex.client = scope["client"][0] if scope["client"] else "unix"
-        message: dict[str, Any] = {
-            "type": "http.request",
-            **scope,
-            "body": body,
-            "more_body": not done,
-        }
+        scope = self._scope(ex, headers)
+        message: HTTPRequestEvent = {"type": REQUEST, **scope, "body": body, "more_body": not done}
         # A request in one message (most of them) goes without affinity: no bind and
         # no release on the layer. Its wait is bounded by response_timeout (504)
         # instead of its worker's heartbeats (502); see docs/runtime.md.
-        if not await self._send(ex, REQUEST_CHANNEL, message, last=done):
+        if not await self._send(ex, message, last=done):
             return
         ex.delivered, ex.single = True, done
         ex.start_response_timer(self.cfg.response_timeout)
@@ -288,27 +312,48 @@ class HttpProtocol(Protocol):
             body, done = await self.reader.read_body(ex, wait_full=False, wait_any=True)
             if ex.is_over():  # the response may have ended while we read
                 break
-            routing = {key: scope[key] for key in ROUTING_KEYS}
-            more = {"type": "http.request", **routing, "body": body, "more_body": not done}
-            if not await self._send(ex, REQUEST_CHANNEL, more):
+            # The short routing keys again, so route filters match every chunk alike.
+            more: HTTPBodyEvent = {
+                "type": REQUEST,
+                "method": scope["method"],
+                "path": scope["path"],
+                "scheme": scope["scheme"],
+                "http_version": scope["http_version"],
+                "query_string": scope["query_string"],
+                "root_path": scope["root_path"],
+                "body": body,
+                "more_body": not done,
+            }
+            if not await self._send(ex, more):
                 return
 
     async def _send(
-        self, ex: Exchange, channel: str, message: dict[str, Any], last: bool = False
+        self, ex: Exchange, message: HTTPRequestEvent | HTTPBodyEvent, last: bool = False
     ) -> bool:
         try:
-            await self.server.host.send_event(
-                channel, message, connection=ex.reply_channel, last=last
+            await self.state.host.send_event(
+                REQUEST,
+                # An event TypedDict is a plain dict at run time, but mypy does not take it
+                # for the layer's dict[str, Any] (a cast would cost a call per event).
+                message,  # type: ignore[arg-type]
+                connection=ex.reply_channel,
+                last=last,
             )
         except ChannelFull:
-            self.server.violation("channel_full", f"{channel} is full", self.endpoint.peer_host)
+            self.state.violation("channel_full", f"{REQUEST} is full", self.endpoint.peer_host)
             ex.fail(503, [(b"retry-after", str(self.cfg.retry_after).encode())])
             return False
         except MessageTooLarge as exc:
-            self.server.violation("message_too_large", str(exc), self.endpoint.peer_host)
+            self.state.violation("message_too_large", str(exc), self.endpoint.peer_host)
             ex.fail(413 if message.get("body") else 431)
             return False
         return True
+
+    def _scope(self, ex: Exchange, headers: list[tuple[bytes, bytes]]) -> HTTPScope:
+        scope = self.state.scope_for("http", ex.request, headers, self.endpoint)
+        client = scope["client"]
+        ex.client = client[0] if client else "unix"
+        return scope
 
     async def _retire(self, ex: Exchange) -> None:
         """After an exchange: tell the consumer if it was cut short, free its channel,
@@ -316,25 +361,35 @@ class HttpProtocol(Protocol):
         self._exchange = None
         if not ex.finished:
             ex.finish()
-        host = self.server.host
+        host = self.state.host
         if ex.reply_channel:
             if ex.delivered and not ex.completed:
+                disconnect: HTTPDisconnectEvent = {"type": DISCONNECT}
                 try:
                     await host.send_event(
-                        DISCONNECT_CHANNEL,
-                        {"type": "http.disconnect"},
+                        DISCONNECT,
+                        disconnect,  # type: ignore[arg-type]  # see _send
                         connection=ex.reply_channel,
                     )
                 except Exception as exc:  # best effort: the client is gone anyway.
-                    self.server.log.debug("http.disconnect not sent: %s", exc)
+                    self.state.log.debug("http.disconnect not sent: %s", exc)
             host.close_reply_channel(ex.reply_channel)
-        self.server.access(self, ex)
+        self.state.access(ex, self.endpoint.peer_host)
 
-    def _upgrade(self, conn: h11.Connection, head: bytes, request: h11.Request) -> None:
+    def _upgrade(
+        self,
+        conn: h11.Connection,
+        head: bytes,
+        request: h11.Request,
+        headers: list[tuple[bytes, bytes]],
+        upgrader: Upgrader,
+    ) -> None:
+        """Hand the connection to ``upgrader``: stop reading and producing for it, and
+        forward everything from here on (see ``interfaces/www.py``)."""
         rest = conn.trailing_data[0] + bytes(self.reader.buf)
         self.reader.buf.clear()
-        self.reader.closed = True  # the WebSocket side reads from now on
+        self.reader.closed = True  # the upgraded protocol reads from now on
         self.tr.unregisterProducer()
         self.tr.resumeProducing()
-        assert self.server.websocket is not None
-        self.ws = self.server.websocket.upgrade(self, head, rest, request)
+        scope = self.state.scope_for(upgrader.scope_type, request, headers, self.endpoint)
+        self.upgraded = upgrader.upgrade(UpgradeRequest(self.tr, scope, head + rest))

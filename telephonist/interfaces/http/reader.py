@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import h11
 
 from .config import HttpConfig
 from .strict import HeadError, HeadScanner
 
-if TYPE_CHECKING:
-    from .exchange import Exchange
-
-__all__ = ["BodyError", "Closed", "Reader"]
+__all__ = ["BodyError", "BodyState", "Closed", "Reader"]
 
 
 class Closed(Exception):
@@ -36,6 +33,20 @@ class BodyError(Exception):
     def __init__(self, status: int, counter: str, reason: str) -> None:
         super().__init__(reason)
         self.status, self.counter, self.reason = status, counter, reason
+
+
+class BodyState(Protocol):
+    """Where one request's body reading stands (the exchange keeps it, so no object is
+    made per request for it)."""
+
+    conn: h11.Connection  # the request's h11 connection, which de-frames the body
+    carry: bytes  # bytes h11 gave beyond the last chunk, for the next one
+    body_ended: bool  # h11 gave the request's EndOfMessage
+    request_bytes: int  # body bytes read so far
+
+    def is_over(self) -> bool:
+        """The response ended already: stop waiting for body bytes."""
+        ...
 
 
 def _time_out(waiter: asyncio.Future[bool]) -> None:
@@ -117,7 +128,7 @@ class Reader:
                 return -1
 
     async def read_body(
-        self, ex: Exchange, *, wait_full: bool, wait_any: bool
+        self, ex: BodyState, *, wait_full: bool, wait_any: bool
     ) -> tuple[bytes, bool]:
         """Up to ``body_chunk_bytes`` of body and whether it was the end. Waits until the
         end or a full chunk (``wait_full``), until any bytes (``wait_any``), or not at all.

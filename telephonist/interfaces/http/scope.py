@@ -9,10 +9,12 @@ the mapping is tested without sockets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, overload
 from urllib.parse import unquote
 
+from ..websocket.spec import WebSocketScope
 from .proxy import Forwarded
+from .spec import HTTPScope
 
 __all__ = ["Endpoint", "split_target", "www_scope"]
 
@@ -29,11 +31,14 @@ class Endpoint:
     tls: bool
 
     @property
-    def client(self) -> list[Any] | None:
-        return None if self.peer_host is None else [self.peer_host, self.peer_port]
+    def client(self) -> list[str | int] | None:
+        # Both None on a Unix socket; both set on TCP.
+        if self.peer_host is None or self.peer_port is None:
+            return None
+        return [self.peer_host, self.peer_port]
 
     @property
-    def server(self) -> list[Any]:
+    def server(self) -> list[str | int | None]:
         return [self.local_host, self.local_port]
 
 
@@ -51,9 +56,10 @@ def split_target(target: bytes) -> tuple[bytes, bytes]:
     return path.partition(b"#")[0], query.partition(b"#")[0]
 
 
+@overload
 def www_scope(
     *,
-    kind: str,
+    kind: Literal["http"],
     method: bytes,
     target: bytes,
     http_version: bytes,
@@ -61,7 +67,34 @@ def www_scope(
     endpoint: Endpoint,
     forwarded: Forwarded,
     root_path: str,
-) -> dict[str, Any]:
+) -> HTTPScope: ...
+
+
+@overload
+def www_scope(
+    *,
+    kind: Literal["websocket"],
+    method: bytes,
+    target: bytes,
+    http_version: bytes,
+    headers: list[tuple[bytes, bytes]],
+    endpoint: Endpoint,
+    forwarded: Forwarded,
+    root_path: str,
+) -> WebSocketScope: ...
+
+
+def www_scope(
+    *,
+    kind: Literal["http", "websocket"],
+    method: bytes,
+    target: bytes,
+    http_version: bytes,
+    headers: list[tuple[bytes, bytes]],
+    endpoint: Endpoint,
+    forwarded: Forwarded,
+    root_path: str,
+) -> HTTPScope | WebSocketScope:
     """The scope keys of an ``http`` (``kind="http"``) or ``websocket`` request.
 
     ``path`` and ``raw_path`` are full paths, ``root_path`` included, as the ASGI spec
@@ -84,7 +117,20 @@ def www_scope(
         client = [forwarded.client, 0]
     if forwarded.host is not None:
         headers = [(n, forwarded.host if n == b"host" else v) for n, v in headers]
-    scope: dict[str, Any] = {
+    if kind == "http":
+        return {
+            "http_version": http_version.decode("ascii"),
+            "scheme": scheme,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query_string,
+            "root_path": prefix,
+            "headers": [[name, value] for name, value in headers],
+            "client": client,
+            "server": endpoint.server,
+            "method": method.decode("ascii").upper(),
+        }
+    return {
         "http_version": http_version.decode("ascii"),
         "scheme": scheme,
         "path": path,
@@ -95,6 +141,3 @@ def www_scope(
         "client": client,
         "server": endpoint.server,
     }
-    if kind == "http":
-        scope["method"] = method.decode("ascii").upper()
-    return scope

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["HeadError", "HeadScanner", "check_header_lines", "framing", "wants_websocket"]
+import h11
+
+__all__ = ["HeadError", "HeadScanner", "check_header_lines", "framing", "parse_head"]
 
 # A LF not preceded by CR, or a CR followed by anything but LF.
 _BAD_EOL = re.compile(rb"(?<!\r)\n|\r(?=[^\n])")
@@ -97,21 +99,6 @@ def check_header_lines(head: bytes, max_count: int) -> None:
         raise HeadError(400, "both Content-Length and Transfer-Encoding", "bad_request")
 
 
-def wants_websocket(method: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
-    """A ``GET`` asking to upgrade to WebSocket (names lowercased, as h11 gives them)."""
-    if method != b"GET":
-        return False
-    upgrade = connection = False
-    for name, value in headers:
-        if name == b"upgrade":
-            upgrade = upgrade or b"websocket" in value.lower()
-        elif name == b"connection":
-            connection = connection or any(
-                t.strip() == b"upgrade" for t in value.lower().split(b",")
-            )
-    return upgrade and connection
-
-
 def framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
     """``(content_length, chunked)``; h11 has validated both already."""
     length: int | None = None
@@ -122,3 +109,19 @@ def framing(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
         elif name == b"transfer-encoding":
             chunked = True
     return length, chunked
+
+
+def parse_head(head: bytes, max_count: int, max_bytes: int) -> tuple[h11.Connection, h11.Request]:
+    """A complete head (``HeadScanner`` found its end) through these checks and a fresh
+    ``h11.Connection``, which then de-frames the body and writes the response."""
+    check_header_lines(head, max_count)
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_bytes + 4)
+    conn.receive_data(head)
+    try:
+        event = conn.next_event()
+    except h11.RemoteProtocolError as exc:
+        status = exc.error_status_hint if 400 <= exc.error_status_hint < 500 else 400
+        raise HeadError(status, f"h11: {exc}", "bad_request") from exc
+    if not isinstance(event, h11.Request):
+        raise HeadError(400, "incomplete request head", "bad_request")
+    return conn, event

@@ -1,36 +1,67 @@
-"""The WebSocket side of the ``http`` interface: Autobahn's factory configured from
-``WebSocketConfig``, the upgrade hand-over, and the set of live sockets for shutdown."""
+"""The WebSocket side of the ``http`` interface: the ``Upgrader`` the HTTP connection
+hands WebSocket requests to, Autobahn's factory configured from ``WebSocketConfig``,
+and the set of live sockets for shutdown and status.
+
+It knows nothing of the HTTP side: it gets the host, the ``Retry-After`` value and a
+reporting function from whoever composes it (``HttpInterface``), and each connection
+as an ``UpgradeRequest`` (``interfaces/www.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Literal
 
-import h11
 from autobahn.twisted.websocket import WebSocketServerFactory
 
 from ..base import InterfaceHost
+from ..www import UpgradeRequest
 from .config import WebSocketConfig
 from .origin import OriginPolicy
 from .protocol import ServerWebSocket
 
-if TYPE_CHECKING:
-    from ..http.protocol import HttpProtocol
-    from ..http.server import HttpServer
-
-__all__ = ["WebSocketHub"]
+__all__ = ["WebSocketHub", "wants_websocket"]
 
 _Factory: Any = WebSocketServerFactory  # partially annotated upstream: used untyped
+
+
+def wants_websocket(method: bytes, headers: list[tuple[bytes, bytes]]) -> bool:
+    """A ``GET`` asking to upgrade to WebSocket (names lowercased, as h11 gives them)."""
+    if method != b"GET":
+        return False
+    upgrade = connection = False
+    for name, value in headers:
+        if name == b"upgrade":
+            upgrade = upgrade or b"websocket" in value.lower()
+        elif name == b"connection":
+            connection = connection or any(
+                t.strip() == b"upgrade" for t in value.lower().split(b",")
+            )
+    return upgrade and connection
 
 
 class WebSocketHub:
     """Creates a ``ServerWebSocket`` per upgraded connection and tracks them."""
 
-    def __init__(self, config: WebSocketConfig, server: HttpServer) -> None:
+    scope_type: Literal["websocket"] = "websocket"
+    #: Asked by the HTTP connection for every request: a plain function, no binding.
+    wants = staticmethod(wants_websocket)
+
+    def __init__(
+        self,
+        config: WebSocketConfig,
+        host: InterfaceHost,
+        *,
+        retry_after: int,
+        report: Callable[[str, str], None],
+    ) -> None:
         self.config = config
-        self.server = server
-        self.host: InterfaceHost = server.host
-        self.retry_after = server.config.retry_after
+        self.host = host
+        #: ``Retry-After`` seconds of a 503 handshake answer.
+        self.retry_after = retry_after
+        #: Count a violation and log it (the interface's counters and logger).
+        self.report = report
         self.origins = OriginPolicy(config.allowed_origins, config.allow_missing_origin)
         self.sockets: set[ServerWebSocket] = set()
         self.pending: set[ServerWebSocket] = set()
@@ -53,17 +84,16 @@ class WebSocketHub:
         )
         self.factory: Any = factory
 
-    def upgrade(
-        self, http: HttpProtocol, head: bytes, rest: bytes, request: h11.Request
-    ) -> ServerWebSocket:
-        """Hand ``http``'s transport to a new WebSocket protocol, replaying the head."""
+    def upgrade(self, request: UpgradeRequest) -> ServerWebSocket:
+        """Take the transport over with a new WebSocket protocol, replaying what the HTTP
+        side read (the handshake's head first) so Autobahn checks the handshake itself."""
         proto: ServerWebSocket = self.factory.buildProtocol(None)
         proto.hub = self
-        proto.scope = self.server.scope_for("websocket", request, http.endpoint)
+        proto.scope = request.scope
         self.pending.add(proto)
         self._gone[proto] = asyncio.get_running_loop().create_future()
-        proto.makeConnection(http.transport)
-        proto.dataReceived(head + rest)
+        proto.makeConnection(request.transport)
+        proto.dataReceived(request.data)
         return proto
 
     def opened(self, proto: ServerWebSocket) -> None:
@@ -76,9 +106,6 @@ class WebSocketHub:
         gone = self._gone.pop(proto, None)
         if gone is not None and not gone.done():
             gone.set_result(None)
-
-    def violation(self, counter: str, reason: str) -> None:
-        self.server.violation(counter, reason)
 
     async def close_all(self, code: int, within: float) -> None:
         """Say goodbye to every socket (``code``, 1001 on shutdown); held handshakes get

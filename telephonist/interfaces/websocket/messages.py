@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..base import ABORT
+from .spec import ACCEPT, CLOSE, SEND
 
 __all__ = ["Accept", "Action", "Close", "ReplyError", "Send", "is_wire_code", "parse_reply"]
 
@@ -96,14 +97,14 @@ def _send(message: dict[str, Any]) -> Send:
 def parse_reply(message: dict[str, Any]) -> list[Action]:
     """The actions ``message`` asks for, in the order to apply them."""
     kind = message.get("type")
-    if kind == "websocket.accept":
+    if kind == ACCEPT:
         sub = message.get("subprotocol")
         if sub is not None and not isinstance(sub, str):
             raise ReplyError("subprotocol must be a str")
         return [Accept(sub, _headers(message.get("headers")))]
-    if kind == "websocket.send":
+    if kind == SEND:
         return [_send(message)]
-    if kind == "websocket.close":
+    if kind == CLOSE:
         reason = message.get("reason") or ""
         if not isinstance(reason, str):
             raise ReplyError("reason must be a str")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
@@ -34,13 +34,21 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
-from ..base import ABORT
+from ..base import ABORT, InterfaceHost
+from ..www import WwwScope
+from .config import WebSocketConfig
 from .messages import Accept, Close, ReplyError, Send, is_wire_code, parse_reply
+from .origin import OriginPolicy
+from .spec import (
+    CONNECT,
+    DISCONNECT,
+    RECEIVE,
+    WebSocketConnectEvent,
+    WebSocketDisconnectEvent,
+    WebSocketReceiveEvent,
+)
 
-if TYPE_CHECKING:
-    from .hub import WebSocketHub
-
-__all__ = ["ServerWebSocket"]
+__all__ = ["Hub", "ServerWebSocket"]
 
 STATE_OPEN = 3  # WebSocketProtocol.STATE_OPEN
 
@@ -50,12 +58,30 @@ _Base: Any = WebSocketServerProtocol
 _Deny: Any = ConnectionDeny
 _Fail: Any = Failure
 
+#: What goes onto the layer for one connection, in order.
+_Event = WebSocketConnectEvent | WebSocketReceiveEvent | WebSocketDisconnectEvent
+
+
+class Hub(Protocol):
+    """What a socket needs of the hub that made it (``hub.WebSocketHub``)."""
+
+    config: WebSocketConfig
+    host: InterfaceHost
+    origins: OriginPolicy
+    retry_after: int
+
+    def report(self, counter: str, reason: str) -> None: ...
+
+    def opened(self, proto: ServerWebSocket) -> None: ...
+
+    def closed(self, proto: ServerWebSocket) -> None: ...
+
 
 class ServerWebSocket(_Base):  # type: ignore[misc]
-    """Set by the hub before the handshake bytes are fed: ``hub``, ``scope``, ``peer_host``."""
+    """Set by the hub before the handshake bytes are fed: ``hub`` and ``scope``."""
 
-    hub: WebSocketHub
-    scope: dict[str, Any]
+    hub: Hub
+    scope: WwwScope
 
     def __init__(self) -> None:
         super().__init__()
@@ -64,7 +90,7 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         self._timer: asyncio.TimerHandle | None = None
         self._delivered = False  # websocket.connect is on the layer
         self._gone = False
-        self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
+        self._outbox: deque[tuple[str, _Event]] = deque()
         self._draining = False
         self._reading_paused = False
         self._refusing = False  # closed for overload: drop further frames
@@ -76,7 +102,7 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         hub = self.hub
         origin = request.headers.get("origin")
         if not hub.origins.allows(origin):
-            hub.violation("ws_origin_denied", f"origin {origin!r} not allowed")
+            hub.report("ws_origin_denied", f"origin {origin!r} not allowed")
             raise _Deny(403, "Origin Not Allowed")
         client = self.scope.get("client")
         self.chat_user = f"{client[0]}:{client[1]}" if client else "unix"
@@ -92,14 +118,25 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         if self._gone:
             host.close_reply_channel(self.reply_channel)
             return
-        message = {"type": "websocket.connect", **self.scope, "subprotocols": subprotocols}
+        message: WebSocketConnectEvent = {
+            "type": CONNECT,
+            **self.scope,
+            "subprotocols": subprotocols,
+        }
         try:
-            await host.send_event("websocket.connect", message, connection=self.reply_channel)
+            # The ignores on send_event: an event TypedDict is a plain dict at run time,
+            # but mypy does not take it for the layer's dict[str, Any] (a cast would
+            # cost a call per event).
+            await host.send_event(
+                CONNECT,
+                message,  # type: ignore[arg-type]
+                connection=self.reply_channel,
+            )
         except ChannelFull:
-            self.hub.violation("channel_full", "websocket.connect is full")
+            self.hub.report("channel_full", "websocket.connect is full")
             self._deny(503, "Service Unavailable")
         except MessageTooLarge as exc:
-            self.hub.violation("message_too_large", str(exc))
+            self.hub.report("message_too_large", str(exc))
             self._deny(431, "Request Header Fields Too Large")
         else:
             self._delivered = True
@@ -107,7 +144,7 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
     def _handshake_timed_out(self) -> None:
         self._timer = None
         if self._handshake is not None and not self._handshake.called:
-            self.hub.violation("ws_handshake_timeout", "no websocket.accept in time")
+            self.hub.report("ws_handshake_timeout", "no websocket.accept in time")
             self._deny(504, "Gateway Timeout")
 
     def _deny(self, status: int, reason: str) -> None:
@@ -128,13 +165,13 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
 
     async def _on_reply(self, message: dict[str, Any]) -> None:
         if message.get("type") == ABORT:
-            self.hub.violation("aborted", f"worker gone: {message.get('reason')}")
+            self.hub.report("aborted", f"worker gone: {message.get('reason')}")
         try:
             actions = parse_reply(message)
             for action in actions:
                 self._apply(action)
         except ReplyError as exc:
-            self.hub.violation("bad_reply", str(exc))
+            self.hub.report("bad_reply", str(exc))
             self._apply(Close(1011, "bad reply", aborted=True))
 
     def _apply(self, action: Accept | Send | Close) -> None:
@@ -160,7 +197,7 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         elif is_wire_code(action.code):
             self.close_with(action.code, action.reason)
         else:
-            self.hub.violation("bad_reply", f"close code {action.code} cannot be sent")
+            self.hub.report("bad_reply", f"close code {action.code} cannot be sent")
             self.close_with(1011, "bad close code")
 
     def _accept(self, action: Accept) -> None:
@@ -190,18 +227,19 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         # ``path`` on every event (as in Channels 1.x): routes that filter on the path
         # match a connection's frames and its disconnect, not only its connect.
-        path = self.scope.get("path", "/")
+        path = self.scope["path"]
+        message: WebSocketReceiveEvent
         if isBinary:
-            message: dict[str, Any] = {"type": "websocket.receive", "path": path, "bytes": payload}
+            message = {"type": RECEIVE, "path": path, "bytes": payload}
         else:
             message = {
-                "type": "websocket.receive",
+                "type": RECEIVE,
                 "path": path,
                 "text": payload.decode("utf-8"),
                 "user": self.chat_user,
                 "room": path,
             }
-        self._queue("websocket.receive", message)
+        self._queue(RECEIVE, message)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         if self._gone:
@@ -213,20 +251,23 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
             self._timer.cancel()
             self._timer = None
         if self.localCloseCode == 1009:
-            self.hub.violation("ws_too_large", "frame or message over the limit")
+            self.hub.report("ws_too_large", "frame or message over the limit")
         if (self.wasNotCleanReason or "").startswith("WebSocket ping timeout"):
-            self.hub.violation("ws_ping_timeout", "no pong in time")
+            self.hub.report("ws_ping_timeout", "no pong in time")
         final = self.remoteCloseCode or self.localCloseCode or 1006
         if self._delivered:
-            path = self.scope.get("path", "/")
-            disconnect = {"type": "websocket.disconnect", "path": path, "code": final}
-            self._queue("websocket.disconnect", disconnect)
+            disconnect: WebSocketDisconnectEvent = {
+                "type": DISCONNECT,
+                "path": self.scope["path"],
+                "code": final,
+            }
+            self._queue(DISCONNECT, disconnect)
         elif self.reply_channel:
             self.hub.host.close_reply_channel(self.reply_channel)
         self.hub.closed(self)
 
-    def _queue(self, channel: str, message: dict[str, Any]) -> None:
-        if self._refusing and channel == "websocket.receive":
+    def _queue(self, channel: str, message: _Event) -> None:
+        if self._refusing and channel == RECEIVE:
             return  # closing for overload: frames still arriving are not forwarded
         self._outbox.append((channel, message))
         full = len(self._outbox) >= self.hub.config.max_pending_messages
@@ -243,19 +284,23 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
             while self._outbox:
                 channel, message = self._outbox.popleft()
                 try:
-                    await host.send_event(channel, message, connection=self.reply_channel)
+                    await host.send_event(
+                        channel,
+                        message,  # type: ignore[arg-type]  # see _connect
+                        connection=self.reply_channel,
+                    )
                 except ChannelFull:
-                    if channel == "websocket.disconnect":
+                    if channel == DISCONNECT:
                         continue  # nothing left to answer; counted by the host.
-                    self.hub.violation("channel_full", f"{channel} is full")
+                    self.hub.report("channel_full", f"{channel} is full")
                     self._refusing = True
-                    self._outbox = deque(m for m in self._outbox if m[0] != "websocket.receive")
+                    self._outbox = deque(m for m in self._outbox if m[0] != RECEIVE)
                     self.close_with(1013, "try again later")
                 except MessageTooLarge as exc:
-                    self.hub.violation("message_too_large", str(exc))
+                    self.hub.report("message_too_large", str(exc))
                     self._refusing = True
                     self.close_with(1009, "message too big")
-                if channel == "websocket.disconnect":
+                if channel == DISCONNECT:
                     host.close_reply_channel(self.reply_channel)
                 if self._reading_paused and len(self._outbox) < 1 + (
                     self.hub.config.max_pending_messages // 2

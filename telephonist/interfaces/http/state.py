@@ -1,0 +1,121 @@
+"""What every connection of one ``http`` interface shares: settings, the host, trusted
+proxies, the upgraders and mounted paths it may hand requests to, whether new requests
+are taken; violation counting and the access log.
+
+Kept apart from the connection factory (``server.py``) so that the connection
+(``protocol.py``) can depend on it without the factory depending back on the connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Literal, overload
+
+import h11
+from twisted.internet import interfaces as ti
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+
+from ..base import InterfaceHost
+from ..websocket.spec import WebSocketScope
+from ..www import Upgrader
+from .config import HttpConfig
+from .exchange import Exchange
+from .mounts import Mounts
+from .proxy import TrustedProxies
+from .scope import Endpoint, www_scope
+from .spec import HTTPScope
+
+__all__ = ["ServerState"]
+
+access_log = logging.getLogger("telephonist.access.http")
+
+
+class ServerState:
+    def __init__(
+        self,
+        config: HttpConfig,
+        host: InterfaceHost,
+        log: logging.Logger,
+        *,
+        upgraders: tuple[Upgrader, ...] = (),
+        mounts: Mounts | None = None,
+    ) -> None:
+        self.config = config
+        self.host = host
+        self.log = log
+        self.proxies = TrustedProxies(config.trusted_proxies)
+        #: Asked in turn for each request (``Upgrader.wants``); the first that wants it
+        #: takes the connection over.
+        self.upgraders = upgraders
+        #: Paths served in-process on this port (``mounts.py``); empty costs one check.
+        self.mounts = mounts if mounts is not None else Mounts()
+        #: False once shutdown began: no new request is read, responses say ``close``.
+        self.accepting = True
+
+    def endpoint_of(self, transport: Any) -> Endpoint:
+        peer, local = transport.getPeer(), transport.getHost()
+        tls = ti.ISSLTransport.providedBy(transport)
+        if isinstance(peer, IPv4Address | IPv6Address):
+            assert isinstance(local, IPv4Address | IPv6Address)
+            return Endpoint(peer.host, peer.port, local.host, local.port, tls)
+        path = local.name if isinstance(local, UNIXAddress) else b""
+        name = path.decode() if isinstance(path, bytes) else str(path or "")
+        return Endpoint(None, None, name, None, tls)
+
+    @overload
+    def scope_for(
+        self,
+        kind: Literal["http"],
+        request: h11.Request,
+        headers: list[tuple[bytes, bytes]],
+        endpoint: Endpoint,
+    ) -> HTTPScope: ...
+
+    @overload
+    def scope_for(
+        self,
+        kind: Literal["websocket"],
+        request: h11.Request,
+        headers: list[tuple[bytes, bytes]],
+        endpoint: Endpoint,
+    ) -> WebSocketScope: ...
+
+    def scope_for(
+        self,
+        kind: Literal["http", "websocket"],
+        request: h11.Request,
+        headers: list[tuple[bytes, bytes]],
+        endpoint: Endpoint,
+    ) -> HTTPScope | WebSocketScope:
+        """The scope of ``request`` (``headers`` is its header list, already copied)."""
+        return www_scope(
+            kind=kind,
+            method=request.method,
+            target=request.target,
+            http_version=request.http_version,
+            headers=headers,
+            endpoint=endpoint,
+            forwarded=self.proxies.forwarded(endpoint.peer_host, headers),
+            root_path=self.config.root_path,
+        )
+
+    def violation(self, counter: str, reason: str, peer: str | None = None) -> None:
+        """A limit or protocol rule was broken: count it and say so in the log."""
+        self.host.count(counter)
+        self.log.warning("http %s from %s: %s", counter, peer or "-", reason)
+
+    def access(self, ex: Exchange, peer: str | None) -> None:
+        if not self.config.access_log or not access_log.isEnabledFor(logging.INFO):
+            return
+        req = ex.request
+        access_log.info(
+            '%s "%s %s HTTP/%s" %d %d %.1fms',
+            ex.client or peer or "unix",
+            req.method.decode("ascii", "replace"),
+            req.target.decode("ascii", "replace"),
+            req.http_version.decode("ascii", "replace"),
+            ex.status or 0,
+            ex.body_bytes,
+            (time.monotonic() - ex.started_at) * 1000,
+        )
