@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from ..core.codec import Content
 from ..core.names import MAX_NAME_LENGTH
+from ..spec import websocket
 
 __all__ = [
     "ChatKind",
@@ -163,16 +164,17 @@ def text_message(text: str | Mapping[str, Any]) -> Content:
     return {"text": text} if isinstance(text, str) else dict(text)
 
 
-# Built-in protocols, with the channel names of their interfaces' message specs (IRC:
-# telephonist/interfaces/irc/spec.py, not imported here because the IRC extra is
-# optional). An interface whose names change re-registers under the same name.
+# Built-in protocols, with the channel names of their message specs (IRC:
+# telephonist/interfaces/irc/spec.py, not imported here because importing it loads the
+# IRC interface and its optional extra). An interface whose names change re-registers
+# under the same name.
 register_chat_protocol(
     ChatProtocol(
         "websocket",
-        message_channels=("websocket.receive",),
-        join_channels=("websocket.connect",),
-        leave_channels=("websocket.disconnect",),
-        join_answer=({"type": "websocket.accept"},),
+        message_channels=(websocket.RECEIVE,),
+        join_channels=(websocket.CONNECT,),
+        leave_channels=(websocket.DISCONNECT,),
+        join_answer=({"type": websocket.ACCEPT},),
     )
 )
 register_chat_protocol(

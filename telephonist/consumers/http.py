@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from ..core.codec import Content
+from ..spec.http import EVENT_CHANNELS, RESPONSE_BODY, RESPONSE_START
 from .base import AsyncConsumer, SyncConsumer, _Consumer
 from .message import Message
 
@@ -34,11 +35,11 @@ def response_messages(status: int, body: bytes = b"", headers: Headers = ()) -> 
     """The ``http.response.start`` and ``http.response.body`` messages of a response."""
     return [
         {
-            "type": "http.response.start",
+            "type": RESPONSE_START,
             "status": status,
             "headers": [[_bytes(k).lower(), _bytes(v)] for k, v in headers],
         },
-        {"type": "http.response.body", "body": body, "more_body": False},
+        {"type": RESPONSE_BODY, "body": body, "more_body": False},
     ]
 
 
@@ -50,7 +51,7 @@ _TOO_LARGE = response_messages(413, b"Request body too large", [(b"content-type"
 
 
 class _BodyMixin(_Consumer):
-    channels: ClassVar[Sequence[str]] = ("http.request", "http.disconnect")
+    channels: ClassVar[Sequence[str]] = EVENT_CHANNELS
     max_body_size: ClassVar[int] = 10 * 1024 * 1024
     max_pending: ClassVar[int] = 1000
 
@@ -105,7 +106,7 @@ class HttpConsumer(_BodyMixin, SyncConsumer):
         self.reply(response_messages(status, b"", headers)[0])
 
     def send_body(self, body: bytes, *, more_body: bool = False) -> None:
-        self.reply({"type": "http.response.body", "body": body, "more_body": more_body})
+        self.reply({"type": RESPONSE_BODY, "body": body, "more_body": more_body})
 
 
 class AsyncHttpConsumer(_BodyMixin, AsyncConsumer):
@@ -135,4 +136,4 @@ class AsyncHttpConsumer(_BodyMixin, AsyncConsumer):
         await self.reply(response_messages(status, b"", headers)[0])
 
     async def send_body(self, body: bytes, *, more_body: bool = False) -> None:
-        await self.reply({"type": "http.response.body", "body": body, "more_body": more_body})
+        await self.reply({"type": RESPONSE_BODY, "body": body, "more_body": more_body})

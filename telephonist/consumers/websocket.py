@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..core.codec import Content
+from ..spec.websocket import ACCEPT, CLOSE, EVENT_CHANNELS, SEND
 from .base import AsyncConsumer, SyncConsumer
 from .message import Message
 
@@ -26,11 +27,11 @@ __all__ = [
     "WebsocketConsumer",
 ]
 
-_CHANNELS = ("websocket.connect", "websocket.receive", "websocket.disconnect")
+_CHANNELS = EVENT_CHANNELS
 
 
 def _accept(subprotocol: str | None, headers: Sequence[tuple[bytes, bytes]]) -> Content:
-    message: Content = {"type": "websocket.accept"}
+    message: Content = {"type": ACCEPT}
     if subprotocol is not None:
         message["subprotocol"] = subprotocol
     if headers:
@@ -42,12 +43,12 @@ def _frame(text_data: str | None, bytes_data: bytes | None) -> Content:
     if (text_data is None) == (bytes_data is None):
         raise ValueError("send exactly one of text_data or bytes_data")
     if text_data is not None:
-        return {"type": "websocket.send", "text": text_data}
-    return {"type": "websocket.send", "bytes": bytes_data}
+        return {"type": SEND, "text": text_data}
+    return {"type": SEND, "bytes": bytes_data}
 
 
 def _close(code: int | None, reason: str | None) -> Content:
-    message: Content = {"type": "websocket.close", "code": 1000 if code is None else code}
+    message: Content = {"type": CLOSE, "code": 1000 if code is None else code}
     if reason:
         message["reason"] = reason
     return message

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..routing import Include, Route, include, route
+from ..spec.http import REQUEST
 from .static import static_route
 
 __all__ = ["ACTIVE", "activate", "compose", "view_consumer"]
@@ -45,7 +46,7 @@ def view_consumer() -> tuple[Callable[..., Any], tuple[str, ...]] | None:
     cls = getattr(views, "DjangoViewConsumer", None)
     if cls is None:
         return None
-    channels = tuple(getattr(cls, "channels", ("http.request",)))
+    channels = tuple(getattr(cls, "channels", (REQUEST,)))
     # The module's ready consumer is one instance for the process (it owns the thread
     # pool that runs sync views): every composition shares it.
     consumer = getattr(views, "view_consumer", None)

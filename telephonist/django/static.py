@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from ..consumers.http import HttpConsumer
 from ..routing import Route, route
+from ..spec.http import REQUEST
 
 __all__ = ["StaticFilesConsumer", "static_prefix", "static_route"]
 
@@ -43,7 +44,7 @@ def _text(status: int, text: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]
 class StaticFilesConsumer(HttpConsumer):
     """Serves ``GET``/``HEAD`` of files the staticfiles finders know."""
 
-    channels: ClassVar[tuple[str, ...]] = ("http.request",)
+    channels: ClassVar[tuple[str, ...]] = (REQUEST,)
 
     def handle(self, body: bytes) -> None:
         from django.contrib.staticfiles import finders
@@ -82,4 +83,4 @@ def static_route() -> Route | None:
     prefix = static_prefix()
     if prefix is None:
         return None
-    return route("http.request", StaticFilesConsumer.as_consumer(), path="^" + re.escape(prefix))
+    return route(REQUEST, StaticFilesConsumer.as_consumer(), path="^" + re.escape(prefix))

@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 from ..consumers.message import Message
 from ..core.base import BaseChannelLayer
 from ..core.exceptions import ChannelFull
+from ..spec.http import DISCONNECT, EVENT_CHANNELS, REQUEST, RESPONSE_BODY, RESPONSE_START
 from .asgi_body import Body, BodyStore
 from .asgi_environ import asgi_scope, wsgi_environ
 
@@ -105,7 +106,7 @@ class DjangoViewConsumer:
     """Routable with ``route_class(DjangoViewConsumer)`` (``http.request`` and
     ``http.disconnect``) or ``route("http.request", DjangoViewConsumer.as_consumer())``."""
 
-    channels: ClassVar[tuple[str, ...]] = ("http.request", "http.disconnect")
+    channels: ClassVar[tuple[str, ...]] = EVENT_CHANNELS
     #: Threads running sync views (Django's WSGI handler).
     threads: ClassVar[int] = 16
     #: Largest body of one response message (file blocks; below the layer's limit).
@@ -174,7 +175,7 @@ class DjangoViewConsumer:
             log.warning("%s without reply_channel ignored", message.type)
             return
         key = reply_channel.name
-        if message.type == "http.disconnect":
+        if message.type == DISCONNECT:
             self._bodies.discard(key)
             reply = self._replies.get(key)
             if reply is not None:
@@ -225,7 +226,7 @@ class DjangoViewConsumer:
         ) -> None:
             started.append(
                 {
-                    "type": "http.response.start",
+                    "type": RESPONSE_START,
                     "status": int(status.split(" ", 1)[0]),
                     "headers": [
                         (name.lower().encode("latin-1"), value.strip().encode("latin-1"))
@@ -240,15 +241,15 @@ class DjangoViewConsumer:
 
             if isinstance(result, HttpResponse) and not result.streaming:
                 # The common case: start and body go back to the loop in one hop.
-                return [*started, {"type": "http.response.body", "body": result.content}]
+                return [*started, {"type": RESPONSE_BODY, "body": result.content}]
             self._send_from_thread(started[0], reply, loop)
             for chunk in result:
                 if reply.gone.is_set():
                     break  # the client went away: stop producing
                 if chunk:
-                    message = {"type": "http.response.body", "body": chunk, "more_body": True}
+                    message = {"type": RESPONSE_BODY, "body": chunk, "more_body": True}
                     self._send_from_thread(message, reply, loop)
-            self._send_from_thread({"type": "http.response.body", "body": b""}, reply, loop)
+            self._send_from_thread({"type": RESPONSE_BODY, "body": b""}, reply, loop)
             return []
         finally:
             close = getattr(result, "close", None)
@@ -273,11 +274,11 @@ class DjangoViewConsumer:
                 following = next(pieces, b"")
                 if following:
                     pending.append(following)
-                return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+                return {"type": REQUEST, "body": chunk, "more_body": bool(pending)}
             # After the body, Django listens for the client going away (and cancels
             # this wait once the response is complete).
             await asyncio.shield(reply.gone_on_loop)
-            return {"type": "http.disconnect"}
+            return {"type": DISCONNECT}
 
         await self._asgi(asgi_scope(body.first), receive, reply.send)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.codec import Content
+from ..spec import http, websocket
 
 __all__ = ["Answer", "ProtocolPolicy", "policy_for", "register_protocol_policy"]
 
@@ -80,23 +81,23 @@ def _http_answer(status: int, text: str) -> list[Content]:
     body = text.encode()
     return [
         {
-            "type": "http.response.start",
+            "type": http.RESPONSE_START,
             "status": status,
             "headers": [
                 [b"content-type", b"text/plain; charset=utf-8"],
                 [b"content-length", str(len(body)).encode()],
             ],
         },
-        {"type": "http.response.body", "body": body, "more_body": False},
+        {"type": http.RESPONSE_BODY, "body": body, "more_body": False},
     ]
 
 
 # 403 for a refused handshake, as Daphne and the ASGI spec do for a close before accept.
-_WS_REFUSE: list[Content] = [{"type": "websocket.close", "code": 403}]
+_WS_REFUSE: list[Content] = [{"type": websocket.CLOSE, "code": 403}]
 
 register_protocol_policy(
-    "http.request",
+    http.REQUEST,
     no_route=_http_answer(404, "Not Found"),
     deny=_http_answer(403, "Forbidden"),
 )
-register_protocol_policy("websocket.connect", no_route=_WS_REFUSE, deny=_WS_REFUSE)
+register_protocol_policy(websocket.CONNECT, no_route=_WS_REFUSE, deny=_WS_REFUSE)

@@ -1,7 +1,8 @@
 """One request served by a mounted ASGI 3 application instead of the channel layer.
 
 The connection has parsed and checked the request and found its path in the mount
-table (``mounts.py``). The app runs as a task with a standard ``http`` scope;
+table (``interfaces/mounts.py``). The app runs as a task with a standard ``http``
+scope;
 ``receive`` reads the body through the connection's ``Reader`` (the same chunk size,
 body limit and timeouts as a request sent to the layer) and then reports
 ``http.disconnect`` once the exchange is over; ``send`` is the exchange's own reply
@@ -22,10 +23,10 @@ from typing import Any
 
 import h11
 
+from ...spec.http import DISCONNECT, REQUEST, HTTPScope
+from ..mounts import App
 from .exchange import Exchange
-from .mounts import App
 from .reader import BodyError, Closed, Reader
-from .spec import DISCONNECT, REQUEST, HTTPScope
 
 __all__ = ["serve_app"]
 

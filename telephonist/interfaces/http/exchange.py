@@ -29,9 +29,9 @@ from typing import Any, Protocol
 
 import h11
 
+from ...spec.http import RESPONSE_BODY, RESPONSE_START
 from ..base import ABORT
 from .response import ReplyError, error_events, parse_body, parse_start
-from .spec import RESPONSE_BODY, RESPONSE_START
 
 __all__ = ["Exchange", "Link"]
 

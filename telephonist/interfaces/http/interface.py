@@ -3,9 +3,9 @@
 This is where the two sides are composed, and the only module of ``interfaces.http``
 that knows the WebSocket side exists (``config`` nests its settings table): it builds
 the ``WebSocketHub`` and gives it to the connections as an ``Upgrader``
-(``interfaces/www.py``). The connection code (``protocol``, ``exchange``, ``reader``)
+(``interfaces/upgrade.py``). The connection code (``protocol``, ``exchange``, ``reader``)
 only knows that interface, so another upgrader or none changes nothing there. It also
-hands the connections the process's mounted paths (``mounts.py``).
+hands the connections the process's mounted paths (``interfaces/mounts.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 
+from ...spec import http as spec
+from ...spec import websocket as websocket_spec
 from ..base import Interface, InterfaceConfig, InterfaceHost
-from ..websocket import spec as websocket_spec
+from ..mounts import mounts
 from ..websocket.hub import WebSocketHub
-from . import spec
 from .config import HttpConfig
-from .mounts import mounts
 from .server import HttpServer
 from .state import ServerState
 

@@ -30,11 +30,12 @@ Flow control both ways: ``Reader`` stops reading a client that sends faster than
 requests are served, and ``WriteWatch`` stops taking reply messages while a client
 reads slower than the consumer writes (see ``flow``).
 
-Two ways out of this loop, both decided once the head passed every check: a request an
-*upgrader* wants (``Upgrade: websocket``) hands the connection over (``interfaces/www.py``)
-and ``dataReceived`` forwards bytes to the new protocol from then on; a request for a
-*mounted* path (``mounts.py``) is answered in-process by an ASGI app (``asgi.py``) instead
-of going to the layer, through the same ``Exchange``.
+Two ways out of this loop, both decided once the head passed every check: a request
+an *upgrader* wants (``Upgrade: websocket``) hands the connection over
+(``interfaces/upgrade.py``) and ``dataReceived`` forwards bytes to the new protocol from
+then on; a request for a *mounted* path (``interfaces/mounts.py``) is answered
+in-process by an ASGI app (``asgi.py``) instead of going to the layer, through the same
+``Exchange``.
 """
 
 from __future__ import annotations
@@ -49,14 +50,7 @@ from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
-from ..www import Upgraded, Upgrader, UpgradeRequest
-from .asgi import serve_app
-from .exchange import Exchange
-from .flow import WriteWatch
-from .reader import BodyError, Closed, Reader
-from .response import raw_error
-from .scope import split_target
-from .spec import (
+from ...spec.http import (
     DISCONNECT,
     REQUEST,
     HTTPBodyEvent,
@@ -64,6 +58,13 @@ from .spec import (
     HTTPRequestEvent,
     HTTPScope,
 )
+from ..upgrade import Upgraded, Upgrader, UpgradeRequest
+from .asgi import serve_app
+from .exchange import Exchange
+from .flow import WriteWatch
+from .reader import BodyError, Closed, Reader
+from .response import raw_error
+from .scope import split_target
 from .state import ServerState
 from .strict import HeadError, framing, parse_head
 
@@ -385,7 +386,7 @@ class HttpProtocol(Protocol):
         upgrader: Upgrader,
     ) -> None:
         """Hand the connection to ``upgrader``: stop reading and producing for it, and
-        forward everything from here on (see ``interfaces/www.py``)."""
+        forward everything from here on (see ``interfaces/upgrade.py``)."""
         rest = conn.trailing_data[0] + bytes(self.reader.buf)
         self.reader.buf.clear()
         self.reader.closed = True  # the upgraded protocol reads from now on

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Literal, overload
 from urllib.parse import unquote
 
-from ..websocket.spec import WebSocketScope
+from ...spec.http import HTTPScope
+from ...spec.websocket import WebSocketScope
 from .proxy import Forwarded
-from .spec import HTTPScope
 
 __all__ = ["Endpoint", "split_target", "www_scope"]
 

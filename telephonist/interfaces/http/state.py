@@ -16,15 +16,15 @@ import h11
 from twisted.internet import interfaces as ti
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 
+from ...spec.http import HTTPScope
+from ...spec.websocket import WebSocketScope
 from ..base import InterfaceHost
-from ..websocket.spec import WebSocketScope
-from ..www import Upgrader
+from ..mounts import Mounts
+from ..upgrade import Upgrader
 from .config import HttpConfig
 from .exchange import Exchange
-from .mounts import Mounts
 from .proxy import TrustedProxies
 from .scope import Endpoint, www_scope
-from .spec import HTTPScope
 
 __all__ = ["ServerState"]
 
@@ -48,7 +48,7 @@ class ServerState:
         #: Asked in turn for each request (``Upgrader.wants``); the first that wants it
         #: takes the connection over.
         self.upgraders = upgraders
-        #: Paths served in-process on this port (``mounts.py``); empty costs one check.
+        #: Paths served in-process on this port (``interfaces/mounts.py``); empty costs one check.
         self.mounts = mounts if mounts is not None else Mounts()
         #: False once shutdown began: no new request is read, responses say ``close``.
         self.accepting = True

@@ -4,7 +4,7 @@ and the set of live sockets for shutdown and status.
 
 It knows nothing of the HTTP side: it gets the host, the ``Retry-After`` value and a
 reporting function from whoever composes it (``HttpInterface``), and each connection
-as an ``UpgradeRequest`` (``interfaces/www.py``).
+as an ``UpgradeRequest`` (``interfaces/upgrade.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Literal
 from autobahn.twisted.websocket import WebSocketServerFactory
 
 from ..base import InterfaceHost
-from ..www import UpgradeRequest
+from ..upgrade import UpgradeRequest
 from .config import WebSocketConfig
 from .origin import OriginPolicy
 from .protocol import ServerWebSocket

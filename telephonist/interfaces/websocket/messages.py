@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...spec.websocket import ACCEPT, CLOSE, SEND
 from ..base import ABORT
-from .spec import ACCEPT, CLOSE, SEND
 
 __all__ = ["Accept", "Action", "Close", "ReplyError", "Send", "is_wire_code", "parse_reply"]
 

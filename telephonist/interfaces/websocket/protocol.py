@@ -34,12 +34,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
-from ..base import ABORT, InterfaceHost
-from ..www import WwwScope
-from .config import WebSocketConfig
-from .messages import Accept, Close, ReplyError, Send, is_wire_code, parse_reply
-from .origin import OriginPolicy
-from .spec import (
+from ...spec.websocket import (
     CONNECT,
     DISCONNECT,
     RECEIVE,
@@ -47,6 +42,11 @@ from .spec import (
     WebSocketDisconnectEvent,
     WebSocketReceiveEvent,
 )
+from ...spec.www import WwwScope
+from ..base import ABORT, InterfaceHost
+from .config import WebSocketConfig
+from .messages import Accept, Close, ReplyError, Send, is_wire_code, parse_reply
+from .origin import OriginPolicy
 
 __all__ = ["Hub", "ServerWebSocket"]
 

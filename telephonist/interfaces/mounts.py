@@ -26,8 +26,9 @@ interface of the process hands the requests for that path to it, in-process:
   holds is an error (two interfaces claiming one URL is a configuration mistake to
   report at start-up, not to resolve silently).
 
-When nothing is mounted, a request costs one emptiness check here. This module imports
-nothing of Twisted or h11, so an interface can mount without the ``http`` extra loaded.
+When nothing is mounted, a request costs one emptiness check. This module sits beside
+the interfaces, not inside ``interfaces.http``, and imports nothing of Twisted or h11:
+an interface mounts without importing the HTTP interface or needing its extra.
 """
 
 from __future__ import annotations

@@ -12,9 +12,7 @@ them when the interface sends it). ``docs/websocket.md`` is the prose version;
 
 Besides these typed replies the reply channel takes the Channels 1.x form (``accept``,
 ``text``/``bytes``, ``close`` keys in one untyped dict) and the common chat reply
-``{"text": ...}``; see ``messages.py``.
-
-Nothing here imports Autobahn or Twisted.
+``{"text": ...}``; see ``telephonist.interfaces.websocket.messages``.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, Literal, NotRequired, TypedDict
 
-from ..www import WwwScope
+from .www import WwwScope
 
 __all__ = [
     "ACCEPT",

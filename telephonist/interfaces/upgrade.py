@@ -1,5 +1,4 @@
-"""What the HTTP and WebSocket sides share: the ``www`` connection scope and the upgrade
-hand-over.
+"""The upgrade hand-over: how the HTTP connection gives a connection to another protocol.
 
 Theory of operation
 -------------------
@@ -26,24 +25,11 @@ extra installed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypedDict
+from typing import Any, Literal, Protocol
 
-__all__ = ["UpgradeRequest", "Upgraded", "Upgrader", "WwwScope"]
+from ..spec.www import WwwScope
 
-
-class WwwScope(TypedDict):
-    """The ASGI 3 connection-scope keys every ``www`` connection has (HTTP adds
-    ``method``, WebSocket nothing); all values msgpack-safe."""
-
-    http_version: str  # "1.0", "1.1"
-    scheme: str  # "http"/"https", "ws"/"wss"
-    path: str  # percent-decoded, root_path included
-    raw_path: bytes  # as sent, root_path included
-    query_string: bytes  # after "?", not decoded
-    root_path: str  # "" by default
-    headers: list[list[bytes]]  # [[lower-cased name, value], ...] in order received
-    client: list[str | int] | None  # [host, port]; None on a Unix socket
-    server: list[str | int | None]  # [host, port], or [socket path, None]
+__all__ = ["UpgradeRequest", "Upgraded", "Upgrader"]
 
 
 @dataclass(frozen=True, slots=True)

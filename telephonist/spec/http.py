@@ -10,8 +10,8 @@ so the event types here are what the interface builds. ``docs/http.md`` is the p
 version; ``tests/http/test_spec.py`` checks that the two list the same keys. Every
 event's ``type`` is its channel name.
 
-Nothing here imports Twisted or h11: consumers, the Django views and other interfaces
-use these names without the ``http`` extra.
+The interface is ``telephonist.interfaces.http``; nothing here imports it, Twisted or
+h11.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, Literal, NotRequired, TypedDict
 
-from ..www import WwwScope
+from .www import WwwScope
 
 __all__ = [
     "DISCONNECT",
