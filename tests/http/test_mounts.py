@@ -8,6 +8,7 @@ port is served as before.
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,15 @@ import pytest
 
 from telephonist.interfaces.mounts import Mounts, mount, mounted_paths, unmount
 from tests.http.harness import port_of, serve
-from tests.http.test_basic import echo
+from tests.http.process import ROOT
+
+
+async def echo(first: dict[str, Any], receive: Any, send: Any) -> None:
+    """The consumer behind the layer: answers ``METHOD PATH`` for what is not mounted."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send(
+        {"type": "http.response.body", "body": f"{first['method']} {first['path']}".encode()}
+    )
 
 
 class Recorder:
@@ -68,7 +77,7 @@ async def test_mounted_paths_are_served_in_process(
             assert (r.status_code, r.text) == (201, "0 1")
             # Exact mounts are exact; everything else still goes to the layer.
             r = await client.get("/hooks/events/more")
-            assert r.text == "GET /hooks/events/more 0"
+            assert r.text == "GET /hooks/events/more"
             r = await client.head("/hooks/events")
             assert (r.status_code, r.content) == (201, b"")
         scope = exact.scopes[0]
@@ -190,3 +199,21 @@ def test_mount_table_rules() -> None:
     assert table.find(b"/slack/events") is None
     assert table.paths() == []
     assert mounted_paths() == []  # the process table is left as the tests found it
+
+
+async def test_the_docs_example() -> None:
+    """The example of docs/http.md ("Paths served by other interfaces"), run as written."""
+    text = (ROOT / "docs" / "http.md").read_text()
+    block = re.search(r"<!-- example: mount -->\n```python\n(.*?)```", text, re.S)
+    assert block is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(block.group(1), "docs/http.md", "exec"), namespace)
+    try:
+        async with serve(echo) as (iface, _probe, runner):
+            url = f"http://127.0.0.1:{port_of(iface)}/hooks/hello"
+            async with httpx.AsyncClient() as client:
+                r = await client.post(url, content=b"abc")
+            assert (r.status_code, r.text) == (200, "hello 3\n")
+            assert runner.received == []
+    finally:
+        unmount("/hooks/hello", namespace["hello"])
