@@ -30,12 +30,12 @@ Flow control both ways: ``Reader`` stops reading a client that sends faster than
 requests are served, and ``WriteWatch`` stops taking reply messages while a client
 reads slower than the consumer writes (see ``flow``).
 
-Two ways out of this loop, both decided once the head passed every check: a request
-an *upgrader* wants (``Upgrade: websocket``) hands the connection over
+Two detours, both decided once the head passed every check. A request an *upgrader*
+wants (``Upgrade: websocket``) leaves this loop: the connection is handed over
 (``interfaces/upgrade.py``) and ``dataReceived`` forwards bytes to the new protocol from
-then on; a request for a *mounted* path (``interfaces/mounts.py``) is answered
+then on. A request for a *mounted* path (``interfaces/mounts.py``) is answered
 in-process by an ASGI app (``asgi.py``) instead of going to the layer, through the same
-``Exchange``.
+``Exchange``, and the loop goes on as after any request.
 """
 
 from __future__ import annotations
