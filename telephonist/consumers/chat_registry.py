@@ -1,17 +1,17 @@
-"""The common chat contract: which channels are chat, and the helpers ChatConsumer uses.
+"""Which channels are chat: the registry ChatConsumer routes and reads events by.
 
 Theory of operation
 -------------------
-Design section 4's common chat contract: every chat-like inbound event carries ``text``,
-``user`` and ``room`` besides its own keys, and every chat-like interface turns
-``{"text": ...}`` on its reply channel into the natural answer (a WebSocket frame, a
-PRIVMSG, a Slack post, a reply mail). So a ChatConsumer never looks at the protocol: it
-reads those three keys, calls ``on_chat(text, user, room)``, and its ``reply(text)`` and
-``say(room, text)`` send ``{"text": ...}``.
+The common chat contract (``telephonist.chat``) says what a chat event carries and what
+a chat reply channel accepts. What it cannot say is which *channels* carry chat events,
+since each interface names its own: that is this registry of ``ChatProtocol`` records
+(the message, join and leave channels of a protocol, and what the protocol needs sent on
+a join, such as the WebSocket accept). ``ChatConsumer`` routes on every registered
+channel, reads each event through ``telephonist.chat.read_event`` with the protocol's
+name and the channel's default kind (a WebSocket connect is a ``join``; events of the
+first contract carry no ``kind``), and answers with contract replies.
 
-Which channels are chat is a registry of ``ChatProtocol`` records (message, join and
-leave channels, and what the protocol needs sent on a join, such as the WebSocket
-accept). Built-ins are registered below; a third-party protocol registers its own with
+Built-ins are registered below; a third-party protocol registers its own with
 ``register_chat_protocol`` or, so that worker processes that never import the interface
 still know it, with an entry point in the ``telephonist.chat`` group naming a
 ``ChatProtocol``. A subclass can also narrow or extend its channels with
@@ -19,7 +19,9 @@ still know it, with an entry point in the ``telephonist.chat`` group naming a
 
 Rooms are groups (``room_group(room)``): a connection joins its room's group when it
 joins or speaks (which also refreshes the membership) and leaves on leave, so
-``say(room, text)`` reaches everyone in the room, whatever protocol they came by.
+``say(room, text)`` reaches everyone in the room, whatever protocol they came by. A
+direct conversation has a group of its own namespace (``direct_group``): a person
+called ``lobby`` talking to the bot in private is never in room ``lobby``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
+from ..chat import WEBSOCKET_SUBPROTOCOL, ChatEvent, ChatReply, EventKind, read_event
 from ..core.codec import Content
 from ..core.names import MAX_NAME_LENGTH
 from ..spec import websocket
@@ -40,15 +43,18 @@ from ..spec import websocket
 __all__ = [
     "ChatKind",
     "ChatProtocol",
-    "chat_fields",
+    "chat_event",
     "chat_protocols",
+    "chat_reply",
     "classify",
+    "direct_group",
     "join_answer",
+    "protocol_of",
     "register_chat_protocol",
     "room_group",
-    "text_message",
     "unregister_chat_protocol",
 ]
+
 
 log = logging.getLogger("telephonist.consumers.chat")
 
@@ -65,6 +71,9 @@ class ChatProtocol:
     leave_channels: tuple[str, ...] = ()
     #: Sent on the reply channel when a join is accepted, before ``on_join`` runs.
     join_answer: tuple[Content, ...] = ()
+    #: A WebSocket subprotocol to accept when the client offers it (the chat JSON
+    #: protocol, ``telephonist.chat.WEBSOCKET_SUBPROTOCOL``).
+    subprotocol: str | None = None
 
 
 _lock = threading.Lock()
@@ -107,6 +116,16 @@ def _load_entry_points() -> None:
             log.error("entry point %s is %r, not a ChatProtocol", entry.name, protocol)
 
 
+def protocol_of(channel: str, protocols: Collection[ChatProtocol]) -> ChatProtocol | None:
+    """The registered protocol ``channel`` belongs to, if any."""
+    for protocol in protocols:
+        if channel in protocol.message_channels or channel in protocol.join_channels:
+            return protocol
+        if channel in protocol.leave_channels:
+            return protocol
+    return None
+
+
 def classify(channel: str, protocols: Collection[ChatProtocol]) -> ChatKind:
     """Whether an event on ``channel`` is a join, a leave or (anything else) a message."""
     for protocol in protocols:
@@ -117,9 +136,20 @@ def classify(channel: str, protocols: Collection[ChatProtocol]) -> ChatKind:
     return "message"
 
 
-def join_answer(channel: str, protocols: Collection[ChatProtocol]) -> tuple[Content, ...]:
+def join_answer(
+    channel: str, protocols: Collection[ChatProtocol], content: Mapping[str, Any] | None = None
+) -> tuple[Content, ...]:
+    """What to send on the reply channel when a join on ``channel`` is accepted; the
+    protocol's ``subprotocol`` is accepted when the joining client offered it."""
     for protocol in protocols:
         if channel in protocol.join_channels:
+            offered = (content or {}).get("subprotocols")
+            sub = protocol.subprotocol
+            if sub and isinstance(offered, list) and sub in offered:
+                return tuple(
+                    {**a, "subprotocol": sub} if a.get("type") == "websocket.accept" else a
+                    for a in protocol.join_answer
+                )
             return protocol.join_answer
     return ()
 
@@ -142,26 +172,43 @@ def room_group(room: str, prefix: str = "chat.") -> str:
     return f"{prefix}{safe[:keep]}.{digest}"
 
 
-def chat_fields(content: Mapping[str, Any], kwargs: Mapping[str, str]) -> tuple[Any, str, str]:
-    """``(text, user, room)`` of an event.
+def direct_group(event: ChatEvent, prefix: str = "chat-direct.") -> str:
+    """The group of a direct conversation: its own namespace, per protocol."""
+    return room_group(f"{event['protocol']}.{event['room_id']}", prefix)
+
+
+def chat_event(
+    content: Mapping[str, Any], protocol: str, kind: ChatKind, kwargs: Mapping[str, str]
+) -> ChatEvent:
+    """The contract view of an event of ``protocol`` on a channel of ``kind``.
 
     A ``room``/``user`` named group of the route wins over the event's own key: routing
     ``path=r"^/chat/(?P<room>\\w+)/$"`` says which room a WebSocket is in better than its
     raw path (what the WebSocket interface puts in ``room``), and lets a browser room
     and ``#room`` on IRC be routed to one name.
     """
-    user = content.get("user")
-    room = content.get("room")
-    return (
-        content.get("text"),
-        kwargs.get("user") or (user if isinstance(user, str) else ""),
-        kwargs.get("room") or (room if isinstance(room, str) else ""),
-    )
+    default: EventKind = "message" if kind == "message" else kind
+    event = read_event(content, protocol, default)
+    if event["kind"] not in _KINDS_OF[kind]:
+        event["kind"] = default  # a join channel carries joins, whatever the event says
+    for key in ("room", "user"):
+        if kwargs.get(key):
+            event[key] = kwargs[key]
+    return event
 
 
-def text_message(text: str | Mapping[str, Any]) -> Content:
-    """``"hi"`` -> ``{"text": "hi"}``; a mapping is sent as it is (protocol extras)."""
-    return {"text": text} if isinstance(text, str) else dict(text)
+_KINDS_OF: dict[ChatKind, tuple[str, ...]] = {
+    "join": ("join",),
+    "leave": ("leave",),
+    "message": ("message", "action", "notice", "edit", "delete", "reaction", "topic"),
+}
+
+
+def chat_reply(text: str | Mapping[str, Any], **keys: Any) -> ChatReply:
+    """``"hi"`` -> ``{"text": "hi"}`` plus ``keys``; a mapping is sent as it is."""
+    if isinstance(text, str):
+        return {"text": text, **keys}  # type: ignore[typeddict-item]
+    return {**text, **keys}  # type: ignore[typeddict-item]
 
 
 # Built-in protocols, with the channel names of their message specs (IRC:
@@ -175,14 +222,15 @@ register_chat_protocol(
         join_channels=(websocket.CONNECT,),
         leave_channels=(websocket.DISCONNECT,),
         join_answer=({"type": websocket.ACCEPT},),
+        subprotocol=WEBSOCKET_SUBPROTOCOL,
     )
 )
 register_chat_protocol(
     ChatProtocol(
         "irc",
-        message_channels=("irc-client.receive",),
+        message_channels=("irc-client.receive", "irc-client.topic"),
         join_channels=("irc-client.join",),
-        leave_channels=("irc-client.part",),
+        leave_channels=("irc-client.part", "irc-client.kick", "irc-client.quit"),
     )
 )
 register_chat_protocol(ChatProtocol("email", message_channels=("email.receive",)))

@@ -1,0 +1,96 @@
+"""What an interface does with a reply kind it cannot carry out: fall back, or decline.
+
+Theory of operation
+-------------------
+Protocols differ: IRC has no edits, mail no reactions, a plain WebSocket no threads.
+The contract's answer is the same everywhere, so a consumer can rely on it:
+
+1. the interface asks :func:`degrade` with the kinds it supports (they may depend on
+   the peer: IRC reactions need the server's ``message-tags``);
+2. a supported kind is carried out natively;
+3. otherwise, when the reply has a ``fallback`` text, that text is sent as an ordinary
+   (attributed) message: counter ``chat_fallback_<kind>``. Bridges always give one
+   ("ann reacted 👍 to bob: ..."), so nothing a person did is silently lost;
+4. otherwise the reply is *declined*: nothing is sent, counter ``chat_declined_<kind>``
+   goes up and one warning is logged (at most one per kind per minute per interface,
+   with the number of declines since the last line: a chatty bot must not flood logs).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection
+from typing import cast
+
+from .contract import ChatReply
+
+__all__ = ["Degraded", "RateLimitedLog", "degrade"]
+
+Count = Callable[[str], None]
+
+
+class RateLimitedLog:
+    """Warnings by key, at most one per ``interval`` seconds each, with a tally."""
+
+    def __init__(self, log: logging.Logger, interval: float = 60.0) -> None:
+        self.log = log
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._quiet: dict[str, int] = {}
+
+    def warning(self, key: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._quiet[key] = self._quiet.get(key, 0) + 1
+            return
+        if len(self._last) > 1000:  # keys are kinds and reasons: a few; bounded anyway
+            self._last.clear()
+        self._last[key] = now
+        quiet = self._quiet.pop(key, 0)
+        suffix = f" ({quiet} more since the last such line)" if quiet else ""
+        self.log.warning(message + suffix, *args)
+
+
+class Degraded:
+    """The outcome of :func:`degrade`: the reply to carry out, or ``None`` (declined)."""
+
+    __slots__ = ("fallback", "reply")
+
+    def __init__(self, reply: ChatReply | None, fallback: bool) -> None:
+        self.reply = reply
+        self.fallback = fallback
+
+
+def degrade(
+    reply: ChatReply,
+    supported: Collection[str],
+    count: Count,
+    log: RateLimitedLog,
+    where: str = "",
+) -> Degraded:
+    """``reply`` as it can be carried out given the ``supported`` kinds (see the module
+    docstring); counts and logs fallbacks and declines."""
+    kind = reply.get("kind", "message")
+    if kind in supported:
+        return Degraded(reply, False)
+    fallback = reply.get("fallback")
+    if fallback:
+        count(f"chat_fallback_{kind}")
+        keep = {k: v for k, v in reply.items() if k in _KEPT}
+        return Degraded(cast(ChatReply, {**keep, "kind": "message", "text": fallback}), True)
+    count(f"chat_declined_{kind}")
+    log.warning(
+        f"declined:{kind}",
+        "declined a chat %s reply%s: the protocol cannot do it and it has no fallback",
+        kind,
+        f" for {where}" if where else "",
+    )
+    return Degraded(None, False)
+
+
+# What a fallback message keeps of the reply it stands for: where it goes and who said it.
+_KEPT = frozenset(
+    {"thread_id", "reply_to", "private", "to", "user", "user_id", "protocol", "timestamp"}
+)
