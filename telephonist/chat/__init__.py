@@ -30,7 +30,7 @@ from .contract import (
     validate_event,
     validate_reply,
 )
-from .decline import Degraded, RateLimitedLog, degrade
+from .decline import Degraded, RateLimitedLog, degrade, fallback_for
 from .text import MAX_NAME_CHARS, excerpt, safe_name, safe_text
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "attribution",
     "degrade",
     "excerpt",
+    "fallback_for",
     "is_chat_reply",
     "label",
     "make_event",

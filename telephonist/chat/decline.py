@@ -8,9 +8,11 @@ The contract's answer is the same everywhere, so a consumer can rely on it:
 1. the interface asks :func:`degrade` with the kinds it supports (they may depend on
    the peer: IRC reactions need the server's ``message-tags``);
 2. a supported kind is carried out natively;
-3. otherwise, when the reply has a ``fallback`` text, that text is sent as an ordinary
-   (attributed) message: counter ``chat_fallback_<kind>``. Bridges always give one
-   ("ann reacted 👍 to bob: ..."), so nothing a person did is silently lost;
+3. otherwise, when the reply has a ``fallback`` text, that text is sent instead:
+   counter ``chat_fallback_<kind>``. A relayed reply (one with a ``user``) falls back to
+   an *action* of its author, so it reads ``[web] * ann reacted 👍 to bob: "hi"``; the
+   bot's own falls back to a message. Bridges always give a fallback, so nothing a
+   person did is silently lost;
 4. otherwise the reply is *declined*: nothing is sent, counter ``chat_declined_<kind>``
    goes up and one warning is logged (at most one per kind per minute per interface,
    with the number of declines since the last line: a chatty bot must not flood logs).
@@ -25,7 +27,7 @@ from typing import cast
 
 from .contract import ChatReply
 
-__all__ = ["Degraded", "RateLimitedLog", "degrade"]
+__all__ = ["Degraded", "RateLimitedLog", "degrade", "fallback_for"]
 
 Count = Callable[[str], None]
 
@@ -63,6 +65,20 @@ class Degraded:
         self.fallback = fallback
 
 
+def fallback_for(reply: ChatReply, supported: Collection[str]) -> Degraded:
+    """The pure part of :func:`degrade`: the reply to carry out (``fallback`` set when it
+    is the fallback message) or ``None``; counting and logging are the caller's."""
+    kind = reply.get("kind", "message")
+    if kind in supported:
+        return Degraded(reply, False)
+    fallback = reply.get("fallback")
+    if fallback:
+        keep = {k: v for k, v in reply.items() if k in _KEPT}
+        kind = "action" if reply.get("user") else "message"
+        return Degraded(cast(ChatReply, {**keep, "kind": kind, "text": fallback}), True)
+    return Degraded(None, False)
+
+
 def degrade(
     reply: ChatReply,
     supported: Collection[str],
@@ -73,13 +89,11 @@ def degrade(
     """``reply`` as it can be carried out given the ``supported`` kinds (see the module
     docstring); counts and logs fallbacks and declines."""
     kind = reply.get("kind", "message")
-    if kind in supported:
-        return Degraded(reply, False)
-    fallback = reply.get("fallback")
-    if fallback:
-        count(f"chat_fallback_{kind}")
-        keep = {k: v for k, v in reply.items() if k in _KEPT}
-        return Degraded(cast(ChatReply, {**keep, "kind": "message", "text": fallback}), True)
+    outcome = fallback_for(reply, supported)
+    if outcome.reply is not None:
+        if outcome.fallback:
+            count(f"chat_fallback_{kind}")
+        return outcome
     count(f"chat_declined_{kind}")
     log.warning(
         f"declined:{kind}",
@@ -87,7 +101,7 @@ def degrade(
         kind,
         f" for {where}" if where else "",
     )
-    return Degraded(None, False)
+    return outcome
 
 
 # What a fallback message keeps of the reply it stands for: where it goes and who said it.

@@ -199,7 +199,7 @@ def test_degrade_falls_back_or_declines_counted_and_logged_once(
     fell = degrade(reaction, {"message"}, lambda name: counts.update([name]), log)
     assert fell.fallback
     assert fell.reply is not None
-    assert fell.reply["kind"] == "message"
+    assert fell.reply["kind"] == "action"
     assert fell.reply["text"] == "reacted 👍 to bob"
     assert fell.reply["user"] == "ann"
     assert fell.reply["reply_to"] == "m1"

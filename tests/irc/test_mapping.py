@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from telephonist.chat import validate_event
 from telephonist.interfaces.irc import spec
 from telephonist.interfaces.irc.events import Event, Ignored, map_line
 from telephonist.interfaces.irc.lines import MAX_LINE_BYTES, parse_line
@@ -66,7 +67,71 @@ def test_channel_message_event() -> None:
         "host": "h",
         "tags": {"time": "2024-05-01T10:00:00.000Z", "msgid": "x"},
         "time": "2024-05-01T10:00:00.000Z",
+        # the common chat contract
+        "raw_text": "!ping",
+        "room_id": "net/#room",
+        "user_id": "net/al",
+        "is_direct": False,
+        "is_self": False,
+        "is_bot": False,
+        "message_id": "x",
+        "thread_id": None,
+        "reply_to": None,
+        "mentions": [],
+        "protocol": "irc",
+        "timestamp": 1714557600.0,
     }
+    assert validate_event(ev.message)
+
+
+def test_text_is_plain_and_mentions_and_replies_are_read() -> None:
+    s = session()
+    for raw in (
+        ":bot!~bot@bot.host JOIN #r",
+        ":srv 353 bot = #r :bot @Al +Bo[b] carol",
+        ":srv 366 bot #r :End of /NAMES list.",
+    ):
+        event(raw, s)
+    ev = event(
+        "@+draft/reply=m0;bot :Al!al@h PRIVMSG #r :\x02bold\x02 \x0304,01hey\x03 bo{b}, carol!",
+        s,
+    )
+    assert isinstance(ev, Event)
+    assert ev.message["text"] == "bold hey bo{b}, carol!"
+    assert ev.message["raw_text"].startswith("\x02bold")
+    assert ev.message["mentions"] == ["Bo[b]", "carol"]
+    assert ev.message["reply_to"] == "m0"
+    assert ev.message["is_bot"] is True
+    assert validate_event(ev.message)
+
+
+def test_reactions_are_tagmsgs() -> None:
+    s = session()
+    react = event("@+draft/react=👍;+draft/reply=m1;msgid=m2 :Al!al@h TAGMSG #r", s)
+    assert isinstance(react, Event)
+    assert react.channel == spec.RECEIVE
+    assert (react.message["kind"], react.message["emoji"], react.message["reply_to"]) == (
+        "reaction",
+        "👍",
+        "m1",
+    )
+    assert validate_event(react.message)
+    unreact = event("@+draft/unreact=👍;+draft/reply=m1 :Al!al@h TAGMSG #r", s)
+    assert isinstance(unreact, Event)
+    assert unreact.message["removed"] is True
+    typing = event("@+typing=active :Al!al@h TAGMSG #r", s)
+    assert isinstance(typing, Ignored)
+
+
+def test_private_messages_have_a_namespace_of_their_own() -> None:
+    ev = event(":lobby!l@h PRIVMSG bot :hi")
+    assert isinstance(ev, Event)
+    assert ev.message["is_direct"] is True
+    assert ev.room == "lobby"
+    assert ev.message["room_id"] == "net/lobby"
+    channel = event(":Al!al@h PRIVMSG #lobby :hi")
+    assert isinstance(channel, Event)
+    assert channel.message["room_id"] == "net/#lobby"
 
 
 def test_private_notice_action_statusmsg() -> None:
@@ -106,16 +171,37 @@ def test_ignored(raw: str, reason: str) -> None:
 
 def test_membership_and_network_events() -> None:
     s = session()
-    join = event(":bot!~bot@bot.host JOIN #r", s)
+    assert isinstance(event(":bot!~bot@bot.host JOIN #r", s), Ignored)  # NAMES to come
+    assert isinstance(event(":srv 332 bot #r :the \x02topic", s), Ignored)
+    assert isinstance(event(":srv 353 bot = #r :@bot Al Cy", s), Ignored)
+    join = event(":srv 366 bot #r :End of /NAMES list.", s)
     assert isinstance(join, Event)
     assert join.message["self"] is True
+    assert join.message["is_self"] is True
+    assert join.message["kind"] == "join"
+    assert join.message["members"] == ["Al", "bot", "Cy"]
+    assert join.message["topic"] == "the topic"
     assert join.room == "#r"
+    assert validate_event(join.message)
+    assert isinstance(event(":srv 366 bot #r :End of /NAMES list.", s), Ignored)  # /NAMES
+    other = event(":Dee!d@h JOIN #r", s)
+    assert isinstance(other, Event)
+    assert (other.message["kind"], other.message["self"]) == ("join", False)
     part = event(":Al!al@h PART #r :gone", s)
     assert isinstance(part, Event)
     assert part.message["reason"] == "gone"
+    assert part.message["kind"] == "leave"
+    assert s.member_names("#r") == ["bot", "Cy", "Dee"]
+    quits = event(":Cy!c@h QUIT :Quit: bye", s)
+    assert isinstance(quits, list)
+    assert [(q.channel, q.room, q.message["kind"]) for q in quits] == [(spec.QUIT, "#r", "leave")]
+    assert quits[0].message["reason"] == "Quit: bye"
     kick = event(":Op!o@h KICK #r bot :out", s)
     assert isinstance(kick, Event)
     assert kick.message["kicked"] == "bot"
+    assert kick.message["user"] == "bot"
+    assert kick.message["kicker"] == "Op"
+    assert kick.message["kind"] == "leave"
     assert kick.message["self"] is True
     invite = event(":Al!al@h INVITE bot :#new", s)
     assert isinstance(invite, Event)
@@ -124,6 +210,7 @@ def test_membership_and_network_events() -> None:
     topic = event(":Al!al@h TOPIC #r :new topic", s)
     assert isinstance(topic, Event)
     assert topic.message["topic"] == "new topic"
+    assert (topic.message["kind"], topic.message["text"]) == ("topic", "new topic")
     quit_ = event(":Al!al@h QUIT :Quit: bye", s)
     assert isinstance(quit_, Event)
     assert quit_.room is None
@@ -243,3 +330,61 @@ def test_every_planned_line_fits_the_relayed_limit(
     # that splitting replaced with a line break are gone.
     gone = str.maketrans("", "", "\r\n\0\x01 ")
     assert "".join(pieces).translate(gone) == text.translate(gone)
+
+
+# -- chat contract v2 replies ------------------------------------------------------------
+
+TAGS = frozenset({"message-tags"})
+
+
+def test_relayed_lines_are_attributed_every_one() -> None:
+    s = session()
+    long = " ".join(["word"] * 200) + "\nsecond line\r\n\x01ACTION fake\x01"
+    reply = {"text": long, "user": "ann", "protocol": "websocket"}
+    lines = plan_reply(reply, "#r", s).lines
+    assert len(lines) >= 4
+    for line in lines:
+        parsed = parse_line(line)
+        assert parsed.command == "PRIVMSG"
+        assert parsed.param(1).startswith("[web] <ann> ")
+        assert "\x01" not in line
+        assert relayed_length(s, line) <= MAX_LINE_BYTES
+
+
+def test_actions_notices_private_and_replies() -> None:
+    s = session()
+    assert plan_reply({"text": "waves", "kind": "action"}, "#r", s).lines == [
+        "PRIVMSG #r :\x01ACTION waves\x01"
+    ]
+    relayed = {"text": "waves", "kind": "action", "user": "bob", "protocol": "slack"}
+    assert plan_reply(relayed, "#r", s).lines == ["PRIVMSG #r :[slack] * bob waves"]
+    assert plan_reply({"text": "fyi", "kind": "notice"}, "#r", s).lines == ["NOTICE #r :fyi"]
+    private = {"text": "psst", "private": True, "to": "Al"}
+    assert plan_reply(private, "#r", s).lines == ["PRIVMSG Al :psst"]
+    with pytest.raises(Rejected):
+        plan_reply({"text": "psst", "private": True, "to": "Al,Bo"}, "#r", s)
+    threaded = {"text": "sure", "reply_to": "m1"}
+    assert plan_reply(threaded, "#r", s).lines == ["PRIVMSG #r :sure"]  # no message-tags
+    assert plan_reply(threaded, "#r", s, TAGS).lines == ["@+draft/reply=m1 PRIVMSG #r :sure"]
+
+
+def test_reactions_need_message_tags_else_fallback_or_decline() -> None:
+    s = session()
+    react = {"kind": "reaction", "emoji": "👍", "reply_to": "m1"}
+    plan = plan_reply(react, "#r", s, TAGS)
+    assert plan.lines == ["@+draft/reply=m1;+draft/react=👍 TAGMSG #r"]
+    declined = plan_reply(react, "#r", s)
+    assert (declined.lines, declined.declined) == ([], "reaction")
+    fell = plan_reply({**react, "fallback": "reacted 👍", "user": "ann"}, "#r", s)
+    assert (fell.lines, fell.fallback) == (["PRIVMSG #r :* ann reacted 👍"], "reaction")
+    s.observe(parse_line(":srv 005 bot CLIENTTAGDENY=*,-draft/reply :are supported"))
+    assert plan_reply(react, "#r", s, TAGS).declined == "reaction"
+    assert plan_reply({"text": "x", "reply_to": "m1"}, "#r", s, TAGS).lines[0].startswith("@")
+
+
+@pytest.mark.parametrize("kind", ["edit", "delete"])
+def test_irc_has_no_edits_or_deletes(kind: str) -> None:
+    reply = {"kind": kind, "message_id": "m1", "text": "new"}
+    assert plan_reply(reply, "#r", session(), TAGS).declined == kind
+    fell = plan_reply({**reply, "fallback": "(edited) new"}, "#r", session(), TAGS)
+    assert fell.lines == ["PRIVMSG #r :(edited) new"]

@@ -167,7 +167,8 @@ async def test_join_part_kick_and_topic_actions(
     alice.send(f"KICK {other} {nick} :out")
     kick = await host.next_event(spec.KICK, lambda m: m["room"] == other)
     assert kick["self"] is True
-    assert kick["user"] == "alice11"
+    assert kick["kicker"] == "alice11"
+    assert kick["user"] == nick  # the chat contract's leave: who left
     assert kick["reason"] == "out"
     status = interface.status()["networks"]["test"]
     assert other not in status["channels"]

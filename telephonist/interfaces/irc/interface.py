@@ -32,6 +32,7 @@ import asyncio
 import time
 from typing import Any, ClassVar
 
+from ...chat import RateLimitedLog
 from ...core.codec import Content
 from ...core.exceptions import ChannelFull, MessageTooLarge
 from ..base import ABORT, Interface, InterfaceConfig, InterfaceHost
@@ -72,6 +73,7 @@ class IrcInterface(Interface):
         self._pumps: list[asyncio.Task[None]] = []
         self._ctcp: dict[str, TokenBucket] = {}
         self._published = frozenset(f"irc-client.{kind}" for kind in config.events)
+        self._declines = RateLimitedLog(self.log)
 
     # -- Interface contract -------------------------------------------------------------
 
@@ -146,9 +148,10 @@ class IrcInterface(Interface):
             elif result.reason in ("own_message", "server_notice"):
                 self.host.count(f"ignored_{result.reason}")
             return
-        if result.channel == spec.KICK and result.message["self"]:
-            self._kicked(client, result.message["room"])
-        self._publish(client, result)
+        for event in result if isinstance(result, list) else [result]:
+            if event.channel == spec.KICK and event.message["self"]:
+                self._kicked(client, event.message["room"])
+            self._publish(client, event)
 
     # -- inbound ----------------------------------------------------------------------
 
@@ -239,11 +242,23 @@ class IrcInterface(Interface):
         if client is None:
             return
         try:
-            plan = plan_reply(message, conv.room, client.session)
+            plan = plan_reply(message, conv.room, client.session, client.negotiation.enabled)
         except (Rejected, UnsafeLine) as exc:
             self.host.count("rejected")
             self.log.warning("rejected a reply for %s %s: %s", conv.network, conv.room, exc)
             return
+        if plan.declined is not None:
+            self.host.count(f"chat_declined_{plan.declined}")
+            self._declines.warning(
+                f"declined:{plan.declined}",
+                "declined a chat %s reply for %s %s: IRC cannot do it and it has no fallback",
+                plan.declined,
+                conv.network,
+                conv.room,
+            )
+            return
+        if plan.fallback is not None:
+            self.host.count(f"chat_fallback_{plan.fallback}")
         if plan.quit is not None:
             await client.quit(plan.quit)
             return

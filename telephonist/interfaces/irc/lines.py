@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "FORBIDDEN",
+    "MAX_CLIENT_TAG_BYTES",
     "MAX_LINE_BYTES",
     "Line",
     "LineError",
@@ -33,6 +34,12 @@ MAX_LINE_BYTES = 512
 
 #: Characters that end or corrupt a line; none of them may reach the wire in a parameter.
 FORBIDDEN = frozenset("\r\n\0")
+
+#: IRCv3 message-tags: the tags a client sends take at most 4094 bytes (with the ``@``
+#: and the space, 4096), on top of the 512 of the line itself.
+MAX_CLIENT_TAG_BYTES = 4094
+
+_TAG_ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
 
 _TAG_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 
@@ -144,10 +151,32 @@ def wire_length(text: str) -> int:
     return len(text.encode("utf-8")) + 2
 
 
-def format_line(command: str, *params: str, trailing: bool = True) -> str:
+def _escape_tag_value(value: str) -> str:
+    return "".join(_TAG_ESCAPES.get(ch, ch) for ch in value)
+
+
+def _format_tags(tags: Mapping[str, str]) -> str:
+    parts = []
+    for key, value in tags.items():
+        if not key or FORBIDDEN.intersection(key) or any(c in key for c in " ;=@"):
+            raise UnsafeLine(f"bad tag name {key!r}")
+        if "\0" in value:
+            raise UnsafeLine(f"NUL in the value of tag {key!r}")
+        parts.append(f"{key}={_escape_tag_value(value)}" if value else key)
+    text = ";".join(parts)
+    if len(text.encode("utf-8")) > MAX_CLIENT_TAG_BYTES:
+        raise UnsafeLine(f"tags are over {MAX_CLIENT_TAG_BYTES} bytes")
+    return f"@{text} "
+
+
+def format_line(
+    command: str, *params: str, trailing: bool = True, tags: Mapping[str, str] | None = None
+) -> str:
     """Build a line to send (without CR LF). The last parameter is sent as a trailing
     one (``:...``) so it may contain spaces; the others must be single words, and so must
-    the last one too with ``trailing=False`` (``JOIN #room key``)."""
+    the last one too with ``trailing=False`` (``JOIN #room key``). ``tags`` (IRCv3
+    client tags such as ``+draft/reply``) are escaped and go in front; they do not count
+    towards the 512 bytes of the line."""
     if not command or not command.isalnum():
         raise UnsafeLine(f"bad command {command!r}")
     for index, param in enumerate(params):
@@ -164,4 +193,4 @@ def format_line(command: str, *params: str, trailing: bool = True) -> str:
         line = command
     if wire_length(line) > MAX_LINE_BYTES:
         raise UnsafeLine(f"{command} line is {wire_length(line)} bytes, over {MAX_LINE_BYTES}")
-    return line
+    return _format_tags(tags) + line if tags else line

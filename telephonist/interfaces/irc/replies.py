@@ -11,8 +11,16 @@ counts; nothing partial is queued for a rejected message.
 
 Accepted messages:
 
-* the common chat reply ``{"text": ...}`` (no ``type``, or a ``CHAT_TYPES`` one): a
-  PRIVMSG to the conversation's room;
+* the common chat reply (``telephonist.chat.ChatReply``; no ``type``, or a chat one):
+  ``{"text": ...}`` is a PRIVMSG to the conversation's room (to ``to`` with
+  ``private``); ``kind`` ``action`` is a CTCP ACTION, ``notice`` a NOTICE, ``reaction``
+  a ``TAGMSG`` with ``+draft/react`` and ``+draft/reply`` (when the server has
+  ``message-tags`` and allows those client tags), and ``reply_to`` becomes a
+  ``+draft/reply`` tag on every line. A relayed message (``user``) carries its
+  attribution in front of every line, ``[web] <ann> ``, so no line of it can pass for
+  someone else's. IRC has no edits or deletes: those kinds, and reactions without
+  message-tags, send the reply's ``fallback`` text, or are declined (``Plan.declined``:
+  the interface counts and logs it);
 * ``irc-client.send.message`` / ``.notice`` / ``.action``: ``text`` to ``target``
   (default: the room);
 * ``irc-client.send.join`` (``channel``, ``key``), ``.part`` (``channel``, ``reason``),
@@ -25,10 +33,18 @@ Text handling is the policy of ``text.py``: line breaks make separate messages, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...chat import (
+    ChatContractError,
+    ChatReply,
+    attribution,
+    fallback_for,
+    is_chat_reply,
+    validate_reply,
+)
 from . import spec
 from .ctcp import DELIM
 from .lines import format_line
@@ -56,6 +72,8 @@ class Plan:
     channel: str | None = None  # join/part: the channel concerned
     key: str | None = None  # join: its key
     quit: str | None = None  # quit: the reason
+    declined: str | None = None  # a chat reply kind IRC cannot do (nothing to send)
+    fallback: str | None = None  # a chat reply kind whose fallback text is sent instead
 
 
 def _word(message: Mapping[str, Any], key: str, default: str | None = None) -> str:
@@ -90,32 +108,84 @@ def _fit(command: str, target: str, text: str, session: Session) -> str:
 
 
 def _text_lines(
-    command: str, target: str, text: object, action: bool, session: Session
+    command: str,
+    target: str,
+    text: object,
+    action: bool,
+    session: Session,
+    prefix: str = "",
+    tags: Mapping[str, str] | None = None,
 ) -> list[str]:
     if not isinstance(text, str):
         raise Rejected("'text' must be a string")
-    budget = relay_budget(command, target, session.source_length())
+    budget = relay_budget(command, target, session.source_length()) - len(prefix.encode())
     if action:
         budget -= _ACTION_OVERHEAD
+    if budget < 16:
+        raise Rejected("the attribution leaves no room for text")
     lines: list[str] = []
     for line in message_lines(text):
         for piece in split_utf8(line, budget):
-            body = f"{DELIM}ACTION {piece}{DELIM}" if action else piece
-            lines.append(format_line(command, target, body))
+            body = f"{DELIM}ACTION {piece}{DELIM}" if action else prefix + piece
+            lines.append(format_line(command, target, body, tags=tags))
     if not lines:
         raise Rejected("'text' is empty once cleaned")
     return lines
 
 
-def plan_reply(message: Mapping[str, Any], room: str | None, session: Session) -> Plan:
+def _supported(session: Session, caps: Collection[str]) -> set[str]:
+    kinds = {"message", "action", "notice"}
+    if "message-tags" in caps and all(
+        session.client_tag_allowed(tag) for tag in ("+draft/react", "+draft/reply")
+    ):
+        kinds.add("reaction")
+    return kinds
+
+
+def _chat_reply(
+    message: Mapping[str, Any], room: str | None, session: Session, caps: Collection[str]
+) -> Plan:
+    try:
+        reply: ChatReply = validate_reply(message)
+    except ChatContractError as exc:
+        raise Rejected(str(exc)) from None
+    kind = reply["kind"]
+    outcome = fallback_for(reply, _supported(session, caps))
+    if outcome.reply is None:
+        return Plan(f"chat.{kind}", declined=kind)
+    reply = outcome.reply
+    private = reply.get("private") and reply.get("to")
+    target = _word(reply, "to") if private else room
+    if target is None:
+        raise Rejected("a chat reply needs a room; use irc-client.send.message with a target")
+    tags: dict[str, str] = {}
+    reply_to = reply.get("reply_to")
+    if reply_to and "message-tags" in caps and session.client_tag_allowed("+draft/reply"):
+        tags["+draft/reply"] = reply_to
+    plan = Plan(f"chat.{reply['kind']}", fallback=kind if outcome.fallback else None)
+    if reply["kind"] == "reaction":
+        tags["+draft/react"] = reply.get("emoji", "")
+        plan.lines = [format_line("TAGMSG", target, trailing=False, tags=tags)]
+        return plan
+    prefix = attribution(reply)
+    action = reply["kind"] == "action" and not prefix  # our own /me; a relayed one is text
+    command = "NOTICE" if reply["kind"] == "notice" else "PRIVMSG"
+    plan.lines = _text_lines(command, target, reply.get("text"), action, session, prefix, tags)
+    return plan
+
+
+def plan_reply(
+    message: Mapping[str, Any],
+    room: str | None,
+    session: Session,
+    caps: Collection[str] = frozenset(),
+) -> Plan:
     """What to send for ``message`` arriving on the reply channel of ``room``'s
-    conversation (``room`` is ``None`` for the network-wide conversation)."""
+    conversation (``room`` is ``None`` for the network-wide conversation); ``caps`` are
+    the IRCv3 capabilities enabled on the connection."""
     kind = message.get("type")
-    if kind is None or kind in spec.CHAT_TYPES:
-        if room is None:
-            raise Rejected("a chat reply needs a room; use irc-client.send.message with a target")
-        lines = _text_lines("PRIVMSG", room, message.get("text"), False, session)
-        return Plan(spec.SEND_MESSAGE, lines)
+    if is_chat_reply(message):
+        return _chat_reply(message, room, session, caps)
     if kind in _TEXT_COMMANDS:
         command = _TEXT_COMMANDS[kind]
         target = _word(message, "target", room)

@@ -12,8 +12,15 @@ the rest of the interface needs, without doing I/O:
   RPL_HOSTHIDDEN (396) and CHGHOST. Until then a safe maximum is assumed, so splitting
   is never too generous;
 * ISUPPORT (005): CASEMAPPING (how nicks and channels compare), CHANTYPES, USERLEN,
-  HOSTLEN;
-* the channels we are in.
+  HOSTLEN, PREFIX, CLIENTTAGDENY;
+* the channels we are in, with their members (NAMES, then JOIN/PART/KICK/QUIT/NICK;
+  at most ``MAX_MEMBERS`` each) and topics: the chat contract's member lists and
+  mentions, and the rooms a QUIT leaves.
+
+Two facts are about the line just observed, for the event mapping that follows it:
+``completed_join`` (the channel whose NAMES list a 366 just ended, right after our own
+JOIN: the moment our join is complete) and ``departed`` (the channels the user of a
+QUIT was in, since the QUIT itself names none).
 
 A new ``Session`` starts with every connection attempt: nothing carries over a reconnect.
 """
@@ -23,7 +30,11 @@ from __future__ import annotations
 from .lines import Line, Source
 from .text import SAFE_HOST_LENGTH, SAFE_IDENT_LENGTH
 
-__all__ = ["Session", "casefold"]
+__all__ = ["MAX_MEMBERS", "Session", "casefold"]
+
+#: Members remembered per channel; past it a huge channel's list is incomplete, never
+#: unbounded.
+MAX_MEMBERS = 10_000
 
 _RFC1459 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 _STRICT = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\", "abcdefghijklmnopqrstuvwxyz{}|")
@@ -47,6 +58,11 @@ class Session:
         self.server_name = ""
         self.isupport: dict[str, str] = {}
         self.channels: dict[str, str] = {}  # folded name -> name as the server spells it
+        self.members: dict[str, dict[str, str]] = {}  # folded channel -> folded nick -> nick
+        self.topics: dict[str, str] = {}  # folded channel -> topic
+        self._joining: set[str] = set()  # our JOIN seen, its NAMES not yet ended
+        self.completed_join: str | None = None
+        self.departed: tuple[str, ...] = ()
 
     # -- comparisons ------------------------------------------------------------------
 
@@ -67,6 +83,22 @@ class Session:
         value = self.isupport.get(key, "")
         return int(value) if value.isdigit() else default
 
+    def client_tag_allowed(self, name: str) -> bool:
+        """Whether the server lets clients send tag ``name`` (ISUPPORT CLIENTTAGDENY)."""
+        denied = self.isupport.get("CLIENTTAGDENY", "").split(",")
+        bare = name.lstrip("+")
+        if "*" in denied:
+            return f"-{bare}" in denied
+        return bare not in denied
+
+    def member_names(self, channel: str) -> list[str]:
+        """The nicks in ``channel`` as the server spells them, sorted."""
+        return sorted(self.members.get(self.fold(channel), {}).values(), key=str.lower)
+
+    def rooms_of(self, nick: str) -> list[str]:
+        folded = self.fold(nick)
+        return [self.channels[c] for c, names in self.members.items() if folded in names]
+
     def source_length(self) -> int:
         """Length of ``nick!ident@host`` as the server will prefix our lines."""
         ident = len(self.ident) or max(self._limit("USERLEN", 10) + 1, SAFE_IDENT_LENGTH)
@@ -79,9 +111,52 @@ class Session:
         if source is not None and source.ident and source.host and self.is_me(source.nick):
             self.ident, self.host = source.ident, source.host
 
+    def _prefixes(self) -> str:
+        value = self.isupport.get("PREFIX", "(qaohv)~&@%+")
+        return value.partition(")")[2] or "~&@%+"
+
+    def _add_member(self, channel: str, nick: str) -> None:
+        names = self.members.get(self.fold(channel))
+        if names is not None and len(names) < MAX_MEMBERS:
+            names[self.fold(nick)] = nick
+
+    def _observe_members(self, line: Line) -> None:
+        command, source = line.command, line.source
+        if command == "353" and len(line.params) >= 4:  # RPL_NAMREPLY
+            prefixes = self._prefixes()
+            for item in line.param(3).split():
+                self._add_member(line.param(2), item.lstrip(prefixes).split("!", 1)[0])
+        elif command == "366":  # RPL_ENDOFNAMES
+            folded = self.fold(line.param(1))
+            if folded in self._joining:
+                self._joining.discard(folded)
+                self.completed_join = self.channels.get(folded, line.param(1))
+        elif command == "332" and len(line.params) >= 3:  # RPL_TOPIC
+            self.topics[self.fold(line.param(1))] = line.param(2)
+        elif source is None:
+            return
+        elif command == "TOPIC":
+            self.topics[self.fold(line.param(0))] = line.param(1)
+        elif command == "JOIN" and not self.is_me(source.nick):
+            self._add_member(line.param(0), source.nick)
+        elif command in ("PART", "KICK"):
+            gone = source.nick if command == "PART" else line.param(1)
+            self.members.get(self.fold(line.param(0)), {}).pop(self.fold(gone), None)
+        elif command == "QUIT":
+            self.departed = tuple(self.rooms_of(source.nick))
+            for names in self.members.values():
+                names.pop(self.fold(source.nick), None)
+        elif command == "NICK":
+            old, new = self.fold(source.nick), line.param(0)
+            for names in self.members.values():
+                if names.pop(old, None) is not None:
+                    names[self.fold(new)] = new
+
     def observe(self, line: Line) -> None:
         command = line.command
+        self.completed_join, self.departed = None, ()
         self._learn_mask(line.source)
+        self._observe_members(line)
         if command == "001":
             self.registered = True
             self.nick = line.param(0, self.nick)
@@ -106,8 +181,15 @@ class Session:
             self.ident, self.host = line.param(0, self.ident), line.param(1, self.host)
         elif command == "JOIN" and self.is_me(line.source.nick):
             channel = line.param(0)
-            self.channels[self.fold(channel)] = channel
+            folded = self.fold(channel)
+            self.channels[folded] = channel
+            self.members[folded] = {self.fold(self.nick): self.nick}
+            self._joining.add(folded)
         elif (command == "PART" and self.is_me(line.source.nick)) or (
             command == "KICK" and self.is_me(line.param(1))
         ):
-            self.channels.pop(self.fold(line.param(0)), None)
+            folded = self.fold(line.param(0))
+            self.channels.pop(folded, None)
+            self.members.pop(folded, None)
+            self.topics.pop(folded, None)
+            self._joining.discard(folded)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
 
+from ...chat import REPLY_TYPES
+
 __all__ = [
     "ACTION_TYPES",
     "CHAT_TYPES",
@@ -66,7 +68,7 @@ ACTION_TYPES = (
 
 #: Types (besides none at all) under which the common chat reply ``{"text": ...}`` is
 #: accepted, so a chat consumer written for another protocol works unchanged.
-CHAT_TYPES = frozenset({"chat.send", "chat.message"})
+CHAT_TYPES = REPLY_TYPES
 
 
 class _Sender(TypedDict):

@@ -19,6 +19,10 @@ The policy, by kind of field:
 * identifiers (targets, channels, nicks, keys): never repaired; anything but one plain
   word is rejected by :func:`valid_word` so a reply cannot aim at a second target.
 
+Inbound, the contract's ``text`` is plain: :func:`plain_text` removes IRC's formatting
+codes *with* their colour arguments (``\x0304,01red`` reads ``red``, not ``04,01red``),
+then applies the contract's ``safe_text`` like every other interface.
+
 Splitting keeps every piece within a byte budget and never cuts a UTF-8 character; it
 prefers to break at a space in the last third of a piece so words stay whole, and that
 space is dropped: the line break stands in for it (servers strip trailing spaces anyway).
@@ -28,12 +32,14 @@ from __future__ import annotations
 
 import re
 
+from ...chat import safe_text
 from .lines import MAX_LINE_BYTES
 
 __all__ = [
     "SAFE_HOST_LENGTH",
     "SAFE_IDENT_LENGTH",
     "message_lines",
+    "plain_text",
     "relay_budget",
     "single_line",
     "split_utf8",
@@ -50,6 +56,21 @@ _STRIP = str.maketrans("", "", "\0\x01")
 #: Characters that no identifier may hold: separators of the line and of target lists,
 #: the trailing marker, BEL (RFC 2812 forbids it in channel names) and CTCP's delimiter.
 _NOT_IN_WORDS = frozenset(" ,\r\n\0\x07\x01")
+
+
+#: Colour (``\x03`` with up to two 1-2 digit numbers), hex colour (``\x04`` with up to
+#: two RRGGBB values), and the toggles: bold, monospace, reverse, italics, strikethrough,
+#: underline, reset.
+_FORMATTING = re.compile(
+    r"\x03(?:\d{1,2}(?:,\d{1,2})?)?"
+    r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+    r"|[\x02\x0f\x11\x16\x1d\x1e\x1f]"
+)
+
+
+def plain_text(text: str) -> str:
+    """IRC text as the contract's plain, safe text (formatting and colours removed)."""
+    return safe_text(_FORMATTING.sub("", text))
 
 
 def message_lines(text: str) -> list[str]:
