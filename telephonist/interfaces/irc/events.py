@@ -281,19 +281,11 @@ def _quit(line: Line, session: Session, network: str) -> list[Event] | Event:
     base: Content = {**_sender(line, network), "type": spec.QUIT, "reason": reason}
     if not session.departed:
         return Event(spec.QUIT, {**base, "self": False}, None)
-    return [
-        Event(
-            spec.QUIT,
-            {
-                **base,
-                **_contract("leave", line, session, network, room),
-                "self": False,
-                "reason": reason,
-            },
-            room,
-        )  # fmt: skip
-        for room in session.departed
-    ]
+    leaves = []
+    for room in session.departed:
+        leave = _contract("leave", line, session, network, room)
+        leaves.append(Event(spec.QUIT, {**base, **leave, "self": False, "reason": reason}, room))
+    return leaves
 
 
 def _nick(line: Line, session: Session, network: str) -> Event:
