@@ -77,7 +77,7 @@ async def test_chat_consumer_replies_by_mail(postfix: PostfixServer, certs: Cert
         assert result.code == 0, result.transcript
         other = await stack.next_received()
         delivered = await asyncio.to_thread(postfix.wait_messages, 2)
-    assert other["user"] == "cy@example.com"
+    assert other["user"] == other["user_id"] == "cy@example.com"  # no display name
     by_rcpt = {m["Delivered-To"]: m for m in delivered}
     reply = by_rcpt["ann@example.com"]
     assert reply["From"] == "support@example.org"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from telephonist.chat import validate_event
 from telephonist.routing import route
 from tests.email.clients import in_thread, send, smtp_client, swaks
 from tests.email.stack import Stack, recorder, running_stack
@@ -47,11 +48,13 @@ async def test_plain_delivery_maps_every_key() -> None:
     assert msg["to"] == msg["room"] == "support@example.org"
     assert msg["recipients"] == ["support@example.org"]
     assert msg["sender"] == "ann@example.com"
-    assert msg["user"] == "ann@example.com"
-    assert msg["user_name"] == "Ann Example"
+    assert msg["user"] == msg["user_name"] == "Ann Example"  # the contract: who, by name
+    assert msg["user_id"] == "ann@example.com"
     assert msg["subject"] == "Caf\u00e9 question"
     assert msg["message_id"] == "<q1@example.com>"
     assert msg["text"] == "Is it open?"
+    assert validate_event(msg)
+    assert (msg["kind"], msg["protocol"], msg["room_id"]) == ("message", "email", msg["room"])
     assert msg["plain"].startswith("Is it open?\n")
     assert msg["tls"] is False
     assert msg["auth_user"] is None
@@ -165,8 +168,9 @@ async def test_null_sender_and_smtputf8_8bit_headers() -> None:
         await in_thread(deliver)
         msg = await stack.next_received()
     assert msg["sender"] is None
-    assert msg["user"] == "j\u00f6rg@example.com"
-    assert msg["user_name"] == "J\u00f6rg"
+    assert msg["user"] == msg["user_name"] == "J\u00f6rg"
+    assert msg["user_id"] == "j\u00f6rg@example.com"
+    assert msg["is_bot"] is True  # a null sender
     assert msg["subject"] == "Gr\u00fc\u00dfe \u2615"
     assert msg["text"] == "k\u00e4se"
 

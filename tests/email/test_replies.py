@@ -83,3 +83,34 @@ async def test_bad_reply_is_counted_not_raised() -> None:
     await host.handlers[channel]({"text": "x", "cc": "not an address"})
     assert sent == []
     assert host.counters["reply_invalid"] == 1
+
+
+def _mail(sent: OutboundMail) -> Any:
+    from email import message_from_bytes, policy
+
+    return message_from_bytes(sent.data, policy=policy.default)
+
+
+async def test_chat_reply_kinds_in_mail() -> None:
+    """The chat contract on mail: relayed messages are attributed in From, actions read
+    ``* user text``, reply_to threads, and what mail cannot do falls back or is declined."""
+    host, sent = _Host(), []
+    reg = registry(host, sent, max_replies=10)
+    channel = await reg.open(CTX)
+    await host.handlers[channel]({"text": "line one\nline two", "user": "ann", "protocol": "irc"})
+    await host.handlers[channel]({"text": "waves", "kind": "action", "user": "bob"})
+    await host.handlers[channel]({"text": "re", "reply_to": "<m0@x>"})
+    reaction = {"kind": "reaction", "emoji": "👍", "reply_to": "<m1@x>", "user": "cy"}
+    await host.handlers[channel](reaction)
+    await host.handlers[channel]({**reaction, "fallback": "reacted 👍"})
+    await host.handlers[channel]({"kind": "delete", "message_id": "<m1@x>"})
+    mails = [_mail(m) for m in sent]
+    assert [m["From"].addresses[0].display_name for m in mails] == ["ann (irc)", "bob", "", "cy"]
+    assert {m["From"].addresses[0].addr_spec for m in mails} == {"support@example.org"}
+    assert mails[0].get_content().splitlines() == ["line one", "line two"]
+    assert mails[1].get_content().strip() == "* bob waves"
+    assert (mails[2]["In-Reply-To"], mails[0]["In-Reply-To"]) == ("<m0@x>", "<m1@x>")
+    assert mails[3].get_content().strip() == "* cy reacted 👍"
+    assert host.counters["chat_declined_reaction"] == 1
+    assert host.counters["chat_fallback_reaction"] == 1
+    assert host.counters["chat_declined_delete"] == 1

@@ -223,17 +223,24 @@ def compose_send(message: Mapping[str, Any], default_from: str | None) -> Outbou
     )
 
 
-def compose_reply(context: ReplyContext, reply: Mapping[str, Any]) -> OutboundMail:
-    """Compose the answer to an inbound mail: From the address it was sent to, To its
-    author, ``Re:`` subject, ``In-Reply-To`` and ``References`` for threading, and
-    ``Auto-Submitted: auto-replied`` (RFC 3834) so other robots do not answer back."""
+def compose_reply(
+    context: ReplyContext, reply: Mapping[str, Any], from_name: str = ""
+) -> OutboundMail:
+    """Compose the answer to an inbound mail: From the address it was sent to (with
+    ``from_name``, the author of a relayed message), To its author, ``Re:`` subject,
+    ``In-Reply-To`` (the mail, or the reply's ``reply_to`` when it names another of the
+    thread) and ``References`` for threading, and ``Auto-Submitted: auto-replied``
+    (RFC 3834) so other robots do not answer back."""
     if context.reply_to is None:
         raise ValueError("the inbound mail has no address to reply to")
     refs = [*context.references, *([context.message_id] if context.message_id else [])]
-    extra = _threading(context.message_id, refs)
+    parent = reply.get("reply_to")
+    if not (isinstance(parent, str) and _MSG_ID.match(parent)):
+        parent = context.message_id
+    extra = _threading(parent, refs)
     extra["Auto-Submitted"] = "auto-replied"
     return _build(
-        sender=("", normalize_address(context.own_address)),
+        sender=(clean_text(from_name).strip(), normalize_address(context.own_address)),
         to=[parse_address(context.reply_to, "reply_to")],
         cc=_address_list(reply.get("cc"), "cc"),
         bcc=[],

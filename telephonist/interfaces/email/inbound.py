@@ -28,6 +28,7 @@ from typing import Any
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
 from ..base import InterfaceHost
+from .chat import contract_keys
 from .compose import ReplyContext
 from .config import EmailConfig
 from .dedup import RecentSet
@@ -166,7 +167,7 @@ class InboundHandler:
                 self.host.count("duplicates_skipped")
                 continue
             event = {"type": self.config.channel, **parsed, **session_keys, "to": rcpt,
-                     "room": rcpt, "user": parsed["user"] or sender or ""}  # fmt: skip
+                     **contract_keys(parsed, rcpt, sender)}  # fmt: skip
             try:
                 await self._send(event, context, rcpt)
             except _Rejected as rejected:

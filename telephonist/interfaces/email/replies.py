@@ -5,8 +5,11 @@ them itself: each channel closes ``reply_window`` seconds after it opened (one t
 handle each, no sweeping), and when ``max_reply_channels`` are open the oldest closes
 early. A consumer that answers later sends through ``email.send`` instead.
 
-A message on a reply channel is the chat contract's ``{"text": ...}`` (``html``,
-``attachments``, ``cc`` optional; ``"close": True`` closes the channel after it). It is
+A message on a reply channel is a chat reply (``telephonist.chat``: ``{"text": ...}``,
+an ``action``, a relayed message with ``user``; see ``chat.py``) with ``html``,
+``attachments``, ``cc`` optional (``"close": True`` closes the channel after it).
+Reactions, edits and deletes send their ``fallback`` or are declined
+(``chat_declined_<kind>``). It is
 composed into a threaded reply and queued in the outbox. After ``max_replies`` replies
 the channel closes: through its room's group a chat consumer's reply channel hears the
 whole room, and an hour of chatter must not become an hour of mails. Replies to bounces and to
@@ -21,8 +24,10 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
+from ...chat import ChatContractError, RateLimitedLog, degrade, validate_reply
 from ...core.codec import Content
 from ..base import ABORT, InterfaceHost
+from .chat import SUPPORTED_KINDS, mail_text
 from .compose import OutboundMail, ReplyContext, compose_reply
 
 __all__ = ["ReplyRegistry"]
@@ -48,6 +53,7 @@ class ReplyRegistry:
         self.max_replies = max_replies
         self._open: OrderedDict[str, tuple[ReplyContext, asyncio.TimerHandle]] = OrderedDict()
         self._sent: dict[str, int] = {}  # replies so far, per open channel
+        self._declines = RateLimitedLog(log)
 
     def __len__(self) -> int:
         return len(self._open)
@@ -96,10 +102,32 @@ class ReplyRegistry:
             if message.get("close"):
                 self.close(channel)
 
+    def _chat(self, message: Content) -> tuple[Content, str] | None:
+        """A chat reply as ``(message to compose, From display name)``; ``None`` when
+        there is nothing to send (declined, counted and logged)."""
+        if "text" not in message and "kind" not in message:
+            return message, ""  # html only: composed as it is
+        try:
+            reply = validate_reply(message)
+        except ChatContractError as exc:
+            self.host.count("reply_invalid")
+            log.error("email: reply refused: %s", exc)
+            return None
+        count = self.host.count
+        outcome = degrade(reply, SUPPORTED_KINDS, count, self._declines, "a mail")
+        if outcome.reply is None:
+            return None
+        name, text = mail_text(outcome.reply)
+        return {**message, "text": text}, name
+
     def _reply(self, context: ReplyContext, message: Content) -> bool:
         """Queue the reply mail; whether one was queued."""
-        if "text" not in message and "html" not in message:
+        if "text" not in message and "html" not in message and "kind" not in message:
             return False  # nothing to say (for example a bare {"close": True})
+        chat = self._chat(message)
+        if chat is None:
+            return False
+        message, from_name = chat
         if context.suppress_reason is not None:
             self.host.count("reply_suppressed")
             log.warning(
@@ -111,7 +139,7 @@ class ReplyRegistry:
             log.error("email: reply to %s dropped: no relay is configured", context.reply_to)
             return False
         try:
-            mail = compose_reply(context, message)
+            mail = compose_reply(context, message, from_name)
         except ValueError as exc:
             self.host.count("reply_invalid")
             log.error("email: reply to %s refused: %s", context.reply_to, exc)
