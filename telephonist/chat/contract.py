@@ -346,5 +346,5 @@ def attribution(reply: ChatReply) -> str:
 def rendered_lines(reply: ChatReply) -> list[str]:
     """A message reply as text lines, each one attributed (a text-only protocol's
     rendering: WebSocket text frames, linechat, the body of a mail)."""
-    prefix = attribution(reply)
+    prefix = attribution(reply) or ("* " if reply.get("kind") == "action" else "")
     return [prefix + line for line in reply.get("text", "").split("\n")]

@@ -66,14 +66,30 @@ class WebSocketConnectEvent(WebSocketScope):
 
 
 class WebSocketReceiveEvent(TypedDict):
-    """A text message has ``text``, ``user`` and ``room``; a binary one ``bytes``."""
+    """A text message has ``text`` and the chat contract's keys; a binary one ``bytes``."""
 
     type: Literal["websocket.receive"]
     path: str
     text: NotRequired[str]
     bytes: NotRequired[bytes]
-    user: NotRequired[str]  # chat contract: "host:port" of the client, or "unix"
-    room: NotRequired[str]  # chat contract: the path
+    # The chat contract (telephonist.chat, docs/consumers.md); text messages only.
+    user: NotRequired[str]  # "host:port" of the client, or "unix"
+    room: NotRequired[str]  # the path
+    kind: NotRequired[str]
+    room_id: NotRequired[str]
+    user_id: NotRequired[str]
+    is_direct: NotRequired[bool]
+    is_self: NotRequired[bool]
+    is_bot: NotRequired[bool]
+    message_id: NotRequired[str | None]
+    thread_id: NotRequired[str | None]
+    reply_to: NotRequired[str | None]
+    mentions: NotRequired[list[str]]
+    protocol: NotRequired[str]
+    timestamp: NotRequired[float]
+    emoji: NotRequired[str]  # the JSON protocol's reactions
+    removed: NotRequired[bool]
+    nonce: NotRequired[str]  # the JSON protocol: the client's, echoed in ack/error
 
 
 class WebSocketDisconnectEvent(TypedDict):

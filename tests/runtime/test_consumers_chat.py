@@ -180,14 +180,14 @@ def test_channels_can_be_narrowed_and_extended() -> None:
 @pytest.fixture
 def linechat() -> Iterator[ChatProtocol]:
     protocol = ChatProtocol(
-        "linechat",
+        "linechat-test",
         message_channels=("linechat.line",),
         join_channels=("linechat.hello",),
         join_answer=({"line": "welcome"},),
     )
     register_chat_protocol(protocol)
     yield protocol
-    unregister_chat_protocol("linechat")
+    unregister_chat_protocol("linechat-test")
 
 
 def test_a_third_party_protocol_registers_its_channels(linechat: ChatProtocol) -> None:

@@ -38,6 +38,9 @@ class WebSocketConfig(BaseModel):
     ping_timeout: float = Field(default=20.0, gt=0, le=3600)
     #: Seconds to wait for the peer's close frame after ours before dropping the socket.
     close_timeout: float = Field(default=5.0, gt=0, le=600)
+    #: Longest ``text`` (characters) a client of the chat JSON protocol may send; longer
+    #: gets an ``error`` frame (``too_large``). Told to pages in the ``hello`` frame.
+    chat_max_text: int = Field(default=4000, ge=1, le=1_000_000)
     #: Received messages of one connection waiting to go onto the layer; beyond it the
     #: server stops reading that socket until the queue drains (TCP backpressure).
     max_pending_messages: int = Field(default=32, ge=1, le=10_000)

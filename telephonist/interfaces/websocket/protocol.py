@@ -17,6 +17,9 @@ one task per connection: that keeps them in order, and when the queue reaches
 closes the socket with 1013 (try again later); ``websocket.disconnect`` is the last
 event, after which the reply channel is closed.
 
+A client accepted with the chat subprotocol speaks the chat contract in JSON frames
+(``chat.py``); chat replies to any other connection become plain text frames.
+
 Server-side close codes 1001/1009/1011/1013 are not allowed through Autobahn's
 ``sendClose`` (it only lets applications use 1000 and 3000-4999), so they go through
 ``sendCloseFrame``.
@@ -26,13 +29,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from ...chat import WEBSOCKET_SUBPROTOCOL, ChatContractError, is_chat_reply, make_event
 from ...core.exceptions import ChannelFull, MessageTooLarge
 from ...spec.websocket import (
     CONNECT,
@@ -44,6 +48,7 @@ from ...spec.websocket import (
 )
 from ...spec.www import WwwScope
 from ..base import ABORT, InterfaceHost
+from .chat import STATE_TYPE, ChatFrameError, ChatSocket, plain_reply
 from .config import WebSocketConfig
 from .messages import Accept, Close, ReplyError, Send, is_wire_code, parse_reply
 from .origin import OriginPolicy
@@ -51,6 +56,10 @@ from .origin import OriginPolicy
 __all__ = ["Hub", "ServerWebSocket"]
 
 STATE_OPEN = 3  # WebSocketProtocol.STATE_OPEN
+#: Keys of the Channels 1.x reply form: such a dict is not a chat reply.
+_CHANNELS1 = frozenset({"accept", "bytes", "close"})
+#: What a plain text frame can carry; reactions, edits and deletes fall back or decline.
+_PLAIN_KINDS = frozenset({"message", "action", "notice"})
 
 # Autobahn's annotations are partial (untyped callbacks, a narrower ``onConnect``
 # return type than the Deferred it documents): the base is used untyped.
@@ -95,6 +104,7 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         self._reading_paused = False
         self._refusing = False  # closed for overload: drop further frames
         self.chat_user = ""
+        self.chat: ChatSocket | None = None  # set when accepted with the chat subprotocol
 
     # -- handshake --------------------------------------------------------------------
 
@@ -166,6 +176,11 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
     async def _on_reply(self, message: dict[str, Any]) -> None:
         if message.get("type") == ABORT:
             self.hub.report("aborted", f"worker gone: {message.get('reason')}")
+        if message.get("type") == STATE_TYPE or (
+            is_chat_reply(message) and _CHANNELS1.isdisjoint(message)
+        ):
+            self._chat_reply(message)
+            return
         try:
             actions = parse_reply(message)
             for action in actions:
@@ -173,6 +188,27 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         except ReplyError as exc:
             self.hub.report("bad_reply", str(exc))
             self._apply(Close(1011, "bad reply", aborted=True))
+
+    def _chat_reply(self, message: dict[str, Any]) -> None:
+        """A chat reply (or ``chat.state``): a JSON frame for a chat client, a plain text
+        frame for others; one that breaks the contract is counted, and dropped."""
+        host = self.hub.host
+        try:
+            if self.chat is not None:
+                self._apply(Send(self.chat.encode(message)))
+                return
+            if message.get("type") == STATE_TYPE:
+                host.count("chat_state_dropped")  # a plain client has no use for it
+                return
+            text, outcome = plain_reply(message, _PLAIN_KINDS)
+        except (ChatContractError, TypeError) as exc:
+            self.hub.report("chat_bad_reply", str(exc))
+            return
+        kind = message.get("kind", "message")
+        if outcome != "native":
+            host.count(f"chat_{outcome}_{kind}")
+        if text is not None:
+            self._apply(Send(text))
 
     def _apply(self, action: Accept | Send | Close) -> None:
         if self._gone:
@@ -210,6 +246,8 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
             self._timer.cancel()
             self._timer = None
         assert handshake is not None
+        if action.subprotocol == WEBSOCKET_SUBPROTOCOL:
+            self.chat = ChatSocket(self.hub.config.chat_max_text)
         handshake.callback((action.subprotocol, dict(action.headers)))
 
     def close_with(self, code: int, reason: str = "") -> None:
@@ -223,6 +261,8 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
 
     def onOpen(self) -> None:
         self.hub.opened(self)
+        if self.chat is not None:
+            self.sendMessage(self.chat.hello().encode("utf-8"), isBinary=False)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         # ``path`` on every event (as in Channels 1.x): routes that filter on the path
@@ -231,14 +271,22 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         message: WebSocketReceiveEvent
         if isBinary:
             message = {"type": RECEIVE, "path": path, "bytes": payload}
+        elif self.chat is not None:
+            try:
+                fields = self.chat.decode(payload.decode("utf-8"), path, self.chat_user)
+            except ChatFrameError as error:
+                self.hub.host.count(f"chat_refused_{error.code}")
+                self.sendMessage(self.chat.error(error).encode("utf-8"), isBinary=False)
+                return
+            message = cast(WebSocketReceiveEvent, {"type": RECEIVE, "path": path, **fields})
         else:
-            message = {
-                "type": RECEIVE,
-                "path": path,
-                "text": payload.decode("utf-8"),
-                "user": self.chat_user,
-                "room": path,
-            }
+            text = payload.decode("utf-8")
+            contract = make_event("websocket", "message", text=text, room=path,
+                                  user=self.chat_user)  # fmt: skip
+            # ``text`` stays the frame as sent (ASGI's key, which non-chat consumers
+            # read); a chat consumer's view of it is made safe (``read_event``).
+            event = {"type": RECEIVE, "path": path, **contract, "text": text}
+            message = cast(WebSocketReceiveEvent, event)
         self._queue(RECEIVE, message)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
@@ -289,6 +337,10 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
                         message,  # type: ignore[arg-type]  # see _connect
                         connection=self.reply_channel,
                     )
+                    if self.chat is not None and channel == RECEIVE:
+                        ack = self.chat.ack(message)
+                        if ack is not None and self.state == STATE_OPEN:
+                            self.sendMessage(ack.encode("utf-8"), isBinary=False)
                 except ChannelFull:
                     if channel == DISCONNECT:
                         continue  # nothing left to answer; counted by the host.

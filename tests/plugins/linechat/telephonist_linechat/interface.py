@@ -1,5 +1,12 @@
 """The linechat interface: one TCP server, one reply channel per connection.
 
+Chat: linechat follows the common chat contract (``telephonist.chat``) the way any
+third-party interface can: its events are built with ``make_event`` (a line is a
+``message``, ``/me text`` an ``action``, connect and disconnect a ``join`` and a
+``leave``), and a chat reply is written with ``rendered_lines`` (a relayed message keeps
+its attribution on every line). A line protocol has no reactions, edits or deletes:
+``degrade`` sends their fallback text, or declines them (counted, logged).
+
 Limits: a line longer than ``max_line_bytes`` gets an error line and the connection is
 closed (a line protocol cannot resynchronise cheaply); beyond ``max_connections`` a new
 client gets an error line and is closed at once. Overload (``ChannelFull`` from the
@@ -16,6 +23,16 @@ from typing import Any
 
 from pydantic import Field
 
+from telephonist.chat import (
+    ChatContractError,
+    EventKind,
+    RateLimitedLog,
+    degrade,
+    is_chat_reply,
+    make_event,
+    rendered_lines,
+    validate_reply,
+)
 from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull, MessageTooLarge
 from telephonist.interfaces.base import ABORT, Interface, InterfaceConfig, InterfaceHost
@@ -47,6 +64,7 @@ class _Client:
         self.room = room
         self.reply = ""
         self.unanswered = 0  # lines sent since our last output: "work in flight"
+        self.sent = 0  # messages sent: their ids
         self.closed = False
         self.reading: asyncio.Task[None] | None = None
 
@@ -64,6 +82,19 @@ class LineChatInterface(Interface):
         self._clients: set[_Client] = set()
         self._names = itertools.count(1)
         self._answered = asyncio.Event()
+        self._declines = RateLimitedLog(self.log)
+
+    def _event(self, client: _Client, kind: EventKind, text: str = "") -> Content:
+        message_id = None
+        if kind in ("message", "action"):
+            client.sent += 1
+            message_id = f"{client.reply}.{client.sent}"
+        return dict(
+            make_event(
+                "linechat", kind, text=text, room=client.room, user=client.user,
+                message_id=message_id,
+            )
+        )  # fmt: skip
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -118,10 +149,9 @@ class LineChatInterface(Interface):
             await self.host.send_event(
                 "linechat.connect",
                 {
+                    **self._event(client, "join"),
                     "type": "linechat.connect",
                     "client": [str(peer[0]), int(peer[1])],
-                    "user": client.user,
-                    "room": client.room,
                 },
                 connection=client.reply,
             )
@@ -155,12 +185,10 @@ class LineChatInterface(Interface):
             if text.startswith("/join ") and text[6:].strip():
                 client.room = text[6:].strip()
                 continue
-            message = {
-                "type": "linechat.message",
-                "text": text,
-                "user": client.user,
-                "room": client.room,
-            }
+            if text.startswith("/me ") and text[4:].strip():
+                message = {**self._event(client, "action", text[4:]), "type": "linechat.message"}
+            else:
+                message = {**self._event(client, "message", text), "type": "linechat.message"}
             try:
                 await self.host.send_event("linechat.message", message, connection=client.reply)
             except ChannelFull:
@@ -179,13 +207,27 @@ class LineChatInterface(Interface):
             await self._write(client, [f"error: connection aborted ({message.get('reason')})"])
             await self._finish(client, "aborted")
             return
-        text = message.get("text")
-        if isinstance(text, str):
-            await self._write(client, text.splitlines() or [""])
         if kind == "linechat.close":
+            text = message.get("text")
+            if isinstance(text, str):
+                await self._write(client, text.splitlines() or [""])
             await self._finish(client, "closed by server")
-        elif not isinstance(text, str):
+        elif is_chat_reply(message):
+            await self._chat_reply(client, message)
+        else:
             self.host.count("unknown_replies")
+
+    async def _chat_reply(self, client: _Client, message: Content) -> None:
+        try:
+            reply = validate_reply(message)
+        except ChatContractError as exc:
+            self.host.count("unknown_replies")
+            self.log.warning("linechat: refused a reply: %s", exc)
+            return
+        supported = ("message", "action", "notice")
+        outcome = degrade(reply, supported, self.host.count, self._declines, "linechat")
+        if outcome.reply is not None:
+            await self._write(client, rendered_lines(outcome.reply))
 
     async def _write(self, client: _Client, lines: list[str]) -> None:
         if client.closed or client.writer.is_closing():
@@ -207,15 +249,11 @@ class LineChatInterface(Interface):
         if client.reply:
             # The last event goes out before the reply channel closes: the host then
             # tells the worker to drop the connection's state after this event.
+            leave = self._event(client, "leave")
             with contextlib.suppress(Exception):
                 await self.host.send_event(
                     "linechat.disconnect",
-                    {
-                        "type": "linechat.disconnect",
-                        "user": client.user,
-                        "room": client.room,
-                        "reason": reason,
-                    },
+                    {**leave, "type": "linechat.disconnect", "reason": reason},
                     connection=client.reply,
                 )
             self.host.close_reply_channel(client.reply)
