@@ -123,6 +123,7 @@ class ChatReply(TypedDict, total=False):
     reply_to: str
     message_id: str
     emoji: str
+    removed: bool  # reaction: taken back
     private: bool
     to: str
     user: str
@@ -301,8 +302,9 @@ def validate_reply(message: Mapping[str, Any]) -> ChatReply:
         for key in _REPLY_STRINGS
         if key in message and not isinstance(message[key], str)
     ]
-    if "private" in message and not isinstance(message["private"], bool):
-        problems.append("private must be a bool")
+    for flag in ("private", "removed"):
+        if flag in message and not isinstance(message[flag], bool):
+            problems.append(f"{flag} must be a bool")
     stamp = message.get("timestamp")
     if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, int | float)):
         problems.append("timestamp must be a number")

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 from ..core.deprecation import deprecated_names
 from . import base, context
 from .base import AsyncConsumer, SyncConsumer, handler_name
+from .bridge import ChatBridge
+from .bridge_links import Endpoint, Links
+from .bridge_store import BridgeStore, MemoryStore
 from .channel import AsyncChannel, AsyncGroup, Channel, Group
 from .chat import AsyncChatConsumer, ChatConsumer
 from .chat_registry import (
@@ -46,14 +49,19 @@ __all__ = [
     "AsyncJsonWebsocketConsumer",
     "AsyncMessage",
     "AsyncWebsocketConsumer",
+    "BridgeStore",
     "Channel",
+    "ChatBridge",
     "ChatConsumer",
     "ChatProtocol",
     "ConsumeLater",
     "DenyConnection",
+    "Endpoint",
     "Group",
     "HttpConsumer",
     "JsonWebsocketConsumer",
+    "Links",
+    "MemoryStore",
     "Message",
     "NoHandler",
     "Signal",

@@ -150,7 +150,10 @@ def _chat_reply(
     except ChatContractError as exc:
         raise Rejected(str(exc)) from None
     kind = reply["kind"]
-    outcome = fallback_for(reply, _supported(session, caps))
+    supported = _supported(session, caps)
+    if reply.get("removed"):
+        supported.discard("reaction")  # no tag takes a reaction back
+    outcome = fallback_for(reply, supported)
     if outcome.reply is None:
         return Plan(f"chat.{kind}", declined=kind)
     reply = outcome.reply

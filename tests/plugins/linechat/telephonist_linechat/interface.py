@@ -89,12 +89,11 @@ class LineChatInterface(Interface):
         if kind in ("message", "action"):
             client.sent += 1
             message_id = f"{client.reply}.{client.sent}"
-        return dict(
-            make_event(
-                "linechat", kind, text=text, room=client.room, user=client.user,
-                message_id=message_id,
-            )
-        )  # fmt: skip
+        # A join or leave is this connection's own: is_self, as the contract says.
+        own = kind in ("join", "leave")
+        event = make_event("linechat", kind, text=text, room=client.room, user=client.user,
+                           message_id=message_id, is_self=own)  # fmt: skip
+        return dict(event)
 
     # -- lifecycle --------------------------------------------------------------------
 
