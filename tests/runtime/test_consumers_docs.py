@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from telephonist.consumers import unregister_chat_protocol
+from telephonist.consumers import chat_protocols, register_chat_protocol, unregister_chat_protocol
 from telephonist.routing.policies import unregister_protocol_policy
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "consumers.md"
@@ -43,12 +43,17 @@ def blocks() -> list[tuple[str, str, str | None]]:
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.syspath_prepend(str(tmp_path))
     before = set(sys.modules)
+    # The docs register a "linechat" chat protocol; the installed plugin's (from its
+    # entry point) comes back afterwards, for the tests that follow in this process.
+    installed = [p for p in chat_protocols() if p.name == "linechat"]
     yield tmp_path
     for name in set(sys.modules) - before:
         if name == "chat" or name.startswith("chat."):
             del sys.modules[name]
     unregister_protocol_policy("linechat.*")
     unregister_chat_protocol("linechat")
+    for protocol in installed:
+        register_chat_protocol(protocol)
 
 
 def test_docs_examples_run_as_written(sandbox: Path) -> None:

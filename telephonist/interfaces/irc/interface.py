@@ -23,7 +23,8 @@ counted) and the network client sends them through its token bucket.
 Counters (``host.count``): ``rejected``, ``backpressure_pauses``, ``dropped_full``,
 ``dropped_too_large``, ``dropped_disconnected``, ``dropped_queue_full``, ``aborted``,
 ``ignored_own_message``, ``ignored_server_notice``, ``ctcp_answered``, ``ctcp_ignored``,
-``errors`` (an unexpected exception, logged with its traceback).
+``chat_fallback_<kind>``, ``chat_declined_<kind>``, ``errors`` (an unexpected exception,
+logged with its traceback).
 """
 
 from __future__ import annotations
