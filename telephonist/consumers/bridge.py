@@ -250,6 +250,12 @@ class ChatBridge(ChatConsumer):
 
     def _message(self, room: str, index: int, event: ChatEvent) -> None:
         origin = self._endpoint(room, index)
+        if origin.is_connection:
+            # A connection's member entry follows its name (a linechat /nick, say).
+            user = self.display_name(event)
+            member = Member(user=user, protocol=event["protocol"], endpoint=index)
+            if self.store.set_member(room, self._member_key(index, event), member):
+                self._state(room, None)
         native = event["message_id"]
         if origin.protocol == "websocket" and native:
             message_id = native

@@ -63,7 +63,7 @@ class BridgeStore(Protocol):
     def update(self, room: str, entry: Entry) -> None: ...
     def find(self, room: str, endpoint: int, native_id: str) -> Entry | None: ...
     def recent(self, room: str, limit: int) -> list[Entry]: ...
-    def set_member(self, room: str, key: str, member: Member | None) -> None: ...
+    def set_member(self, room: str, key: str, member: Member | None) -> bool: ...
     def replace_members(self, room: str, endpoint: int, members: dict[str, Member]) -> None: ...
     def members(self, room: str) -> list[Member]: ...
     def set_topic(self, room: str, topic: str) -> None: ...
@@ -120,13 +120,16 @@ class MemoryStore:
             history = list(self._room(room).history)
         return [_copy(e) for e in history[-limit:]] if limit > 0 else []
 
-    def set_member(self, room: str, key: str, member: Member | None) -> None:
+    def set_member(self, room: str, key: str, member: Member | None) -> bool:
+        """Add, change (``None``: remove) a member; whether anything changed."""
         with self._lock:
             members = self._room(room).members
             if member is None:
-                members.pop(key, None)
-            elif key in members or len(members) < MAX_MEMBERS:
-                members[key] = member
+                return members.pop(key, None) is not None
+            if members.get(key) == member or (key not in members and len(members) >= MAX_MEMBERS):
+                return False
+            members[key] = member
+            return True
 
     def replace_members(self, room: str, endpoint: int, members: dict[str, Member]) -> None:
         with self._lock:
