@@ -113,6 +113,8 @@ class ChatBridge(ChatConsumer):
     # -- events -------------------------------------------------------------------------
 
     def on_event(self, event: ChatEvent) -> None:
+        if self.message.channel.name.startswith("websocket.") and "room" not in self.kwargs:
+            return  # not a room (refused at the join)
         network = self.message.get("network") or self.message.get("team")
         found = self.rooms.find(event, network if isinstance(network, str) else None)
         if found is None:
@@ -135,6 +137,11 @@ class ChatBridge(ChatConsumer):
                 self._state(room, change | {"protocol": event["protocol"]})
             else:
                 self._change(room, index, event)
+
+    def accept_join(self, user: str, room: str) -> bool:
+        """A WebSocket joins only a room its route named (``(?P<room>...)`` in the path):
+        a socket on any other path is refused (403), not made a room."""
+        return not self.message.channel.name.startswith("websocket.") or "room" in self.kwargs
 
     def on_direct(self, event: ChatEvent) -> None:
         """A private message to the bot: answered privately, never relayed."""
@@ -313,6 +320,9 @@ class ChatBridge(ChatConsumer):
         user = self.display_name(event)
         emoji = event.get("emoji", "")
         removed = bool(event.get("removed"))
+        if target is not None and kind != "reaction" and target["user_id"] != event["user_id"]:
+            log.warning("bridge: %s may not %s %s's message", user, kind, target["user"])
+            return  # only the author edits or deletes a message
         fallback = apply_change(target, kind, user, event["text"], emoji, removed)
         if target is not None:
             self.store.update(room, target)

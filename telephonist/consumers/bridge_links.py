@@ -12,8 +12,13 @@ Each entry is an :class:`Endpoint`: a protocol (``web``, ``irc``, ``email``, ``s
 A string is ``"<protocol>:<room>"``; a mapping can add a ``network`` (an IRC network's
 ``name``, a Slack team) and, for a mailbox, ``notify`` (addresses that get each message
 of the room as a mail). The web room of the same name is always an endpoint (index 0):
-``/chat/lobby/`` is room ``lobby``. With ``open_rooms`` every web room is a room, linked
-to nothing until configured.
+``/chat/lobby/`` is room ``lobby``. With ``open_rooms`` every web room is a room.
+
+The room ``"*"`` holds *patterns* every room has: ``{"*": ["email:room-{room}@x.org",
+"irc:#{room}"]}`` gives room ``kitchen`` the mailbox ``room-kitchen@x.org`` and IRC
+channel ``#kitchen``, and a mail to ``room-garden@x.org`` opens room ``garden`` (room
+names taken from patterns are 1-50 letters, digits, ``-``, ``_`` or ``.``). A room
+listed by name gets the patterns after its own endpoints.
 
 Rooms compare without case (``#Lobby`` is ``#lobby``, as IRC and mail do). Each
 endpoint of each room has a group of its own (:meth:`Links.group`), which the
@@ -26,6 +31,7 @@ web room sees it (and the sender sees it confirmed).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,13 +88,33 @@ class Endpoint:
     def is_connection(self) -> bool:
         return self.protocol in CONNECTION_PROTOCOLS
 
-    def matches(self, event: ChatEvent, network: str | None) -> bool:
+    def _applies(self, event: ChatEvent, network: str | None) -> bool:
         if event["protocol"] != self.protocol:
             return False
-        if self.network is not None and network != self.network:
+        return self.network is None or network == self.network
+
+    def matches(self, event: ChatEvent, network: str | None) -> bool:
+        if not self._applies(event, network):
             return False
         wanted = self.room.casefold()
         return wanted in (event["room"].casefold(), event["room_id"].casefold())
+
+    def for_room(self, room: str) -> Endpoint:
+        """This pattern endpoint for ``room`` (``#{room}`` -> ``#kitchen``)."""
+        return Endpoint(self.protocol, self.room.replace("{room}", room), self.network,
+                        self.notify)  # fmt: skip
+
+    def room_of(self, event: ChatEvent, network: str | None) -> str | None:
+        """The room this pattern endpoint gives ``event``'s room, if it fits."""
+        if not self._applies(event, network):
+            return None
+        head, _, tail = self.room.casefold().partition("{room}")
+        pattern = re.escape(head) + r"([-\w.]{1,50})" + re.escape(tail)
+        for name in (event["room"], event["room_id"]):
+            match = re.fullmatch(pattern, name.casefold())
+            if match:
+                return match.group(1)
+        return None
 
 
 class Links:
@@ -99,16 +125,23 @@ class Links:
     ) -> None:
         self.open_rooms = open_rooms
         self.rooms: dict[str, list[Endpoint]] = {}
+        self.patterns: list[Endpoint] = []
         for room, specs in config.items():
             if isinstance(specs, str | bytes) or not isinstance(specs, Iterable):
                 raise LinksError(f"room {room!r}: endpoints must be a list")
-            endpoints = [Endpoint("websocket", room)]
-            endpoints += [Endpoint.parse(s) for s in specs]
-            self.rooms[room] = endpoints
+            endpoints = [Endpoint.parse(s) for s in specs]
+            if room == "*":
+                bad = [e.room for e in endpoints if e.room.count("{room}") != 1]
+                if bad:
+                    raise LinksError(f"patterns must hold '{{room}}' once: {bad}")
+                self.patterns = endpoints
+            else:
+                self.rooms[room] = [Endpoint("websocket", room), *endpoints]
         self._by_key = {room.casefold(): room for room in self.rooms}
 
     def endpoints(self, room: str) -> list[Endpoint]:
-        return self.rooms.get(room) or [Endpoint("websocket", room)]
+        listed = self.rooms.get(room) or [Endpoint("websocket", room)]
+        return listed + [pattern.for_room(room) for pattern in self.patterns]
 
     def find(self, event: ChatEvent, network: str | None) -> tuple[str, int] | None:
         """``(room, endpoint index)`` of the room ``event`` happened in, if bridged."""
@@ -118,6 +151,11 @@ class Links:
             for index, endpoint in enumerate(endpoints):
                 if endpoint.matches(event, network):
                     return room, index
+        for offset, pattern in enumerate(self.patterns):
+            name = pattern.room_of(event, network)
+            if name is not None and (self.open_rooms or name.casefold() in self._by_key):
+                room = self._by_key.get(name.casefold(), name)
+                return room, len(self.rooms.get(room) or [None]) + offset
         if event["protocol"] == "websocket" and event["room"]:
             name = self._by_key.get(event["room"].casefold())
             if name is not None:
@@ -134,4 +172,5 @@ class Links:
     def describe(self) -> str:
         """The linked rooms, for people: ``#lobby (irc), room-lobby@x (mail)``."""
         parts = [f"{e.room} ({e.protocol})" for eps in self.rooms.values() for e in eps[1:]]
+        parts += [f"{e.room} ({e.protocol})" for e in self.patterns]
         return ", ".join(parts) or "web rooms only"

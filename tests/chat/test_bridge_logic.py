@@ -203,3 +203,40 @@ def test_rooms_not_configured_are_closed_unless_open_rooms() -> None:
         t.replies(a)
         t.send("websocket.receive", {"path": "/chat/kitchen/", "text": "hi"}, reply=b)
         assert [r["text"] for r in t.replies(a) if "text" in r] == ["hi"]
+
+
+def test_only_the_author_edits_or_deletes(t: ConsumerTester) -> None:
+    ann, bob = web(t, "ann"), web(t, "bob")
+    say(t, ann, "mine", message_id="w1")
+    t.replies(ann)
+    t.replies(bob)
+    say(t, bob, "not yours", kind="edit", message_id="w1")
+    say(t, bob, "", kind="delete", message_id="w1")
+    assert t.replies(ann) == []
+    say(t, ann, "still mine", kind="edit", message_id="w1")
+    assert t.replies(bob)[-1]["text"] == "still mine"
+
+
+class Everywhere(ChatBridge):
+    links = {"*": ["email:room-{room}@chat.test", "irc:#{room}"], "lobby": ["irc:#main"]}
+
+
+def test_patterns_give_every_room_its_mailbox_and_channel() -> None:
+    Everywhere._setup.pop(Everywhere, None)
+    with ConsumerTester([route_class(Everywhere, path=ROOM), route_class(Everywhere)]) as t:
+        kitchen, irc = t.new_reply_channel(), t.new_reply_channel()
+        connect = {"path": "/chat/kitchen/", "query_string": b"name=ann"}
+        t.send("websocket.connect", connect, reply=kitchen)
+        t.replies(kitchen)
+        mail = make_event("email", "message", text="lunch?", room="room-kitchen@chat.test",
+                          user="Cy", user_id="cy@x.org")  # fmt: skip
+        t.send("email.receive", {**mail, "type": "email.receive"}, reply=t.new_reply_channel())
+        assert [r["text"] for r in t.replies(kitchen)] == ["lunch?"]
+        event = make_event("irc", "join", room="#kitchen", user="bot", is_self=True)
+        t.send("irc-client.join", {**event, "type": "irc-client.join"}, reply=irc)
+        t.send("websocket.receive", {"path": "/chat/kitchen/", "text": "soup"}, reply=kitchen)
+        assert [r["text"] for r in t.replies(irc)] == ["soup"]
+        main = make_event("irc", "message", room="#main", user="bo", text="hi")
+        t.send("irc-client.receive", {**main, "type": "irc-client.receive"}, reply=irc)
+        assert t.replies(kitchen)[-1]["text"] == "soup"  # #main is the lobby's, not ours
+        assert t.send("websocket.connect", {"path": "/elsewhere/"}).name == "DENIED"
