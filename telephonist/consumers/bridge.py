@@ -71,6 +71,8 @@ class ChatBridge(ChatConsumer):
     history_on_join: ClassVar[int] = 100
     #: Longest text relayed (characters); longer is cut, ending in "…".
     max_text: ClassVar[int] = 4000
+    #: Longest name a web page may give itself (``?name=``); longer is cut.
+    max_name: ClassVar[int] = 30
     #: Answer to a private message to the bot (``{rooms}``: the linked rooms).
     direct_reply: ClassVar[str] = (
         "I am a bridge and only relay rooms ({rooms}); private messages are not "
@@ -176,7 +178,7 @@ class ChatBridge(ChatConsumer):
         own = self._about_this_connection()
         if event["protocol"] == "websocket" and channel is not None:
             query = bytes(self.message.get("query_string") or b"").decode("latin-1")
-            name = safe_name(parse_qs(query).get("name", [""])[0], 30) or "guest"
+            name = safe_name(parse_qs(query).get("name", [""])[0], self.max_name) or "guest"
             with self._setup_lock:
                 self._names[channel.name] = name
             event = {**event, "user": name}

@@ -17,7 +17,7 @@ of the room as a mail). The web room of the same name is always an endpoint (ind
 The room ``"*"`` holds *patterns* every room has: ``{"*": ["email:room-{room}@x.org",
 "irc:#{room}"]}`` gives room ``kitchen`` the mailbox ``room-kitchen@x.org`` and IRC
 channel ``#kitchen``, and a mail to ``room-garden@x.org`` opens room ``garden`` (room
-names taken from patterns are 1-50 letters, digits, ``-``, ``_`` or ``.``). A room
+names taken from patterns are 1-50 letters, digits, ``-`` or ``_``). A room
 listed by name gets the patterns after its own endpoints.
 
 Rooms compare without case (``#Lobby`` is ``#lobby``, as IRC and mail do). Each
@@ -109,7 +109,7 @@ class Endpoint:
         if not self._applies(event, network):
             return None
         head, _, tail = self.room.casefold().partition("{room}")
-        pattern = re.escape(head) + r"([-\w.]{1,50})" + re.escape(tail)
+        pattern = re.escape(head) + r"([-\w]{1,50})" + re.escape(tail)
         for name in (event["room"], event["room_id"]):
             match = re.fullmatch(pattern, name.casefold())
             if match:

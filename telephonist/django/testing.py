@@ -102,7 +102,8 @@ class LiveServer:
     """The project's interfaces and a worker, for real, in a subprocess (module doc).
 
     ``overrides`` are ``KEY=VALUE`` settings (as ``-s``); the HTTP interface listens on
-    a free loopback port unless they say otherwise. ``databases`` names the databases
+    ``addrport``, a free loopback port by default (a fixed one lets a test stop the
+    server and start it again where its clients reconnect). ``databases`` names the databases
     (alias -> NAME) instead of this process's test databases; ``env`` and ``cwd`` serve
     another project (``{"DJANGO_SETTINGS_MODULE": ...}``). ``urls`` maps each interface to
     what it printed (``{"http": ["http://127.0.0.1:41234"]}``).
@@ -116,8 +117,10 @@ class LiveServer:
         env: dict[str, str] | None = None,
         cwd: str | Path | None = None,
         databases: Mapping[str, str] | None = None,
+        addrport: str = "127.0.0.1:0",
     ) -> None:
         self.overrides = list(overrides)
+        self.addrport = addrport
         self.timeout = timeout
         self.env = env or {}
         self.cwd = cwd
@@ -137,7 +140,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         from django.conf import settings
 
-        args = [sys.executable, "-m", "telephonist.django.live", "127.0.0.1:0"]
+        args = [sys.executable, "-m", "telephonist.django.live", self.addrport]
         for item in self.overrides:
             args += ["-s", item]
         env = {

@@ -1,9 +1,11 @@
 """The multichat example bridged to a real IRC server by configuration alone.
 
 The example runs in its own process (``manage.py runserver`` through ``LiveServer``)
-with ``TELEPHONIST_INTERFACES__IRC__NETWORKS`` pointing at a private ngircd; a raw IRC
-client in ``#lobby`` and a WebSocket client in room ``lobby`` talk to each other. Waits
-are bounded waits on lines and frames, never sleeps.
+with ``TELEPHONIST_INTERFACES__IRC__NETWORKS`` pointing at a private ngircd (the
+Telephonist setting, not the example's own ``MULTICHAT_IRC``: every channel the bot is
+in is bridged to the room of its name); a raw IRC client in ``#lobby`` and a WebSocket
+client of the chat JSON protocol in room ``lobby`` talk to each other. Waits are
+bounded waits on lines and frames, never sleeps.
 """
 
 from __future__ import annotations
@@ -59,12 +61,12 @@ def bot_is_in_lobby(line: Line) -> bool:
     return line.command == "353" and BOT in names.replace("@", " ").split()
 
 
-async def _frames_until(ws: websockets.ClientConnection, wanted: str) -> list[str]:
-    seen: list[str] = []
+async def _event(ws: websockets.ClientConnection, text: str) -> dict[str, object]:
     async with asyncio.timeout(20):
-        while wanted not in seen:
-            seen.append(str(await ws.recv()))
-    return seen
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == "event" and frame["text"] == text:
+                return dict(frame)
 
 
 async def test_irc_and_browser_talk_through_one_room(bridged: LiveServer, ngircd: Ngircd) -> None:
@@ -82,19 +84,20 @@ async def test_irc_and_browser_talk_through_one_room(bridged: LiveServer, ngircd
                 except TimeoutError:
                     irc.send("PART #lobby")
         url = bridged.ws_url("/chat/lobby/") + "?name=webbob"
-        async with websockets.connect(url, open_timeout=10) as ws:
-            await _frames_until(ws, "* webbob joined #lobby")
+        async with websockets.connect(
+            url, open_timeout=10, subprotocols=[websockets.Subprotocol("telephonist.chat.v2")]
+        ) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["type"] == "hello"
 
             irc.send("PRIVMSG #lobby :hello from irc")
-            await _frames_until(ws, "<ircann> hello from irc")
+            event = await _event(ws, "hello from irc")
+            assert (event["user"], event["protocol"]) == ("ircann", "irc")
 
-            await ws.send("hi from the web")
-            said = await irc.privmsgs("#lobby", 2, within=20, sender=BOT)
-            # What the bot says in #lobby is the browser side, in order; the IRC user's
-            # own line was not repeated back into the channel it came from.
-            assert [r.line.param(1) for r in said] == [
-                "* webbob joined #lobby",
-                "<webbob> hi from the web",
-            ]
+            await ws.send(json.dumps({"text": "hi from the web"}))
+            said = await irc.privmsgs("#lobby", 1, within=20, sender=BOT)
+            # What the bot says in #lobby is the browser side, attributed; the IRC
+            # user's own line was not repeated back into the channel it came from.
+            assert [r.line.param(1) for r in said] == ["[web] <webbob> hi from the web"]
     finally:
         await irc.close()

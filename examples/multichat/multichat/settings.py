@@ -1,20 +1,21 @@
-"""Settings of the multichat example: chat rooms over WebSocket, email and IRC.
+"""Settings of the multichat example: chat rooms over the web, email and IRC, bridged.
 
 Everything runs in one process with ``manage.py runserver`` (Telephonist's): the HTTP
-and WebSocket interface on 127.0.0.1:8000 and the email interface on 127.0.0.1:2525
-(mail to room-<name>@localhost posts in room <name>). IRC needs a network, so it is
-off until configured, for example from the environment without editing this file::
+and WebSocket interface on 127.0.0.1:8000 and the email interface on 127.0.0.1:2525.
+What is bridged to what is one setting per protocol, from the environment
+(``multichat/bridges.py``):
 
-    TELEPHONIST_INTERFACES__IRC__NETWORKS='[{"name": "libera", "host": "irc.libera.chat",
-      "nick": "multichat-demo", "channels": [{"name": "#multichat-lobby"}]}]'
-
-(IRC channel #<room> is room <room>.)
+* ``MULTICHAT_IRC=ircs://irc.libera.chat/#mychannel`` bridges that IRC channel to room
+  ``mychannel`` (off by default: IRC needs a network);
+* ``MULTICHAT_MAILBOX=room-{room}@localhost`` (the default) gives every room a mailbox.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from .bridges import irc_network, links, mail_domain
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,13 +59,29 @@ USE_TZ = True
 TIME_ZONE = "UTC"  # Django exports it as TZ: log timestamps follow it
 STATIC_URL = "static/"
 
+MULTICHAT_IRC = os.environ.get("MULTICHAT_IRC", "")
+MULTICHAT_MAILBOX = os.environ.get("MULTICHAT_MAILBOX", "room-{room}@localhost")
+#: The bridge's rooms (``telephonist.consumers.ChatBridge.links``).
+_IRC = bool(MULTICHAT_IRC or os.environ.get("TELEPHONIST_INTERFACES__IRC__NETWORKS"))
+MULTICHAT_LINKS = links(MULTICHAT_IRC, MULTICHAT_MAILBOX, irc=_IRC)
+#: Limits the server enforces and the page shows (the WebSocket interface's
+#: ``chat_max_text`` is told to the page in its ``hello`` frame).
+MULTICHAT_MAX_NAME = 30
+MULTICHAT_HISTORY = 200
+
 TELEPHONIST = {
     "routing": "multichat.routing.routes",
     "interfaces": {
-        "http": {},  # HTTP and WebSocket; `runserver [addr:]port` says where
-        "email": {"host": "127.0.0.1", "port": 2525, "domains": ["localhost"]},
-        # No network until one is configured (see the top of this file). The bot's own
-        # join and part tell the room consumer when an IRC channel is bridged.
-        "irc": {"events": ["receive", "join", "part"]},
+        "http": {"websocket": {"chat_max_text": 4000}},  # `runserver [addr:]port` says where
+        "email": {
+            "host": "127.0.0.1",
+            "port": 2525,
+            "domains": [mail_domain(MULTICHAT_MAILBOX)],
+        },
+        # No network until MULTICHAT_IRC names one. The chat events the bridge routes.
+        "irc": {
+            "events": ["receive", "join", "part", "kick", "quit", "topic"],
+            "networks": [irc_network(MULTICHAT_IRC)] if MULTICHAT_IRC else [],
+        },
     },
 }

@@ -3,5 +3,5 @@ from django.urls import path
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("chat/<slug:room>/", views.room, name="room"),
+    path("chat/<str:room>/", views.room, name="room"),
 ]
