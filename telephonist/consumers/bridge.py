@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
@@ -57,6 +58,7 @@ __all__ = ["ChatBridge"]
 log = logging.getLogger("telephonist.consumers.bridge")
 
 _TEXT_KINDS = ("message", "action", "notice")
+_MAX_NAMES = 100_000
 
 
 class ChatBridge(ChatConsumer):
@@ -82,7 +84,7 @@ class ChatBridge(ChatConsumer):
 
     _setup: ClassVar[dict[type, tuple[Links, BridgeStore]]] = {}
     _setup_lock: ClassVar[threading.Lock] = threading.Lock()
-    _names: ClassVar[dict[str, str]] = {}  # web connection -> name (bounded by connections)
+    _names: ClassVar[OrderedDict[str, str]] = OrderedDict()  # web connection -> its name
 
     # -- configuration ------------------------------------------------------------------
 
@@ -181,6 +183,8 @@ class ChatBridge(ChatConsumer):
             name = safe_name(parse_qs(query).get("name", [""])[0], self.max_name) or "guest"
             with self._setup_lock:
                 self._names[channel.name] = name
+                while len(self._names) > _MAX_NAMES:  # leaves lost with a worker: bounded
+                    self._names.popitem(last=False)
             event = {**event, "user": name}
         if own and channel is not None:
             self.group_add(self.rooms.group(room, index))

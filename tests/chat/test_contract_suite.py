@@ -42,6 +42,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
     "delete": {"kind": "delete"},
     "private": {"text": "psst", "private": True},
     "relay": {"text": "one\ntwo", "user": "ann", "protocol": "websocket"},
+    "thread": {"text": "threaded"},
 }
 
 
@@ -57,7 +58,7 @@ class Probe(AsyncChatConsumer):
             what = words[0][1:]
             answer = dict(ANSWERS[what])
             target = event["message_id"] or "unknown"
-            if what == "reaction":
+            if what in ("reaction", "thread"):
                 answer["reply_to"] = target
             elif what in ("edit", "delete"):
                 answer["message_id"] = target
@@ -124,6 +125,10 @@ class Person:
     async def next_line(self) -> str: ...
     async def expect_relay(self) -> None: ...
     async def expect_private(self) -> None: ...
+    async def expect_thread(self, parent: str | None) -> None:
+        """The ``!thread`` answer: a reply to ``parent`` where the protocol can say so."""
+        assert await self.next_line() == "threaded"
+
     async def close(self) -> None: ...
 
     def mine(self, content: dict[str, Any], event: ChatEvent) -> bool:
@@ -183,6 +188,10 @@ class WebJson(Person):
     async def expect_private(self) -> None:
         assert await self.client.next_line() == "psst"
 
+    async def expect_thread(self, parent: str | None) -> None:
+        frame = await self.client.next_frame(lambda f: f["type"] == "event")
+        assert (frame["text"], frame["reply_to"]) == ("threaded", parent)
+
     async def close(self) -> None:
         await self.client.close()
 
@@ -210,6 +219,9 @@ class WebPlain(WebJson):
 
     async def expect_relay(self) -> None:
         assert await self.client.next_line() == "[web] <ann> one\n[web] <ann> two"
+
+    async def expect_thread(self, parent: str | None) -> None:
+        assert await self.client.next_line() == "threaded"
 
 
 class Irc(Person):
@@ -277,6 +289,11 @@ class Irc(Person):
 
 class IrcTags(Irc):
     network = "inspircd"
+
+    async def expect_thread(self, parent: str | None) -> None:
+        line = await self.client.from_bot()
+        assert (line.param(1), line.tags.get("+draft/reply")) == ("threaded", parent)
+
     # InspIRCd locks a channel's topic to its operators (+t), and the bot made #suite.
     inbound = (*(k for k in Irc.inbound if k != "topic"), "reaction")
     native = frozenset({"message", "action", "notice", "reaction"})
@@ -315,6 +332,10 @@ class Mail(Person):
     async def expect_private(self) -> None:
         mail = await self.client.next_mail()
         assert mail["To"].addresses[0].addr_spec == f"{self.nick}@example.org"
+
+    async def expect_thread(self, parent: str | None) -> None:
+        mail = await self.client.next_mail()
+        assert mail["In-Reply-To"] == parent
 
 
 class Line(Person):
@@ -452,5 +473,21 @@ async def test_relayed_lines_are_attributed_and_private_replies_private(
         await person.expect_relay()
         await person.say("!private")
         await person.expect_private()
+    finally:
+        await person.close()
+
+
+@pytest.mark.parametrize("who", list(PEOPLE))
+async def test_answers_thread_where_the_protocol_can(
+    servers: Servers, who: str, request: pytest.FixtureRequest
+) -> None:
+    cls = PEOPLE[who]
+    person = await cls.open(servers, nick_for(request))
+    try:
+        if "join" in cls.inbound:
+            await seen(lambda c, e: person.mine(c, e) and e["kind"] == "join")
+        await person.say("!thread")
+        _, event = await seen(lambda c, e: person.mine(c, e) and e["text"] == "!thread")
+        await person.expect_thread(event["message_id"])
     finally:
         await person.close()
