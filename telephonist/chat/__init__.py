@@ -12,7 +12,6 @@ This package imports nothing above ``telephonist.core``, so any interface may us
 
 from .contract import (
     EVENT_KINDS,
-    PROTOCOL_LABELS,
     REPLY_KINDS,
     REPLY_TYPES,
     WEBSOCKET_SUBPROTOCOL,
@@ -21,16 +20,14 @@ from .contract import (
     ChatReply,
     EventKind,
     ReplyKind,
-    attribution,
     is_chat_reply,
-    label,
     make_event,
     read_event,
-    rendered_lines,
     validate_event,
     validate_reply,
 )
 from .decline import Degraded, RateLimitedLog, degrade, fallback_for
+from .render import PROTOCOL_LABELS, attribution, label, rendered_lines
 from .text import MAX_NAME_CHARS, excerpt, safe_name, safe_text
 
 __all__ = [

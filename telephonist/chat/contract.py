@@ -21,7 +21,7 @@ Replies. ``{"text": ...}`` is a message where the event came from. ``kind`` asks
 (of ``message_id``); ``thread_id``/``reply_to`` thread it; ``private`` sends it to the
 event's user alone (``to``). ``user``/``protocol`` attribute a relayed message to its
 author and origin: text-only protocols put the attribution in front of *every* line
-(``attribution``). An interface that cannot do a kind sends the reply's ``fallback``
+(``render.py``). An interface that cannot do a kind sends the reply's ``fallback``
 text as a message instead, or, without one, *declines* it: nothing is sent, the counter
 ``chat_declined_<kind>`` goes up and a warning is logged (``decline.py``).
 
@@ -41,7 +41,6 @@ from .text import safe_name, safe_text
 
 __all__ = [
     "EVENT_KINDS",
-    "PROTOCOL_LABELS",
     "REPLY_KINDS",
     "REPLY_TYPES",
     "WEBSOCKET_SUBPROTOCOL",
@@ -50,12 +49,9 @@ __all__ = [
     "ChatReply",
     "EventKind",
     "ReplyKind",
-    "attribution",
     "is_chat_reply",
-    "label",
     "make_event",
     "read_event",
-    "rendered_lines",
     "validate_event",
     "validate_reply",
 ]
@@ -73,14 +69,6 @@ REPLY_TYPES = frozenset({"chat.send", "chat.message", "chat.reply"})
 #: The WebSocket subprotocol of the chat JSON protocol (``docs/websocket.md``): a client
 #: that offers it and is accepted with it speaks the contract in JSON frames.
 WEBSOCKET_SUBPROTOCOL = "telephonist.chat.v2"
-
-#: How an origin is shown to people: ``[web] <ann> hi`` on IRC, a badge in the browser.
-PROTOCOL_LABELS = {
-    "websocket": "web",
-    "irc": "irc",
-    "email": "mail",
-    "slack": "slack",
-}
 
 _MAX_ID = 512  # message/thread/room/user ids: generous, but bounded
 _MAX_MENTIONS = 50
@@ -131,11 +119,6 @@ class ChatReply(TypedDict, total=False):
     protocol: str
     timestamp: float
     fallback: str
-
-
-def label(protocol: str) -> str:
-    """The short origin label of ``protocol`` (``"websocket"`` -> ``"web"``)."""
-    return PROTOCOL_LABELS.get(protocol, protocol)
 
 
 def is_chat_reply(message: Mapping[str, Any]) -> bool:
@@ -327,26 +310,3 @@ def validate_reply(message: Mapping[str, Any]) -> ChatReply:
     if "user" in reply:
         reply["user"] = safe_name(reply["user"])
     return reply
-
-
-def attribution(reply: ChatReply) -> str:
-    """What text-only protocols put in front of every line of a relayed message:
-    ``[web] <ann> ``, ``[web] * ann `` (an action), ``[web] -ann- `` (a notice);
-    ``""`` when the reply is the bot's own (no ``user``)."""
-    user = reply.get("user")
-    if not user:
-        return ""
-    origin = f"[{label(reply['protocol'])}] " if reply.get("protocol") else ""
-    kind = reply.get("kind", "message")
-    if kind == "action":
-        return f"{origin}* {user} "
-    if kind == "notice":
-        return f"{origin}-{user}- "
-    return f"{origin}<{user}> "
-
-
-def rendered_lines(reply: ChatReply) -> list[str]:
-    """A message reply as text lines, each one attributed (a text-only protocol's
-    rendering: WebSocket text frames, linechat, the body of a mail)."""
-    prefix = attribution(reply) or ("* " if reply.get("kind") == "action" else "")
-    return [prefix + line for line in reply.get("text", "").split("\n")]

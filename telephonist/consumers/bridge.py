@@ -49,7 +49,7 @@ from ..chat import (
     safe_text,
 )
 from .bridge_links import Endpoint, Links
-from .bridge_relay import apply_change, mail_message, reply_for
+from .bridge_relay import apply_change, change_reply, mail_message, reply_for, state_message
 from .bridge_store import BridgeStore, Entry, Member, MemoryStore
 from .chat import ChatConsumer
 
@@ -237,20 +237,8 @@ class ChatBridge(ChatConsumer):
     def _state_message(
         self, room: str, change: dict[str, Any] | None, history: list[Entry] | None = None
     ) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "type": "chat.state",
-            "room": room,
-            "members": self.store.members(room),
-            "topic": self.store.topic(room),
-            "links": [
-                {"protocol": e.protocol, "room": e.room} for e in self.rooms.endpoints(room)[1:]
-            ],
-        }
-        if change is not None:
-            state["change"] = change
-        if history is not None:
-            state["history"] = [{k: v for k, v in e.items() if k != "native"} for e in history]
-        return state
+        members, topic = self.store.members(room), self.store.topic(room)
+        return state_message(room, self.rooms.endpoints(room), members, topic, change, history)
 
     def _state(self, room: str, change: dict[str, Any] | None) -> None:
         """Tell the web pages of ``room`` its members (and what changed)."""
@@ -336,20 +324,7 @@ class ChatBridge(ChatConsumer):
             if j == index and not endpoint.is_connection:
                 continue
             there = target["native"].get(str(j)) if target else None
-            reply: dict[str, Any] = {
-                "user": user,
-                "user_id": event["user_id"],
-                "protocol": event["protocol"],
-                "timestamp": event["timestamp"],
-            }
-            if there is None:
-                reply.update(kind="action", text=fallback)
-            else:
-                reply.update(kind=kind, fallback=fallback)
-                if kind == "reaction":
-                    reply.update(emoji=emoji, reply_to=there, removed=removed, text=emoji)
-                else:
-                    reply.update(message_id=there, text=target["text"] if target else "")
+            reply = change_reply(event, user, fallback, target, there)
             if endpoint.protocol == "email":
                 self._mail(room, endpoint, {**reply, "kind": "action", "text": fallback})
             else:

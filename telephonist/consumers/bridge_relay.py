@@ -9,13 +9,14 @@ sentence (``reacted 👍 to bob: “hi”``) that protocols without the kind sho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from ..chat import excerpt, label, rendered_lines
+from ..chat import ChatEvent, excerpt, label, rendered_lines
 from .bridge_links import Endpoint
-from .bridge_store import Entry
+from .bridge_store import Entry, Member
 
-__all__ = ["apply_change", "mail_message", "reply_for"]
+__all__ = ["apply_change", "change_reply", "mail_message", "reply_for", "state_message"]
 
 
 def reply_for(entry: Entry, index: int, parent: Entry | None) -> dict[str, Any]:
@@ -80,3 +81,50 @@ def mail_message(room: str, endpoint: Endpoint, reply: dict[str, Any]) -> dict[s
         "subject": f"{room}: {reply['user']} ({label(reply['protocol'])})",
         "text": "\n".join(rendered_lines(reply)),  # type: ignore[arg-type]
     }
+
+
+def change_reply(
+    event: ChatEvent, user: str, fallback: str, target: Entry | None, there: str | None
+) -> dict[str, Any]:
+    """An edit, delete or reaction as sent to an endpoint where the changed message has
+    the id ``there``: natively with its ``fallback``; as the readable action where the
+    endpoint does not know the message."""
+    reply: dict[str, Any] = {
+        "user": user,
+        "user_id": event["user_id"],
+        "protocol": event["protocol"],
+        "timestamp": event["timestamp"],
+    }
+    kind = event["kind"]
+    if there is None:
+        return {**reply, "kind": "action", "text": fallback}
+    reply.update(kind=kind, fallback=fallback)
+    if kind == "reaction":
+        emoji = event.get("emoji", "")
+        return {**reply, "emoji": emoji, "reply_to": there, "removed": bool(event.get("removed")),
+                "text": emoji}  # fmt: skip
+    return {**reply, "message_id": there, "text": target["text"] if target else ""}
+
+
+def state_message(
+    room: str,
+    endpoints: Sequence[Endpoint],
+    members: list[Member],
+    topic: str,
+    change: dict[str, Any] | None,
+    history: list[Entry] | None,
+) -> dict[str, Any]:
+    """The ``chat.state`` message web pages get: members, topic, where else the room
+    is, what changed, and (on joining) the history without the bridge's id maps."""
+    state: dict[str, Any] = {
+        "type": "chat.state",
+        "room": room,
+        "members": members,
+        "topic": topic,
+        "links": [{"protocol": e.protocol, "room": e.room} for e in endpoints[1:]],
+    }
+    if change is not None:
+        state["change"] = change
+    if history is not None:
+        state["history"] = [{k: v for k, v in e.items() if k != "native"} for e in history]
+    return state
