@@ -239,3 +239,40 @@ def test_message_passed_to_hooks_is_the_event(linechat: ChatProtocol) -> None:
     with ConsumerTester([route_class(Spy)]) as t:
         t.send("slack.message", EVENTS["slack"][1])
     assert seen[0]["ts"] == "1.2"
+
+
+def test_a_private_conversation_is_never_the_room_of_the_same_name() -> None:
+    """IRC nick ``lobby`` talking to the bot in private is not in room ``lobby``."""
+    with ConsumerTester([route_class(Echo)]) as t:
+        browser, private = t.new_reply_channel(), t.new_reply_channel()
+        t.send("websocket.connect", {"user": "ann", "room": "lobby"}, reply=browser)
+        dm = {"kind": "message", "text": "hi", "user": "lobby", "room": "lobby",
+              "room_id": "libera/lobby", "is_direct": True}  # fmt: skip
+        t.send("irc-client.receive", dm, reply=private)
+        assert t.group_channels(room_group("lobby")) == [browser]
+        assert t.replies(private) == [{"text": "lobby in lobby: hi"}]
+        t.replies(browser)
+        t.send("irc-client.join", {"user": "bob", "room": "lobby", "self": False}, reply=browser)
+        assert t.replies(private) == []  # the room's lines never reach the private one
+
+
+def test_kinds_reach_their_hooks_and_own_echoes_none() -> None:
+    seen: list[tuple[str, str]] = []
+
+    class Hooks(ChatConsumer):
+        def on_chat(self, text: str, user: str, room: str) -> None:
+            seen.append((self.event["kind"], text))
+
+        def on_reaction(self, event: Any) -> None:
+            seen.append(("reaction", event["emoji"]))
+
+        def on_topic(self, event: Any) -> None:
+            seen.append(("topic", event["text"]))
+
+    with ConsumerTester([route_class(Hooks)]) as t:
+        base = {"user": "bob", "room": "#r"}
+        t.send("irc-client.receive", {**base, "kind": "action", "text": "waves"})
+        t.send("irc-client.receive", {**base, "kind": "reaction", "text": "👍", "emoji": "👍"})
+        t.send("irc-client.topic", {**base, "kind": "topic", "text": "news"})
+        t.send("irc-client.receive", {**base, "kind": "message", "text": "mine", "is_self": True})
+    assert seen == [("action", "waves"), ("reaction", "👍"), ("topic", "news")]
