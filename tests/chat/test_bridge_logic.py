@@ -240,3 +240,34 @@ def test_patterns_give_every_room_its_mailbox_and_channel() -> None:
         t.send("irc-client.receive", {**main, "type": "irc-client.receive"}, reply=irc)
         assert t.replies(kitchen)[-1]["text"] == "soup"  # #main is the lobby's, not ours
         assert t.send("websocket.connect", {"path": "/elsewhere/"}).name == "DENIED"
+
+
+def test_a_slack_channel_is_one_more_entry() -> None:
+    """Shaped as the Slack interface sends ``slack.message`` today (first-contract keys
+    plus its own): the bridge relays it with nothing Slack-specific but the entry."""
+
+    class WithSlack(ChatBridge):
+        links = {"lobby": ["irc:#lobby", {"protocol": "slack", "room": "general",
+                                          "network": "T1"}]}  # fmt: skip
+
+    WithSlack._setup.pop(WithSlack, None)
+    with ConsumerTester([route_class(WithSlack, path=ROOM), route_class(WithSlack)]) as t:
+        slack, irc = t.new_reply_channel(), t.new_reply_channel()
+        t.send("irc-client.join", irc_join(), reply=irc)
+        ann = web(t, "ann")
+        t.replies(ann)
+        event = {"type": "slack.message", "team": "T1", "text": "from slack", "user": "Sam",
+                 "user_id": "U1", "room": "general", "channel": "C1", "ts": "1.2",
+                 "thread_ts": None}  # fmt: skip
+        t.send("slack.message", event, reply=slack)
+        assert [(r["user"], r["protocol"]) for r in t.replies(irc)] == [("Sam", "slack")]
+        assert [r["text"] for r in t.replies(ann)] == ["from slack"]
+        assert t.replies(slack) == []
+        say(t, ann, "to slack too", message_id="w9")
+        assert [(r["text"], r["protocol"]) for r in t.replies(slack)] == [
+            ("to slack too", "websocket")
+        ]
+
+
+def irc_join() -> dict[str, Any]:
+    return irc("join", "bridgebot", is_self=True)
