@@ -56,8 +56,12 @@ async def test_posts_in_one_channel_are_paced_and_ordered(slack: SlackStandIn) -
             )
         )
     assert [c.params["text"] for c in posts] == ["1", "2", "3", "4"]
+    # Arrival times at the stand-in carry the loopback's jitter on a loaded machine, so
+    # one gap may look a little short when the post before it arrived late; the pacing
+    # shows in every gap staying well above zero and in the span of the whole burst.
     gaps = [b.at - a.at for a, b in itertools.pairwise(posts)]
-    assert all(gap >= 0.29 for gap in gaps), gaps
+    assert all(gap >= 0.2 for gap in gaps), gaps
+    assert posts[-1].at - posts[0].at >= 3 * 0.3 - 0.03, gaps
 
 
 async def test_slack_errors_are_counted_by_code(slack: SlackStandIn) -> None:
