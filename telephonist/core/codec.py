@@ -6,6 +6,20 @@ step gives three properties the contract needs at once: the receiver gets its ow
 the size limit is measured on the bytes that would cross the wire, and a message that
 the Redis layer would refuse (a value msgpack cannot carry) is refused in development
 on the in-memory layer too, not first in production.
+
+Decoding trusts nothing: what a Redis layer pops may have been written by a buggy or
+hostile peer. ``decode`` turns every way bytes can fail to be a message into one
+exception, ``MalformedMessage``, so a reader drops that item and goes on. Its bounds
+cost nothing on the good path because msgpack enforces them in C while it parses:
+nesting stops at msgpack's stack of 1,024 levels, the message's own map included
+(``encode`` refuses the same depth, so no message this package sends is refused on
+receipt), and no length a header claims may exceed the bytes actually there, so a
+forged 4 GiB array header allocates nothing. What a map holds is not checked (that
+would cost a walk of every message): an extension type arrives as ``msgpack.ExtType``,
+a value of a type the consumer did not expect, like any other (``host/control.py``'s
+``field`` is how code reading messages from the network checks a value's type).
+The size of what is decoded is bounded by the readers, which refuse a payload over
+``max_message_size`` before decoding it (``redis/keys.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 
 from .deprecation import deprecated_names
-from .exceptions import MessageTooLarge
+from .exceptions import MalformedMessage, MessageTooLarge
 
-__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Content", "decode", "encode"]
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "Content", "MalformedMessage", "decode", "encode"]
 
 #: What travels on a layer: a dict with a ``type`` key and msgpack-safe values. Named
 #: after ``Message.content`` (``telephonist.consumers.Message``, as in Channels 1): the
@@ -27,6 +41,7 @@ Content = dict[str, Any]
 DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024  # 1 MiB: bodies stream in chunks well below it.
 
 _packb = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+_unpackb = msgpack.unpackb
 
 
 def encode(message: Content, max_size: int) -> bytes:
@@ -46,8 +61,21 @@ def encode(message: Content, max_size: int) -> bytes:
 
 
 def decode(data: bytes | memoryview) -> Content:
-    message: Content = msgpack.unpackb(data, raw=False, strict_map_key=False)
+    """Decode one message; ``MalformedMessage`` if ``data`` is not exactly one msgpack
+    map (bad bytes, trailing bytes, another type at the top, nesting too deep, ...)."""
+    try:
+        message = _unpackb(data, raw=False, strict_map_key=False)
+    except Exception as exc:  # msgpack raises ValueError, TypeError, StackError, ...
+        raise MalformedMessage(_describe(exc)) from None
+    if type(message) is not dict:
+        raise MalformedMessage(f"a msgpack {type(message).__name__} where a map belongs")
     return message
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, msgpack.StackError):
+        return "nested deeper than msgpack's 1,024 levels"
+    return f"not a msgpack message ({type(exc).__name__}: {str(exc)[:100]})"
 
 
 if TYPE_CHECKING:

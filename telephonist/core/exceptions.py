@@ -20,7 +20,13 @@ else:
         _ChannelFullBase = Exception
         _InvalidLayerBase = Exception
 
-__all__ = ["ChannelFull", "InvalidChannelLayerError", "LayerUnavailable", "MessageTooLarge"]
+__all__ = [
+    "ChannelFull",
+    "InvalidChannelLayerError",
+    "LayerUnavailable",
+    "MalformedMessage",
+    "MessageTooLarge",
+]
 
 
 class ChannelFull(_ChannelFullBase):
@@ -37,3 +43,10 @@ class InvalidChannelLayerError(_InvalidLayerBase):
 
 class LayerUnavailable(ConnectionError):
     """The layer's backing store could not be reached within the retry budget."""
+
+
+class MalformedMessage(ValueError):
+    """Bytes read from the layer's store that are not a message (see ``codec.decode``).
+
+    Readers catch it: the item is dropped, counted ``malformed`` and logged (rate-limited);
+    it never reaches a receiver."""

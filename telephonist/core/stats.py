@@ -19,7 +19,8 @@ class LayerStats:
     ``full`` (send refused, ``ChannelFull``), ``too_large`` (``MessageTooLarge``),
     ``expired`` (dropped unread after ``expiry``), ``cancelled`` (popped for a receive
     that was cancelled before it returned), ``reconnects`` (backing store reconnections),
-    ``orphaned`` (arrived for a process-local channel nobody reads any more).
+    ``orphaned`` (arrived for a process-local channel nobody reads any more),
+    ``malformed`` (read from the store but not a message: see ``redis/drops.py``).
     """
 
     def __init__(self) -> None:

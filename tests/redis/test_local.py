@@ -46,7 +46,7 @@ async def test_a_receive_cancelled_after_the_hand_off_puts_its_message_back() ->
     local, acks = _local()
     first = asyncio.create_task(local.receive(ONE, 1))
     await asyncio.sleep(0)  # parked
-    local.deliver(unpack_envelope(_envelope([ONE], {"type": "x", "i": 1})))
+    local.deliver(unpack_envelope(_envelope([ONE], {"type": "x", "i": 1}), 10_000), TAG)
     first.cancel()  # handed, but cancelled before it ran
     await asyncio.gather(first, return_exceptions=True)
     assert first.cancelled()
@@ -60,7 +60,7 @@ async def test_a_put_back_message_goes_to_the_next_waiter() -> None:
     first = asyncio.create_task(local.receive(ONE, 1))
     second = asyncio.create_task(local.receive(ONE, 1))
     await asyncio.sleep(0)
-    local.deliver(unpack_envelope(_envelope([ONE], {"type": "x"})))
+    local.deliver(unpack_envelope(_envelope([ONE], {"type": "x"}), 10_000), TAG)
     first.cancel()
     assert await asyncio.wait_for(second, 1) == [{"type": "x"}]
     await asyncio.sleep(0)  # the ack buffer's flush
@@ -72,7 +72,7 @@ async def test_receive_many_collects_until_it_runs_in_order() -> None:
     waiting = asyncio.create_task(local.receive(ONE, 3))
     await asyncio.sleep(0)
     for i in range(4):
-        local.deliver(unpack_envelope(_envelope([ONE], {"type": "n", "i": i})))
+        local.deliver(unpack_envelope(_envelope([ONE], {"type": "n", "i": i}), 10_000), TAG)
     assert [m["i"] for m in await waiting] == [0, 1, 2]
     assert [m["i"] for m in await local.receive(ONE, 3)] == [3]
 
@@ -87,7 +87,7 @@ async def test_group_members_get_their_own_copies() -> None:
         one = asyncio.create_task(local.receive(ONE, 1))
         two = asyncio.create_task(local.receive(TWO, 1))
         await asyncio.sleep(0)
-        local.deliver(unpack_envelope(_envelope([ONE, TWO], message)))
+        local.deliver(unpack_envelope(_envelope([ONE, TWO], message), 10_000), TAG)
         [a], [b] = await one, await two
         assert a == b == message
         assert a is not b

@@ -146,13 +146,13 @@ def test_process_channels_share_one_tag_whatever_their_prefix() -> None:
 
 def test_envelope_round_trip() -> None:
     data = pack_envelope(1234, "a.b!c", b"\x81\xa4type\xa1x")
-    envelope = unpack_envelope(data)
+    envelope = unpack_envelope(data, 100)
     assert envelope.expires_ms == 1234
     assert envelope.channels == ["a.b!c"]
     assert bytes(envelope.payload) == b"\x81\xa4type\xa1x"
-    assert unpack_envelope(b"5||payload|with|bars").channels == []
-    assert bytes(unpack_envelope(b"5|a!1,a!2|p").payload) == b"p"
-    assert unpack_envelope(b"5|a!1,a!2|p").channels == ["a!1", "a!2"]
+    assert unpack_envelope(b"5||payload|with|bars", 100).channels == []
+    assert bytes(unpack_envelope(b"5|a!1,a!2|p", 100).payload) == b"p"
+    assert unpack_envelope(b"5|a!1,a!2|p", 100).channels == ["a!1", "a!2"]
 
 
 @pytest.mark.parametrize(

@@ -29,11 +29,14 @@ import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..exceptions import MalformedMessage
+
 __all__ = [
     "TOKEN_LENGTH",
     "Envelope",
     "KeyLayout",
     "now_ms",
+    "owned_by",
     "pack_envelope",
     "process_tag",
     "unpack_envelope",
@@ -98,13 +101,28 @@ def pack_envelope(expires_ms: int, channel: str | bytes, payload: bytes) -> byte
     return b"%d|%s|%s" % (expires_ms, name, payload)
 
 
-def unpack_envelope(data: bytes) -> Envelope:
-    first = data.index(b"|")
-    second = data.index(b"|", first + 1)
-    names = data[first + 1 : second]
-    return Envelope(
-        expires_ms=int(data[:first]),
-        channels=names.decode().split(",") if names else [],
-        # A view, not a copy: the payload is decoded straight from the reply buffer.
-        payload=memoryview(data)[second + 1 :],
-    )
+def unpack_envelope(data: bytes, max_payload: int) -> Envelope:
+    """Split a popped envelope; ``MalformedMessage`` if it is not one (anyone who can
+    write to the server can push anything) or its payload is over ``max_payload``
+    bytes, which no sender of this layer can have written: it is refused before the
+    payload is decoded."""
+    try:
+        first = data.index(b"|")
+        second = data.index(b"|", first + 1)
+        names = data[first + 1 : second]
+        expires_ms = int(data[:first])
+        channels = names.decode().split(",") if names else []
+    except (ValueError, TypeError) as exc:  # no "|", not a number, not UTF-8, not bytes
+        raise MalformedMessage(f"not an envelope ({type(exc).__name__})") from None
+    size = len(data) - second - 1
+    if size > max_payload:
+        raise MalformedMessage(f"a payload of {size} bytes, over max_message_size")
+    # Positional: keywords cost a tenth of this function's time. The payload is a view,
+    # not a copy: it is decoded straight from the reply buffer.
+    return Envelope(expires_ms, channels, memoryview(data)[second + 1 :])
+
+
+def owned_by(channel: str, tag: str) -> bool:
+    """Whether ``channel`` is a process-specific channel of the process ``tag``."""
+    bang = channel.find("!")
+    return bang >= TOKEN_LENGTH and channel[bang - TOKEN_LENGTH : bang] == tag

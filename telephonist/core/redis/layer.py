@@ -31,6 +31,8 @@ channel, else to a per-channel buffer (``local.py``); a message leaves its chann
 count when it leaves this process's hands. Each normal channel with local receivers has
 a blocking pop of its own that asks for exactly as many messages as receivers are
 waiting (``readers.ChannelReader``). An idle process sends no command at all.
+Nothing popped is trusted: each reader decodes inside its own error boundary and drops
+what is not a message (``drops.py``).
 
 **Groups** (``groups.py``): one ``GROUP_SEND`` script per shard drops lapsed members and
 pushes the message once per receiving process (naming its member channels) and once
@@ -66,9 +68,15 @@ from ..base import BaseChannelLayer
 from ..capacity import Pattern
 from ..claims import CLAIMS
 from ..codec import DEFAULT_MAX_MESSAGE_SIZE, Content, decode, encode
-from ..exceptions import ChannelFull, InvalidChannelLayerError, MessageTooLarge
+from ..exceptions import (
+    ChannelFull,
+    InvalidChannelLayerError,
+    MalformedMessage,
+    MessageTooLarge,
+)
 from ..names import require_valid_channel_name, require_valid_group_name
 from .claims import RedisClaims
+from .drops import Drops
 from .groups import Groups, tag_of
 from .hosts import parse_hosts
 from .keys import KeyLayout, now_ms, pack_envelope, process_tag
@@ -137,12 +145,15 @@ class RedisChannelLayer(BaseChannelLayer):
         self.prefix = prefix
         self._expiry_ms = int(expiry * 1000)
         ring = HashRing([spec.identity for spec in specs] if not cluster else ["cluster"])
+        self._drops = Drops(self.stats)
         self._settings = Settings(
             specs=specs,
             cluster=cluster,
             layout=layout,
             ring=ring,
             stats=self.stats,
+            drops=self._drops,
+            max_payload=max_message_size,
             # Keys outlive their messages, so expired ones are popped and counted rather
             # than vanishing unseen with the key (see the module docstring).
             ttl_ms=2 * self._expiry_ms,
@@ -270,8 +281,25 @@ class RedisChannelLayer(BaseChannelLayer):
         return state.local.receive(channel, n)
 
     async def _receive_normal(self, state: LoopState, channel: str, n: int) -> list[Content]:
-        payloads = await state.reader(channel).receive(n)
-        return [decode(payload) for payload in payloads]
+        while True:
+            payloads = await state.reader(channel).receive(n)
+            try:
+                return [decode(payload) for payload in payloads]
+            except MalformedMessage:
+                # Off the good path: find the bad ones, hand on the rest; if none is
+                # left, wait on (a receive returns at least one message).
+                messages = self._decode_each(f"channel {channel!r}", payloads)
+                if messages:
+                    return messages
+
+    def _decode_each(self, where: str, payloads: list[memoryview]) -> list[Content]:
+        messages = []
+        for payload in payloads:
+            try:
+                messages.append(decode(payload))
+            except MalformedMessage as exc:
+                self._drops.malformed(where, exc)
+        return messages
 
     async def _receive_local(
         self, state: LoopState, tag: str, channel: str, n: int

@@ -23,6 +23,11 @@ always can for messages handed over on arrival). Messages put back by a cancelle
 receiver are counted again (a negative ack). Expired messages are dropped on receive
 and by a local timer (no Redis traffic), so a channel nobody reads any more holds at
 most its capacity, and only until ``expiry``.
+
+Nothing popped is trusted (``drops.py``): a channel an envelope names that is not one
+of the inbox's process is not buffered, and a payload that does not decode is dropped
+and counted ``malformed`` where it would have been handed over, acked like a message
+that left: the receivers of the channel go on waiting for the next one.
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from ..codec import Content, decode
-from ..exceptions import LayerUnavailable
+from ..exceptions import LayerUnavailable, MalformedMessage
 from ..stats import LayerStats
-from .keys import Envelope, now_ms, process_tag
+from .drops import INBOX, Drops
+from .keys import Envelope, now_ms, owned_by, process_tag
 
 __all__ = ["AckBuffer", "LocalChannels"]
 
@@ -123,14 +129,16 @@ Buffered = tuple[int, "memoryview | Content"]  # (expires_ms, payload, or a mess
 class LocalChannels:
     """Buffers and waiters of one loop's process-specific channels."""
 
-    def __init__(self, stats: LayerStats, acks: AckBuffer) -> None:
+    def __init__(self, stats: LayerStats, acks: AckBuffer, drops: Drops | None = None) -> None:
         self._stats = stats
         self._acks = acks
+        self._drops = drops or Drops(stats)
         self._buffers: dict[str, deque[Buffered]] = {}
         self._waiters: dict[str, deque[_Waiter]] = {}
         self._timer: asyncio.TimerHandle | None = None
 
-    def deliver(self, envelope: Envelope) -> None:
+    def deliver(self, envelope: Envelope, tag: str) -> None:
+        """Hand or buffer ``envelope`` (popped from inbox ``tag``) for each channel it names."""
         # Inlined (no helper calls per channel): a group send to 1,000 members of this
         # process is one envelope naming all of them, delivered in one pass.
         message: Content | None = None
@@ -149,6 +157,9 @@ class LocalChannels:
                     break
                 waiters.popleft()  # cancelled, or has all it asked for
             if waiter is None:
+                if not owned_by(channel, tag):  # checked here only: a waiter's is ours
+                    self._drops.malformed(INBOX, "an envelope naming a channel of another process")
+                    continue
                 buffer = self._buffers.get(channel)
                 if buffer is None:
                     buffer = self._buffers[channel] = deque()
@@ -156,7 +167,11 @@ class LocalChannels:
                 self._arm_timer(expires)
                 continue
             if message is None:
-                mine = message = decode(envelope.payload)
+                try:
+                    mine = message = decode(envelope.payload)
+                except MalformedMessage as exc:
+                    self._undeliverable(envelope, tag, channel, exc)
+                    return
             else:
                 if copy is None:
                     copy = _copier(message, envelope.payload)
@@ -169,6 +184,17 @@ class LocalChannels:
             handed.append(channel)
         if handed:
             self._acks.add_all(handed)  # they left this process's hands
+
+    def _undeliverable(self, envelope: Envelope, tag: str, first: str, exc: Exception) -> None:
+        """The payload ``deliver`` was about to hand to ``first`` does not decode: no
+        message was handed yet; it leaves our hands for ``first`` and every channel the
+        envelope names after it (those before it were buffered: dropped when taken)."""
+        self._drops.malformed(INBOX, exc)
+        channels = envelope.channels
+        rest = channels[channels.index(first) :]
+        gone = [channel for channel in rest if owned_by(channel, tag)]
+        if gone:
+            self._acks.add_all(gone)
 
     def _first_waiter(self, channel: str) -> _Waiter | None:
         waiters = self._waiters.get(channel)
@@ -230,7 +256,14 @@ class LocalChannels:
                 self._arm_timer(buffer[0][0])
                 return
             expires, item = buffer.popleft()
-            self._hand(channel, other, expires, item if isinstance(item, dict) else decode(item))
+            if not isinstance(item, dict):
+                try:
+                    item = decode(item)
+                except MalformedMessage as exc:
+                    self._drops.malformed(INBOX, exc)
+                    self._acks.add(channel)
+                    continue
+            self._hand(channel, other, expires, item)
 
     def _take(self, channel: str, max_messages: int) -> list[Content]:
         buffer = self._buffers.get(channel)
@@ -238,16 +271,22 @@ class LocalChannels:
             return []
         now = now_ms()
         taken: list[Content] = []
-        expired = 0
+        expired = malformed = 0
         while buffer and len(taken) < max_messages:
             expires, item = buffer.popleft()
             if expires <= now:
                 expired += 1
+            elif isinstance(item, dict):
+                taken.append(item)
             else:
-                taken.append(item if isinstance(item, dict) else decode(item))
+                try:
+                    taken.append(decode(item))
+                except MalformedMessage as exc:
+                    malformed += 1
+                    self._drops.malformed(INBOX, exc)
         if expired:
             self._stats.incr("expired", expired)
-        self._acks.add(channel, expired + len(taken))
+        self._acks.add(channel, expired + malformed + len(taken))
         self._forget_if_idle(channel)
         return taken
 

@@ -1,16 +1,10 @@
-"""The receive loops: one per process inbox, one per normal channel being received.
+"""The receive loops, and what both do about a pop that fails.
 
-Both are chains of callbacks on a blocking connection (``popper.py``): the callback that
-gets a pop's reply files the messages and writes the next pop, inside the connection's
-``data_received``, so a message reaches the receiver waiting for it with no task waking
-in between. A task exists only to (re)connect, with backoff.
-
-``InboxReader`` blocks on the process inbox for as long as the loop state lives and
-files what it pops under the process's ``!`` channels (``local.py``), handing each
-message straight to a receiver that is waiting for it. It is supervised: any failure (a
-Redis restart, a failover, a ``MOVED`` slot) is logged, waited out with backoff and
-jitter, and the loop resumes on a fresh connection, so pending receives keep waiting
-instead of finding a dead loop. Acks queued for the inbox ride on its next pop.
+Both loops (``ChannelReader`` here, ``InboxReader`` in ``inbox.py``) are chains of
+callbacks on a blocking connection (``popper.py``): the callback that gets a pop's reply
+files the messages and writes the next pop, inside the connection's ``data_received``,
+so a message reaches the receiver waiting for it with no task waking in between. A task
+exists only to (re)connect, with backoff (``wait_out``).
 
 ``ChannelReader`` serves the local receivers of one normal channel. It pops exactly as
 many messages as they are waiting for (a ``receive`` wants one, ``receive_many(n)``
@@ -20,160 +14,50 @@ the last waiter leaves, the pending pop is ``CLIENT UNBLOCK``-ed, anything poppe
 nobody took is pushed back to the head of the list, in order (or counted ``cancelled``
 if that push fails: at-most-once allows the loss, the stats make it visible), and the
 connection goes back to the node. The reader object itself stays listed (a few, see
-``state.py``): a worker receives on the same channels again and again.
+``state.py``): a worker receives on the same channels again and again. What it pops that
+is not an envelope is dropped there (``drops.py``); payloads are decoded by the layer's
+receive, inside an error boundary of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from ..exceptions import LayerUnavailable
+from redis.exceptions import ResponseError
+
+from ..exceptions import LayerUnavailable, MalformedMessage
+from ..ratelog import RateLimitedLog
 from ..stats import LayerStats
 from .backoff import Backoff
 from .cluster import redirection
+from .drops import Drops
 from .keys import now_ms, unpack_envelope
-from .local import AckBuffer, LocalChannels
-from .node import CONNECTION_ERRORS, Command
+from .node import CONNECTION_ERRORS
 from .popper import Popper
 from .shard import Shard
 
-__all__ = ["ChannelReader", "InboxReader"]
+__all__ = ["ChannelReader", "wait_out"]
 
 logger = logging.getLogger("telephonist.layer.redis")
 
-_INBOX_BATCH = 512  # the inbox is ours alone: take whatever is there, up to this
-_ACK_INLINE = 64  # channels delivered by one pop up to which the next pop is written at once
+
+# A pop that keeps failing fails again after every backoff (at most a few seconds): say
+# so once a minute, with a count, not a line (or a traceback) each time.
+_failures = RateLimitedLog(logger)
 
 
-async def _wait_out(shard: Shard, exc: BaseException, delay: float, what: str) -> None:
+async def wait_out(shard: Shard, exc: BaseException, delay: float, what: str) -> None:
     if redirection(exc) is not None:
         await shard.refresh()
-    elif not isinstance(exc, CONNECTION_ERRORS):
-        logger.exception("%s failed; restarting it", what, exc_info=exc)
+    elif isinstance(exc, ResponseError):  # the server refused the pop: say what it said
+        _failures.warning(f"{what} refused", "%s refused by Redis: %s; retrying", what, exc)
+    elif not isinstance(exc, CONNECTION_ERRORS):  # a bug: the traceback tells where
+        _failures.warning(f"{what} failed", "%s failed; restarting it", what, exc_info=exc)
     await asyncio.sleep(delay)  # backoff before retrying, not a poll
-
-
-class InboxReader:
-    def __init__(
-        self,
-        tag: str,
-        key: str,
-        shard: Shard,
-        local: LocalChannels,
-        acks: AckBuffer,
-        ack_command: Callable[[str, Counter[str]], Command],
-        stats: LayerStats,
-    ) -> None:
-        self.tag = tag
-        self._key = key
-        self._shard = shard
-        self._local = local
-        self._acks = acks
-        self._ack_command = ack_command
-        self._stats = stats
-        self._closing = False
-        self._popper: Popper | None = None
-        self._ended: asyncio.Future[BaseException] | None = None
-        self._backoff: Backoff | None = None
-        self.task = asyncio.create_task(self._supervise(), name=f"telephonist-inbox-{tag}")
-        self.task.add_done_callback(self._task_ended)
-
-    def _task_ended(self, task: asyncio.Task[None]) -> None:
-        if self._closing:
-            return
-        # Never silently dead: its receivers would wait forever. (The supervisor outlives
-        # every error, so this is a last line of defence against a bug.)
-        logger.error("inbox reader %s ended unexpectedly (%r); restarting it", self.tag, task)
-        with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to serve
-            asyncio.get_running_loop().call_later(1.0, self._restart)
-
-    def _restart(self) -> None:
-        if not self._closing and self.task.done():
-            self.task = asyncio.create_task(self._supervise(), name=self.task.get_name())
-            self.task.add_done_callback(self._task_ended)
-
-    async def _supervise(self) -> None:
-        while True:
-            popper: Popper | None = None
-            try:
-                popper = Popper(await self._shard.node_for(self._key))
-                await popper.connect()
-                self._ended = asyncio.get_running_loop().create_future()
-                self._popper = popper
-                self._pop()
-                raise await self._ended  # the chain runs in callbacks until it fails
-            except asyncio.CancelledError:
-                self._stop(popper)
-                raise
-            except Exception as exc:
-                self._stop(popper)
-                if popper is not None and isinstance(exc, CONNECTION_ERRORS):
-                    popper.node.note_failure(exc)
-                self._backoff = self._backoff or self._shard.node.new_backoff()
-                delay = self._backoff.delay()
-                await _wait_out(self._shard, exc, delay, f"inbox reader {self.tag}")
-
-    def _stop(self, popper: Popper | None) -> None:
-        self._popper = None
-        if popper is not None:
-            popper.discard()
-
-    def _pop(self) -> None:
-        popper = self._popper
-        if popper is None or popper.blocked:
-            return  # stopped, or a pop is out already (a late call after a reconnect)
-        pending = self._acks.take(self.tag)
-        before = [self._ack_command(self.tag, pending)] if pending else []
-
-        def acked(replies: list[Any] | BaseException) -> None:
-            failed = isinstance(replies, BaseException) or isinstance(replies[0], Exception)
-            if pending and failed:
-                # NOSCRIPT, or the connection went: the command pipe path sends them.
-                for channel, n in pending.items():
-                    self._acks.add(channel, n)
-
-        popper.pop(self._key, _INBOX_BATCH, self._popped, before, acked)
-
-    def _popped(self, items: list[bytes] | BaseException) -> None:
-        if isinstance(items, BaseException):
-            if self._ended is not None and not self._ended.done():
-                self._ended.set_result(items)
-            return
-        if self._backoff is not None:
-            self._backoff.reset()
-        if not items:
-            self._pop()  # unblocked, or a legacy server's retry: nothing to hand on
-            return
-        now = now_ms()
-        local = self._local
-        named = 0
-        for raw in items:
-            envelope = unpack_envelope(raw)
-            named += len(envelope.channels)
-            if envelope.expires_ms <= now:
-                self._stats.incr("expired", len(envelope.channels))
-                for channel in envelope.channels:
-                    self._acks.add(channel)
-            else:
-                local.deliver(envelope)
-        if named <= _ACK_INLINE:
-            self._pop()  # at once, carrying the acks of what was just handed over
-        else:
-            # A big delivery (a group send to many of our channels): the receivers just
-            # handed their messages run first instead of waiting behind packing and
-            # writing an ack for every one of them (measured: 3.5 ms for 1,000).
-            asyncio.get_running_loop().call_soon(self._pop)
-
-    async def close(self) -> None:
-        self._closing = True
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
 
 
 Taken = list[tuple[bytes, memoryview]]  # (envelope as popped, its payload)
@@ -193,10 +77,16 @@ class ChannelReader:
         stats: LayerStats,
         push_back: Callable[[list[bytes]], Awaitable[None]],
         on_idle: Callable[[ChannelReader], None],
+        drops: Drops,
+        max_payload: int,
+        where: str,
     ) -> None:
         self._key = key
         self._shard = shard
         self._stats = stats
+        self._drops = drops
+        self._max_payload = max_payload
+        self.where = where  # "channel 'name'", for the log
         self._push_back = push_back
         self._on_idle = on_idle
         self._waiters: deque[_Want] = deque()
@@ -265,7 +155,7 @@ class ChannelReader:
                 if failure is not None:
                     self._backoff = self._backoff or self._shard.node.new_backoff()
                     delay = self._backoff.delay()
-                    await _wait_out(self._shard, failure, delay, f"reader {self._key}")
+                    await wait_out(self._shard, failure, delay, f"reader {self._key}")
                     failure = None
                 if not self._wanted():
                     return
@@ -307,7 +197,11 @@ class ChannelReader:
         if items:
             now = now_ms()
             for raw in items:
-                envelope = unpack_envelope(raw)
+                try:
+                    envelope = unpack_envelope(raw, self._max_payload)
+                except MalformedMessage as exc:
+                    self._drops.malformed(self.where, exc)
+                    continue
                 if envelope.expires_ms <= now:
                     self._stats.incr("expired")
                 else:

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 from ..stats import LayerStats
 from .cluster import ClusterShard
+from .drops import Drops
 from .hosts import HostSpec
+from .inbox import InboxReader
 from .keys import TOKEN_LENGTH, KeyLayout
 from .local import AckBuffer, Acks, LocalChannels
 from .node import Command, Node
-from .readers import ChannelReader, InboxReader
+from .readers import ChannelReader
 from .ring import HashRing
 from .scripts import ACK
 from .sending import SendBuffer
@@ -42,6 +44,8 @@ class Settings:
     layout: KeyLayout
     ring: HashRing
     stats: LayerStats
+    drops: Drops
+    max_payload: int  # the layer's max_message_size: bigger payloads are dropped unread
     ttl_ms: int
     retry_budget: float
     backoff_cap: float
@@ -59,7 +63,7 @@ class LoopState:
             self.shards = [Shard(self._node(spec)) for spec in settings.specs]
         self.senders = [SendBuffer(s, settings.stats, settings.ttl_ms) for s in self.shards]
         self.acks = AckBuffer(self._send_acks)
-        self.local = LocalChannels(settings.stats, self.acks)
+        self.local = LocalChannels(settings.stats, self.acks, settings.drops)
         self.inboxes: dict[str, InboxReader] = {}
         self.readers: dict[str, ChannelReader] = {}
 
@@ -86,6 +90,8 @@ class LoopState:
                 self.acks,
                 self._ack_command,
                 self.settings.stats,
+                self.settings.drops,
+                self.settings.max_payload,
             )
 
     def _ack_command(self, tag: str, counts: Counter[str]) -> Command:
@@ -121,8 +127,16 @@ class LoopState:
                     if isinstance(reply, Exception):
                         raise reply
 
+            s = self.settings
             reader = self.readers[channel] = ChannelReader(
-                key, shard, self.settings.stats, push_back, self._reader_idle(channel)
+                key,
+                shard,
+                s.stats,
+                push_back,
+                self._reader_idle(channel),
+                s.drops,
+                s.max_payload,
+                f"channel {channel!r}",
             )
         return reader
 
