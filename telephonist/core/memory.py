@@ -45,7 +45,7 @@ from .capacity import Pattern
 from .claims import CLAIMS, LocalClaims
 from .codec import DEFAULT_MAX_MESSAGE_SIZE, Content, decode, encode
 from .exceptions import ChannelFull, MessageTooLarge
-from .names import require_valid_channel_name, require_valid_group_name
+from .names import foreign_channel_error, require_valid_channel_name, require_valid_group_name
 
 __all__ = ["InMemoryChannelLayer"]
 
@@ -125,6 +125,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
         self._groups: dict[str, dict[str, float]] = {}
         self._process = secrets.token_hex(6)
         self._claims = LocalClaims()
+        self._own = self._process + "!"  # what the names new_channel makes end their prefix in
 
     # -- sending ----------------------------------------------------------------------
 
@@ -206,6 +207,8 @@ class InMemoryChannelLayer(BaseChannelLayer):
 
     async def receive(self, channel: str) -> Content:
         require_valid_channel_name(channel)
+        if "!" in channel and self._own not in channel:  # one "!" at most: name checked
+            raise foreign_channel_error(channel)
         # The common case, a message already queued, without a second coroutine.
         batch = self._take_now(channel, 1)
         if batch is None:
@@ -215,6 +218,8 @@ class InMemoryChannelLayer(BaseChannelLayer):
 
     async def receive_many(self, channel: str, max_messages: int = 100) -> list[Content]:
         require_valid_channel_name(channel)
+        if "!" in channel and self._own not in channel:  # one "!" at most: name checked
+            raise foreign_channel_error(channel)
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
         batch = self._take_now(channel, max_messages)
@@ -323,6 +328,11 @@ class InMemoryChannelLayer(BaseChannelLayer):
             del self._channels[name]
 
     async def new_channel(self, prefix: str = "specific.") -> str:
+        return self.new_channel_nowait(prefix)
+
+    def new_channel_nowait(self, prefix: str = "specific.") -> str:
+        """``new_channel`` for sync code that owns this layer (the test tools): making a
+        name takes no I/O here. Only names made so are received on (see ``receive``)."""
         name = f"{prefix}{self._process}!{secrets.token_hex(8)}"
         require_valid_channel_name(name)
         return name

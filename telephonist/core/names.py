@@ -4,6 +4,10 @@ A channel name is ASCII letters, digits, ``-``, ``_`` and ``.``, optionally foll
 one ``!`` and a process-local part: ``websocket.receive`` is a normal channel that any
 process may read, ``worker.a1b2!c3d4`` is *process-specific*: only the process that
 created ``worker.a1b2!`` reads it. Names are shorter than 100 characters.
+
+A layer enforces the "only" on receive: a ``!`` name its own ``new_channel`` did not
+make raises ``foreign_channel_error`` at once (as channels_redis does). Without that
+rule a receive on another process's channel would take that process's messages.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 
 __all__ = [
     "MAX_NAME_LENGTH",
+    "foreign_channel_error",
     "is_process_specific",
     "non_local_name",
     "require_valid_channel_name",
@@ -66,3 +71,12 @@ def non_local_name(name: str) -> str:
     """``'a.b!c'`` -> ``'a.b!'``: the part that names the owning process."""
     bang = name.find("!")
     return name if bang < 0 else name[: bang + 1]
+
+
+def foreign_channel_error(name: str) -> TypeError:
+    """The error for a receive on a process-specific channel this layer did not make
+    (a ``TypeError``, as Channels' own receive-side name rules raise)."""
+    return TypeError(
+        f"cannot receive on {name!r}: a process receives only on its own '!' channels, "
+        "the ones its layer's new_channel() made (channels_redis: 'Wrong client prefix')"
+    )

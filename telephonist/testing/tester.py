@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import secrets
 from collections.abc import Mapping, Sequence
 from contextvars import Token
 from typing import Any
@@ -105,7 +104,7 @@ class AsyncConsumerTester:
         """A fresh reply channel: pass it as ``reply=`` to act as another connection.
 
         ``reply_channel`` is the tester's own, used by default."""
-        return f"test.reply!{secrets.token_hex(8)}"
+        return self.layer.new_channel_nowait("test.reply.")  # a layer receives only on its own
 
     async def send(
         self, channel: str, content: Mapping[str, Any] | None = None, *, reply: bool | str = True

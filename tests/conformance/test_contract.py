@@ -284,3 +284,27 @@ async def test_sync_facade_from_another_thread(layer: BaseChannelLayer) -> None:
         assert not errors
     finally:
         await asyncio.to_thread(sync.close)
+
+
+async def test_a_process_receives_only_on_its_own_process_channels(
+    make_layer: LayerFactory,
+) -> None:
+    # Two layers of the same backend and settings are two processes: one must not read
+    # (and so steal) the other's messages; the refusal comes at once, not after a wait.
+    mine, other = make_layer(), make_layer()
+    theirs = await other.new_channel("other.")
+    forged = theirs.split("!")[0][:-12] + "0" * 12 + "!x"  # a token nobody made
+    for name in (theirs, forged, "short!x", theirs.split("!")[0] + "!"):
+        with pytest.raises(TypeError, match="only on its own '!' channels"):
+            await asyncio.wait_for(mine.receive(name), T)
+        with pytest.raises(TypeError, match="only on its own '!' channels"):
+            await asyncio.wait_for(mine.receive_many(name, 10), T)
+    # Nothing was left reading the other's channel: all its messages reach it. (Sent
+    # through ``other``: two in-memory layers share no store, two Redis layers do.)
+    for i in range(20):
+        await other.send(theirs, {"type": "m", "i": i})
+    for i in range(20):
+        assert await _receive(other, theirs) == {"type": "m", "i": i}
+    own = await mine.new_channel("mine.")
+    await mine.send(own, {"type": "to-mine"})
+    assert await _receive(mine, own) == {"type": "to-mine"}

@@ -113,10 +113,11 @@ def test_decorated_async_consumers() -> None:
     with ConsumerTester(routing) as t:
         t.send("websocket.receive", {"text": "x"})
         t.send("websocket.receive", {"text": "x"})
-        t.send("async.count", {}, reply="other.reply!1")
-        t.send("async.count", {}, reply="other.reply!1")
+        other = t.new_reply_channel()
+        t.send("async.count", {}, reply=other)
+        t.send("async.count", {}, reply=other)
         assert texts(t) == ["1", "2"]
-        assert texts(t, "other.reply!1") == ["1", "2"]
+        assert texts(t, other) == ["1", "2"]
 
 
 def test_enforce_ordering_never_stalls(caplog: pytest.LogCaptureFixture) -> None:

@@ -15,6 +15,7 @@ from telephonist.consumers import Message as ConsumerMessage
 from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
+from telephonist.core.names import non_local_name
 from telephonist.host import InterfaceServer, control
 from telephonist.interfaces.base import ABORT, InterfaceHost
 from telephonist.routing import Router, route
@@ -23,8 +24,6 @@ from telephonist.worker import Worker, connection_released
 from .probe import PROBES, Recorder, configured
 
 WITHIN = 5.0
-WORKER = "worker.abcdef012345!"
-INBOX = control.inbox_of(WORKER)
 
 
 @pytest.fixture
@@ -41,6 +40,12 @@ async def host(settings: AffinitySettings) -> AsyncIterator[InterfaceServer]:
     await server.start()
     yield server
     await server.stop(drain_timeout=0)
+
+
+@pytest.fixture
+async def worker(host: InterfaceServer) -> str:
+    """The prefix of the scripted worker: made by the layer, which reads only its own."""
+    return non_local_name(await host.layer.new_channel("worker."))
 
 
 async def _connection(host: InterfaceServer) -> tuple[InterfaceHost, str, Recorder]:
@@ -79,6 +84,7 @@ async def _after_watchdog_checks(host: InterfaceServer, done: Callable[[], bool]
 
 async def test_first_event_goes_to_the_shared_channel_and_later_ones_wait_for_the_bind(
     host: InterfaceServer,
+    worker: str,
 ) -> None:
     view, conn, _ = await _connection(host)
     await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
@@ -88,17 +94,17 @@ async def test_first_event_goes_to_the_shared_channel_and_later_ones_wait_for_th
     assert first == {"type": "probe.connect", "reply_channel": conn, "order": 0}
     assert host.layer.depths() == {}  # the others are buffered by the host, not sent
 
-    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 0.2))
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, worker, 0.2))
     for order in (1, 2):
-        envelope = await _receive(host.layer, INBOX)
+        envelope = await _receive(host.layer, control.inbox_of(worker))
         assert envelope["type"] == control.EVENT
         assert envelope["channel"] == "probe.data"
         assert envelope["message"]["order"] == order
     await view.send_event("probe.data", {"type": "probe.data", "n": 3}, connection=conn)
-    assert (await _receive(host.layer, INBOX))["message"]["order"] == 3
+    assert (await _receive(host.layer, control.inbox_of(worker)))["message"]["order"] == 3
 
     view.close_reply_channel(conn)  # the release follows the last event, on the same channel
-    assert await _receive(host.layer, INBOX) == control.release(conn)
+    assert await _receive(host.layer, control.inbox_of(worker)) == control.release(conn)
 
 
 async def test_the_buffer_before_the_bind_is_bounded(host: InterfaceServer) -> None:
@@ -122,17 +128,17 @@ async def test_a_connection_whose_bind_never_comes_is_aborted(host: InterfaceSer
 
 
 async def test_heartbeats_keep_a_binding_and_their_absence_aborts_it(
-    host: InterfaceServer, settings: AffinitySettings
+    host: InterfaceServer, worker: str, settings: AffinitySettings
 ) -> None:
     view, conn, handler = await _connection(host)
     await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
     control_channel = control.control_channel_of(conn)
-    await host.layer.send(control_channel, control.bind(conn, WORKER, 0.2))
+    await host.layer.send(control_channel, control.bind(conn, worker, 0.2))
     loop = asyncio.get_running_loop()
     start = loop.time()
     for _ in range(4):  # four heartbeats span longer than the miss limit: still alive
-        await host.layer.send(control_channel, control.heartbeat(WORKER, 0.2))
-        ack = await _receive(host.layer, INBOX)
+        await host.layer.send(control_channel, control.heartbeat(worker, 0.2))
+        ack = await _receive(host.layer, control.inbox_of(worker))
         assert ack["type"] == control.ACK
         assert ack["host"] == host.prefix
         await asyncio.sleep(0.1)  # the scripted worker's heartbeat period
@@ -152,21 +158,26 @@ async def test_a_known_idle_worker_taking_a_connection_is_watched_at_once() -> N
     settings = AffinitySettings(heartbeat_interval=0.1, heartbeat_misses=2, bind_timeout=30)
     PROBES.clear()
     server = InterfaceServer(
-        InMemoryChannelLayer(channel_capacity={INBOX: 1}), [configured()], affinity=settings
+        InMemoryChannelLayer(channel_capacity={"worker.*!inbox": 1}),
+        [configured()],
+        affinity=settings,
     )
     await server.start()
     try:
+        worker = non_local_name(await server.layer.new_channel("worker."))
         view, first, _ = await _connection(server)
         await view.send_event("probe.connect", {"type": "probe.connect"}, connection=first)
         control_channel = control.control_channel_of(first)
-        await server.layer.send(control_channel, control.bind(first, WORKER, 0.1))
-        await server.layer.send(INBOX, {"type": "filler"})  # the inbox is now full
+        await server.layer.send(control_channel, control.bind(first, worker, 0.1))
+        await server.layer.send(
+            control.inbox_of(worker), {"type": "filler"}
+        )  # the inbox is now full
         # The bind is handled once the control channel is: a status request behind it
         # on that same channel is answered after it.
         reply = await server.layer.new_channel("probe.")
         await server.layer.send(control_channel, control.status_request(reply))
         await _receive(server.layer, reply)
-        view.close_reply_channel(first)  # its release is refused: WORKER stays known, idle
+        view.close_reply_channel(first)  # its release is refused: the worker stays known, idle
         view, second, handler = await _connection(server)
         # The watchdog wakes for this connection's bind deadline (30 s away), finds no
         # worker holding connections, and goes back to sleep until that deadline.
@@ -174,9 +185,9 @@ async def test_a_known_idle_worker_taking_a_connection_is_watched_at_once() -> N
         await view.send_event("probe.connect", {"type": "probe.connect"}, connection=second)
         await asyncio.wait_for(checks.wait(), WITHIN)
         loop = asyncio.get_running_loop()
-        await server.layer.send(control_channel, control.bind(second, WORKER, 0.1))
+        await server.layer.send(control_channel, control.bind(second, worker, 0.1))
         bound_at = loop.time()
-        [abort] = await handler.wait_for(1)  # WORKER never sends a heartbeat
+        [abort] = await handler.wait_for(1)  # the worker never sends a heartbeat
         assert abort["reason"] == "its worker stopped sending heartbeats"
         assert loop.time() - bound_at <= 0.1 * 2 + 0.5
     finally:
@@ -185,25 +196,29 @@ async def test_a_known_idle_worker_taking_a_connection_is_watched_at_once() -> N
 
 async def test_a_worker_saying_goodbye_aborts_its_connections_at_once(
     host: InterfaceServer,
+    worker: str,
 ) -> None:
     view, conn, handler = await _connection(host)
     await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
-    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 60))
-    await host.layer.send(control.control_channel_of(conn), control.gone(WORKER))
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, worker, 60))
+    await host.layer.send(control.control_channel_of(conn), control.gone(worker))
     [abort] = await handler.wait_for(1)
     assert abort["reason"] == "its worker stopped"
 
 
-async def test_a_late_or_second_bind_is_answered_with_a_release(host: InterfaceServer) -> None:
+async def test_a_late_or_second_bind_is_answered_with_a_release(
+    host: InterfaceServer, worker: str
+) -> None:
     view, conn, _ = await _connection(host)
     view.close_reply_channel(conn)
-    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 1))
-    assert await _receive(host.layer, INBOX) == control.release(conn)
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, worker, 1))
+    assert await _receive(host.layer, control.inbox_of(worker)) == control.release(conn)
     assert host.counters["late_binds"] == 1
 
 
 async def test_events_sent_before_close_reach_the_worker_that_binds_later(
     host: InterfaceServer,
+    worker: str,
 ) -> None:
     """A connection closed while it waits for its bind (an HTTP client gone at once,
     its ``http.disconnect`` sent just before the close) still has its events delivered
@@ -212,11 +227,11 @@ async def test_events_sent_before_close_reach_the_worker_that_binds_later(
     await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
     await view.send_event("probe.data", {"type": "probe.data", "n": 1}, connection=conn)
     view.close_reply_channel(conn)
-    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 0.2))
-    envelope = await _receive(host.layer, INBOX)
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, worker, 0.2))
+    envelope = await _receive(host.layer, control.inbox_of(worker))
     assert envelope["type"] == control.EVENT
     assert envelope["message"] == {"type": "probe.data", "n": 1, "reply_channel": conn, "order": 1}
-    assert await _receive(host.layer, INBOX) == control.release(conn)
+    assert await _receive(host.layer, control.inbox_of(worker)) == control.release(conn)
     assert host.counters["late_binds"] == 0
     assert host.affinity is not None
     assert host.affinity.snapshot()["connections"] == {}
@@ -224,6 +239,7 @@ async def test_events_sent_before_close_reach_the_worker_that_binds_later(
 
 async def test_events_of_a_closed_connection_whose_bind_never_comes_are_counted(
     host: InterfaceServer,
+    worker: str,
 ) -> None:
     view, conn, handler = await _connection(host)
     await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
@@ -237,8 +253,8 @@ async def test_events_of_a_closed_connection_whose_bind_never_comes_are_counted(
     assert host.affinity.snapshot()["connections"] == {}
     assert handler.messages == []  # nobody to tell: the interface closed it
     # A bind later still is a late one, answered with a release.
-    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 1))
-    assert await _receive(host.layer, INBOX) == control.release(conn)
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, worker, 1))
+    assert await _receive(host.layer, control.inbox_of(worker)) == control.release(conn)
     assert host.counters["late_binds"] == 1
 
 
@@ -274,16 +290,16 @@ async def test_a_single_event_connection_is_sent_detached(host: InterfaceServer)
     assert host.affinity.snapshot()["connections"] == {"aborted": 1}
 
 
-async def test_last_on_a_later_event_keeps_affinity(host: InterfaceServer) -> None:
+async def test_last_on_a_later_event_keeps_affinity(host: InterfaceServer, worker: str) -> None:
     view, conn, _ = await _connection(host)
     await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
-    await host.layer.send(control.control_channel_of(conn), control.bind(conn, WORKER, 0.2))
+    await host.layer.send(control.control_channel_of(conn), control.bind(conn, worker, 0.2))
     await _receive(host.layer, "probe.connect")
     await view.send_event("probe.data", {"type": "probe.data"}, connection=conn, last=True)
-    envelope = await _receive(host.layer, INBOX)
+    envelope = await _receive(host.layer, control.inbox_of(worker))
     assert envelope["message"] == {"type": "probe.data", "reply_channel": conn, "order": 1}
     view.close_reply_channel(conn)
-    assert await _receive(host.layer, INBOX) == control.release(conn)
+    assert await _receive(host.layer, control.inbox_of(worker)) == control.release(conn)
 
 
 # -- the real host and two real workers -----------------------------------------------

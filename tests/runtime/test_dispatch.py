@@ -26,8 +26,6 @@ from telephonist.dispatch import CONSUME_LATER_KEY, Dispatcher, Outcome
 from telephonist.routing import Router, register_protocol_policy, route
 from telephonist.routing.policies import unregister_protocol_policy
 
-REPLY = "test.reply!abc"
-
 
 class RecordingLayer(InMemoryChannelLayer):
     """Remembers on which loop each send ran."""
@@ -46,6 +44,12 @@ def layer() -> RecordingLayer:
     return RecordingLayer()
 
 
+@pytest.fixture
+def reply(layer: RecordingLayer) -> str:
+    """A connection's reply channel, made by the layer (a layer reads only its own)."""
+    return layer.new_channel_nowait("test.reply.")
+
+
 @pytest.fixture(params=["pool", "to_thread"])
 def executor(request: pytest.FixtureRequest) -> Iterator[concurrent.futures.Executor | None]:
     if request.param == "to_thread":
@@ -56,7 +60,7 @@ def executor(request: pytest.FixtureRequest) -> Iterator[concurrent.futures.Exec
     pool.shutdown()
 
 
-async def drain(layer: InMemoryChannelLayer, channel: str = REPLY) -> list[Content]:
+async def drain(layer: InMemoryChannelLayer, channel: str) -> list[Content]:
     depth = layer.depths().get(channel, 0)
     return await layer.receive_many(channel, depth) if depth else []
 
@@ -68,7 +72,7 @@ def dispatcher_for(
 
 
 async def test_sync_consumer_runs_in_a_thread_and_its_sends_run_on_the_worker_loop(
-    layer: RecordingLayer, executor: concurrent.futures.Executor | None
+    layer: RecordingLayer, reply: str, executor: concurrent.futures.Executor | None
 ) -> None:
     seen: dict[str, Any] = {}
 
@@ -81,16 +85,18 @@ async def test_sync_consumer_runs_in_a_thread_and_its_sends_run_on_the_worker_lo
         Group("everyone").send({"text": "to all"})
 
     d = dispatcher_for(layer, route("websocket.receive", echo), executor=executor)
-    content = {"type": "websocket.receive", "text": "hi", "reply_channel": REPLY}
+    content = {"type": "websocket.receive", "text": "hi", "reply_channel": reply}
     assert await d.dispatch("websocket.receive", content) is Outcome.CONSUMED
     assert seen["thread"] is not threading.current_thread()
-    assert await drain(layer) == [{"text": "hi"}, {"text": "to all"}]
+    assert await drain(layer, reply) == [{"text": "hi"}, {"text": "to all"}]
     assert await drain(layer, "log.echo") == [{"echoed": "hi"}]
     # Every send, from the thread too, ran on this (the worker's) loop.
     assert set(layer.send_loops) == {asyncio.get_running_loop()}
 
 
-async def test_async_consumer_runs_on_the_loop_and_awaits_its_sends(layer: RecordingLayer) -> None:
+async def test_async_consumer_runs_on_the_loop_and_awaits_its_sends(
+    layer: RecordingLayer, reply: str
+) -> None:
     seen: dict[str, Any] = {}
 
     async def echo(message: Message, room: str) -> None:
@@ -101,10 +107,10 @@ async def test_async_consumer_runs_on_the_loop_and_awaits_its_sends(layer: Recor
         await Group(f"room.{room}").send({"text": "joined"})
 
     d = dispatcher_for(layer, route("websocket.receive", echo, path=r"^/(?P<room>\w+)$"))
-    content = {"text": "hi", "path": "/lobby", "reply_channel": REPLY}
+    content = {"text": "hi", "path": "/lobby", "reply_channel": reply}
     assert await d.dispatch("websocket.receive", content) is Outcome.CONSUMED
     assert seen["thread"] is threading.current_thread()
-    assert await drain(layer) == [{"text": "lobby: hi"}, {"text": "joined"}]
+    assert await drain(layer, reply) == [{"text": "lobby: hi"}, {"text": "joined"}]
 
 
 async def test_consumer_gets_the_message_as_sent_not_as_stripped(
@@ -223,42 +229,42 @@ async def deny(message: Message) -> None:
     ],
 )
 async def test_deny_connection_sends_the_protocol_refusal(
-    layer: InMemoryChannelLayer, channel: str, expected: list[Content]
+    layer: InMemoryChannelLayer, reply: str, channel: str, expected: list[Content]
 ) -> None:
     d = dispatcher_for(layer, route(channel, deny))
-    assert await d.dispatch(channel, {"reply_channel": REPLY}) is Outcome.DENIED
-    assert await drain(layer) == expected
+    assert await d.dispatch(channel, {"reply_channel": reply}) is Outcome.DENIED
+    assert await drain(layer, reply) == expected
 
 
-async def test_deny_from_a_sync_consumer_thread(layer: InMemoryChannelLayer) -> None:
+async def test_deny_from_a_sync_consumer_thread(layer: InMemoryChannelLayer, reply: str) -> None:
     def sync_deny(message: Message) -> None:
         raise DenyConnection
 
     d = dispatcher_for(layer, route("websocket.connect", sync_deny))
-    assert await d.dispatch("websocket.connect", {"reply_channel": REPLY}) is Outcome.DENIED
-    assert await drain(layer) == [{"type": "websocket.close", "code": 403}]
+    assert await d.dispatch("websocket.connect", {"reply_channel": reply}) is Outcome.DENIED
+    assert await drain(layer, reply) == [{"type": "websocket.close", "code": 403}]
 
 
-async def test_no_route_answers_per_protocol(layer: InMemoryChannelLayer) -> None:
+async def test_no_route_answers_per_protocol(layer: InMemoryChannelLayer, reply: str) -> None:
     d = dispatcher_for(layer, route("http.request", deny, path="^/admin"))
-    content = {"path": "/", "reply_channel": REPLY}
+    content = {"path": "/", "reply_channel": reply}
     assert await d.dispatch("http.request", content) is Outcome.NO_ROUTE
-    start, body = await drain(layer)
+    start, body = await drain(layer, reply)
     assert start["status"] == 404
     assert body == {"type": "http.response.body", "body": b"Not Found", "more_body": False}
     assert await d.dispatch("websocket.connect", content) is Outcome.NO_ROUTE
-    assert await drain(layer) == [{"type": "websocket.close", "code": 403}]
+    assert await drain(layer, reply) == [{"type": "websocket.close", "code": 403}]
     assert d.dropped() == {}
 
 
 async def test_no_route_elsewhere_is_logged_dropped_and_counted(
-    layer: InMemoryChannelLayer, caplog: pytest.LogCaptureFixture
+    layer: InMemoryChannelLayer, reply: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     d = dispatcher_for(layer)
-    content = {"type": "irc-client.receive", "reply_channel": REPLY}
+    content = {"type": "irc-client.receive", "reply_channel": reply}
     assert await d.dispatch("irc-client.receive", content) is Outcome.NO_ROUTE
     assert await d.dispatch("http.request", {}) is Outcome.NO_ROUTE  # no reply channel
-    assert await drain(layer) == []
+    assert await drain(layer, reply) == []
     assert d.dropped() == {"no_route_unanswered": 2}
     assert "no route for a 'irc-client.receive' message on 'irc-client.receive'" in caplog.text
     assert d.counters() == {
@@ -283,13 +289,13 @@ def linechat_policy() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("linechat_policy")
-async def test_third_party_protocol_policy(layer: InMemoryChannelLayer) -> None:
+async def test_third_party_protocol_policy(layer: InMemoryChannelLayer, reply: str) -> None:
     d = dispatcher_for(layer, route("linechat.connect", deny))
-    assert await d.dispatch("linechat.connect", {"reply_channel": REPLY}) is Outcome.DENIED
-    assert await drain(layer) == [{"line": "go away"}, {"close": True}]
-    content = {"line": "hello", "reply_channel": REPLY}
+    assert await d.dispatch("linechat.connect", {"reply_channel": reply}) is Outcome.DENIED
+    assert await drain(layer, reply) == [{"line": "go away"}, {"close": True}]
+    content = {"line": "hello", "reply_channel": reply}
     assert await d.dispatch("linechat.line", content) is Outcome.NO_ROUTE
-    assert await drain(layer) == [{"line": "nobody handles 'hello'"}]
+    assert await drain(layer, reply) == [{"line": "nobody handles 'hello'"}]
 
 
 @pytest.fixture
@@ -358,7 +364,9 @@ async def test_a_failing_hook_is_logged_and_the_consumer_still_runs(
     assert "hook failed" in caplog.text
 
 
-async def test_sync_callable_returning_a_coroutine_is_awaited(layer: InMemoryChannelLayer) -> None:
+async def test_sync_callable_returning_a_coroutine_is_awaited(
+    layer: InMemoryChannelLayer, reply: str
+) -> None:
     async def real(message: Message) -> None:
         assert message.reply_channel is not None
         await message.reply_channel.send({"ok": True})
@@ -367,8 +375,8 @@ async def test_sync_callable_returning_a_coroutine_is_awaited(layer: InMemoryCha
         return real(message)
 
     d = dispatcher_for(layer, route("a.b", wrapper))
-    assert await d.dispatch("a.b", {"reply_channel": REPLY}) is Outcome.CONSUMED
-    assert await drain(layer) == [{"ok": True}]
+    assert await d.dispatch("a.b", {"reply_channel": reply}) is Outcome.CONSUMED
+    assert await drain(layer, reply) == [{"ok": True}]
 
 
 async def test_cancellation_propagates(layer: InMemoryChannelLayer) -> None:
@@ -410,9 +418,10 @@ async def test_concurrent_sync_consumers_each_reply_to_their_own_channel(
         message.reply_channel.send({"n": message["n"]})
 
     d = dispatcher_for(layer, route("a.b", echo), executor=many_threads)
+    replies = [layer.new_channel_nowait("r.x.") for _ in range(50)]
     outcomes = await asyncio.gather(
-        *(d.dispatch("a.b", {"n": n, "reply_channel": f"r.x!{n}"}) for n in range(50))
+        *(d.dispatch("a.b", {"n": n, "reply_channel": replies[n]}) for n in range(50))
     )
     assert set(outcomes) == {Outcome.CONSUMED}
     for n in range(50):
-        assert await drain(layer, f"r.x!{n}") == [{"n": n}]
+        assert await drain(layer, replies[n]) == [{"n": n}]

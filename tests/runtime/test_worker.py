@@ -13,6 +13,7 @@ import pytest
 from telephonist.config import AffinitySettings, WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
+from telephonist.core.names import non_local_name
 from telephonist.host import Lifespan, control
 from telephonist.routing import Router, route
 from telephonist.worker import Worker, connection_released, select_channels
@@ -239,11 +240,17 @@ async def test_interface_event_channels_are_taken_even_without_a_route(
 
 # -- the worker side of affinity, against a scripted host ---------------------------
 
-HOST = "srv.aaaaaa.abcdef012345!"
-CONN = HOST + "chat.1"
+
+@pytest.fixture
+async def scripted_host(layer: InMemoryChannelLayer) -> str:
+    """The scripted host's prefix: made by the layer, which reads only its own."""
+    return non_local_name(await layer.new_channel("srv.aaaaaa."))
 
 
-async def test_worker_binds_heartbeats_and_drops_a_silent_host(layer: InMemoryChannelLayer) -> None:
+async def test_worker_binds_heartbeats_and_drops_a_silent_host(
+    layer: InMemoryChannelLayer, scripted_host: str
+) -> None:
+    conn = scripted_host + "chat.1"
     released: list[tuple[str, str]] = []
     gone = asyncio.Event()
 
@@ -259,15 +266,15 @@ async def test_worker_binds_heartbeats_and_drops_a_silent_host(layer: InMemoryCh
     try:
         PROBE.gate.set()
         await layer.send(
-            "chat.connect", {"type": "chat.connect", "n": 0, "reply_channel": CONN, "order": 0}
+            "chat.connect", {"type": "chat.connect", "n": 0, "reply_channel": conn, "order": 0}
         )
-        bind = await asyncio.wait_for(layer.receive(HOST + "control"), WITHIN)
-        assert bind == control.bind(CONN, w.prefix, 0.1)
-        beat = await asyncio.wait_for(layer.receive(HOST + "control"), WITHIN)
+        bind = await asyncio.wait_for(layer.receive(scripted_host + "control"), WITHIN)
+        assert bind == control.bind(conn, w.prefix, 0.1)
+        beat = await asyncio.wait_for(layer.receive(scripted_host + "control"), WITHIN)
         assert beat == control.heartbeat(w.prefix, 0.1)
-        await layer.send(w.inbox, control.ack(HOST, []))  # one ack, then silence
+        await layer.send(w.inbox, control.ack(scripted_host, []))  # one ack, then silence
         await asyncio.wait_for(gone.wait(), WITHIN)
-        assert released == [(CONN, "host lost")]
+        assert released == [(conn, "host lost")]
     finally:
         connection_released.disconnect(on_release)
         await w.stop(drain_timeout=0)
@@ -275,7 +282,9 @@ async def test_worker_binds_heartbeats_and_drops_a_silent_host(layer: InMemoryCh
 
 async def test_release_drops_state_after_the_connection_s_last_event(
     layer: InMemoryChannelLayer,
+    scripted_host: str,
 ) -> None:
+    conn = scripted_host + "chat.1"
     released = asyncio.Event()
 
     def on_release(connection: str, reason: str, **kwargs: Any) -> None:
@@ -286,11 +295,11 @@ async def test_release_drops_state_after_the_connection_s_last_event(
     await w.start()
     connection_released.connect(on_release)
     try:
-        await layer.send("chat.connect", {"type": "c", "n": 0, "reply_channel": CONN, "order": 0})
+        await layer.send("chat.connect", {"type": "c", "n": 0, "reply_channel": conn, "order": 0})
         await layer.send(
-            w.inbox, control.event("chat.data", {"n": 1, "reply_channel": CONN, "order": 1})
+            w.inbox, control.event("chat.data", {"n": 1, "reply_channel": conn, "order": 1})
         )
-        await layer.send(w.inbox, control.release(CONN))
+        await layer.send(w.inbox, control.release(conn))
         PROBE.gate.set()
         await asyncio.wait_for(released.wait(), WITHIN)
     finally:
@@ -298,12 +307,19 @@ async def test_release_drops_state_after_the_connection_s_last_event(
         await w.stop(drain_timeout=0)
 
 
-async def test_a_stopping_worker_tells_its_hosts(layer: InMemoryChannelLayer) -> None:
+async def test_a_stopping_worker_tells_its_hosts(
+    layer: InMemoryChannelLayer, scripted_host: str
+) -> None:
+    conn = scripted_host + "chat.1"
     w = Worker(layer, Router([route("chat.connect", slow_async)]))
     await w.start()
     PROBE.gate.set()
-    await layer.send("chat.connect", {"type": "c", "n": 0, "reply_channel": CONN, "order": 0})
-    assert (await asyncio.wait_for(layer.receive(HOST + "control"), WITHIN))["type"] == control.BIND
+    await layer.send("chat.connect", {"type": "c", "n": 0, "reply_channel": conn, "order": 0})
+    assert (await asyncio.wait_for(layer.receive(scripted_host + "control"), WITHIN))[
+        "type"
+    ] == control.BIND
     await PROBE.wait_done(1)
     await w.stop(drain_timeout=1)
-    assert await asyncio.wait_for(layer.receive(HOST + "control"), WITHIN) == control.gone(w.prefix)
+    assert await asyncio.wait_for(layer.receive(scripted_host + "control"), WITHIN) == control.gone(
+        w.prefix
+    )

@@ -31,8 +31,9 @@ channel, else to a per-channel buffer (``local.py``); a message leaves its chann
 count when it leaves this process's hands. Each normal channel with local receivers has
 a blocking pop of its own that asks for exactly as many messages as receivers are
 waiting (``readers.ChannelReader``). An idle process sends no command at all.
-Nothing popped is trusted: each reader decodes inside its own error boundary and drops
-what is not a message (``drops.py``).
+A process receives only on ``!`` channels whose token one of its loops made: another
+process's inbox is not ours to pop. Nothing popped is trusted: each reader decodes
+inside its own error boundary and drops what is not a message (``drops.py``).
 
 **Groups** (``groups.py``): one ``GROUP_SEND`` script per shard drops lapsed members and
 pushes the message once per receiving process (naming its member channels) and once
@@ -74,7 +75,7 @@ from ..exceptions import (
     MalformedMessage,
     MessageTooLarge,
 )
-from ..names import require_valid_channel_name, require_valid_group_name
+from ..names import foreign_channel_error, require_valid_channel_name, require_valid_group_name
 from .claims import RedisClaims
 from .drops import Drops
 from .groups import Groups, tag_of
@@ -87,6 +88,7 @@ from .state import LoopState, Settings
 __all__ = ["RedisChannelLayer"]
 
 _ROUTE_CACHE = 16384  # channels whose route is remembered (see ``_route``)
+_TOKENS_KEPT = 4096  # process tokens this layer made whose channels it still receives on
 
 
 class RedisChannelLayer(BaseChannelLayer):
@@ -172,6 +174,9 @@ class RedisChannelLayer(BaseChannelLayer):
         self._lock = threading.Lock()
         self._states: dict[asyncio.AbstractEventLoop, LoopState] = {}
         self._owners: dict[str, LoopState] = {}  # process token -> the loop that made it
+        # Every token this layer made, the loops' that closed too (their channels may be
+        # received on again from another loop): oldest forgotten first past the bound.
+        self._made: dict[str, None] = {}
         self._routes: dict[str, Route] = {}
 
     def _state(self) -> LoopState:
@@ -183,6 +188,9 @@ class RedisChannelLayer(BaseChannelLayer):
                     self._forget(self._states.pop(stale))
                 state = self._states[loop] = LoopState(self._settings, loop)
                 self._owners[state.token] = state
+                if len(self._made) >= _TOKENS_KEPT:
+                    del self._made[next(iter(self._made))]
+                self._made[state.token] = None
         return state
 
     def _forget(self, state: LoopState) -> None:
@@ -270,6 +278,8 @@ class RedisChannelLayer(BaseChannelLayer):
             return self._receive_normal(state, channel, n)
         tag = process_tag(channel)
         owner = self._owners.get(tag)
+        if owner is None and tag not in self._made:
+            raise foreign_channel_error(channel)  # another process's: its inbox, not ours
         if owner is not None and owner is not state and not owner.loop.is_closed():
             # Made on another loop (say a SyncLayer thread): that loop's inbox reader
             # gets its messages, so the receive runs there.
