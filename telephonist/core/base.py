@@ -107,6 +107,10 @@ class BaseChannelLayer(abc.ABC):
         """Release connections and background tasks. The layer may be used again after."""
         return None  # nothing to release by default (the in-memory layer)
 
+    async def close_pools(self) -> None:
+        """``close()``, by the name channels_redis gives it, for code written against it."""
+        await self.close()
+
     # -- batch operations -------------------------------------------------------------
 
     async def send_many(self, messages: Sequence[tuple[str, Content]]) -> list[bool]:

@@ -15,6 +15,10 @@ serve, and an unknown alias is an error rather than Channels' ``None``.
 one of the short names ``memory`` and ``redis``. A backend that is not a Telephonist
 layer (``channels_redis``, Channels' in-memory layer) is wrapped so it gains the batch
 operations.
+
+``RedisChannelLayer`` is exported too, lazily: importing this module never imports
+redis-py, which only the ``redis`` extra installs; naming the class without that extra
+raises an ``ImportError`` that says which extra to install.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ from .exceptions import ChannelFull, InvalidChannelLayerError, LayerUnavailable,
 from .memory import InMemoryChannelLayer
 from .sync import SyncLayer
 
+if TYPE_CHECKING:
+    from .redis import RedisChannelLayer as RedisChannelLayer
+
+# ``RedisChannelLayer`` is left out on purpose: ``import *`` must work without the extra.
 __all__ = [
     "DEFAULT_CHANNEL_LAYER",
     "BaseChannelLayer",
@@ -203,6 +211,19 @@ def get_channel_layer(
 if TYPE_CHECKING:
     Message = Content  # the dict alias's old name, served with a warning by ``__getattr__``
 
+
+def _redis_layer() -> type[BaseChannelLayer]:
+    try:
+        from .redis import RedisChannelLayer
+    except ImportError as exc:
+        raise ImportError(
+            f"RedisChannelLayer needs the redis extra: pip install 'telephonist[redis]' ({exc})"
+        ) from exc
+    return RedisChannelLayer
+
+
 __getattr__ = deprecated_names(
-    __name__, {"Message": ("telephonist.core.layers.Content", lambda: Content)}
+    __name__,
+    {"Message": ("telephonist.core.layers.Content", lambda: Content)},
+    lazy={"RedisChannelLayer": _redis_layer},
 )

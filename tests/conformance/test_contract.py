@@ -308,3 +308,14 @@ async def test_a_process_receives_only_on_its_own_process_channels(
     own = await mine.new_channel("mine.")
     await mine.send(own, {"type": "to-mine"})
     assert await _receive(mine, own) == {"type": "to-mine"}
+
+
+async def test_close_pools_is_close(layer: BaseChannelLayer) -> None:
+    # channels_redis' name for close(): the layer is usable again after it, its own
+    # channels made before it included.
+    own = await layer.new_channel()
+    await layer.close_pools()
+    await layer.send(own, {"type": "after"})
+    await layer.send("after.close", {"type": "after"})
+    assert await _receive(layer, own) == {"type": "after"}
+    assert await _receive(layer, "after.close") == {"type": "after"}

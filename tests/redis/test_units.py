@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -195,3 +197,28 @@ def test_backoff_grows_with_jitter_up_to_its_cap() -> None:
     assert len({round(d, 6) for d in delays[6:]}) > 1  # ...and is jittered, not lockstep
     backoff.reset()
     assert backoff.delay() <= 0.05 + 1e-9
+
+
+def test_the_layers_module_exports_the_redis_layer_lazily() -> None:
+    from telephonist.core.layers import RedisChannelLayer as exported
+
+    assert exported is RedisChannelLayer
+
+
+def test_without_the_redis_extra_naming_the_redis_layer_says_what_to_install() -> None:
+    # A fresh interpreter in which redis-py cannot be imported, as without the extra.
+    code = (
+        "import sys\n"
+        "sys.modules['redis'] = None\n"
+        "import telephonist.core.layers\n"
+        "from telephonist.core.layers import *\n"
+        "try:\n"
+        "    from telephonist.core.layers import RedisChannelLayer\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "RedisChannelLayer needs the redis extra" in done.stdout
+    assert "pip install 'telephonist[redis]'" in done.stdout
