@@ -143,7 +143,7 @@ def test_process_channels_share_one_tag_whatever_their_prefix() -> None:
     assert layout.inbox(token) == "tp:p:{a1b2c3d4e5f6}"
     assert layout.counts(token) == "tp:n:{a1b2c3d4e5f6}"
     assert layout.channel("plain.channel") == "tp:c:{plain.channel}"
-    assert KeyLayout("a*b").scan_pattern() == "a\\*b:*"
+    assert KeyLayout("a*b").scan_pattern() == "a\\*b:?:{*"
 
 
 def test_envelope_round_trip() -> None:
@@ -222,3 +222,30 @@ def test_without_the_redis_extra_naming_the_redis_layer_says_what_to_install() -
     )
     assert "RedisChannelLayer needs the redis extra" in done.stdout
     assert "pip install 'telephonist[redis]'" in done.stdout
+
+
+def test_prefixes_that_could_break_keys_or_framing_are_refused() -> None:
+    for bad in ["", "a{b", "a}b", "a|b", "a,b", "a b", "a\nb", "a\x00b", "a\tb"]:
+        with pytest.raises(InvalidChannelLayerError, match="prefix"):
+            RedisChannelLayer(prefix=bad)
+    for good in ["P", "P:x", "app:asgi", "a*b", "ü"]:
+        assert RedisChannelLayer(prefix=good).prefix == good
+
+
+@pytest.mark.parametrize("other", ["P:x", "P:c", "P:c:", "P:", "P:*", "P[c]", "PP", "P:c:{x"])
+def test_a_prefix_s_scan_pattern_matches_no_key_of_another_prefix(other: str) -> None:
+    # SCAN MATCH globs, checked here with the same rules (fnmatch, after unescaping the
+    # prefix); the real-server check is tests/security/test_prefixes.py.
+    pattern = KeyLayout("P").scan_pattern()
+    assert pattern == "P:?:{*"
+    if "{" in other:
+        with pytest.raises(ValueError, match="prefix"):
+            KeyLayout(other)
+        return
+    layout = KeyLayout(other)
+    keys = [layout.channel("a.b"), layout.inbox("t" * 12), layout.counts("t" * 12)]
+    keys.append(layout.group("g"))
+    assert not [key for key in keys if fnmatch.fnmatchcase(key, pattern)]
+    own = KeyLayout("P")
+    for key in [own.channel("a.b"), own.inbox("t" * 12), own.counts("t" * 12), own.group("g")]:
+        assert fnmatch.fnmatchcase(key, pattern)

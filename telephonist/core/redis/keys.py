@@ -69,9 +69,14 @@ class KeyLayout:
     prefix: str
 
     def __post_init__(self) -> None:
-        if not self.prefix or any(ch in self.prefix for ch in "{}|, "):
-            # A brace would move the hash tag; the others would break envelope framing.
-            raise ValueError(f"prefix must be non-empty without '{{}}|, ', got {self.prefix!r}")
+        prefix = self.prefix
+        if not prefix or not prefix.isprintable() or any(ch in prefix for ch in "{}|, "):
+            # A brace would move the hash tag; "|" and "," would break envelope framing;
+            # blanks and control characters have no place in a key an operator types.
+            raise ValueError(
+                "prefix must be non-empty, printable, without spaces or any of '{}|,'; "
+                f"got {prefix!r}"
+            )
 
     def channel(self, name: str) -> str:
         return f"{self.prefix}:c:{{{name}}}"
@@ -86,7 +91,12 @@ class KeyLayout:
         return f"{self.prefix}:g:{{{name}}}"
 
     def scan_pattern(self) -> str:
-        return glob_escape(self.prefix) + ":*"
+        """Matches this layer's keys and no other prefix's: ``P:*`` would also match
+        every key of prefix ``P:x`` (``P:x:c:{...}``). Every key is ``<prefix>:<one-letter
+        kind>:{...}`` (the kinds above, and ``claims.py``'s ``k``), and since prefixes
+        hold no brace, the first ``{`` of a key ends its ``<prefix>:<kind>:``: only
+        prefix ``P`` matches ``P:?:{``."""
+        return glob_escape(self.prefix) + ":?:{*"
 
 
 class Envelope(NamedTuple):

@@ -364,8 +364,9 @@ class RedisChannelLayer(BaseChannelLayer):
     # -- housekeeping -----------------------------------------------------------------
 
     async def flush(self) -> None:
-        """Delete this layer's keys (``SCAN`` + ``UNLINK`` of ``prefix:*`` on every node)
-        and locally buffered messages; other prefixes on the same servers are untouched."""
+        """Delete this layer's keys (``SCAN`` + ``UNLINK`` on every node) and locally
+        buffered messages; other prefixes on the same servers are untouched, ``P:x``'s
+        too when this one is ``P`` (``KeyLayout.scan_pattern``)."""
         state = self._state()
         pattern = state.layout.scan_pattern()
         await asyncio.gather(*(shard.unlink_matching(pattern) for shard in state.shards))
