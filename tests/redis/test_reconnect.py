@@ -6,10 +6,13 @@ operator's restart would be."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 
 import pytest
 
 from telephonist.core.layers import LayerUnavailable
+from telephonist.core.redis import RedisChannelLayer
 from tests.servers import RedisServer
 
 from .conftest import MakeLayer, Probe, T
@@ -86,3 +89,23 @@ async def test_an_inbox_loop_that_dies_is_restarted(
     reader.task.cancel()
     await layer.send(own, {"type": "still-served"})
     assert await asyncio.wait_for(pending, T) == {"type": "still-served"}
+
+
+def test_a_never_closed_layer_ends_quietly_at_loop_shutdown(
+    server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # asyncio.run cancels every task left when main() returns, the layer's receive loops
+    # among them: that is an end, not a failure, and no line about it is written.
+    async def main() -> None:
+        layer = RedisChannelLayer(hosts=[server.url], prefix=f"t{secrets.token_hex(4)}")
+        own = await layer.new_channel()
+        await layer.send(own, {"type": "warm"})
+        assert await asyncio.wait_for(layer.receive(own), T) == {"type": "warm"}
+        for channel in (own, "quiet.work"):
+            asyncio.create_task(layer.receive(channel))  # noqa: RUF006 (left pending)
+        await Probe(server).until_blocked(2)
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(main())
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("cancelled" in r.getMessage() for r in caplog.records)  # it did end

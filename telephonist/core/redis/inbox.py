@@ -8,7 +8,8 @@ slot) is logged, waited out with backoff and jitter, and the loop resumes on a f
 connection, so pending receives keep waiting instead of finding a dead loop. Acks queued
 for the inbox ride on its next pop. An envelope that is not one, names no channel, or
 names channels of another process is dropped and counted (``drops.py``); a payload that
-does not decode is dropped where it would be handed over (``local.py``).
+does not decode is dropped where it would be handed over (``local.py``). Cancelled
+(``close()``, or the loop shutting down with the layer never closed), it ends quietly.
 """
 
 from __future__ import annotations
@@ -71,13 +72,26 @@ class InboxReader:
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         if self._closing:
             return
-        # Never silently dead: its receivers would wait forever. (The supervisor outlives
-        # every error, so this is a last line of defence against a bug.)
-        logger.error("inbox reader %s ended unexpectedly (%r); restarting it", self.tag, task)
+        if task.cancelled():
+            # Most likely the loop shutting down with the layer never closed (asyncio.run
+            # cancels every task): an end, not a failure, so no line. A cancel from
+            # anywhere else is still undone if someone waits (``_restart_if_waited``).
+            logger.debug("inbox reader %s cancelled", self.tag)
+        else:
+            # Never silently dead: its receivers would wait forever. (The supervisor
+            # outlives every error, so this is a last line of defence against a bug.)
+            logger.error("inbox reader %s ended unexpectedly (%r); restarting it", self.tag, task)
         with contextlib.suppress(RuntimeError):  # the loop is closing: nothing to serve
-            asyncio.get_running_loop().call_later(1.0, self._restart)
+            asyncio.get_running_loop().call_later(1.0, self._restart_if_waited)
 
-    def _restart(self) -> None:
+    def _restart_if_waited(self) -> None:
+        # Only for receivers already waiting: any later receive restarts a reader that is
+        # done (``LoopState.ensure_inbox``), and at a loop's shutdown nobody waits by now.
+        if self._local.waiting():
+            self.restart()
+
+    def restart(self) -> None:
+        """Run the reader again if its task ended."""
         if not self._closing and self.task.done():
             self.task = asyncio.create_task(self._supervise(), name=self.task.get_name())
             self.task.add_done_callback(self._task_ended)

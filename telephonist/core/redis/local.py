@@ -323,6 +323,10 @@ class LocalChannels:
         if earliest is not None:
             self._arm_timer(earliest)
 
+    def waiting(self) -> bool:
+        """Whether any receive waits on one of these channels."""
+        return any(self._waiters.values())
+
     def depths(self) -> dict[str, int]:
         """Messages buffered per channel, for status output (may be called from another
         thread: it reads a snapshot of the items)."""

@@ -80,7 +80,10 @@ class LoopState:
         """Start the (one, supervised) blocking receive loop for inbox ``tag``, or start it
         again if it ended (it should not: its supervisor outlives every error)."""
         reader = self.inboxes.get(tag)
-        if reader is None or reader.task.done():
+        if reader is not None:
+            if reader.task.done():
+                reader.restart()
+        else:
             key = self.layout.inbox(tag)
             self.inboxes[tag] = InboxReader(
                 tag,
