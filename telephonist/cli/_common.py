@@ -1,4 +1,4 @@
-"""Options every command shares, and turning configuration problems into exit code 2."""
+"""Options every command shares, and reading the configuration they name."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from collections.abc import Sequence
 
 from ..config import ConfigError, TelephonistConfig, load_config
 from ..logging import setup_logging
+from ..runtime import EXIT_CONFIG, EXIT_FAILURE, fail
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "add_common", "config_from_args", "fail"]
-
-EXIT_FAILURE = 1
-EXIT_CONFIG = 2
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +36,6 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default: INFO"
     )
-
-
-def fail(problems: Sequence[str], code: int = EXIT_CONFIG) -> int:
-    print("telephonist: error:", file=sys.stderr)
-    for line in problems:
-        print(f"  {line}", file=sys.stderr)
-    return code
 
 
 def config_from_args(

@@ -7,8 +7,8 @@ import json
 import logging
 
 from ..config import ConfigError
+from ..runtime import plan, run_plan
 from ._common import EXIT_CONFIG, add_common, config_from_args, fail
-from .runtime import plan, run_plan
 
 __all__ = ["add_run", "add_serve", "add_worker"]
 

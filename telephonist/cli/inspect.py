@@ -11,10 +11,10 @@ from typing import Any
 
 from ..config import TelephonistConfig
 from ..core.memory import InMemoryChannelLayer
-from ..host.status import default_socket_dir, layer_status, query_layer, query_sockets
-from ..plugins import describe_options, discover
+from ..interfaces.plugins import describe_options, discover
+from ..runtime import build_layer
+from ..runtime.status import default_socket_dir, layer_status, query_layer, query_sockets
 from ._common import EXIT_CONFIG, EXIT_FAILURE, add_common, config_from_args, fail
-from .runtime import build_layer
 
 __all__ = ["add_interfaces", "add_status"]
 

@@ -5,7 +5,7 @@ through the Django seam in :mod:`telephonist.config.sources`, ``manage.py`` comm
 split deployment can share one ``telephonist.toml`` across machines and each process takes
 the part it needs. Unknown keys are errors everywhere except ``interfaces.<name>``, whose
 options are validated by that interface's own ``config_model`` once the plugin is loaded
-(:func:`telephonist.plugins.configure`).
+(:func:`telephonist.interfaces.plugins.configure`).
 """
 
 from __future__ import annotations

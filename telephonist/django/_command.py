@@ -1,7 +1,7 @@
 """What the three ``manage.py`` commands share: options, configuration, logging, running.
 
 They run exactly what ``telephonist run``/``serve``/``worker`` run
-(:func:`telephonist.cli.runtime.plan` and :func:`~telephonist.cli.runtime.run_plan`),
+(:func:`telephonist.runtime.plan` and :func:`~telephonist.runtime.run_plan`),
 with the configuration built from Django's settings first (:mod:`.settings`), so a
 project can move between ``manage.py`` and the ``telephonist`` command freely.
 """
@@ -17,9 +17,9 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ..cli.runtime import Plan, plan, run_plan
 from ..config import ConfigError, TelephonistConfig
 from ..logging import JsonFormatter, TextFormatter
+from ..runtime import Plan, plan, run_plan
 from .routing import activate
 from .settings import load_django_config
 

@@ -4,8 +4,8 @@ Each problem the runtime would refuse to start with is reported here first, as a
 ``Error`` naming the key the way it is written in ``settings.py``
 (``TELEPHONIST['interfaces']['http']['endpoints']``) with a hint saying what to change.
 The same code validates both (:func:`telephonist.config.load_config`,
-:func:`telephonist.plugins.enabled_interfaces`, :class:`telephonist.routing.Router`), so
-a check that passes means the commands start.
+:func:`telephonist.interfaces.plugins.enabled_interfaces`,
+:class:`telephonist.routing.Router`), so a check that passes means the commands start.
 
 IDs: ``telephonist.E001`` settings, ``E002`` interfaces, ``E003`` routing;
 ``telephonist.W001`` INSTALLED_APPS order, ``W002`` a session engine that cannot hold
@@ -20,7 +20,7 @@ from typing import Any
 from django.core import checks
 
 from ..config import ConfigError, TelephonistConfig
-from ..plugins import discover, enabled_interfaces
+from ..interfaces.plugins import discover, enabled_interfaces
 from ..routing import Router, RoutingError
 from .settings import load_django_config, setting_path
 

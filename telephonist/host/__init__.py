@@ -1,8 +1,7 @@
 """The interface-server host: runs interfaces on one event loop and keeps connection
-affinity with workers. Also home of the pieces hosts and workers share: the control
-protocol (:mod:`.control`), lifespan hooks, signal handling and status publishing."""
+affinity with workers."""
 
-from .hooks import Lifespan
+from ..lifespan import Lifespan
 from .reactor import ReactorError, install_asyncio_reactor
 from .server import InterfaceServer, StartupError
 

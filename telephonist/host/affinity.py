@@ -36,11 +36,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..affinity import control
 from ..config.model import AffinitySettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull, MessageTooLarge
-from . import control
 
 __all__ = ["Affinity"]
 

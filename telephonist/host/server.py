@@ -20,18 +20,17 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from ..affinity import control
 from ..config.model import AffinitySettings, HostSettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull
 from ..core.names import non_local_name, require_valid_channel_name
 from ..interfaces.base import Interface, ReplyHandler
-from ..plugins import ConfiguredInterface
-from . import control
+from ..interfaces.plugins import ConfiguredInterface
+from ..lifespan import Lifespan, keep_status_membership, load_hooks, run_hooks
 from .affinity import Affinity
-from .hooks import Lifespan, load_hooks, run_hooks
 from .replies import ReplyChannels
-from .status import keep_status_membership
 
 __all__ = ["InterfaceServer", "StartupError"]
 

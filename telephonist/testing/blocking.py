@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from ..core.codec import Content
 from ..core.memory import InMemoryChannelLayer
-from ..dispatch import Dispatcher, Outcome
 from ..routing import Router
+from ..worker.dispatch import Dispatcher, Outcome
 from .tester import AsyncConsumerTester, Routing
 
 __all__ = ["ConsumerTester"]

@@ -31,8 +31,8 @@ from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.memory import InMemoryChannelLayer
 from ..core.sync import release_sync_layer
-from ..dispatch import Dispatcher, Outcome
 from ..routing import Include, Route, Router
+from ..worker.dispatch import Dispatcher, Outcome
 
 __all__ = ["AsyncConsumerTester", "Routing"]
 

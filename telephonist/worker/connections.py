@@ -30,13 +30,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..affinity import control
 from ..config.model import AffinitySettings
 from ..consumers.signals import Signal
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull
 from ..core.names import non_local_name
-from ..host import control
 
 __all__ = ["Connections", "connection_released"]
 

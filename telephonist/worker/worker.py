@@ -29,17 +29,16 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from ..affinity import control
 from ..config.model import AffinitySettings, WorkerSettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.names import non_local_name
-from ..dispatch import Dispatcher
-from ..host import control
-from ..host.hooks import Lifespan, load_hooks, run_hooks
-from ..host.status import keep_status_membership
+from ..lifespan import Lifespan, keep_status_membership, load_hooks, run_hooks
 from ..routing import Router
 from ..routing.policies import policy_for
 from .connections import Connections
+from .dispatch import Dispatcher
 from .selection import select_channels
 
 __all__ = ["Worker"]

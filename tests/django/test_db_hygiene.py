@@ -26,8 +26,8 @@ from django.db.backends.signals import connection_created
 
 from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.dispatch import Dispatcher, Outcome
 from telephonist.routing import Router, route
+from telephonist.worker.dispatch import Dispatcher, Outcome
 from tests.servers import require_service
 
 CONSUMERS = 2000

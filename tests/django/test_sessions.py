@@ -14,11 +14,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
-from telephonist.dispatch import Outcome
 from telephonist.django.sessions import session_for_reply_channel
 from telephonist.django.state import connection_state
 from telephonist.django.testing import ConsumerTester
 from telephonist.routing import route, route_class
+from telephonist.worker.dispatch import Outcome
 from tests.django.testapp import consumers
 from tests.django.testapp.counting_sessions import Counts
 

@@ -20,7 +20,7 @@ from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.host import InterfaceServer
 from telephonist.interfaces.email import EmailConfig, EmailInterface
-from telephonist.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from telephonist.routing import Include, Route, Router
 from telephonist.worker import Worker
 

@@ -29,7 +29,7 @@ from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.host import InterfaceServer
 from telephonist.host.reactor import install_asyncio_reactor, start_reactor
 from telephonist.interfaces.http import HttpConfig, HttpInterface
-from telephonist.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from telephonist.routing import Include, Route, Router, route
 from telephonist.worker import Worker
 

@@ -22,7 +22,7 @@ from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.host import InterfaceServer
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, spec
-from telephonist.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from telephonist.routing import Include, Route, Router, route
 from telephonist.worker import Worker
 

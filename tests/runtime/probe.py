@@ -8,7 +8,7 @@ from typing import Any
 
 from telephonist.core.codec import Content
 from telephonist.interfaces.base import Interface, InterfaceConfig
-from telephonist.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 
 __all__ = ["EVENTS", "PROBES", "Probe", "ProbeConfig", "Recorder", "configured"]
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+from telephonist.affinity import control
 from telephonist.config import AffinitySettings, WorkerSettings
 from telephonist.consumers import Message as ConsumerMessage
 from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.core.names import non_local_name
-from telephonist.host import InterfaceServer, control
+from telephonist.host import InterfaceServer
 from telephonist.interfaces.base import ABORT, InterfaceHost
 from telephonist.routing import Router, route
 from telephonist.worker import Worker, connection_released

@@ -32,9 +32,9 @@ from telephonist.consumers.context import set_default_layer
 from telephonist.core import sync
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.core.sync import release_sync_layer
-from telephonist.dispatch import Outcome
 from telephonist.routing import register_protocol_policy, route, route_class
 from telephonist.testing import AsyncConsumerTester, ConsumerTester
+from telephonist.worker.dispatch import Outcome
 
 # -- Message, Channel, Group --------------------------------------------------------------
 

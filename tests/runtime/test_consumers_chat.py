@@ -19,9 +19,9 @@ from telephonist.consumers import (
 )
 from telephonist.consumers import chat_registry as registry
 from telephonist.core.names import require_valid_group_name
-from telephonist.dispatch import Outcome
 from telephonist.routing import Router, route, route_class
 from telephonist.testing import AsyncConsumerTester, ConsumerTester
+from telephonist.worker.dispatch import Outcome
 
 # Events as each interface emits them: the common chat keys plus the protocol's own.
 EVENTS: dict[str, tuple[str, dict[str, Any]]] = {

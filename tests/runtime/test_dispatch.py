@@ -22,9 +22,9 @@ from telephonist.consumers import (
 )
 from telephonist.core.codec import Content
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.dispatch import CONSUME_LATER_KEY, Dispatcher, Outcome
 from telephonist.routing import Router, register_protocol_policy, route
 from telephonist.routing.policies import unregister_protocol_policy
+from telephonist.worker.dispatch import CONSUME_LATER_KEY, Dispatcher, Outcome
 
 
 class RecordingLayer(InMemoryChannelLayer):

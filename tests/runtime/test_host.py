@@ -12,7 +12,7 @@ from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.host import InterfaceServer, Lifespan, StartupError
-from telephonist.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 
 from .probe import EVENTS, PROBES, Probe, Recorder, configured
 

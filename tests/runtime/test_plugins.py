@@ -12,7 +12,7 @@ from telephonist_linechat import LineChatConfig, LineChatInterface
 
 from telephonist.config import ConfigError
 from telephonist.interfaces.base import Interface, InterfaceConfig
-from telephonist.plugins import (
+from telephonist.interfaces.plugins import (
     configure,
     describe_options,
     discover,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from telephonist.consumers import Channel, ConsumeLater, Group, Message
-from telephonist.dispatch import Outcome
 from telephonist.routing import route
 from telephonist.testing import AsyncConsumerTester, ConsumerTester
+from telephonist.worker.dispatch import Outcome
 
 
 def echo(message: Message) -> None:

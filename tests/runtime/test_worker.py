@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from telephonist.affinity import control
 from telephonist.config import AffinitySettings, WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.core.names import non_local_name
-from telephonist.host import Lifespan, control
+from telephonist.lifespan import Lifespan
 from telephonist.routing import Router, route
 from telephonist.worker import Worker, connection_released, select_channels
 

@@ -22,8 +22,8 @@ from ...config.model import AffinitySettings, HostSettings, WorkerSettings
 from ...core.base import BaseChannelLayer
 from ...core.memory import InMemoryChannelLayer
 from ...host import InterfaceServer
+from ...interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from ...interfaces.slack import SlackConfig, SlackInterface
-from ...plugins import ConfiguredInterface, InterfacePlugin
 from ...routing import Include, Route, Router
 from ...worker import Worker
 from .driver import SlackStandIn

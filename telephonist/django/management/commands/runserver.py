@@ -30,8 +30,8 @@ from django.core.management.commands.runserver import Command as DjangoRunserver
 from django.db import connections
 from django.utils import autoreload
 
-from ....cli.runtime import run_plan
-from ....plugins import discover
+from ....interfaces.plugins import discover
+from ....runtime import run_plan
 from ..._command import RuntimeCommand
 
 __all__ = ["Command"]

@@ -34,16 +34,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .consumers.base import is_async_consumer
-from .consumers.context import consumer_context
-from .consumers.exceptions import ConsumeLater, DenyConnection
-from .consumers.message import AsyncMessage, Message
-from .consumers.signals import Signal, consumer_finished, consumer_started
-from .core.base import BaseChannelLayer
-from .core.deprecation import deprecated_names
-from .core.stats import LayerStats
-from .routing import Match, Router, policies
-from .routing.policies import policy_for
+from ..consumers.base import is_async_consumer
+from ..consumers.context import consumer_context
+from ..consumers.exceptions import ConsumeLater, DenyConnection
+from ..consumers.message import AsyncMessage, Message
+from ..consumers.signals import Signal, consumer_finished, consumer_started
+from ..core.base import BaseChannelLayer
+from ..core.deprecation import deprecated_names
+from ..core.stats import LayerStats
+from ..routing import Match, Router, policies
+from ..routing.policies import policy_for
 
 __all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue"]
 

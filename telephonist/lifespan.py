@@ -1,5 +1,9 @@
-"""Lifespan hooks: user callables run at start-up and shut-down of an interface, of the
-host, and of the worker, named in the configuration by dotted path.
+"""What every runtime process (interface server or worker) does over its life besides
+its work: run the lifespan hooks named in the configuration, and stay in the status
+group so ``telephonist status`` reaches it over the layer.
+
+Both kinds of process need these, so they live below both (``telephonist.host`` and
+``telephonist.worker`` import this module, never each other).
 
 A hook takes one argument, a :class:`Lifespan`, and may be sync or async. Sync hooks run
 in a thread so a slow one (opening a database pool) cannot stall the shared event loop.
@@ -17,10 +21,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..config.errors import ConfigError
-from ..core.base import BaseChannelLayer
+from .affinity import control
+from .config.errors import ConfigError
+from .core.base import BaseChannelLayer
 
-__all__ = ["Hook", "Lifespan", "load_hooks", "resolve", "run_hooks"]
+__all__ = ["Hook", "Lifespan", "keep_status_membership", "load_hooks", "resolve", "run_hooks"]
 
 log = logging.getLogger("telephonist.lifespan")
 
@@ -91,3 +96,18 @@ async def run_hooks(hooks: Iterable[Hook], lifespan: Lifespan) -> None:
             if lifespan.phase == "startup":
                 raise
             log.exception("%s hook %s failed", lifespan.phase, name)
+
+
+async def keep_status_membership(layer: BaseChannelLayer, channel: str) -> None:
+    """Stay in the status group for the process's life. Memberships lapse after the
+    layer's ``group_expiry``; refreshing at half of it costs one command per half-day
+    with the default, so an idle process stays (nearly) silent."""
+    interval = max(1.0, layer.group_expiry / 2)
+    while True:
+        try:
+            await layer.group_add(control.STATUS_GROUP, channel)
+        except NotImplementedError:
+            return  # a layer without groups: status works through local sockets only
+        except Exception as exc:  # the layer reconnects; try again next time
+            log.warning("could not join the status group: %s", exc)
+        await asyncio.sleep(interval)

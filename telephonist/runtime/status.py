@@ -23,14 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..affinity import control
 from ..core.base import BaseChannelLayer
 from ..core.memory import InMemoryChannelLayer
-from . import control
 
 __all__ = [
     "StatusEndpoint",
     "default_socket_dir",
-    "keep_status_membership",
     "layer_status",
     "query_layer",
     "query_sockets",
@@ -60,21 +59,6 @@ def layer_status(layer: BaseChannelLayer) -> dict[str, Any]:
         with layer._lock:
             info["groups"] = {name: len(members) for name, members in layer._groups.items()}
     return info
-
-
-async def keep_status_membership(layer: BaseChannelLayer, channel: str) -> None:
-    """Stay in the status group for the process's life. Memberships lapse after the
-    layer's ``group_expiry``; refreshing at half of it costs one command per half-day
-    with the default, so an idle process stays (nearly) silent."""
-    interval = max(1.0, layer.group_expiry / 2)
-    while True:
-        try:
-            await layer.group_add(control.STATUS_GROUP, channel)
-        except NotImplementedError:
-            return  # a layer without groups: status works through local sockets only
-        except Exception as exc:  # the layer reconnects; try again next time
-            log.warning("could not join the status group: %s", exc)
-        await asyncio.sleep(interval)
 
 
 class StatusEndpoint:

@@ -29,16 +29,20 @@ from ..core.layers import DEFAULT_CHANNEL_LAYER, SHORT_NAMES, channel_layers, ma
 from ..core.memory import InMemoryChannelLayer
 from ..host import InterfaceServer, StartupError
 from ..host.reactor import ReactorError, install_asyncio_reactor, shutdown_reactor, start_reactor
-from ..host.signals import StopSignals
-from ..host.status import StatusEndpoint, default_socket_dir, layer_status
-from ..plugins import ConfiguredInterface, discover, enabled_interfaces
+from ..interfaces.plugins import ConfiguredInterface, discover, enabled_interfaces
 from ..routing import Router, RoutingError
 from ..worker import Worker
-from ._common import EXIT_CONFIG, EXIT_FAILURE, fail
+from .signals import StopSignals
+from .status import StatusEndpoint, default_socket_dir, layer_status
 
-__all__ = ["Plan", "build_layer", "plan", "run_plan"]
+__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "Plan", "build_layer", "fail", "plan", "run_plan"]
 
 log = logging.getLogger("telephonist")
+
+#: Exit codes: a start-up failure (an interface cannot listen), and a configuration
+#: problem found before anything started.
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
 
 # The runtime's own process-specific channels carry every bound event (inboxes) and
 # every bind and heartbeat (control): they get more room than the default capacity.
@@ -58,6 +62,14 @@ class Plan:
     @property
     def uses_twisted(self) -> bool:
         return any(c.cls.uses_twisted for c in self.interfaces)
+
+
+def fail(problems: Sequence[str], code: int = EXIT_CONFIG) -> int:
+    """Print ``problems`` under one ``telephonist: error:`` line; return ``code``."""
+    print("telephonist: error:", file=sys.stderr)
+    for line in problems:
+        print(f"  {line}", file=sys.stderr)
+    return code
 
 
 def plan(config: TelephonistConfig, *, serve: bool, work: bool, only: Sequence[str] | None) -> Plan:

@@ -10,7 +10,7 @@ server that does not enable it keeps going. Only enabling a broken plugin is fat
 
 :func:`configure` validates one interface's options with its own ``config_model``. Two
 keys are the runtime's, not the plugin's, and are taken out first: ``on_startup`` and
-``on_shutdown`` (dotted callables, see :mod:`telephonist.host.hooks`).
+``on_shutdown`` (dotted callables, see :mod:`telephonist.lifespan`).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .config.errors import ConfigError, describe_validation_error
-from .interfaces.base import Interface, InterfaceConfig
+from ..config.errors import ConfigError, describe_validation_error
+from .base import Interface, InterfaceConfig
 
 __all__ = [
     "GROUP",
