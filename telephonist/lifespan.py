@@ -2,7 +2,7 @@
 its work: run the lifespan hooks named in the configuration, and stay in the status
 group so ``telephonist status`` reaches it over the layer.
 
-Both kinds of process need these, so they live below both (``telephonist.host`` and
+Both kinds of process need these, so they live below both (``telephonist.server`` and
 ``telephonist.worker`` import this module, never each other).
 
 A hook takes one argument, a :class:`Lifespan`, and may be sync or async. Sync hooks run

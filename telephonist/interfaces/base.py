@@ -9,7 +9,7 @@ gets exactly the powers below; built-in interfaces get nothing more.
 
 The *host* (one per interface-server process) owns the event loop, the layer and the
 receiving of all of the process's reply channels (the layer itself runs the one
-process-wide receive loop; see ``telephonist.host.replies``). An interface never calls
+process-wide receive loop; see ``telephonist.server.replies``). An interface never calls
 ``layer.receive``: it asks the host for a reply channel per connection (or per
 conversation) with a handler, and the host calls that handler, in order, with each
 message that arrives there. Events go out through ``host.send_event``; when it names the

@@ -27,10 +27,10 @@ from ..core.base import BaseChannelLayer
 from ..core.exceptions import InvalidChannelLayerError
 from ..core.layers import DEFAULT_CHANNEL_LAYER, SHORT_NAMES, channel_layers, make_channel_layer
 from ..core.memory import InMemoryChannelLayer
-from ..host import InterfaceServer, StartupError
-from ..host.reactor import ReactorError, install_asyncio_reactor, shutdown_reactor, start_reactor
 from ..interfaces.plugins import ConfiguredInterface, discover, enabled_interfaces
 from ..routing import Router, RoutingError
+from ..server import InterfaceServer, StartupError
+from ..server.reactor import ReactorError, install_asyncio_reactor, shutdown_reactor, start_reactor
 from ..worker import Worker
 from .signals import StopSignals
 from .status import StatusEndpoint, default_socket_dir, layer_status

@@ -18,10 +18,10 @@ from typing import Any
 from telephonist.config.model import AffinitySettings, HostSettings, WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.host import InterfaceServer
 from telephonist.interfaces.email import EmailConfig, EmailInterface
 from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from telephonist.routing import Include, Route, Router
+from telephonist.server import InterfaceServer
 from telephonist.worker import Worker
 
 __all__ = ["Stack", "recorder", "running_stack"]

@@ -26,11 +26,11 @@ from telephonist.config.model import AffinitySettings, HostSettings, WorkerSetti
 from telephonist.consumers import Message
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.host import InterfaceServer
-from telephonist.host.reactor import install_asyncio_reactor, start_reactor
 from telephonist.interfaces.http import HttpConfig, HttpInterface
 from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from telephonist.routing import Include, Route, Router, route
+from telephonist.server import InterfaceServer
+from telephonist.server.reactor import install_asyncio_reactor, start_reactor
 from telephonist.worker import Worker
 
 Msg = dict[str, Any]

@@ -20,10 +20,10 @@ from typing import Any
 from telephonist.config.model import AffinitySettings, HostSettings, WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.host import InterfaceServer
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, spec
 from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from telephonist.routing import Include, Route, Router, route
+from telephonist.server import InterfaceServer
 from telephonist.worker import Worker
 
 __all__ = ["AFFINITY", "IrcStack", "irc_plugin"]

@@ -17,9 +17,9 @@ from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.core.names import non_local_name
-from telephonist.host import InterfaceServer
 from telephonist.interfaces.base import ABORT, InterfaceHost
 from telephonist.routing import Router, route
+from telephonist.server import InterfaceServer
 from telephonist.worker import Worker, connection_released
 
 from .probe import PROBES, Recorder, configured

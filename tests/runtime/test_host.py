@@ -11,8 +11,8 @@ from telephonist.config import ConfigError, HostSettings
 from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.host import InterfaceServer, Lifespan, StartupError
 from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.server import InterfaceServer, Lifespan, StartupError
 
 from .probe import EVENTS, PROBES, Probe, Recorder, configured
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from telephonist.host import StartupError
+from telephonist.server import StartupError
 from telephonist.testing.slack import SlackStandIn, running_app
 from tests.servers import free_port
 

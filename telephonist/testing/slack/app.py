@@ -21,10 +21,10 @@ from typing import Any
 from ...config.model import AffinitySettings, HostSettings, WorkerSettings
 from ...core.base import BaseChannelLayer
 from ...core.memory import InMemoryChannelLayer
-from ...host import InterfaceServer
 from ...interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from ...interfaces.slack import SlackConfig, SlackInterface
 from ...routing import Include, Route, Router
+from ...server import InterfaceServer
 from ...worker import Worker
 from .driver import SlackStandIn
 
