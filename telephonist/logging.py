@@ -25,7 +25,7 @@ def _context(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class TextFormatter(logging.Formatter):
-    """``12:00:01.123 INFO  telephonist.host: message key=value``."""
+    """``12:00:01.123 INFO  telephonist.server: message key=value``."""
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))

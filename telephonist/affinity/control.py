@@ -1,25 +1,26 @@
-"""The wire protocol between interface-server hosts and workers: channel names and the
+"""The wire protocol between interface servers and workers: channel names and the
 control messages of connection affinity (docs/runtime.md, "Connection affinity").
 
 Theory of operation
 -------------------
-Every host and every worker process owns a process-specific prefix (``srv.<id>!``,
-``worker.<id>!``). A host receives control messages on ``srv.<id>!control``; a worker
+Every interface server and every worker owns a process-specific prefix (``srv.<id>!``,
+``worker.<id>!``). A server receives control messages on ``srv.<id>!control``; a worker
 receives everything addressed to it on ONE channel, ``worker.<id>!inbox``. One inbox
 rather than one channel per logical channel is deliberate: the layer keeps FIFO per
 channel, so a connection's events, and the ``release`` sent after its last event, reach
-the worker in the order the host sent them, with no reordering buffer and no gap timer
+the worker in the order the server sent them, with no reordering buffer and no gap timer
 that could stall a connection the way Channels 1's ``enforce_ordering`` did.
 
-host -> worker (in an event of a single-event connection, on its shared channel):
+server -> worker (in an event of a single-event connection, on its shared channel):
     ``telephonist.detached`` key, ``True``: bind nothing, heartbeat nothing for it (the
                             interface bounds the wait itself); stripped before dispatch
-host -> worker (on the inbox):
+server -> worker (on the inbox):
     ``telephonist.event``   {channel, message}: one event of a connection bound to it
     ``telephonist.release`` {connection}: the connection ended; drop its state
     ``telephonist.ack``     {host, release}: answer to a heartbeat ("I am alive"), with
-                            releases that could not be sent earlier
-worker -> host (on the host's control channel):
+                            releases that could not be sent earlier (``host``: the
+                            server's prefix; the wire keeps the key it always had)
+worker -> server (on the server's control channel):
     ``telephonist.bind``      {connection, worker, interval}: I took the first event
     ``telephonist.heartbeat`` {worker, interval}: I still serve your connections
     ``telephonist.gone``      {worker}: I am stopping; abort what I served
@@ -66,11 +67,11 @@ GONE = "telephonist.gone"
 STATUS_REQUEST = "telephonist.status.request"
 STATUS = "telephonist.status"
 
-#: Key the host adds to every event of a single-event connection (``send_event(...,
+#: Key the server adds to every event of a single-event connection (``send_event(...,
 #: last=True)`` as its first event): the worker that takes it must not bind it.
 DETACHED = "telephonist.detached"
 
-#: Every host's control channel and every worker's inbox is a member, so one
+#: Every server's control channel and every worker's inbox is a member, so one
 #: ``group_send`` reaches every process on the layer (``telephonist status``).
 STATUS_GROUP = "telephonist.status"
 
@@ -79,7 +80,7 @@ _INBOX = "inbox"
 
 
 def control_channel_of(reply_channel: str) -> str:
-    """The control channel of the host that owns ``reply_channel``."""
+    """The control channel of the interface server that owns ``reply_channel``."""
     return non_local_name(reply_channel) + _CONTROL
 
 
@@ -95,8 +96,8 @@ def release(connection: str) -> Content:
     return {"type": RELEASE, "connection": connection}
 
 
-def ack(host: str, released: list[str]) -> Content:
-    return {"type": ACK, "host": host, "release": released}
+def ack(server: str, released: list[str]) -> Content:
+    return {"type": ACK, "host": server, "release": released}
 
 
 def bind(connection: str, worker: str, interval: float) -> Content:

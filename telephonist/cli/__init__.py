@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 
 from .. import __version__
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Python hides DeprecationWarning outside __main__; an operator still typing a
+    # renamed setting ([host]) must see it, so Telephonist's own are shown.
+    warnings.filterwarnings("default", category=DeprecationWarning, module=r"telephonist\.")
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)

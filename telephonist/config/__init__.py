@@ -1,11 +1,14 @@
 """Configuration: one pydantic model, loaded from defaults, extra sources (Django),
 ``telephonist.toml``, ``TELEPHONIST_*`` environment variables and ``--set`` overrides."""
 
+from typing import Any
+
+from . import model as _model
 from .errors import ConfigError, describe_validation_error
 from .model import (
     AffinitySettings,
-    HostSettings,
     LayerSettings,
+    ServerSettings,
     StatusSettings,
     TelephonistConfig,
     WorkerSettings,
@@ -17,8 +20,8 @@ __all__ = [
     "AffinitySettings",
     "ConfigError",
     "ConfigSource",
-    "HostSettings",
     "LayerSettings",
+    "ServerSettings",
     "StatusSettings",
     "TelephonistConfig",
     "WorkerSettings",
@@ -27,3 +30,8 @@ __all__ = [
     "load_config",
     "parse_value",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Deprecated names (``HostSettings``) warn from the model module.
+    return getattr(_model, name)

@@ -10,17 +10,20 @@ options are validated by that interface's own ``config_model`` once the plugin i
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "AffinitySettings",
-    "HostSettings",
     "LayerSettings",
+    "ServerSettings",
     "StatusSettings",
     "TelephonistConfig",
     "WorkerSettings",
+    "rename_deprecated",
 ]
 
 
@@ -40,8 +43,8 @@ class LayerSettings(_Section):
         return {"BACKEND": self.BACKEND, "CONFIG": dict(self.CONFIG)}
 
 
-class HostSettings(_Section):
-    """The interface-server process (``serve`` and the host half of ``run``)."""
+class ServerSettings(_Section):
+    """The interface server (``serve``, and the interface half of ``run``)."""
 
     drain_timeout: float = Field(
         default=10.0, gt=0, description="seconds interfaces may finish work in flight on stop"
@@ -80,10 +83,14 @@ class AffinitySettings(_Section):
     """Connection affinity (docs/runtime.md, "Connection affinity")."""
 
     heartbeat_interval: float = Field(
-        default=2.0, gt=0, description="seconds between a worker's heartbeats to a host it serves"
+        default=2.0,
+        gt=0,
+        description="seconds between a worker's heartbeats to each interface server it serves",
     )
     heartbeat_misses: int = Field(
-        default=3, ge=1, description="missed heartbeats after which a host aborts the connections"
+        default=3,
+        ge=1,
+        description="missed heartbeats after which an interface server aborts the connections",
     )
     bind_timeout: float = Field(
         default=10.0, gt=0, description="seconds a new connection may wait for a worker to bind it"
@@ -105,6 +112,34 @@ class StatusSettings(_Section):
     )
 
 
+#: Table names that were renamed: the old name still works, with a DeprecationWarning.
+_RENAMED = {"host": "server"}
+
+
+def rename_deprecated(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """``tree`` with renamed tables under their new names (``[host]`` -> ``[server]``).
+
+    If both names are given the new one wins key by key. Applied to each source on its
+    own by ``load_config``, so a renamed table keeps its source's precedence."""
+    out = dict(tree)
+    for old, new in _RENAMED.items():
+        if old not in out:
+            continue
+        warnings.warn(
+            f"the [{old}] settings table is now [{new}] ({old}.drain_timeout -> "
+            f"{new}.drain_timeout, TELEPHONIST_{old.upper()}__* -> TELEPHONIST_{new.upper()}__*)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        value, current = out.pop(old), out.get(new)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            value = {**value, **current}
+        elif current is not None:
+            value = current
+        out[new] = value
+    return out
+
+
 class TelephonistConfig(_Section):
     routing: str | None = Field(
         default=None, description="dotted path of the routing list, e.g. 'myapp.routing.routes'"
@@ -113,7 +148,7 @@ class TelephonistConfig(_Section):
     interfaces: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="interface name -> its options"
     )
-    host: HostSettings = Field(default_factory=HostSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     affinity: AffinitySettings = Field(default_factory=AffinitySettings)
     status: StatusSettings = Field(default_factory=StatusSettings)
@@ -121,3 +156,22 @@ class TelephonistConfig(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="minimum level logged"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_tables(cls, data: Any) -> Any:
+        # For configurations built in code; load_config renames per source first.
+        return rename_deprecated(data) if isinstance(data, Mapping) else data
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HostSettings":
+        # The message has telephonist.core.deprecation's form; this package imports
+        # nothing of Telephonist (the core reads the configuration), so not the helper.
+        warnings.warn(
+            "telephonist.config.HostSettings is deprecated: use telephonist.config.ServerSettings",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return ServerSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

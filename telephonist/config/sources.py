@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import ConfigError, describe_validation_error
-from .model import LayerSettings, TelephonistConfig
+from .model import LayerSettings, TelephonistConfig, rename_deprecated
 
 __all__ = [
     "ENV_PREFIX",
@@ -106,7 +106,9 @@ def merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _overlay(tree: dict[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
-    """``source`` over ``tree``: ``merge``, except for a change of layer backend."""
+    """``source`` over ``tree``: ``merge``, except for a change of layer backend.
+    Renamed tables (``[host]``) are renamed per source, so they keep its precedence."""
+    source = rename_deprecated(source)
     layer, current = source.get("layer"), tree.get("layer")
     if isinstance(layer, Mapping) and "BACKEND" in layer and isinstance(current, dict):
         before = current.get("BACKEND", _DEFAULT_BACKEND)

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A Django project configures Telephonist in ``settings.TELEPHONIST``: the same keys as
-``telephonist.toml`` (``routing``, ``layer``, ``interfaces``, ``host``, ``worker``,
+``telephonist.toml`` (``routing``, ``layer``, ``interfaces``, ``server``, ``worker``,
 ``affinity``, ``status``, ``log_format``, ``log_level``), as a dict. It is plugged into
 :func:`telephonist.config.load_config` as a *source*, the seam that module keeps for
 Django: the lowest layer above the defaults, so a ``telephonist.toml``, ``TELEPHONIST_*``
@@ -52,7 +52,8 @@ CHANNELS_1_BACKENDS = {
 
 DEFAULT_INTERFACES: Mapping[str, Mapping[str, Any]] = {"http": {}}
 
-_SECTIONS = {"routing", "layer", "interfaces", "host", "worker", "affinity", "status"}
+# "host": the deprecated name of "server" (renamed by the configuration loader).
+_SECTIONS = {"routing", "layer", "interfaces", "server", "host", "worker", "affinity", "status"}
 
 
 def setting_path(dotted: str) -> str:

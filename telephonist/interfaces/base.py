@@ -1,4 +1,5 @@
-"""The interface contract: what a protocol plugin implements and what the host gives it.
+"""The interface contract: what a protocol plugin implements and what the interface
+server gives it.
 
 Theory of operation
 -------------------
@@ -7,15 +8,16 @@ messages arriving on its *reply channels* back into protocol actions. It is foun
 the ``telephonist.interfaces`` entry-point group (``name = "package.module:Class"``) and
 gets exactly the powers below; built-in interfaces get nothing more.
 
-The *host* (one per interface-server process) owns the event loop, the layer and the
-receiving of all of the process's reply channels (the layer itself runs the one
-process-wide receive loop; see ``telephonist.server.replies``). An interface never calls
-``layer.receive``: it asks the host for a reply channel per connection (or per
-conversation) with a handler, and the host calls that handler, in order, with each
-message that arrives there. Events go out through ``host.send_event``; when it names the
-connection, the host stamps ``reply_channel`` and a per-connection ``order`` and keeps
-*connection affinity*: every event of that connection is consumed, in order, by the one
-worker that took its first event. If that worker goes away, the host calls the handler
+The *interface server* (one per process facing clients; an interface reaches it as
+``self.host``) owns the event loop, the layer and the receiving of all of the process's
+reply channels (the layer itself runs the one process-wide receive loop; see
+``telephonist.server.replies``). An interface never calls ``layer.receive``: it asks the
+server for a reply channel per connection (or per conversation) with a handler, and the
+server calls that handler, in order, with each message that arrives there. Events go out
+through ``host.send_event``; when it names the connection, the server stamps
+``reply_channel`` and a per-connection ``order`` and keeps *connection affinity*: every
+event of that connection is consumed, in order, by the one worker that took its first
+event. If that worker goes away, the server calls the handler
 with ``{"type": "telephonist.connection.abort", "reason": ...}`` within a bounded time,
 and the interface ends the connection the protocol's way.
 
@@ -23,7 +25,7 @@ and the interface ends the connection the protocol's way.
 that fits the first chunk): binding a worker to them, and releasing it, would be two
 control messages on the layer for each event that does the work. An interface that knows
 an event is a connection's last says so, ``send_event(..., last=True)``; when that is
-also the connection's first event, the host sends it to ``channel`` with ``reply_channel``
+also the connection's first event, the server sends it to ``channel`` with ``reply_channel``
 and ``order`` 0 and marks it so that the worker taking it binds nothing: no bind, no
 heartbeats, no release. The price: no ``telephonist.connection.abort`` if that worker
 dies, so the interface must bound its wait for replies itself (HTTP: ``response_timeout``,
@@ -37,7 +39,7 @@ Overload is answered at the edge: ``send_event`` raises ``ChannelFull`` (already
 and the interface gives its protocol's own answer (HTTP 503, WebSocket 1013, SMTP 451,
 Slack non-2xx, IRC: stop reading for a while).
 
-Two rules keep affinity exact (added with the host, docs/writing-an-interface.md): call
+Two rules keep affinity exact (docs/writing-an-interface.md): call
 ``send_event`` for one connection one at a time (await each; the order of the calls is
 the order of consumption), and send a connection's last event before
 ``close_reply_channel`` (the release that lets its worker drop the connection's state
@@ -65,7 +67,7 @@ __all__ = [
 ]
 
 ABORT = "telephonist.connection.abort"
-"""Message type the host hands a reply handler when the connection's worker is gone."""
+"""Message type the server hands a reply handler when the connection's worker is gone."""
 
 ReplyHandler = Callable[[Content], Awaitable[None]]
 
@@ -80,7 +82,7 @@ class InterfaceConfig(BaseModel):
 
 
 class InterfaceHost(Protocol):
-    """What the interface-server host offers an interface."""
+    """What the interface server offers an interface (``Interface.host``)."""
 
     @property
     def layer(self) -> BaseChannelLayer: ...
@@ -101,7 +103,7 @@ class InterfaceHost(Protocol):
     ) -> None:
         """Send a protocol event to the workers routing ``channel``.
 
-        With ``connection`` (the connection's reply channel) the host adds
+        With ``connection`` (the connection's reply channel) the server adds
         ``reply_channel`` and ``order`` and keeps affinity. ``last=True`` on the
         connection's first event makes it a single-event connection: no affinity, and no
         abort if its worker dies (see the module docstring). Raises ``ChannelFull`` and
@@ -117,7 +119,7 @@ class Interface(abc.ABC):
     """Base class of interface plugins.
 
     Subclasses set ``name`` and ``config_model`` and implement ``start`` and ``stop``.
-    ``uses_twisted = True`` asks the host to install Twisted's asyncio reactor on the
+    ``uses_twisted = True`` asks the server to install Twisted's asyncio reactor on the
     shared loop before ``start``.
     """
 

@@ -1,4 +1,4 @@
-"""Running a process: the host, the worker, or both (all-in-one) on one event loop.
+"""Running a process: the interface server, the worker, or both (all-in-one) on one loop.
 
 Everything that can be wrong with the configuration (plugins, interface options, hooks,
 routing) is checked before anything listens, so a bad setting fails fast with exit
@@ -175,8 +175,8 @@ async def _main(
         if router is not None
         else None
     )
-    host = (
-        InterfaceServer(layer, process.interfaces, config.host, config.affinity)
+    server = (
+        InterfaceServer(layer, process.interfaces, config.server, config.affinity)
         if process.interfaces
         else None
     )
@@ -185,13 +185,13 @@ async def _main(
     status_dir = (
         Path(config.status.socket_dir) if config.status.socket_dir else default_socket_dir()
     )
-    endpoint = StatusEndpoint(status_dir, lambda: _snapshot(layer, host, worker))
+    endpoint = StatusEndpoint(status_dir, lambda: _snapshot(layer, server, worker))
     async with StopSignals() as signals:
         try:
             if worker is not None:
                 await worker.start()
-            if host is not None:
-                await host.start()
+            if server is not None:
+                await server.start()
         except (StartupError, ConfigError, ValueError, OSError) as exc:
             if worker is not None:
                 await worker.stop(drain_timeout=0)
@@ -202,14 +202,14 @@ async def _main(
             await endpoint.start()
         except OSError as exc:  # e.g. a socket path too long: status is not worth dying for
             log.warning("status socket %s unavailable: %s", endpoint.path, exc)
-        _announce(out, host, worker)
+        _announce(out, server, worker)
         # What exists now (modules, routing, configuration, Django's URLconf and
         # middleware...) lives as long as the process. Out of the cyclic collector's
         # view, collections only walk what requests allocate: with a sync Django view
         # the collector's share of the instructions per request fell from 12% to 3%.
         gc.freeze()
         await signals.requested.wait()
-        stopping = asyncio.ensure_future(_stop(host, worker))
+        stopping = asyncio.ensure_future(_stop(server, worker))
         forced = asyncio.ensure_future(signals.forced.wait())
         await asyncio.wait({stopping, forced}, return_when=asyncio.FIRST_COMPLETED)
         if not stopping.done():
@@ -222,17 +222,17 @@ async def _main(
     return 0
 
 
-async def _stop(host: InterfaceServer | None, worker: Worker | None) -> None:
-    if host is not None:
-        await host.stop()
+async def _stop(server: InterfaceServer | None, worker: Worker | None) -> None:
+    if server is not None:
+        await server.stop()
     if worker is not None:
         await worker.stop()
 
 
-def _announce(out: TextIO, host: InterfaceServer | None, worker: Worker | None) -> None:
+def _announce(out: TextIO, server: InterfaceServer | None, worker: Worker | None) -> None:
     """Where everything listens, on stdout: for the operator, and for scripts to wait on."""
-    if host is not None:
-        for name, interface in host.interfaces.items():
+    if server is not None:
+        for name, interface in server.interfaces.items():
             where = ", ".join(interface.endpoints()) or "(no endpoint)"
             print(f"interface {name}: {where}", file=out)
     if worker is not None:
@@ -241,7 +241,7 @@ def _announce(out: TextIO, host: InterfaceServer | None, worker: Worker | None) 
 
 
 def _snapshot(
-    layer: BaseChannelLayer, host: InterfaceServer | None, worker: Worker | None
+    layer: BaseChannelLayer, server: InterfaceServer | None, worker: Worker | None
 ) -> dict[str, Any]:
-    parts = [p.status() for p in (host, worker) if p is not None]
+    parts = [p.status() for p in (server, worker) if p is not None]
     return {"parts": parts, "layer": layer_status(layer)}

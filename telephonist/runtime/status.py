@@ -1,8 +1,9 @@
 """How running processes publish their status, and how ``telephonist status`` reads it.
 
-Two transports, one payload (a list of *parts*: each host and worker snapshot):
+Two transports, one payload (a list of *parts*: each interface server's and worker's
+snapshot):
 
-* over the layer, for split deployments across machines: every host control channel
+* over the layer, for split deployments across machines: every server's control channel
   and worker inbox is in the group ``telephonist.status``; the command makes a reply
   channel, sends one request to the group and collects answers for a bounded time;
 * a per-process Unix socket in a per-user directory, for everything on this machine,

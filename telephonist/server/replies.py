@@ -1,4 +1,4 @@
-"""Reply channels: the host's receive side.
+"""Reply channels: the interface server's receive side.
 
 Theory of operation
 -------------------
@@ -7,14 +7,14 @@ and calls its handler with each message, one at a time, in arrival order. Runner
 independent, so a slow handler delays only its own channel; its messages wait on the
 layer, where the channel's capacity bounds them and the sending consumer gets
 ``ChannelFull``. That is the backpressure the design asks for, with nothing unbounded
-in between. Why a runner per channel rather than one host loop that demultiplexes:
+in between. Why a runner per channel rather than one server loop that demultiplexes:
 the layer already is that loop. The Redis layer runs one blocking receive per process
 for all of its ``!`` channels and hands each waiting receive its own messages; the
 in-memory layer wakes exactly the waiting receiver. An idle runner is a parked future,
 so 10,000 idle connections cost memory, not CPU, and a second demultiplexer on top
 would add a hop and an unbounded buffer.
 
-The host sometimes has to speak to a handler itself: ``ABORT`` when a connection's
+The server sometimes has to speak to a handler itself: ``ABORT`` when a connection's
 worker is gone. :meth:`ReplyChannels.abort` hands it to the runner, which delivers it
 after the handler call in progress (never concurrently with it), interrupting an idle
 wait on the layer if need be. After an abort the channel's other messages do not matter.
@@ -33,7 +33,7 @@ from ..interfaces.base import ABORT, ReplyHandler
 
 __all__ = ["ReplyChannels"]
 
-log = logging.getLogger("telephonist.host")
+log = logging.getLogger("telephonist.server")
 
 _BATCH = 16  # messages taken per layer round trip: amortises Redis, bounds our buffer
 
@@ -55,7 +55,7 @@ def _interrupted(runner: _Runner) -> bool:
 
 
 class ReplyChannels:
-    """Owns every reply channel of one host process."""
+    """Owns every reply channel of one interface server."""
 
     def __init__(self, layer: BaseChannelLayer, counters: Counter[str]) -> None:
         self._layer = layer

@@ -1,9 +1,9 @@
-"""``InterfaceServer``: the host side of the interface contract.
+"""``InterfaceServer``: the server side of the interface contract.
 
 One per interface-server process. It owns the process's prefix (``srv.<id>!``), its
 reply channels (:mod:`.replies`), the connection table (:mod:`.affinity`) and the
 control channel on which workers bind connections and send heartbeats. Each interface
-gets its own :class:`_InterfaceView` of the host, so counters and live connections are
+gets its own :class:`_InterfaceView` of the server, so counters and live connections are
 attributed to the interface that caused them and no interface can reach another's.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..affinity import control
-from ..config.model import AffinitySettings, HostSettings
+from ..config.model import AffinitySettings, ServerSettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull
@@ -34,7 +34,7 @@ from .replies import ReplyChannels
 
 __all__ = ["InterfaceServer", "StartupError"]
 
-log = logging.getLogger("telephonist.host")
+log = logging.getLogger("telephonist.server")
 
 _GOODBYE_GRACE = 5.0  # beyond the drain: time an interface's stop() has for goodbyes
 
@@ -44,7 +44,7 @@ class StartupError(RuntimeError):
 
 
 class _InterfaceView:
-    """What one interface sees of the host (``telephonist.interfaces.base.InterfaceHost``)."""
+    """What one interface sees of the server (``Interface.host``, typed ``InterfaceHost``)."""
 
     def __init__(self, server: InterfaceServer, name: str) -> None:
         self._server = server
@@ -79,11 +79,11 @@ class InterfaceServer:
         self,
         layer: BaseChannelLayer,
         interfaces: Sequence[ConfiguredInterface],
-        host: HostSettings | None = None,
+        settings: ServerSettings | None = None,
         affinity: AffinitySettings | None = None,
     ) -> None:
         self.layer = layer
-        self.settings = host or HostSettings()
+        self.settings = settings or ServerSettings()
         self._affinity_settings = affinity or AffinitySettings()
         self._configured = list(interfaces)
         self.counters: Counter[str] = Counter()
@@ -94,9 +94,9 @@ class InterfaceServer:
         self.affinity: Affinity | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started_at = 0.0
-        self._host_hooks = (
-            load_hooks(self.settings.on_startup, "host.on_startup"),
-            load_hooks(self.settings.on_shutdown, "host.on_shutdown"),
+        self._server_hooks = (
+            load_hooks(self.settings.on_startup, "server.on_startup"),
+            load_hooks(self.settings.on_shutdown, "server.on_shutdown"),
         )
         self._iface_hooks = {
             c.name: (
@@ -110,7 +110,7 @@ class InterfaceServer:
 
     def open_reply_channel(self, handler: ReplyHandler, label: str = "", *, owner: str) -> str:
         if self.affinity is None:
-            raise RuntimeError("the host is not started")
+            raise RuntimeError("the interface server is not started")
         local = f"{label}.{secrets.token_hex(8)}" if label else secrets.token_hex(8)
         name = require_valid_channel_name(self.prefix + local)
         self.replies.open(name, handler, owner)
@@ -143,7 +143,7 @@ class InterfaceServer:
 
     async def start(self) -> None:
         self._started_at = time.time()
-        # The layer names one process; a random label keeps two hosts of one process
+        # The layer names one process; a random label keeps two servers of one process
         # (tests, embedding) apart. The label goes before the layer's process token,
         # which some layers read from just before the "!".
         label = secrets.token_hex(3)
@@ -175,12 +175,13 @@ class InterfaceServer:
             where = ", ".join(interface.endpoints()) or "(no endpoint)"
             log.info("interface %s serving on %s", configured.name, where)
         try:
-            await run_hooks(self._host_hooks[0], self._lifespan("startup"))
+            await run_hooks(self._server_hooks[0], self._lifespan("startup"))
         except Exception as exc:
             await self.stop(drain_timeout=0)
-            raise StartupError(f"host start-up hook failed: {exc}") from exc
+            raise StartupError(f"server start-up hook failed: {exc}") from exc
 
     def _lifespan(self, phase: str, interface: str | None = None) -> Lifespan:
+        # "host": the value hooks compare with, kept from before the name.
         return Lifespan(phase, "host", self.layer, interface)  # type: ignore[arg-type]
 
     async def stop(self, drain_timeout: float | None = None) -> None:
@@ -191,7 +192,7 @@ class InterfaceServer:
         for name in interfaces:
             await run_hooks(self._iface_hooks[name][1], self._lifespan("shutdown", name))
         if interfaces:
-            await run_hooks(self._host_hooks[1], self._lifespan("shutdown"))
+            await run_hooks(self._server_hooks[1], self._lifespan("shutdown"))
         if self.affinity is not None:
             await self.affinity.wait_background(within=2.0)
         with contextlib.suppress(NotImplementedError, TypeError):

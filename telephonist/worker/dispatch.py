@@ -40,9 +40,8 @@ from ..consumers.exceptions import ConsumeLater, DenyConnection
 from ..consumers.message import AsyncMessage, Message
 from ..consumers.signals import Signal, consumer_finished, consumer_started
 from ..core.base import BaseChannelLayer
-from ..core.deprecation import deprecated_names
 from ..core.stats import LayerStats
-from ..routing import Match, Router, policies
+from ..routing import Match, Router
 from ..routing.policies import policy_for
 
 __all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue"]
@@ -240,16 +239,3 @@ class Dispatcher:
             )
             return Outcome.DROPPED
         return Outcome.CONSUME_LATER
-
-
-# ``register_protocol_policy`` has one home, ``telephonist.routing``; this re-export stays
-# until 0.2 for code that imported it from here.
-__getattr__ = deprecated_names(
-    __name__,
-    {
-        "register_protocol_policy": (
-            "telephonist.routing.register_protocol_policy",
-            lambda: policies.register_protocol_policy,
-        )
-    },
-)

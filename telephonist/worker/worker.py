@@ -3,11 +3,12 @@
 Theory of operation
 -------------------
 One receive loop ("pump") per shared channel and one on the worker's inbox
-(``worker.<id>!inbox``: bound connections' events and host control messages). Messages
-taken from the layer and not yet finished are counted against ``concurrency``; when
-that budget is spent the pumps stop receiving, messages wait on the layer, and the
-layer's capacity pushes back on the interfaces. No queue in the worker grows without
-bound. Separately, a semaphore caps consumers running at once at ``concurrency``.
+(``worker.<id>!inbox``: bound connections' events and the interface servers' control
+messages). Messages taken from the layer and not yet finished are counted against
+``concurrency``; when that budget is spent the pumps stop receiving, messages wait on
+the layer, and the layer's capacity pushes back on the interfaces. No queue in the
+worker grows without bound. Separately, a semaphore caps consumers running at once at
+``concurrency``.
 
 Connection events are run one at a time per connection (:mod:`.connections`); other
 messages run as soon as they have a slot. The Dispatcher runs async consumers on the

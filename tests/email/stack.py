@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from telephonist.config.model import AffinitySettings, HostSettings, WorkerSettings
+from telephonist.config.model import AffinitySettings, ServerSettings, WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.interfaces.email import EmailConfig, EmailInterface
@@ -97,7 +97,7 @@ async def running_stack(
     plugin = InterfacePlugin("email", "telephonist.interfaces.email:EmailInterface",
                              "telephonist", cls=EmailInterface)  # fmt: skip
     configured = ConfiguredInterface(plugin, EmailInterface, EmailConfig(**config))
-    host = InterfaceServer(layer, [configured], HostSettings(drain_timeout=5.0), AFFINITY)
+    host = InterfaceServer(layer, [configured], ServerSettings(drain_timeout=5.0), AFFINITY)
     stack = Stack(layer, host, None)
     ref = [stack]
     if routing is not None:

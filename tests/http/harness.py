@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
-from telephonist.config.model import AffinitySettings, HostSettings, WorkerSettings
+from telephonist.config.model import AffinitySettings, ServerSettings, WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
@@ -175,7 +175,7 @@ async def serve(
     settings.setdefault("endpoints", ["tcp:port=0:interface=127.0.0.1"])
     layer = InMemoryChannelLayer(capacity=capacity)
     host = InterfaceServer(
-        layer, [http_plugin(HttpConfig(**settings))], HostSettings(drain_timeout=5.0), AFFINITY
+        layer, [http_plugin(HttpConfig(**settings))], ServerSettings(drain_timeout=5.0), AFFINITY
     )
     runner = AppRunner(app or _not_found)
     worker: Worker | None = None

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from telephonist.config.model import AffinitySettings, HostSettings, WorkerSettings
+from telephonist.config.model import AffinitySettings, ServerSettings, WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, spec
@@ -97,7 +97,7 @@ class IrcStack:
     ) -> IrcStack:
         layer = layer or InMemoryChannelLayer()
         server = InterfaceServer(
-            layer, [irc_plugin(config), *extra], HostSettings(drain_timeout=5.0), AFFINITY
+            layer, [irc_plugin(config), *extra], ServerSettings(drain_timeout=5.0), AFFINITY
         )
         stack = cls(layer, server)
         await stack.start_worker(routing)

@@ -114,7 +114,7 @@ def test_sigterm_drains_work_in_flight_then_says_goodbye(
 def test_the_drain_is_bounded(
     project: Project, spawn: Spawn, clients: Callable[[int], ChatClient]
 ) -> None:
-    proc = spawn("run", "-s", "host.drain_timeout=0.2").ready()
+    proc = spawn("run", "-s", "server.drain_timeout=0.2").ready()
     client = clients(proc.endpoint())
     client.line()
     client.send("slow but too slow")
@@ -128,7 +128,7 @@ def test_the_drain_is_bounded(
 def test_a_sync_consumer_that_never_returns_does_not_hold_the_process(
     spawn: Spawn, clients: Callable[[int], ChatClient]
 ) -> None:
-    proc = spawn("run", "-s", "host.drain_timeout=0.2", "-s", "worker.drain_timeout=0.2").ready()
+    proc = spawn("run", "-s", "server.drain_timeout=0.2", "-s", "worker.drain_timeout=0.2").ready()
     client = clients(proc.endpoint())
     client.line()
     client.send("stuck")

@@ -25,7 +25,7 @@ def test_defaults_need_no_file() -> None:
     config = load_config(environ={})
     assert config.layer.BACKEND == "memory"
     assert config.worker.concurrency == 64
-    assert config.host.drain_timeout == 10.0
+    assert config.server.drain_timeout == 10.0
     assert config.affinity.heartbeat_misses == 3
     assert config.log_format == "text"
 
@@ -153,9 +153,9 @@ def test_values_are_json_when_they_parse(text: str, value: object) -> None:
 def test_errors_name_every_offending_key_and_value(tmp_path: Path) -> None:
     path = _toml(tmp_path, '[worker]\nconcurrency = "many"\nthreds = 4\n')
     with pytest.raises(ConfigError) as info:
-        load_config(path, environ={"TELEPHONIST_HOST__DRAIN_TIMEOUT": "-1"})
+        load_config(path, environ={"TELEPHONIST_SERVER__DRAIN_TIMEOUT": "-1"})
     assert info.value.problems == [
-        "host.drain_timeout: Input should be greater than 0 (got -1)",
+        "server.drain_timeout: Input should be greater than 0 (got -1)",
         "worker.concurrency: Input should be a valid integer (got 'many')",
         "worker.threds: Extra inputs are not permitted (got 4)",
     ]

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from telephonist.config import ConfigError, HostSettings
+from telephonist.config import ConfigError, ServerSettings
 from telephonist.core.codec import Content
 from telephonist.core.exceptions import ChannelFull
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
-from telephonist.server import InterfaceServer, Lifespan, StartupError
+from telephonist.lifespan import Lifespan
+from telephonist.server import InterfaceServer, StartupError
 
 from .probe import EVENTS, PROBES, Probe, Recorder, configured
 
@@ -116,7 +117,7 @@ async def test_lifespan_hooks_run_in_order_and_stop_gets_the_drain() -> None:
     server = InterfaceServer(
         InMemoryChannelLayer(),
         [configured(on_startup=[f"{here}.record"], on_shutdown=[f"{here}:record"])],
-        HostSettings(
+        ServerSettings(
             drain_timeout=2.5,
             on_startup=[f"{here}.record_async"],
             on_shutdown=[f"{here}.record_async"],
@@ -149,5 +150,5 @@ async def test_an_interface_that_fails_to_start_stops_the_ones_already_started()
 
 
 def test_a_hook_that_cannot_be_imported_fails_at_construction() -> None:
-    with pytest.raises(ConfigError, match=r"host\.on_startup: cannot import 'no_such_mod'"):
-        InterfaceServer(InMemoryChannelLayer(), [], HostSettings(on_startup=["no_such_mod.f"]))
+    with pytest.raises(ConfigError, match=r"server\.on_startup: cannot import 'no_such_mod'"):
+        InterfaceServer(InMemoryChannelLayer(), [], ServerSettings(on_startup=["no_such_mod.f"]))

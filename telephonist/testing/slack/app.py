@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...config.model import AffinitySettings, HostSettings, WorkerSettings
+from ...config.model import AffinitySettings, ServerSettings, WorkerSettings
 from ...core.base import BaseChannelLayer
 from ...core.memory import InMemoryChannelLayer
 from ...interfaces.plugins import ConfiguredInterface, InterfacePlugin
@@ -94,7 +94,7 @@ async def running_app(
     else:
         config = SlackConfig(**{**slack, **settings})
     host = InterfaceServer(layer, [ConfiguredInterface(plugin, SlackInterface, config)],
-                           HostSettings(drain_timeout=5.0), _AFFINITY)  # fmt: skip
+                           ServerSettings(drain_timeout=5.0), _AFFINITY)  # fmt: skip
     app = SlackApp(layer, host)
     if routing is not None:
         await app.start_worker(routing)
