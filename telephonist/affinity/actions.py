@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from typing import NamedTuple
 
-from ..core.codec import Message
+from ..core.codec import Content
 
 __all__ = [
     "Abort",
@@ -64,7 +64,7 @@ class Ack(NamedTuple):
     """Answer a heartbeat; if the inbox refuses it, ``ack_refused``."""
 
     worker: str
-    message: Message
+    message: Content
     released: list[str]
 
 
@@ -85,7 +85,7 @@ class Run(NamedTuple):
     it is empty, then calls :meth:`.worker.WorkerTable.done`."""
 
     connection: str
-    queue: deque[tuple[str, Message]]
+    queue: deque[tuple[str, Content]]
 
 
 class Heartbeat(NamedTuple):

@@ -82,7 +82,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.model import AffinitySettings
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.exceptions import ChannelFull
 from . import control
 from .actions import Abort, Ack, Flush, Forget, Release
@@ -93,7 +93,7 @@ __all__ = ["INF", "Clock", "Send", "ServerState", "ServerTable"]
 INF = float("inf")
 
 #: A message to send: ``(channel, message)``.
-Send = tuple[str, Message]
+Send = tuple[str, Content]
 #: Returns ``now`` (the driver's loop time; a fake clock in tests).
 Clock = Callable[[], float]
 
@@ -190,7 +190,7 @@ class ServerTable:
         self._conns[connection] = _Conn(connection)
 
     def event(
-        self, connection: str, channel: str, message: Message, last: bool, clock: Clock
+        self, connection: str, channel: str, message: Content, last: bool, clock: Clock
     ) -> Send | None:
         """The interface sends ``message`` for ``connection``: what to send, if anything.
         Raises ``ChannelFull`` when the buffer before the bind is full. If the send then

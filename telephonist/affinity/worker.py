@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config.model import AffinitySettings
-from ..core.codec import Message
+from ..core.codec import Content
 from ..core.names import non_local_name
 from .actions import Bind, Discarded, Gone, Heartbeat, Released, Run, ServerLost
 from .actions import WorkerAction as Action
@@ -71,7 +71,7 @@ CLOSED = "closed"
 SERVER_LOST = "host lost"  # the signal's reason and counter name: kept as they were
 STOPPING = "worker stopping"
 
-Event = tuple[str, Message]  # (channel, message)
+Event = tuple[str, Content]  # (channel, message)
 Queue = deque[Event]  # one connection's: the table appends, its runner pops from the left
 
 
@@ -123,7 +123,7 @@ class WorkerTable:
 
     # -- events ----------------------------------------------------------------------
 
-    def take(self, connection: str, channel: str, message: Message, now: float) -> list[Action]:
+    def take(self, connection: str, channel: str, message: Content, now: float) -> list[Action]:
         """``message`` is the first event of ``connection``: take the connection."""
         prefix = non_local_name(connection)
         server = self._servers.get(prefix)
@@ -137,7 +137,7 @@ class WorkerTable:
         conn.queue.append((channel, message))
         return [Bind(connection), Run(connection, conn.queue)]
 
-    def event(self, connection: str, channel: str, message: Message) -> Queue | None:
+    def event(self, connection: str, channel: str, message: Content) -> Queue | None:
         """Queue an event behind the connection's earlier ones; returns the queue when
         a runner must start for it (the runner pops from its left)."""
         conn = self._conns.get(connection)
@@ -152,7 +152,7 @@ class WorkerTable:
         self._counters["unbound_events"] += 1
         return self._unbound(connection, channel, message)
 
-    def detached(self, connection: str, channel: str, message: Message) -> Queue | None:
+    def detached(self, connection: str, channel: str, message: Content) -> Queue | None:
         """An event of a single-event connection: run like a bound one (after any
         earlier event of that connection here), but nothing is bound and no release
         will come."""
@@ -219,7 +219,7 @@ class WorkerTable:
 
     # -- internals -------------------------------------------------------------------
 
-    def _unbound(self, connection: str, channel: str, message: Message) -> Queue:
+    def _unbound(self, connection: str, channel: str, message: Content) -> Queue:
         conn = self._conns[connection] = _Conn(connection, None, CLOSING)
         conn.queue.append((channel, message))
         return conn.queue
