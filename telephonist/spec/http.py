@@ -4,8 +4,8 @@ ASGI 3 ``www`` names and keys (``http.request``, ``http.disconnect``,
 ``http.response.start``, ``http.response.body``), with two differences a channel layer
 needs: the first ``http.request`` of a request carries the connection scope's keys
 (there is no separate scope object on a layer), and every event reaches the consumer
-with ``reply_channel`` (str) and ``order`` (int) besides the keys below: the host adds
-them when the interface sends the event (``interfaces.base.InterfaceHost.send_event``),
+with ``reply_channel`` (str) and ``order`` (int) besides the keys below: the interface
+server adds them when the interface sends the event (``InterfaceHost.send_event``),
 so the event types here are what the interface builds. ``docs/http.md`` is the prose
 version; ``tests/http/test_spec.py`` checks that the two list the same keys. Every
 event's ``type`` is its channel name.

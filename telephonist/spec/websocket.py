@@ -5,8 +5,8 @@ ASGI 3 ``www`` names and keys (``websocket.connect``/``receive``/``disconnect`` 
 connect event carries the connection scope's keys, every event carries ``path`` (so
 route filters on the path match a connection's frames, as in Channels 1.x), text frames
 carry the common chat keys ``user`` and ``room``, and every event reaches the consumer
-with ``reply_channel`` (str) and ``order`` (int) besides the keys below (the host adds
-them when the interface sends it). ``docs/websocket.md`` is the prose version;
+with ``reply_channel`` (str) and ``order`` (int) besides the keys below (the interface
+server adds them when the interface sends it). ``docs/websocket.md`` is the prose version;
 ``tests/http/test_spec.py`` checks that the two list the same keys. Every event's
 ``type`` is its channel name.
 

@@ -93,7 +93,7 @@ class SlackInterface(Interface):
         try:
             await self._start()
         except BaseException:
-            # The host stops only interfaces that started: release what this one opened.
+            # The server stops only interfaces that started: release what this one opened.
             if self.supervisor is not None:
                 await self.supervisor.stop(0)
             await self.workspaces.stop(0)

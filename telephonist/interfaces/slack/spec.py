@@ -67,7 +67,7 @@ class Common(TypedDict):
     team: str  # workspace id (T...)
     retry_attempt: int  # 0 for a first delivery
     retry_reason: str  # "" for a first delivery; Slack's reason on a retry
-    reply_channel: NotRequired[str]  # added by the host
+    reply_channel: NotRequired[str]  # added by the interface server
     order: NotRequired[int]
 
 
