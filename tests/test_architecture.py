@@ -31,6 +31,9 @@ LAYERS: list[set[str]] = [
     {"lifespan"},
     # Protocol plugins, consumers, routing; affinity's wire protocol and state machines.
     {"interfaces", "consumers", "routing", "affinity"},
+    # The chat contract (typed events and replies, safe text) every chat-like
+    # interface and consumer shares.
+    {"chat"},
     # The channel layer; the message specs (TypedDicts and channel names).
     {"core", "spec"},
     # The configuration model (the core reads it to build the project's layer).

@@ -21,14 +21,14 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 from telephonist_linechat import LineChatConfig, LineChatInterface
 
-from telephonist.config.model import AffinitySettings, HostSettings, WorkerSettings
+from telephonist.config.model import AffinitySettings, ServerSettings, WorkerSettings
 from telephonist.core.memory import InMemoryChannelLayer
-from telephonist.host import InterfaceServer
 from telephonist.interfaces.email import EmailConfig, EmailInterface
 from telephonist.interfaces.http import HttpConfig, HttpInterface
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig
-from telephonist.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from telephonist.routing import Include, Route, Router
+from telephonist.server import InterfaceServer
 from telephonist.worker import Worker
 from tests.http.harness import http_plugin, port_of, twisted_reactor
 from tests.irc.stack import irc_plugin
@@ -139,7 +139,7 @@ async def chat_stack(
         plugins.append(_plugin("linechat", LineChatInterface, config_lc, "telephonist-linechat"))
     if irc:
         plugins.append(irc_plugin(IrcConfig(networks=tuple(irc), events=IRC_EVENTS)))
-    server = InterfaceServer(layer, plugins, HostSettings(drain_timeout=5.0), AFFINITY)
+    server = InterfaceServer(layer, plugins, ServerSettings(drain_timeout=5.0), AFFINITY)
     stack = ChatStack(server, layer, sink)
     stack.worker = Worker(layer, Router(list(routing)), WorkerSettings(), AFFINITY)
     await stack.worker.start()
