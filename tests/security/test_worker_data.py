@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 import pytest
 import redis
 
+from telephonist.affinity import control
 from telephonist.config import WorkerSettings
 from telephonist.consumers import Message
 from telephonist.core.redis import RedisChannelLayer
 from telephonist.core.redis.keys import KeyLayout, process_tag
-from telephonist.host import control
 from telephonist.routing import Router, route
 from telephonist.worker import Worker
 from tests.security.test_layer_data import FRAMES, MAX, PAYLOADS, T, _inbox, _normal
