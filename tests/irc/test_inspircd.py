@@ -59,7 +59,7 @@ async def test_sasl_plain_success(
     await register_account(inspircd_anope.port, peers, "acct1", "right-pass")
     config = network(
         inspircd_anope.port, nick, sasl_mechanism="plain", sasl_username="acct1",
-        sasl_password="right-pass",
+        sasl_password="right-pass", allow_plaintext_auth=True,  # loopback
     )  # fmt: skip
     interface, host = await start_irc(config)
     connect = await host.next_event(spec.CONNECT)
@@ -75,6 +75,7 @@ async def test_sasl_plain_failure_gives_up_the_attempt(
     config = network(
         inspircd_anope.port, nick, sasl_mechanism="plain", sasl_username="acct2",
         sasl_password="wrong-pass", reconnect_initial=5.0, reconnect_max=5.0,
+        allow_plaintext_auth=True,  # loopback
     )  # fmt: skip
     interface, host = await start_irc(config)
     failed = await host.next_event(spec.DISCONNECT)

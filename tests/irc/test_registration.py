@@ -59,7 +59,9 @@ def test_candidates_are_bounded() -> None:
 
 def test_settings() -> None:
     net = config(channels=["#a", "#b key", {"name": "#c", "key": "k"}])
-    assert [(c.name, c.key) for c in net.channels] == [("#a", None), ("#b", "key"), ("#c", "k")]
+    keys = [(c.name, c.key and c.key.get_secret_value()) for c in net.channels]
+    assert keys == [("#a", None), ("#b", "key"), ("#c", "k")]
+    assert "hunter2" not in repr(config(channels=["#b hunter2"]))  # a key is a secret
     assert net.port == 6697
     assert net.tls
     assert net.tls_verify

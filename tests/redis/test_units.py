@@ -41,7 +41,9 @@ def test_hosts_in_every_channels_redis_form() -> None:
     assert url.identity == "redis://127.0.0.1:6380/2"
     assert pair.kwargs == {"host": "127.0.1.1", "port": 6379}
     assert kwargs.identity == "h:7000/0"
-    assert address.url == "rediss://h2:6390"
+    assert address.url is not None
+    assert address.url.get_secret_value() == "rediss://h2:6390"
+    assert "pw" not in repr(kwargs)  # credentials are SecretStr in every spec
     assert address.kwargs == {"ssl_cert_reqs": "none"}
     assert sentinel.master_name == "mymaster"
     assert sentinel.sentinels == (("s1", 26379),)
@@ -73,7 +75,7 @@ def test_cluster_member_spec_keeps_the_seed_options() -> None:
     [seed] = parse_hosts(["rediss://:secret@127.0.0.1:7000?ssl_cert_reqs=none"])
     member = seed.with_address("127.0.0.2", 7001)
     assert (member.kwargs["host"], member.kwargs["port"]) == ("127.0.0.2", 7001)
-    assert member.kwargs["password"] == "secret"
+    assert member.kwargs["password"].get_secret_value() == "secret"
     assert member.kwargs["connection_class"] is SSLConnection
 
 

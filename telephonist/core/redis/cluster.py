@@ -50,11 +50,7 @@ def redirection(reply: object) -> tuple[str, str, int] | None:
 
 
 def _address(spec: HostSpec) -> tuple[str, int]:
-    kwargs = spec.kwargs
-    if spec.url is not None:
-        from redis.asyncio.connection import parse_url
-
-        kwargs = {**parse_url(spec.url), **kwargs}
+    kwargs = spec.connection_kwargs()
     return str(kwargs.get("host", "localhost")), int(kwargs.get("port", 6379))
 
 

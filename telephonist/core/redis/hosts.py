@@ -13,6 +13,11 @@ its ``CHANNEL_LAYERS`` backend without rewriting its config:
 
 A spec is plain data; pools are made from it inside the event loop that uses them
 (see ``node.py``), because redis-py connections belong to the loop that opened them.
+
+Credentials are secrets end to end: a URL (which may hold ``user:pass@``) and every
+``password`` option are kept as ``pydantic.SecretStr`` (any of them may also be given as
+one), unwrapped only when a pool is made, so no repr, error or status output shows them.
+``identity``, the name in logs and status, never has them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
 from redis.asyncio.connection import (
     ConnectionPool,
     SSLConnection,
@@ -31,6 +37,7 @@ from redis.asyncio.connection import (
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from ..exceptions import InvalidChannelLayerError
+from ..redaction import redact
 
 __all__ = ["DEFAULT_HOSTS", "HostSpec", "parse_hosts"]
 
@@ -55,11 +62,30 @@ _KEEPALIVE: Mapping[str, Any] = {
 }
 
 
+_SECRET_OPTIONS = ("password", "username")
+
+
+def _hidden(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with credentials wrapped in ``SecretStr``."""
+    return {
+        k: SecretStr(v) if k in _SECRET_OPTIONS and isinstance(v, str) else v
+        for k, v in options.items()
+    }
+
+
+def _revealed(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in options.items()}
+
+
+def _plain(value: object) -> object:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
 @dataclass(frozen=True)
 class HostSpec:
     """One shard's address: a URL, redis-py keyword arguments, or a Sentinel service."""
 
-    url: str | None = None
+    url: SecretStr | None = None
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     sentinels: tuple[tuple[str, int], ...] = ()
     master_name: str | None = None
@@ -74,7 +100,8 @@ class HostSpec:
         if self.url is not None:
             # Without the query and any user:password: identities appear in logs and
             # in ``telephonist status``.
-            scheme, _, rest = self.url.split("?", 1)[0].partition("://")
+            url = self.url.get_secret_value()
+            scheme, _, rest = url.split("?", 1)[0].partition("://")
             return f"{scheme}://{rest.rpartition('@')[2]}"
         if "path" in self.kwargs:
             return f"unix:{self.kwargs['path']}"
@@ -84,29 +111,37 @@ class HostSpec:
     @property
     def is_tcp(self) -> bool:
         if self.url is not None:
-            return not self.url.startswith("unix://")
+            return not self.url.get_secret_value().startswith("unix://")
         return "path" not in self.kwargs
 
     def make_pool(self) -> ConnectionPool:
         """A redis-py pool for this host, used only as a factory of connections."""
-        options = {**_DEFAULTS, **(_KEEPALIVE if self.is_tcp else {}), **self.kwargs, **_FORCED}
+        kwargs = _revealed(self.kwargs)
+        options = {**_DEFAULTS, **(_KEEPALIVE if self.is_tcp else {}), **kwargs, **_FORCED}
         if self.master_name is not None:
             # Typed from redis-py 8 on, untyped before: the ignore must fit both.
             manager = Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
-                list(self.sentinels), sentinel_kwargs=dict(self.sentinel_kwargs) or None
+                list(self.sentinels),
+                sentinel_kwargs=_revealed(self.sentinel_kwargs) or None,
             )
             return SentinelConnectionPool(self.master_name, manager, **options)  # type: ignore[no-untyped-call]
         if self.url is not None:
-            return ConnectionPool.from_url(self.url, **options)
+            return ConnectionPool.from_url(self.url.get_secret_value(), **options)
         return ConnectionPool(**options)
+
+    def connection_kwargs(self) -> dict[str, Any]:
+        """redis-py keyword arguments of this host, the URL's parsed in (secrets hidden)."""
+        kwargs = dict(self.kwargs)
+        if self.url is not None:
+            kwargs = {**_hidden(parse_url(self.url.get_secret_value())), **kwargs}
+        return kwargs
 
     def with_address(self, host: str, port: int) -> HostSpec:
         """The same connection options aimed at another node (Redis Cluster members)."""
-        kwargs = dict(self.kwargs)
+        kwargs = self.connection_kwargs()
         if self.url is not None:
-            kwargs = {**parse_url(self.url), **kwargs}
             kwargs.pop("connection_class", None)
-            kwargs["ssl"] = self.url.startswith("rediss://")
+            kwargs["ssl"] = self.url.get_secret_value().startswith("rediss://")
         kwargs.update(host=host, port=port)
         return HostSpec(kwargs=_with_ssl_class(kwargs))
 
@@ -124,12 +159,13 @@ def _with_ssl_class(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_one(host: object) -> HostSpec:
+    host = _plain(host)
     if isinstance(host, str):
         if not host.startswith(("redis://", "rediss://", "unix://")):
             raise InvalidChannelLayerError(
-                f"host URL must start with redis://, rediss:// or unix://, got {host!r}"
+                f"host URL must start with redis://, rediss:// or unix://, got {redact(host)!r}"
             )
-        return HostSpec(url=host)
+        return HostSpec(url=SecretStr(host))
     if isinstance(host, Sequence) and len(host) == 2:
         address, port = host
         return HostSpec(kwargs={"host": str(address), "port": int(port)})
@@ -142,30 +178,30 @@ def _parse_one(host: object) -> HostSpec:
                 raise InvalidChannelLayerError(
                     "a Sentinel host needs 'sentinels': [(host, port), ...] and 'master_name'"
                 )
-            sentinel_kwargs = dict(options.pop("sentinel_kwargs", None) or {})
+            sentinel_kwargs = _hidden(options.pop("sentinel_kwargs", None) or {})
             return HostSpec(
-                kwargs=options,
+                kwargs=_hidden(options),
                 sentinels=sentinels,
                 master_name=master,
                 sentinel_kwargs=sentinel_kwargs,
             )
-        address = options.pop("address", None)
+        address = _plain(options.pop("address", None))
         if address is not None:
             if isinstance(address, str):
-                return HostSpec(url=_parse_one(address).url, kwargs=options)
+                return HostSpec(url=_parse_one(address).url, kwargs=_hidden(options))
             options.update(_parse_one(address).kwargs)
-        return HostSpec(kwargs=_with_ssl_class(options))
-    raise InvalidChannelLayerError(f"cannot understand host {host!r}")
+        return HostSpec(kwargs=_hidden(_with_ssl_class(options)))
+    raise InvalidChannelLayerError(f"cannot understand host {redact(host)!r}")
 
 
 def parse_hosts(hosts: object) -> list[HostSpec]:
     """Turn the ``hosts`` setting into specs; ``None`` means ``redis://localhost:6379``."""
     if hosts is None:
         hosts = list(DEFAULT_HOSTS)
-    if isinstance(hosts, (str, Mapping)):
+    if isinstance(hosts, (str, Mapping, SecretStr)):
         hosts = [hosts]
     if not isinstance(hosts, Sequence) or not hosts:
-        raise InvalidChannelLayerError(f"hosts must be a non-empty list, got {hosts!r}")
+        raise InvalidChannelLayerError(f"hosts must be a non-empty list, got {redact(hosts)!r}")
     specs = [_parse_one(host) for host in hosts]
     identities = [spec.identity for spec in specs]
     if len(set(identities)) != len(identities):

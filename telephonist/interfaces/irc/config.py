@@ -41,13 +41,21 @@ class ChannelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    key: str | None = None
+    #: A secret: kept a ``SecretStr`` so no repr, error or status shows it.
+    key: SecretStr | None = None
 
-    @field_validator("name", "key")
+    @field_validator("name")
     @classmethod
-    def _one_word(cls, value: str | None) -> str | None:
-        if value is not None and not valid_word(value):
+    def _one_word(cls, value: str) -> str:
+        if not valid_word(value):
             raise ValueError(f"{value!r} is not a single IRC word")
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _key_word(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not valid_word(value.get_secret_value()):
+            raise ValueError("a channel key must be a single IRC word")  # not echoed
         return value
 
 
@@ -74,6 +82,10 @@ class NetworkConfig(BaseModel):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     sasl_required: bool = True
+    #: ``PASS`` and SASL PLAIN send the password as it is; over ``tls = false`` anyone on
+    #: the path reads it. Refused unless this says the plaintext server is trusted (a
+    #: loopback or private-network server).
+    allow_plaintext_auth: bool = False
     channels: tuple[ChannelSpec, ...] = ()
     caps: tuple[str, ...] = DEFAULT_CAPS
     flood_burst: int = Field(5, ge=1)
@@ -141,6 +153,17 @@ class NetworkConfig(BaseModel):
     def _consistent(self) -> NetworkConfig:
         if self.sasl_mechanism == "plain" and self.sasl_password is None:
             raise ValueError("sasl_mechanism 'plain' needs sasl_password")
+        if not self.tls and not self.allow_plaintext_auth:
+            if self.password is not None:
+                raise ValueError(
+                    "password (PASS) over tls = false would send it in clear; use TLS, "
+                    "or set allow_plaintext_auth = true for a trusted plaintext server"
+                )
+            if self.sasl_mechanism == "plain":
+                raise ValueError(
+                    "SASL PLAIN over tls = false would send the password in clear; use "
+                    "TLS, or set allow_plaintext_auth = true for a trusted plaintext server"
+                )
         if self.sasl_mechanism == "external" and not self.tls_client_cert:
             raise ValueError("sasl_mechanism 'external' needs tls_client_cert")
         if self.tls_client_key and not self.tls_client_cert:

@@ -23,11 +23,14 @@ import contextlib
 import logging
 from typing import Any, Protocol
 
+from pydantic import SecretStr
+
 from .caps import Negotiation
 from .config import ChannelSpec, NetworkConfig
 from .flood import Backoff, TokenBucket
 from .keepalive import Keepalive
 from .lines import Line, LineError, format_line, parse_line
+from .logmask import masked
 from .outbox import Outbox
 from .registration import Registration
 from .session import Session, casefold
@@ -42,12 +45,6 @@ class NetworkOwner(Protocol):
     def on_registered(self, client: NetworkClient) -> None: ...
     def on_line(self, client: NetworkClient, line: Line) -> None: ...
     def on_disconnected(self, client: NetworkClient, reason: str, registered: bool) -> None: ...
-
-
-def _masked(line: str) -> str:
-    """``line`` fit for a log: credentials hidden."""
-    verb = line.split(" ", 1)[0]
-    return f"{verb} ****" if verb in ("PASS", "AUTHENTICATE") else line
 
 
 class NetworkClient:
@@ -122,7 +119,7 @@ class NetworkClient:
     def write_now(self, line: str) -> None:
         """Write at once, outside flood control (registration, PONG, keepalive, QUIT)."""
         if self._conn is not None and self._conn.connected:
-            self.log.debug("-> %s", _masked(line))
+            self.log.debug("-> %s", masked(line))
             self._conn.write_line(line)
             self.counters["lines_sent"] += 1
 
@@ -147,11 +144,11 @@ class NetworkClient:
             self._conn.resume_reading()
 
     def _on_line(self, raw: str) -> None:
-        self.log.debug("<- %s", raw)
+        self.log.debug("<- %s", masked(raw))
         try:
             line = parse_line(raw)
         except LineError:
-            self.log.debug("unparsable line %r", raw[:100])
+            self.log.debug("unparsable line %r", masked(raw[:100]))
             return
         command = line.command
         if command == "PING":
@@ -267,7 +264,8 @@ class NetworkClient:
         self.log.info("registered on %s as %s", self.name, self.session.nick)
         self._owner.on_registered(self)
         for channel in list(self.wanted.values()):
-            params = (channel.name, channel.key) if channel.key else (channel.name,)
+            key = channel.key.get_secret_value() if channel.key else None
+            params = (channel.name, key) if key else (channel.name,)
             self.send([format_line("JOIN", *params, trailing=False)])
         tasks = [asyncio.ensure_future(self.outbox.run()), asyncio.ensure_future(self._keepalive())]
         try:
@@ -303,7 +301,8 @@ class NetworkClient:
     # widest way, rfc1459, so "#a[b" and "#A{B" are one channel whatever the server.
 
     def want_channel(self, name: str, key: str | None) -> None:
-        self.wanted[casefold(name)] = ChannelSpec(name=name, key=key)
+        secret = SecretStr(key) if key is not None else None
+        self.wanted[casefold(name)] = ChannelSpec(name=name, key=secret)
 
     def forget_channel(self, name: str) -> None:
         self.wanted.pop(casefold(name), None)

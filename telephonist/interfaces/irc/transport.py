@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 ``irc.client_aio.AioConnection`` gives us the asyncio transport (TCP or TLS through
-``AioFactory`` on the shared loop), line buffering and decoding, and ``send_raw``. Its
+``AioFactory`` on the shared loop), line buffering, decoding and encoding. Its
 ``connect`` sends NICK and USER at once, which leaves no room for ``CAP LS`` before
 registration, and it parses lines into its own events. So :class:`IrcConnection` keeps
 the library's plumbing but:
@@ -18,7 +18,10 @@ the library's plumbing but:
 * losing the transport calls ``on_lost`` exactly once with a reason.
 
 The library's ``send_raw`` refuses LF but not CR or NUL; every line we write has already
-passed ``lines.format_line``, which refuses all three.
+passed ``lines.format_line``, which refuses all three. It also logs every line at DEBUG,
+``PASS`` and ``AUTHENTICATE`` included, so ``write_line`` writes to the transport itself
+(``network.py`` logs the masked line) and the library's loggers get a masking filter
+(``logmask.py``) in case any other path of it logs a line.
 """
 
 from __future__ import annotations
@@ -34,10 +37,12 @@ from irc.connection import AioFactory
 from jaraco.stream import buffer  # type: ignore[import-untyped]
 
 from .config import NetworkConfig
+from .logmask import install_library_filters, masked
 
 __all__ = ["IrcConnection", "IrcReactor", "tls_context"]
 
 log = logging.getLogger("telephonist.interfaces.irc")
+install_library_filters()
 
 LineCallback = Callable[[str], None]
 LostCallback = Callable[[str], None]
@@ -106,14 +111,15 @@ class IrcConnection(AioConnection):  # type: ignore[misc]
                 try:
                     self.on_line(line)
                 except Exception:  # one bad line must not drop the connection
-                    log.exception("error handling the line %r", line[:200])
+                    log.exception("error handling the line %r", masked(line[:200]))
         if len(self.buffer) > self.max_line:
             self.disconnect(f"server line longer than {self.max_line} bytes")
 
     def write_line(self, line: str) -> None:
-        """Send one formatted line (CR LF added by the library)."""
-        if self.connected:
-            self.send_raw(line)
+        """Send one formatted line (CR LF added by the library's ``_prep_message``)."""
+        if self.connected and self.transport is not None:
+            # Not ``send_raw``: it logs the line unmasked (see the module docstring).
+            self.transport.write(self._prep_message(line))
 
     def pause_reading(self) -> None:
         if self.connected and self.transport is not None:
