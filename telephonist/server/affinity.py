@@ -33,6 +33,7 @@ from ..config.model import AffinitySettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull, MessageTooLarge
+from ..core.redaction import loggable_channel
 
 __all__ = ["Affinity"]
 
@@ -134,7 +135,7 @@ class Affinity:
                 await self._send(*send)
             except (ChannelFull, MessageTooLarge):
                 order = send[1]["message"].get("order")
-                log.warning("event %s of %s dropped on flush", order, connection)
+                log.warning("event %s of %s dropped on flush", order, loggable_channel(connection))
         release = self.table.flushed(connection)
         if release is not None:
             await self._release(release)
@@ -146,7 +147,7 @@ class Affinity:
         except ChannelFull:
             self.table.release_refused(worker, connection)
         except Exception:
-            log.exception("could not release %s on %s", connection, worker)
+            log.exception("could not release %s on %s", loggable_channel(connection), worker)
         else:
             self.table.release_sent(worker)
 
@@ -155,10 +156,14 @@ class Affinity:
     def _perform(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Abort):
-                log.warning("aborting %s: %s", action.connection, action.reason)
+                log.warning("aborting %s: %s", loggable_channel(action.connection), action.reason)
                 self._abort_cb(action.connection, action.reason)
             elif isinstance(action, Forget):
-                log.warning("dropped the events of closed %s: %s", action.connection, action.reason)
+                log.warning(
+                    "dropped the events of closed %s: %s",
+                    loggable_channel(action.connection),
+                    action.reason,
+                )
             elif isinstance(action, Release):
                 self._spawn(self._release(action))
 

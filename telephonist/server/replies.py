@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
+from ..core.redaction import loggable_channel
 from ..interfaces.base import ABORT, ReplyHandler
 
 __all__ = ["ReplyChannels"]
@@ -142,7 +143,7 @@ class ReplyChannels:
         except Exception:
             # The layer retries and reconnects internally; an error that still reaches
             # us is logged and the runner carries on rather than going deaf silently.
-            log.exception("receive on %s failed", runner.name)
+            log.exception("receive on %s failed", loggable_channel(runner.name))
             self._counters["receive_errors"] += 1
             await asyncio.sleep(0.1)  # back off: a persistent error must not spin
             return []

@@ -31,6 +31,7 @@ from ..consumers.signals import Signal
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull
+from ..core.redaction import loggable_channel
 
 __all__ = ["Connections", "connection_released"]
 
@@ -173,7 +174,8 @@ class Connections:
                 if self._loop.time() + delay > deadline:
                     self._counters["bind_failed"] += 1
                     log.warning(
-                        "could not bind %s: its server's control channel is full", connection
+                        "could not bind %s: its server's control channel is full",
+                        loggable_channel(connection),
                     )
                     return
                 await asyncio.sleep(delay)

@@ -40,6 +40,7 @@ from ..consumers.exceptions import ConsumeLater, DenyConnection
 from ..consumers.message import AsyncMessage, Message
 from ..consumers.signals import Signal, consumer_finished, consumer_started
 from ..core.base import BaseChannelLayer
+from ..core.redaction import loggable_channel
 from ..core.stats import LayerStats
 from ..routing import Match, Router
 from ..routing.policies import policy_for
@@ -115,7 +116,7 @@ class Dispatcher:
         try:
             outcome = await self._dispatch(channel, content)
         except Exception:  # a bug here must not kill the worker either
-            log.exception("dispatching a message on %r failed", channel)
+            log.exception("dispatching a message on %r failed", loggable_channel(channel))
             outcome = Outcome.ERROR
         self._outcomes.incr(outcome.value)
         return outcome
@@ -135,7 +136,7 @@ class Dispatcher:
                 "consumer %s failed on a %r message from channel %r",
                 match.route,
                 content.get("type"),
-                channel,
+                loggable_channel(channel),
             )
             return Outcome.ERROR
         return Outcome.CONSUMED
@@ -206,7 +207,7 @@ class Dispatcher:
                 "%s for a %r message on %r: dropped (no answer defined for this channel)",
                 "no route" if kind == "no_route" else "connection denied",
                 content.get("type"),
-                channel,
+                loggable_channel(channel),
             )
             return outcome
         try:
@@ -214,7 +215,7 @@ class Dispatcher:
                 await self.layer.send(reply, answer)
         except Exception as exc:  # full or gone reply channel: the client times out
             self._dropped.incr(f"{kind}_answer_failed")
-            log.warning("could not answer %s on %r: %s", kind, reply, exc)
+            log.warning("could not answer %s on %s: %s", kind, loggable_channel(reply), exc)
         return outcome
 
     async def _consume_later(self, channel: str, content: dict[str, Any], match: Match) -> Outcome:
@@ -225,7 +226,7 @@ class Dispatcher:
             log.warning(
                 "dropping a %r message on %r: %s asked to consume it later %d times",
                 content.get("type"),
-                channel,
+                loggable_channel(channel),
                 match.route,
                 retries,
             )
@@ -235,7 +236,10 @@ class Dispatcher:
         except Exception as exc:
             self._dropped.incr("consume_later_failed")
             log.warning(
-                "dropping a %r message on %r: re-send failed: %s", content.get("type"), channel, exc
+                "dropping a %r message on %r: re-send failed: %s",
+                content.get("type"),
+                loggable_channel(channel),
+                exc,
             )
             return Outcome.DROPPED
         return Outcome.CONSUME_LATER

@@ -35,6 +35,7 @@ from ..config.model import AffinitySettings, WorkerSettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.names import non_local_name
+from ..core.redaction import loggable_channel
 from ..lifespan import Lifespan, keep_status_membership, load_hooks, run_hooks
 from ..routing import Router
 from ..routing.policies import policy_for
@@ -161,7 +162,7 @@ class Worker:
                 raise
             except Exception:
                 self.counters["receive_errors"] += 1
-                log.exception("receive on %s failed", channel)
+                log.exception("receive on %s failed", loggable_channel(channel))
                 await asyncio.sleep(0.1)  # a persistent error must not spin the loop
                 continue
             self._take(len(batch))
