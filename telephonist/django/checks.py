@@ -9,7 +9,7 @@ The same code validates both (:func:`telephonist.config.load_config`,
 
 IDs: ``telephonist.E001`` settings, ``E002`` interfaces, ``E003`` routing;
 ``telephonist.W001`` INSTALLED_APPS order, ``W002`` a session engine that cannot hold
-channel sessions.
+channel sessions, ``W003`` WebSockets open to every origin in a project with sessions.
 """
 
 from __future__ import annotations
@@ -120,6 +120,40 @@ def _session_engine() -> list[checks.CheckMessage]:
     return []
 
 
+def _open_origins(config: TelephonistConfig) -> list[checks.CheckMessage]:
+    """``W003``: any web page may open a WebSocket, and the project has sessions to
+    ride on (cross-site WebSocket hijacking: the socket carries the user's cookies)."""
+    from django.conf import settings
+
+    http = config.interfaces.get("http")
+    if not isinstance(http, dict) or "django.contrib.sessions" not in settings.INSTALLED_APPS:
+        return []
+    websocket = http.get("websocket", {})
+    if not isinstance(websocket, dict) or websocket.get("enabled", True) is False:
+        return []
+    origins = websocket.get("allowed_origins", ["*"])
+    hosts = websocket.get("allowed_hosts", [])
+    if "*" not in origins and "*" not in hosts:
+        return []
+    where = (
+        "ALLOWED_HOSTS"
+        if "*" in hosts
+        else setting_path("interfaces.http.websocket.allowed_origins")
+    )
+    return [
+        checks.Warning(
+            f"WebSocket handshakes are accepted from every origin ({where} allows '*') "
+            "and the project uses sessions: any web site a logged-in user visits can "
+            "open a socket to this one with the user's cookies.",
+            hint="List your site's hosts in ALLOWED_HOSTS (WebSocket origins follow it), "
+            "or the allowed origins in "
+            f"{setting_path('interfaces.http.websocket.allowed_origins')}; see "
+            "docs/security.md.",
+            id="telephonist.W003",
+        )
+    ]
+
+
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Everything the Telephonist commands would refuse to start with."""
     messages = _app_order() + _session_engine()
@@ -131,4 +165,4 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             "E001",
             f"Change that key in settings.TELEPHONIST (or CHANNEL_LAYERS) {_OVERRIDE_NOTE}.",
         )
-    return messages + _interface_errors(config) + _routing_errors(config)
+    return messages + _open_origins(config) + _interface_errors(config) + _routing_errors(config)

@@ -4,8 +4,19 @@ Theory of operation
 -------------------
 ``@channel_session`` gives each connection (each reply channel) its own Django session,
 ``message.channel_session``, as in Channels 1: the room a socket joined, the nick an IRC
-user picked. Its key is derived from the reply channel, so any worker can find it.
-What changes from Channels 1 is the cost:
+user picked. Its key is derived from the reply channel with ``SECRET_KEY`` (an HMAC), so
+any worker of the project can find it and nobody without the secret can: Channels 1
+used a plain hash of the reply channel, and anyone who read a reply channel name in a
+log could compute the key and present it as a ``sessionid`` cookie. The key is never
+sent anywhere, and a login stored in a channel session is kept under Telephonist's own
+names (``.auth``), so even the key itself does not authenticate an HTTP request.
+
+A channel session lives as long as its connection: when the worker releases the
+connection (it ended), the row is deleted. Rows the worker cannot account for (its
+cache evicted them, or the process died first) expire as any Django session does
+(``SESSION_COOKIE_AGE``, removed by ``manage.py clearsessions``).
+
+What changes from Channels 1 is also the cost:
 
 * **Loaded once per connection.** Under connection affinity one worker consumes every
   event of a connection, so the session object is kept in that worker
@@ -29,7 +40,7 @@ The session engine is ``settings.SESSION_ENGINE``; it must store sessions server
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import logging
 from http.cookies import CookieError, SimpleCookie
 from importlib import import_module
@@ -37,9 +48,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
+from django.utils.crypto import salted_hmac
 
 from ..consumers.message import Message
+from ..core.redaction import loggable_channel
 from ._decorate import Step, consumer_decorator
+from .db import db_call
 from .state import connection_state
 
 __all__ = [
@@ -63,9 +77,14 @@ def _store(session_key: str | None = None) -> SessionBase:
     return store
 
 
+_KEY_SALT = "telephonist.django.sessions.channel_session"
+
+
 def session_key_for(reply_channel: str) -> str:
-    """The channel session's key: 32 characters like Django's own, from the channel."""
-    return "tph" + hashlib.sha1(reply_channel.encode("utf-8")).hexdigest()[:29]
+    """The channel session's key: 32 characters like Django's own, an HMAC of the reply
+    channel keyed with ``SECRET_KEY`` (see the module docstring)."""
+    digest: str = salted_hmac(_KEY_SALT, reply_channel, algorithm="sha256").hexdigest()
+    return "tph" + digest[:29]
 
 
 def session_for_reply_channel(reply_channel: str) -> SessionBase:
@@ -138,6 +157,39 @@ def load_session(token: object) -> None:
 CHANNEL_SESSION = Step(
     "channel_session", _channel_session_before, _channel_session_after, load_session
 )
+
+_deleting: set[asyncio.Task[None]] = set()
+
+
+def _delete(session_key: str) -> None:
+    _store(session_key).delete()
+
+
+def _end_channel_session(connection: str, entry: dict[str, Any]) -> None:
+    """The connection ended: its channel session goes with it (see the module doc)."""
+    session = entry.get(_CHANNEL_SESSION)
+    key = session.session_key if isinstance(session, SessionBase) else None
+    if key is None:
+        return  # never saved: nothing stored
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a thread without a loop (tests, a sync caller): delete here
+        _delete(key)
+        return
+    # The worker's loop sends the release: the database is reached from a thread.
+    task = loop.create_task(db_call(_delete, key))
+    _deleting.add(task)
+    task.add_done_callback(_deleted)
+
+
+def _deleted(task: asyncio.Task[None]) -> None:
+    _deleting.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("could not delete an ended connection's channel session: %r",
+                    task.exception())  # fmt: skip
+
+
+connection_state.on_end(_end_channel_session)
 
 #: Decorator: ``message.channel_session`` is this connection's Django session.
 channel_session = consumer_decorator(CHANNEL_SESSION)
@@ -213,7 +265,7 @@ def _ordering_before(message: Message) -> object:
         log.warning(
             "event %d of %s arrived where %d was expected (lost or re-queued); consuming it",
             order,
-            reply,
+            loggable_channel(reply),
             expected,
         )
     state[_NEXT_ORDER] = max(expected, order + 1)

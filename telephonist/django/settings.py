@@ -20,6 +20,14 @@ their Telephonist equivalents (``asgi_redis`` -> ``redis``, ``asgiref.inmemory``
 With no ``interfaces`` key, a Django project gets the ``http`` interface (HTTP and
 WebSocket), which is what ``runserver`` has always served.
 
+WebSocket origins default to the project's hosts: unless ``TELEPHONIST`` sets
+``allowed_origins`` or ``allowed_hosts`` of ``interfaces.http.websocket``, sockets are
+accepted from pages of ``ALLOWED_HOSTS`` only (with ``DEBUG`` and an empty
+``ALLOWED_HOSTS``, Django's own ``.localhost``, ``127.0.0.1`` and ``[::1]``), as Channels'
+``AllowedHostsOriginValidator`` does. Outside Django the default stays ``["*"]``
+(``docs/security.md`` says why and what to set). A ``telephonist.toml``, environment
+variable or ``--set`` still overrides it, as any other key.
+
 ``django_layer_settings`` is the same layer seen from
 ``telephonist.core.layers.get_channel_layer()``: the app points the project's layers at
 it once Django is ready, so a view, a command or a shell reaches the layer the workers
@@ -38,6 +46,7 @@ __all__ = [
     "DEFAULT_INTERFACES",
     "django_layer_settings",
     "django_source",
+    "effective_allowed_hosts",
     "load_django_config",
     "setting_path",
 ]
@@ -115,7 +124,44 @@ def django_source() -> dict[str, Any]:
     if problems:
         raise ConfigError(problems)
     tree.setdefault("interfaces", {k: dict(v) for k, v in DEFAULT_INTERFACES.items()})
+    _origins_from_allowed_hosts(tree)
     return tree
+
+
+#: What Django's request handling allows when ``DEBUG`` is on and ``ALLOWED_HOSTS`` empty.
+_DEBUG_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
+
+
+def effective_allowed_hosts() -> list[str]:
+    """``ALLOWED_HOSTS`` as Django applies it to requests."""
+    from django.conf import settings
+
+    hosts = [str(h) for h in getattr(settings, "ALLOWED_HOSTS", [])]
+    if not hosts and getattr(settings, "DEBUG", False):
+        return list(_DEBUG_HOSTS)
+    return hosts
+
+
+def _origins_from_allowed_hosts(tree: dict[str, Any]) -> None:
+    """The project's WebSocket origin default (see the module docstring)."""
+    interfaces = tree.get("interfaces")
+    http = interfaces.get("http") if isinstance(interfaces, dict) else None
+    if not isinstance(http, Mapping):
+        return
+    websocket = http.get("websocket", {})
+    if not isinstance(websocket, Mapping):
+        return  # a wrong shape: the model says so
+    if "allowed_origins" in websocket or "allowed_hosts" in websocket:
+        return
+    assert isinstance(interfaces, dict)
+    interfaces["http"] = {
+        **http,
+        "websocket": {
+            **websocket,
+            "allowed_origins": [],
+            "allowed_hosts": effective_allowed_hosts(),
+        },
+    }
 
 
 def load_django_config(overrides: Iterable[str] = (), path: str | None = None) -> TelephonistConfig:

@@ -14,17 +14,28 @@ safe because everything here is a cache of something saved elsewhere (sessions a
 written through when modified); an evicted connection just reloads on its next event.
 Only process-specific reply channels (``...!...``) are kept: those are the ones a
 worker holds affinity for.
+
+Eviction forgets; the connection's *end* is more: :meth:`ConnectionState.end` also
+calls the ``on_end`` callbacks with the entry, so what outlives the cache because of
+that connection (its channel session's row) is removed with it.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from ..worker import connection_released
 
-__all__ = ["ConnectionState", "connection_state"]
+__all__ = ["ConnectionState", "EndCallback", "connection_state"]
+
+log = logging.getLogger("telephonist.django.state")
+
+#: ``callback(connection, entry)``: the connection ended; ``entry`` is its state dict.
+EndCallback = Callable[[str, dict[str, Any]], None]
 
 
 class ConnectionState:
@@ -34,6 +45,7 @@ class ConnectionState:
         self.limit = limit
         self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
+        self._on_end: list[EndCallback] = []
 
     @staticmethod
     def holds(connection: str | None) -> bool:
@@ -57,8 +69,26 @@ class ConnectionState:
             return self._entries.get(connection)
 
     def forget(self, connection: str) -> None:
+        """Drop the cached state (it can be read back: nothing else happens)."""
         with self._lock:
             self._entries.pop(connection, None)
+
+    def on_end(self, callback: EndCallback) -> None:
+        """Call ``callback(connection, entry)`` when a connection with state ends."""
+        if callback not in self._on_end:
+            self._on_end.append(callback)
+
+    def end(self, connection: str) -> None:
+        """The connection ended: drop its state and run the ``on_end`` callbacks."""
+        with self._lock:
+            entry = self._entries.pop(connection, None)
+        if entry is None:
+            return
+        for callback in list(self._on_end):
+            try:
+                callback(connection, entry)
+            except Exception:  # one callback's bug must not keep the others from running
+                log.exception("connection end callback %r failed", callback)
 
     def clear(self) -> None:
         with self._lock:
@@ -76,7 +106,7 @@ connection_state = ConnectionState()
 
 
 def _released(*, connection: str, **kwargs: Any) -> None:
-    connection_state.forget(connection)
+    connection_state.end(connection)
 
 
 connection_released.connect(_released)

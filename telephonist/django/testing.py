@@ -65,7 +65,13 @@ class ConsumerTester(_BaseTester):
         return self
 
     def release(self, reply_channel: str | None = None) -> None:
-        """What the worker does when a connection ends: forget its cached state."""
+        """What the worker does when a connection ends: drop its cached state and
+        delete what lived only for it (its channel session)."""
+        connection_state.end(reply_channel or self.reply_channel)
+
+    def evict(self, reply_channel: str | None = None) -> None:
+        """Drop the connection's cached state only, as the worker's bounded cache does
+        under load: the next event reads it back."""
         connection_state.forget(reply_channel or self.reply_channel)
 
     def close(self) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 
 SECRET_KEY = "telephonist-tests-only"
 DEBUG = False
-ALLOWED_HOSTS = ["*"]
+# Not "*": WebSocket origins follow ALLOWED_HOSTS, and "*" with sessions is W003.
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 USE_TZ = True
 ROOT_URLCONF = "tests.django.testapp.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"

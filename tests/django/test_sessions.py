@@ -58,17 +58,17 @@ def test_no_session_read_per_message_and_no_write_without_a_change(
         assert texts(t)[-1] == "11"
 
 
-def test_after_the_connection_is_released_the_session_is_read_back(
+def test_after_the_cache_dropped_a_connection_its_session_is_read_back(
     counted_sessions: Counts,
 ) -> None:
     with ConsumerTester(COUNT) as t:
         t.send("websocket.receive", {"text": "x"})
         t.send("websocket.receive", {"text": "x"})
-        t.release()
+        t.evict()
         assert t.reply_channel not in connection_state
         t.send("websocket.receive", {"text": "x"})
         assert texts(t) == ["1", "2", "3"]
-        assert counted_sessions.loads == 2  # the first message (no order) and after release
+        assert counted_sessions.loads == 2  # the first message (no order) and after eviction
 
 
 def test_connections_without_affinity_read_their_session_each_time(
@@ -177,7 +177,7 @@ def test_users_from_the_browser_session_and_the_channel_session() -> None:
         t.send("websocket.connect", {"headers": headers, "order": 0})
         assert t.replies() == [{"type": "websocket.accept"}]
         t.send("websocket.receive", {"text": "who", "order": 1})
-        t.release()  # even read back from the database, the login is the connection's
+        t.evict()  # even read back from the database, the login is the connection's
         t.send("websocket.receive", {"text": "who"})
         t.send("websocket.receive", {"text": "logout"})
         t.send("websocket.receive", {"text": "who"})

@@ -28,13 +28,17 @@ def test_telephonist_setting_is_the_configuration(settings: Any) -> None:
     config = load_django_config()
     assert config.routing == "tests.django.testapp.routing.routes"
     assert config.worker.threads == 3
-    assert config.interfaces == {"http": {"endpoints": ["tcp:port=8123:interface=127.0.0.1"]}}
+    assert config.interfaces["http"]["endpoints"] == ["tcp:port=8123:interface=127.0.0.1"]
     assert config.layer.BACKEND == "memory"
 
 
 def test_without_interfaces_a_project_serves_http(settings: Any) -> None:
     settings.TELEPHONIST = {}
-    assert load_django_config().interfaces == {"http": {}}
+    assert list(load_django_config().interfaces) == ["http"]
+    # WebSocket origins follow ALLOWED_HOSTS (docs/security.md)
+    websocket = load_django_config().interfaces["http"]["websocket"]
+    assert websocket["allowed_origins"] == []
+    assert "127.0.0.1" in websocket["allowed_hosts"]
 
 
 def test_environment_and_set_override_one_key_of_the_settings(

@@ -23,7 +23,13 @@ class WebSocketConfig(BaseModel):
     enabled: bool = True
     #: Origins allowed to open a WebSocket (glob patterns on the full origin, such as
     #: ``"https://*.example.com"``). ``["*"]`` allows every origin. Others get 403.
+    #: In a Django project the default is ``[]`` with ``allowed_hosts`` set from
+    #: ``ALLOWED_HOSTS`` (``telephonist.django.settings``).
     allowed_origins: list[str] = Field(default_factory=lambda: ["*"], max_length=1000)
+    #: Host patterns as in Django's ``ALLOWED_HOSTS`` (``example.com``,
+    #: ``.example.com`` for subdomains too, ``*``): an origin whose host matches, on
+    #: any scheme and port, is allowed as well (``origin.py``).
+    allowed_hosts: list[str] = Field(default_factory=list, max_length=1000)
     #: Whether a handshake without an ``Origin`` header (non-browser clients) is allowed.
     allow_missing_origin: bool = True
     #: Seconds the held handshake waits for ``websocket.accept``/``close``; then HTTP 504.

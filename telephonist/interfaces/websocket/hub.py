@@ -62,7 +62,9 @@ class WebSocketHub:
         self.retry_after = retry_after
         #: Count a violation and log it (the interface's counters and logger).
         self.report = report
-        self.origins = OriginPolicy(config.allowed_origins, config.allow_missing_origin)
+        self.origins = OriginPolicy(
+            config.allowed_origins, config.allow_missing_origin, config.allowed_hosts
+        )
         self.sockets: set[ServerWebSocket] = set()
         self.pending: set[ServerWebSocket] = set()
         self._gone: dict[ServerWebSocket, asyncio.Future[None]] = {}
