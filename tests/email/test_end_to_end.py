@@ -53,7 +53,7 @@ def routes(ref: list[Stack]) -> list[Any]:
 
 async def test_chat_consumer_replies_by_mail(postfix: PostfixServer, certs: Certs) -> None:
     config = {
-        "port": 0, "domains": ["example.org"],
+        "port": 0, "domains": ["example.org"], "reply_senders": ["@example.com"],
         "relay": {"host": "127.0.0.1", "port": postfix.port, "ca_file": certs.ca},
     }  # fmt: skip
     async with running_stack(config, routes) as stack:

@@ -74,7 +74,7 @@ class ReplyContext:
     reply channel can become a threaded reply."""
 
     own_address: str  # the recipient the mail came to: the reply's From
-    reply_to: str | None  # Reply-To, else From, else the envelope sender
+    reply_to: str | None  # the envelope sender, when it may get replies (else None)
     subject: str
     message_id: str | None
     references: tuple[str, ...]

@@ -98,6 +98,17 @@ class EmailConfig(InterfaceConfig):
     #: Reply mails one inbound message may cause (a room's chatter reaches the reply
     #: channel through its group): the channel closes after that many.
     max_replies: int = Field(10, ge=1)
+    #: Who gets reply mails. A reply goes to the envelope sender (MAIL FROM), never to a
+    #: Reply-To or From header, and only when the session authenticated (AUTH) or the
+    #: sender is listed here: an address (``ann@example.com``) or a domain
+    #: (``@example.com``). Empty: mail without AUTH gets no reply (``reply_suppressed``),
+    #: so a forged sender cannot turn the service into a mail cannon.
+    reply_senders: tuple[str, ...] = ()
+    #: Replies one address may get: ``reply_rate`` at once, refilled at ``reply_rate``
+    #: per ``reply_rate_window`` seconds; beyond that they are dropped
+    #: (``reply_rate_limited``).
+    reply_rate: int = Field(10, ge=1)
+    reply_rate_window: float = Field(3600.0, gt=0)
 
     # -- outbound -----------------------------------------------------------------------
     relay: RelayConfig | None = None  # None: no outbound mail (replies are counted)
@@ -128,6 +139,14 @@ class EmailConfig(InterfaceConfig):
         return domain in {d.lower() for d in self.domains} or address in {
             normalize_address(a) for a in self.addresses
         }
+
+    def may_reply_to(self, sender: str) -> bool:
+        """Whether mail from ``sender`` without AUTH may get replies (``reply_senders``)."""
+        address = normalize_address(sender)
+        domain = "@" + address.rpartition("@")[2]
+        allowed = {normalize_address(a) if not a.startswith("@") else a.lower()
+                   for a in self.reply_senders}  # fmt: skip
+        return "@" in address and (address in allowed or domain in allowed)
 
     def parse_limits(self) -> ParseLimits:
         return ParseLimits(

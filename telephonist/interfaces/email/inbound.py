@@ -32,6 +32,7 @@ from .chat import contract_keys
 from .compose import ReplyContext
 from .config import EmailConfig
 from .dedup import RecentSet
+from .envelope import address_problem
 from .headers import normalize_address
 from .message import parse_message
 from .replies import ReplyRegistry
@@ -110,6 +111,10 @@ class InboundHandler:
         if self.draining:
             asyncio.get_running_loop().call_soon(server.goodbye)
             return _SHUTTING_DOWN
+        problem = address_problem(address, sender=True)
+        if problem is not None:
+            self.host.count("rejected_address")
+            return problem
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"
@@ -120,6 +125,10 @@ class InboundHandler:
         if len(envelope.rcpt_tos) >= self.config.max_recipients:
             self.host.count("rejected_too_many_recipients")
             return "452 4.5.3 Too many recipients"
+        problem = address_problem(address, sender=False)
+        if problem is not None:
+            self.host.count("rejected_address")
+            return problem
         if not self.config.accepts(address):
             self.host.count("rejected_relay")
             log.info("email: relaying denied for %r from %s", address[:256], session.peer)
@@ -158,7 +167,7 @@ class InboundHandler:
             "tls": bool(server.tls_active),
             "auth_user": _login(session),
         }
-        context = self._context(parsed, sender)
+        context = self._context(parsed, sender, session_keys["auth_user"] is not None)
         sent: list[tuple[bytes, str | None, str]] = []
         for rcpt in recipients:
             key = (digest, sender, rcpt)
@@ -182,9 +191,13 @@ class InboundHandler:
         self.host.count("received", len(sent))
         return _OK.format(n=len(recipients))
 
-    def _context(self, parsed: dict[str, Any], sender: str | None) -> ReplyContext:
-        reply_to = parsed["addresses"]["reply_to"]
-        target = reply_to[0][1] if reply_to else (parsed["user"] or sender)
+    def _context(
+        self, parsed: dict[str, Any], sender: str | None, authenticated: bool
+    ) -> ReplyContext:
+        # Replies go to the envelope sender only, and only when it is vouched for (AUTH,
+        # or reply_senders): a Reply-To or From header is whatever the writer typed,
+        # and answering it would let anyone send mail through us to anyone.
+        vouched = sender is not None and (authenticated or self.config.may_reply_to(sender))
         precedence = next((v for n, v in parsed["headers"] if n == "precedence"), "")
         suppress = None
         if sender is None:
@@ -193,9 +206,11 @@ class InboundHandler:
             suppress = "the mail is Auto-Submitted"
         elif precedence.strip().lower() in ("bulk", "list", "junk"):
             suppress = f"the mail has Precedence: {precedence.strip()}"
+        elif not vouched:
+            suppress = "the sender neither authenticated nor is in reply_senders"
         return ReplyContext(
             own_address="",  # filled per recipient
-            reply_to=target,
+            reply_to=sender if vouched else None,
             subject=parsed["subject"],
             message_id=parsed["message_id"],
             references=tuple(parsed["references"]),
@@ -243,9 +258,9 @@ class InboundHandler:
 
 
 def _login(session: Any) -> str | None:
-    # session.auth_data is what our authenticator returned (a LoginPassword); the older
-    # session.login_data logs a deprecation warning on every access.
+    # session.auth_data is what our authenticator returned (the login, as bytes); the
+    # older session.login_data logs a deprecation warning on every access.
     if not getattr(session, "authenticated", False):
         return None
-    login = getattr(session.auth_data, "login", None)
+    login = getattr(session, "auth_data", None)
     return login.decode("utf-8", "replace") if isinstance(login, bytes) else None

@@ -24,6 +24,7 @@ from .compose import compose_send
 from .config import EmailConfig
 from .inbound import InboundHandler
 from .outbox import Outbox
+from .quota import ReplyQuota
 from .replies import ReplyRegistry
 from .server import SessionTracker, make_server_tls, start_listener
 from .spec import RECEIVE, EmailSendFailed
@@ -48,9 +49,11 @@ class EmailInterface(Interface):
                 config.relay, count=lambda name, n: host.count(name, n), report=self._report
             )
         submit = self.outbox.submit_nowait if self.outbox else None
+        quota = ReplyQuota(config.reply_rate, config.reply_rate_window)
         self.replies = ReplyRegistry(
-            host, submit, config.reply_window, config.max_reply_channels, config.max_replies
-        )
+            host, submit, config.reply_window, config.max_reply_channels, config.max_replies,
+            quota,
+        )  # fmt: skip
         self.handler = InboundHandler(config, host, self.replies)
         self.tracker = SessionTracker(config.max_connections)
         self._servers: list[tuple[str, asyncio.Server]] = []  # (scheme, server)

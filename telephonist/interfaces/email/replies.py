@@ -14,7 +14,11 @@ composed into a threaded reply and queued in the outbox. After ``max_replies`` r
 the channel closes: through its room's group a chat consumer's reply channel hears the
 whole room, and an hour of chatter must not become an hour of mails. Replies to bounces and to
 automatic mail are suppressed and counted (RFC 3834 2: robots must not answer robots,
-that is how mail loops start).
+that is how mail loops start), and so are replies to senders nobody vouched for (no AUTH,
+not in ``reply_senders``: see ``inbound.py``). Each address gets at most its
+``ReplyQuota`` of replies; the rest are dropped and counted. A suppression is logged
+once per reason per minute, with how many more there were: the default policy
+suppresses a reply to every unauthenticated mail, which is no news each time.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ...core.codec import Content
 from ..base import ABORT, InterfaceHost
 from .chat import SUPPORTED_KINDS, mail_text
 from .compose import OutboundMail, ReplyContext, compose_reply
+from .quota import ReplyQuota
 
 __all__ = ["ReplyRegistry"]
 
@@ -45,8 +50,10 @@ class ReplyRegistry:
         window: float,
         max_open: int,
         max_replies: int,
+        quota: ReplyQuota | None = None,
     ) -> None:
         self.host = host
+        self.quota = quota
         self.submit = submit
         self.window = window
         self.max_open = max_open
@@ -130,8 +137,15 @@ class ReplyRegistry:
         message, from_name = chat
         if context.suppress_reason is not None:
             self.host.count("reply_suppressed")
-            log.warning(
-                "email: reply to %s suppressed: %s", context.reply_to, context.suppress_reason
+            reason = context.suppress_reason
+            self._declines.warning(
+                f"suppressed.{reason}", "email: a reply was suppressed: %s", reason
+            )
+            return False
+        if self.quota is not None and not self.quota.take(context.reply_to or ""):
+            self.host.count("reply_rate_limited")
+            self._declines.warning(
+                "reply_rate", "email: a reply was dropped: its recipient had its reply_rate"
             )
             return False
         if self.submit is None:

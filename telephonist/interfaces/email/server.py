@@ -13,7 +13,9 @@ the embedder is done here:
   sessions drop aiosmtpd's TLS requirement for AUTH (the whole connection is TLS) and
   TLS state is always read from the transport;
 * *draining*: ``SessionTracker`` knows every live session, so ``stop`` can close idle
-  ones at once and give open transactions a bounded time to finish.
+  ones at once and give open transactions a bounded time to finish;
+* *source routes*: aiosmtpd's address parser drops them silently, so ``MAIL`` and
+  ``RCPT`` look at the raw argument first and refuse one (``envelope.py``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 from .config import EmailConfig
+from .envelope import has_source_route, route_refusal
 
 __all__ = ["SMTPSession", "SessionTracker", "make_server_tls", "start_listener"]
 
@@ -90,7 +93,9 @@ def _authenticator(config: EmailConfig) -> Callable[..., AuthResult]:
         ok = hmac.compare_digest(expected or b"\0", data.password) and expected is not None
         if not ok:
             log.warning("email: AUTH %s failed for %r", mechanism, data.login[:64])
-        return AuthResult(success=ok, handled=False, auth_data=data)
+        # The login only: aiosmtpd logs the AuthResult's repr at DEBUG, and the
+        # LoginPassword's would show the password.
+        return AuthResult(success=ok, handled=False, auth_data=bytes(data.login))
 
     return authenticate
 
@@ -135,6 +140,24 @@ class SMTPSession(SMTP):  # type: ignore[misc,unused-ignore]  # aiosmtpd is unty
         self.tracker = tracker
         self.implicit_tls = implicit_tls
         self.auth_offered = bool(config.auth_users)
+
+    def _routed(self, keyword: str, arg: str | None) -> bool:
+        rest = self._strip_command_keyword(keyword, arg) if arg else None
+        return rest is not None and has_source_route(rest)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if self._routed("FROM:", arg):
+            await self.push(route_refusal(sender=True))
+            return
+        await super().smtp_MAIL(arg)
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        if self._routed("TO:", arg):
+            await self.push(route_refusal(sender=False))
+            return
+        await super().smtp_RCPT(arg)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
