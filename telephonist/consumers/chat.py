@@ -72,6 +72,10 @@ class _ChatBase(_Consumer):
     room_group_prefix: ClassVar[str] = "chat."
     #: Our own messages echoed back (``is_self``) reach ``on_event`` only when True.
     handle_own_messages: ClassVar[bool] = False
+    #: The protocols whose reply channels join rooms; ``None``: those whose
+    #: ``ChatProtocol.joins_rooms`` is set, which leaves out email (a room's chatter
+    #: mailed to a forgeable sender). ``{"websocket", "irc", "email"}`` lets mail in.
+    room_protocols: ClassVar[Collection[str] | None] = None
 
     event: ChatEvent
 
@@ -125,8 +129,23 @@ class _ChatBase(_Consumer):
         return stated is not False
 
     def room_group(self, room: str) -> str:
-        """The group of everyone in ``room``."""
+        """The group of everyone in ``room``.
+
+        While a direct conversation is consumed, its own room (an IRC private message's
+        is the other person's nick) names the conversation's group of its own namespace
+        (``event_group``), so ``say(room, ...)`` answers there: the nick ``lobby`` never
+        speaks into the room ``lobby``."""
+        event = getattr(self, "event", None)
+        if event is not None and event["is_direct"] and room == event["room"]:
+            return direct_group(event, "chat-direct.")
         return room_group(room, self.room_group_prefix)
+
+    def _joins_rooms(self) -> bool:
+        """Whether this event's reply channel may join room groups (``room_protocols``)."""
+        protocol = protocol_of(self.message.channel.name, chat_protocols())
+        if self.room_protocols is not None:
+            return protocol is not None and protocol.name in self.room_protocols
+        return protocol is None or protocol.joins_rooms
 
     def event_group(self, event: ChatEvent) -> str:
         """The group ``event``'s connection belongs to: its room's, or for a direct
@@ -155,7 +174,12 @@ class _ChatBase(_Consumer):
         """What consuming the event means, in order (no I/O: see the module docstring)."""
         event = self.event = self.read_event()
         kind, user, room = event["kind"], event["user"], event["room"]
-        tracking = self.track_rooms and bool(room) and self.message.reply_channel is not None
+        tracking = (
+            self.track_rooms
+            and bool(room)
+            and self.message.reply_channel is not None
+            and self._joins_rooms()
+        )
         group = self.event_group(event) if tracking else ""
         steps: list[Step] = []
         if kind == "join":

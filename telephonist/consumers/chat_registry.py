@@ -21,7 +21,8 @@ Rooms are groups (``room_group(room)``): a connection joins its room's group whe
 joins or speaks (which also refreshes the membership) and leaves on leave, so
 ``say(room, text)`` reaches everyone in the room, whatever protocol they came by. A
 direct conversation has a group of its own namespace (``direct_group``): a person
-called ``lobby`` talking to the bot in private is never in room ``lobby``.
+called ``lobby`` talking to the bot in private is never in room ``lobby``. Mail reply
+channels join no room unless a consumer asks (``ChatProtocol.joins_rooms``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class ChatProtocol:
     #: A WebSocket subprotocol to accept when the client offers it (the chat JSON
     #: protocol, ``telephonist.chat.WEBSOCKET_SUBPROTOCOL``).
     subprotocol: str | None = None
+    #: Whether a ChatConsumer puts this protocol's reply channels in room groups (so
+    #: they hear the room). Email's do not by default: see ``ChatConsumer.room_protocols``.
+    joins_rooms: bool = True
 
 
 _lock = threading.Lock()
@@ -155,19 +159,23 @@ def join_answer(
 
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9\-_.]")
+_PLAIN = re.compile(r"^[a-zA-Z0-9-]+$")
 
 
 def room_group(room: str, prefix: str = "chat.") -> str:
     """A valid group name for ``room``, the same for every protocol.
 
-    Room names carry characters group names cannot (``#python``, ``a@b.org``): those
-    become ``_`` and a short hash of the real name is appended, so two rooms that only
-    differ there (``#a`` and ``&a``) still get two groups.
+    A *plain* name (letters, digits, ``-``) is used as it is: ``chat.lobby``. Any other
+    (``#python``, ``a@b.org``, ``my_room``) gets its unsafe characters as ``_``, then
+    ``.`` and 20 hex digits of the name's SHA-256: ``chat._python.1c3e…``. Plain names
+    hold neither ``_`` nor ``.`` and hashed ones always hold a ``.``, so a room can never
+    be named into another room's group (a room called ``_python.<digest>`` is hashed
+    too), and two hashed names meet only by an 80-bit hash collision.
     """
-    safe = _UNSAFE.sub("_", room)
-    if safe == room and len(prefix) + len(room) < MAX_NAME_LENGTH:
+    if _PLAIN.match(room) and len(prefix) + len(room) < MAX_NAME_LENGTH:
         return prefix + room
-    digest = hashlib.sha1(room.encode("utf-8")).hexdigest()[:10]
+    safe = _UNSAFE.sub("_", room)
+    digest = hashlib.sha256(room.encode("utf-8", "surrogatepass")).hexdigest()[:20]
     keep = MAX_NAME_LENGTH - 1 - len(prefix) - len(digest) - 1
     return f"{prefix}{safe[:keep]}.{digest}"
 
@@ -233,5 +241,9 @@ register_chat_protocol(
         leave_channels=("irc-client.part", "irc-client.kick", "irc-client.quit"),
     )
 )
-register_chat_protocol(ChatProtocol("email", message_channels=("email.receive",)))
+# A mail's reply channel in a room would mail the room's chatter to whoever wrote (or
+# forged) the From: a reflector. It joins rooms only where a consumer says so.
+register_chat_protocol(
+    ChatProtocol("email", message_channels=("email.receive",), joins_rooms=False)
+)
 register_chat_protocol(ChatProtocol("slack", message_channels=("slack.message",)))

@@ -93,10 +93,10 @@ async def test_async_subclass_answers_every_protocol(protocol: str) -> None:
     channel, event = EVENTS[protocol]
     async with AsyncConsumerTester([route_class(AsyncEcho)]) as t:
         assert await t.send(channel, event) is Outcome.CONSUMED
-        assert await t.replies() == [
-            {"text": f"{event['user']} in {event['room']}: hello"},
-            {"text": "to the room", "format": "plain"},  # it joined its room by speaking
-        ]
+        expected = [{"text": f"{event['user']} in {event['room']}: hello"}]
+        if protocol != "email":  # a mail's reply channel joins no room (security.md)
+            expected.append({"text": "to the room", "format": "plain"})  # joined by speaking
+        assert await t.replies() == expected
 
 
 def test_a_room_spans_protocols() -> None:
