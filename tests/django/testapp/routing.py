@@ -9,4 +9,6 @@ routes = [
     route_class(consumers.RoomChat, path=r"^/chat/(?P<room>\w+)/$"),
     route_class(consumers.Room, path=r"^/room/(?P<room>\w+)/$"),
     route_class(consumers.SlackDesk),
+    route("websocket.connect", consumers.connect_user, path=r"^/user/$"),
+    route("websocket.receive", consumers.channel_user, path=r"^/user/$"),
 ]

@@ -16,4 +16,9 @@ def push(request: HttpRequest, room: str) -> HttpResponse:
     return HttpResponse(f"pushed to {room}")
 
 
-urlpatterns = [path("", hello), path("push/<str:room>/", push)]
+def whoami(request: HttpRequest) -> HttpResponse:
+    """Who the session cookie logs in (the security tests forge one)."""
+    return HttpResponse(request.user.get_username() or "anonymous")
+
+
+urlpatterns = [path("", hello), path("push/<str:room>/", push), path("whoami/", whoami)]
