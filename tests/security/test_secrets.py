@@ -255,7 +255,8 @@ async def test_marker_secrets_appear_in_no_output(
     peers: Any,
 ) -> None:
     # Real peers, each holding one of the secrets.
-    locked = LockedNgircd(tmp_path / "ngircd", password=SECRETS["irc_password"]).start()
+    locked = LockedNgircd(tmp_path / "ngircd", password=SECRETS["irc_password"])
+    locked.start()
     try:
         await _register(inspircd_anope.port, peers, "secacct", SECRETS["sasl_password"])
         client = redis.Redis(port=redis_server.port)
@@ -324,7 +325,8 @@ def _config_errors(project: Path, env: dict[str, str]) -> list[str]:
     """Each wrong setting the CLI reports, with a secret in the input it echoes."""
     bad = {
         "relay.toml": f"""[interfaces.email.relay]\npassword = "{SECRETS["relay_password"]}"\n""",
-        "auth.toml": f"""[interfaces.email]\nauth_users = {{alice = "{SECRETS["smtp_password"]}"}}\n""",
+        "auth.toml": f"""[interfaces.email]
+auth_users = {{alice = "{SECRETS["smtp_password"]}"}}\n""",
         "plain.toml": f"""[interfaces.irc]\n[[interfaces.irc.networks]]\nname = "n"
 host = "127.0.0.1"\nnick = "b"\ntls = false\npassword = "{SECRETS["irc_password"]}"\n""",
         "key.toml": f"""[interfaces.irc]\n[[interfaces.irc.networks]]\nname = "n"
@@ -343,8 +345,6 @@ hosts = ["redis://u:{SECRETS["redis_password"]}@127.0.0.1:1", "redis://127.0.0.1
         outputs.append(out)
     # An unreachable Redis with credentials in its URL: status says the layer is down.
     url = f"redis://u:{SECRETS['redis_password']}@127.0.0.1:{free_port()}"
-    outputs.append(
-        _cli(project, {**env, "TELEPHONIST_LAYER__CONFIG": f'{{"hosts": ["{url}"], '
-             '"retry_budget": 0.5}'}, "status", "-s", "status.timeout=0.5")  # fmt: skip
-    )
+    down = {**env, "TELEPHONIST_LAYER__CONFIG": f'{{"hosts": ["{url}"], "retry_budget": 0.5}}'}
+    outputs.append(_cli(project, down, "status", "-s", "status.timeout=0.5"))
     return outputs

@@ -71,7 +71,9 @@ def test_a_channel_session_key_does_not_log_anyone_in(
     async def talk() -> None:
         headers = {"Cookie": f"sessionid={cookie}"}
         async with asyncio.timeout(TIMEOUT):
-            async with websockets.connect(server.ws_url("/user/"), additional_headers=headers) as ws:
+            async with websockets.connect(
+                server.ws_url("/user/"), additional_headers=headers
+            ) as ws:
                 await ws.send("who")
                 assert await ws.recv() == "ann"  # the socket is ann's
                 [row] = await _rows()
@@ -79,10 +81,12 @@ def test_a_channel_session_key_does_not_log_anyone_in(
                 # The login is kept under Telephonist's names, not Django's.
                 assert "_auth_user_id" not in stored
                 assert "_telephonist_auth_user_id" in stored
-                forged = await asyncio.to_thread(_get, server.http_url + "/whoami/", row.session_key)
+                forged = await asyncio.to_thread(
+                    _get, server.http_url + "/whoami/", row.session_key
+                )
                 assert forged == "anonymous"
-            # Closed: the row goes with the connection (bounded poll, no sleep).
-            while await _rows():
+            # Closed: the row goes with the connection (the server's database, polled).
+            while await _rows():  # noqa: ASYNC110 (another process's state)
                 await asyncio.sleep(0.05)
 
     asyncio.run(talk())

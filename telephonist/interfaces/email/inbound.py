@@ -91,6 +91,10 @@ class InboundHandler:
         self.draining = False
         self.inflight = 0
 
+    def count_refused_address(self) -> None:
+        """An envelope address in a relay form was refused (``envelope.py``)."""
+        self.host.count("rejected_address")
+
     # -- aiosmtpd hooks (handle_VERB) ----------------------------------------------------
 
     async def handle_EHLO(
@@ -113,7 +117,7 @@ class InboundHandler:
             return _SHUTTING_DOWN
         problem = address_problem(address, sender=True)
         if problem is not None:
-            self.host.count("rejected_address")
+            self.count_refused_address()
             return problem
         envelope.mail_from = address
         envelope.mail_options.extend(options)
@@ -127,7 +131,7 @@ class InboundHandler:
             return "452 4.5.3 Too many recipients"
         problem = address_problem(address, sender=False)
         if problem is not None:
-            self.host.count("rejected_address")
+            self.count_refused_address()
             return problem
         if not self.config.accepts(address):
             self.host.count("rejected_relay")

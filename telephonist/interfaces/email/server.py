@@ -143,7 +143,12 @@ class SMTPSession(SMTP):  # type: ignore[misc,unused-ignore]  # aiosmtpd is unty
 
     def _routed(self, keyword: str, arg: str | None) -> bool:
         rest = self._strip_command_keyword(keyword, arg) if arg else None
-        return rest is not None and has_source_route(rest)
+        if rest is None or not has_source_route(rest):
+            return False
+        count = getattr(self.event_handler, "count_refused_address", None)
+        if callable(count):
+            count()
+        return True
 
     @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str | None) -> None:
