@@ -32,6 +32,7 @@ from telephonist.interfaces.irc.config import NetworkConfig
 from telephonist.interfaces.irc.lines import format_line
 from telephonist.interfaces.irc.logmask import masked
 from telephonist.testing.processes import Process, free_port, wait_until
+from telephonist.testing.slack import SlackStandIn
 from tests.email.clients import swaks
 from tests.email.conftest import Certs
 from tests.irc.peer import Peer
@@ -48,6 +49,7 @@ SECRETS = {
     "relay_password": "TPHSECRET-relay-1f0c",
     "smtp_password": "TPHSECRET-smtp-5e6d",
     "redis_password": "TPHSECRET-redis-0a9b",
+    "slack_signing_secret": "TPHSECRET-signing-3d4e",
 }
 
 
@@ -166,8 +168,9 @@ routes = [route("irc-client.receive", answer), route("email.receive", answer)]
 
 
 def _toml(
-    redis_url: str, prefix: str, locked: Ngircd, anope: InspIRCd, certs: Certs, relay: int
-) -> str:
+    redis_url: str, prefix: str, locked: Ngircd, anope: InspIRCd, certs: Certs, relay: int,
+    slack: SlackStandIn,
+) -> str:  # fmt: skip
     cert = make_cert()[0]
     return f"""
 routing = "chatapp.routes"
@@ -217,15 +220,23 @@ port = {relay}
 username = "relayuser"
 password = "{SECRETS["relay_password"]}"
 ca_file = "{certs.ca}"
+
+[interfaces.slack]
+api_url = "{slack.api_url}"
+bot_token = "{slack.team.bot_token}"
+app_token = "{slack.app_token}"
+signing_secret = "{SECRETS["slack_signing_secret"]}"
 """
 
 
-def _forbidden() -> list[str]:
+def _forbidden(slack: SlackStandIn) -> list[str]:
     """Every form a secret could take in an output."""
     sasl = f"secacct\0secacct\0{SECRETS['sasl_password']}".encode()
     auth = f"\0alice\0{SECRETS['smtp_password']}".encode()
     return [
         *SECRETS.values(),
+        slack.team.bot_token,
+        slack.app_token,
         base64.b64encode(sasl).decode(),
         base64.b64encode(auth).decode(),
         base64.b64encode(SECRETS["smtp_password"].encode()).decode(),
@@ -253,6 +264,7 @@ async def test_marker_secrets_appear_in_no_output(
     inspircd_anope: InspIRCd,
     certs: Certs,
     peers: Any,
+    slack: SlackStandIn,
 ) -> None:
     # Real peers, each holding one of the secrets.
     locked = LockedNgircd(tmp_path / "ngircd", password=SECRETS["irc_password"])
@@ -270,11 +282,11 @@ async def test_marker_secrets_appear_in_no_output(
         project.mkdir()
         (project / "chatapp.py").write_text(CHATAPP)
         toml = _toml(redis_url, f"sec{uuid.uuid4().hex[:8]}", locked, inspircd_anope, certs,
-                     free_port())  # fmt: skip
+                     free_port(), slack)  # fmt: skip
         (project / "telephonist.toml").write_text(toml)
         env = {**os.environ, "PYTHONUNBUFFERED": "1",
                "TELEPHONIST_STATUS__SOCKET_DIR": str(tmp_path / "status")}  # fmt: skip
-        outputs = await _run_everything(project, env, tmp_path, certs)
+        outputs = await _run_everything(project, env, tmp_path, certs, slack)
     finally:
         locked.stop()
     text = "\n".join(outputs)
@@ -283,11 +295,13 @@ async def test_marker_secrets_appear_in_no_output(
                      "registered on locked", "registered on services", "235 ",
                      "interface email:", "RedisChannelLayer: capacity", "auth_users"):  # fmt: skip
         assert expected in text, expected
-    leaks = [secret for secret in _forbidden() if secret in text]
+    leaks = [secret for secret in _forbidden(slack) if secret in text]
     assert leaks == [], [line for line in text.splitlines() if any(s in line for s in leaks)]
 
 
-async def _run_everything(project: Path, env: dict[str, str], tmp: Path, certs: Certs) -> list[str]:
+async def _run_everything(
+    project: Path, env: dict[str, str], tmp: Path, certs: Certs, slack: SlackStandIn
+) -> list[str]:
     outputs: list[str] = []
     proc = Process([*TELEPHONIST, "run", "--log-level", "DEBUG"], log=tmp / "run.log",
                    cwd=project, env=env)  # fmt: skip
@@ -298,6 +312,7 @@ async def _run_everything(project: Path, env: dict[str, str], tmp: Path, certs: 
             wait_until, lambda: all(w in proc.output() for w in wanted),
             timeout=TIMEOUT, what="IRC registered and joined", watch=[proc],
         )  # fmt: skip
+        await slack.wait_connected(within=TIMEOUT)  # Socket Mode, with the app token
         port = int(re.search(r"smtp://127\.0\.0\.1:(\d+)", proc.output()).group(1))  # type: ignore[union-attr]
         sent = await swaks(
             "--port", str(port), "--tls", "--tls-ca-path", certs.ca, "--auth", "PLAIN",
