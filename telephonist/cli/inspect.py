@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,15 +93,18 @@ async def _gather(config: TelephonistConfig) -> tuple[list[dict[str, Any]], dict
     layers = []
     for doc in documents:
         layers.append(doc.get("layer"))
-        for part in doc.get("parts", []):
-            parts[str(part.get("id"))] = part
+        found = doc.get("parts")
+        for part in found if isinstance(found, list) else []:
+            if isinstance(part, dict):
+                parts[str(part.get("id"))] = part
     shared_layer = None
     layer = build_layer(config)
     if not isinstance(layer, InMemoryChannelLayer):
         try:
             # Bounded even if the layer's own reconnect budget is longer.
             for part in await asyncio.wait_for(query_layer(layer, within), within + 5):
-                parts.setdefault(str(part.get("id")), part)
+                if isinstance(part, dict):
+                    parts.setdefault(str(part.get("id")), part)
             shared_layer = layer_status(layer)
         except Exception as exc:
             print(f"telephonist: the layer did not answer: {exc!r}", file=sys.stderr)
@@ -120,10 +124,34 @@ def _status(args: argparse.Namespace) -> int:
     except Exception as exc:
         return fail([f"could not reach the layer: {exc}"], EXIT_FAILURE)
     if args.json:
+        # JSON escapes control characters itself (ensure_ascii).
         print(json.dumps({"layer": layer, "processes": parts}, indent=2, default=repr))
     else:
-        print(_render(parts, layer))
+        print(_render(_printable_tree(parts), _printable_tree(layer)))
     return 0 if parts else EXIT_FAILURE
+
+
+# C0 and C1 controls, DEL, and the Unicode line separators and bidi overrides: what a
+# process's answer could use to move the cursor, rewrite the screen or reorder text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                        else f"\\u{ord(m.group()):04x}", text)  # fmt: skip
+
+
+def _printable_tree(value: Any) -> Any:
+    """``value`` with every string in it (keys too) made :func:`printable`, so a line
+    break or an escape sequence in an answer cannot make or rewrite lines."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(k)): _printable_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable_tree(v) for v in value]
+    return value
 
 
 def _counts(values: dict[str, Any] | None) -> str:
@@ -141,30 +169,37 @@ def _render(parts: list[dict[str, Any]], layer: dict[str, Any] | None) -> str:
     if not parts:
         lines.append("no running process answered")
     for part in parts:
-        head = (
-            f"{part.get('kind')} {part.get('id')} (pid {part.get('pid')} on {part.get('hostname')}"
-        )
-        lines.append(f"{head}, up {part.get('uptime')}s)")
-        if part.get("kind") == "host":
-            for name, info in part.get("interfaces", {}).items():
-                where = ", ".join(info.get("endpoints", [])) or "-"
-                lines.append(f"  {name}: {info.get('connections')} connections on {where}")
-                lines.append(f"    counters: {_counts(info.get('counters'))}")
-            lines.append(f"  dropped/counters: {_counts(part.get('counters'))}")
-            affinity = part.get("affinity", {})
-            lines.append(f"  connections: {_counts(affinity.get('connections'))}")
-            lines.append(f"  bound to workers: {_counts(affinity.get('workers'))}")
-        else:
-            lines.append(f"  channels: {', '.join(part.get('channels', []))}")
-            affinity = part.get("affinity", {})
-            lines.append(
-                f"  connections: {affinity.get('connections', 0)}, busy {affinity.get('busy', 0)}"
-            )
-            dispatch = part.get("dispatch", {})
-            lines.append(f"  outcomes: {_counts(dispatch.get('outcomes'))}")
-            lines.append(f"  dropped:  {_counts(dispatch.get('dropped'))}")
-            lines.append(f"  counters: {_counts(part.get('counters'))}")
+        try:
+            lines += _render_part(part)
+        except (AttributeError, TypeError, ValueError):  # not the shape a process sends
+            lines.append(f"(an answer that is not a status document: {str(part)[:200]})")
     return "\n".join(lines)
+
+
+def _render_part(part: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    head = f"{part.get('kind')} {part.get('id')} (pid {part.get('pid')} on {part.get('hostname')}"
+    lines.append(f"{head}, up {part.get('uptime')}s)")
+    if part.get("kind") == "host":
+        for name, info in part.get("interfaces", {}).items():
+            where = ", ".join(info.get("endpoints", [])) or "-"
+            lines.append(f"  {name}: {info.get('connections')} connections on {where}")
+            lines.append(f"    counters: {_counts(info.get('counters'))}")
+        lines.append(f"  dropped/counters: {_counts(part.get('counters'))}")
+        affinity = part.get("affinity", {})
+        lines.append(f"  connections: {_counts(affinity.get('connections'))}")
+        lines.append(f"  bound to workers: {_counts(affinity.get('workers'))}")
+    else:
+        lines.append(f"  channels: {', '.join(part.get('channels', []))}")
+        affinity = part.get("affinity", {})
+        lines.append(
+            f"  connections: {affinity.get('connections', 0)}, busy {affinity.get('busy', 0)}"
+        )
+        dispatch = part.get("dispatch", {})
+        lines.append(f"  outcomes: {_counts(dispatch.get('outcomes'))}")
+        lines.append(f"  dropped:  {_counts(dispatch.get('dropped'))}")
+        lines.append(f"  counters: {_counts(part.get('counters'))}")
+    return lines
 
 
 def add_interfaces(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,6 +10,16 @@ snapshot):
   including the all-in-one process on the in-memory layer, which no other process can
   reach through its layer. Connecting is the request; the process writes one JSON
   document and closes. A socket left by a killed process is removed when found dead.
+
+The socket directory is trusted only if it is this user's alone (``check_socket_dir``):
+a directory, not a symlink, owned by us, no access for group or others. The default
+lives in the shared temp dir, where anyone may have made ``telephonist-<uid>`` first to
+read the status (channel names, peers) or to answer ``telephonist status`` with a
+document of their own; such a directory is refused, by the process (no status socket,
+one warning) and by the command (no local answers, one warning). What the command reads
+is bounded: at most ``MAX_SOCKETS`` sockets, ``MAX_DOCUMENT`` bytes each, and
+``MAX_PARTS`` answers over the layer. Text output escapes control characters
+(``telephonist.cli.inspect``): a process's answer cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +40,12 @@ from ..core.base import BaseChannelLayer
 from ..core.memory import InMemoryChannelLayer
 
 __all__ = [
+    "MAX_DOCUMENT",
+    "MAX_PARTS",
+    "MAX_SOCKETS",
     "StatusEndpoint",
+    "UnsafeSocketDir",
+    "check_socket_dir",
     "default_socket_dir",
     "layer_status",
     "query_layer",
@@ -41,8 +57,37 @@ log = logging.getLogger("telephonist.status")
 Snapshot = Callable[[], dict[str, Any]]
 
 
+MAX_SOCKETS = 256  # local processes asked, at most
+MAX_DOCUMENT = 4 * 1024 * 1024  # bytes of one process's status document
+MAX_PARTS = 1000  # answers collected over the layer
+
+
+class UnsafeSocketDir(PermissionError):
+    """The status socket directory is not this user's alone."""
+
+
 def default_socket_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"telephonist-{os.getuid()}"
+
+
+def check_socket_dir(directory: Path, create: bool = False) -> None:
+    """Raise ``UnsafeSocketDir`` unless ``directory`` is a real directory (not a
+    symlink), owned by this user, closed to group and others (``create``: make it 0700
+    first if it is missing)."""
+    if create:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+    info = os.lstat(directory)
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeSocketDir(f"{directory} is a symlink")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeSocketDir(f"{directory} is not a directory")
+    if info.st_uid != os.getuid():
+        raise UnsafeSocketDir(f"{directory} belongs to uid {info.st_uid}, not {os.getuid()}")
+    if info.st_mode & 0o077:
+        mode = stat.S_IMODE(info.st_mode)
+        raise UnsafeSocketDir(f"{directory} has mode {mode:o}: group or others may enter")
 
 
 def layer_status(layer: BaseChannelLayer) -> dict[str, Any]:
@@ -71,7 +116,7 @@ class StatusEndpoint:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_socket_dir(self.path.parent, create=True)  # UnsafeSocketDir: not ours
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         self._server = await asyncio.start_unix_server(self._answer, path=str(self.path))
@@ -97,7 +142,8 @@ class StatusEndpoint:
 
 async def _read_socket(path: Path, within: float) -> dict[str, Any] | None:
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_unix_connection(str(path)), within)
+        opening = asyncio.open_unix_connection(str(path), limit=MAX_DOCUMENT)
+        reader, writer = await asyncio.wait_for(opening, within)
     except (ConnectionRefusedError, FileNotFoundError):
         with contextlib.suppress(OSError):
             os.unlink(path)  # its process is gone
@@ -105,20 +151,37 @@ async def _read_socket(path: Path, within: float) -> dict[str, Any] | None:
     except (OSError, TimeoutError):
         return None
     try:
+        # readline() raises ValueError past ``limit`` bytes: a document that large is
+        # no answer we read.
         data = await asyncio.wait_for(reader.readline(), within)
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, ValueError):
+        log.warning("status socket %s: no answer of at most %d bytes", path, MAX_DOCUMENT)
         return None
     finally:
         writer.close()
     try:
-        loaded: dict[str, Any] = json.loads(data)
+        loaded = json.loads(data)
     except ValueError:
         return None
-    return loaded
+    return loaded if isinstance(loaded, dict) else None
 
 
 def _socket_paths(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.sock")) if directory.is_dir() else []
+    if not directory.is_dir():
+        return []
+    try:
+        check_socket_dir(directory)
+    except UnsafeSocketDir as exc:
+        log.warning("not reading status sockets: %s", exc)
+        return []
+    paths: list[Path] = []
+    for path in sorted(directory.glob("*.sock")):
+        if len(paths) >= MAX_SOCKETS:
+            log.warning("more than %d status sockets in %s: the rest not read", MAX_SOCKETS,
+                        directory)  # fmt: skip
+            break
+        paths.append(path)
+    return paths
 
 
 async def query_sockets(directory: Path, within: float) -> list[dict[str, Any]]:
@@ -135,10 +198,10 @@ async def query_layer(layer: BaseChannelLayer, within: float) -> list[dict[str, 
     parts: list[dict[str, Any]] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while (left := deadline - loop.time()) > 0:
+    while (left := deadline - loop.time()) > 0 and len(parts) < MAX_PARTS:
         try:
             batch = await asyncio.wait_for(layer.receive_many(reply, 100), left)
         except TimeoutError:
             break
         parts.extend({k: v for k, v in m.items() if k != "type"} for m in batch)
-    return parts
+    return parts[:MAX_PARTS]
