@@ -18,7 +18,7 @@ import pytest
 
 from telephonist.consumers import ChatConsumer
 from telephonist.routing import route_class
-from tests.email.clients import in_thread, send, swaks
+from tests.email.clients import in_thread, send, smtp_client, swaks
 from tests.email.conftest import Certs
 from tests.email.peers import PostfixServer, need_postfix
 from tests.email.stack import Stack, running_stack
@@ -152,3 +152,25 @@ async def test_relay_forms_of_addresses_are_refused(
     assert result.code == code, result.transcript
     assert any(line.startswith(answer) for line in result.replies("5")), result.transcript
     assert counters["rejected_address"] == 1
+
+
+async def test_no_relay_and_no_auth_in_clear(certs: Certs) -> None:
+    config = {"port": 0, "domains": ["example.org"], "tls_cert": certs.cert,
+              "tls_key": certs.key, "auth_users": {"ann": "ann-password"}}  # fmt: skip
+    async with running_stack(config) as stack:
+        relay = await swaks("--port", str(stack.port), "--to", "someone@elsewhere.example",
+                            "--from", "b@example.com")  # fmt: skip
+        assert relay.code == 24, relay.transcript
+        assert any(line.startswith("550 5.7.1") for line in relay.replies("550"))
+
+        def clear_and_tls() -> tuple[str, tuple[int, bytes], str]:
+            with smtp_client(stack.port) as client:
+                offered_in_clear = str(client.esmtp_features)
+                refused = client.docmd("AUTH", "PLAIN AGFubgBhbm4tcGFzc3dvcmQ=")
+            with smtp_client(stack.port, tls="starttls", ca=certs.ca) as client:
+                return offered_in_clear, refused, str(client.esmtp_features)
+
+        in_clear, refused, over_tls = await in_thread(clear_and_tls)
+    assert "auth" not in in_clear
+    assert refused[0] == 538  # encryption required
+    assert "auth" in over_tls

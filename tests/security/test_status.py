@@ -5,6 +5,7 @@ processes; the impostors are Unix-socket servers run by the test."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -116,3 +117,21 @@ def test_status_reads_a_bounded_answer_from_a_bounded_number_of_sockets(
     assert f"more than {MAX_SOCKETS} status sockets" in err
     # The ones read were found dead and removed; the rest wait for the next run.
     assert len(list(directory.glob("*.sock"))) == (MAX_SOCKETS + 20) - MAX_SOCKETS + 1
+
+
+def test_a_status_socket_reads_nothing(project: Project, spawn: Spawn, tmp_path: Path) -> None:
+    directory = tmp_path / "status-own"
+    proc = spawn("run", env={"TELEPHONIST_STATUS__SOCKET_DIR": str(directory)}).ready()
+    path = directory / f"{proc.pid}.sock"
+    assert (os.stat(directory).st_mode & 0o777, os.stat(path).st_mode & 0o777) == (0o700, 0o600)
+    for _ in range(2):
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(10)
+            client.connect(str(path))
+            answer = b""
+            while chunk := client.recv(65536):  # the document, then the end of the stream
+                answer += chunk
+            assert json.loads(answer)["parts"][0]["pid"] == proc.pid
+            with contextlib.suppress(OSError):  # a command: nobody is there to read it
+                client.sendall(b'SHUTDOWN\r\n{"command": "stop"}\n')
+    assert proc.poll() is None  # still serving
