@@ -119,7 +119,8 @@ class NetworkClient:
     def write_now(self, line: str) -> None:
         """Write at once, outside flood control (registration, PONG, keepalive, QUIT)."""
         if self._conn is not None and self._conn.connected:
-            self.log.debug("-> %s", masked(line))
+            if self.log.isEnabledFor(logging.DEBUG):  # masking costs: only when logged
+                self.log.debug("-> %s", masked(line))
             self._conn.write_line(line)
             self.counters["lines_sent"] += 1
 
@@ -144,7 +145,8 @@ class NetworkClient:
             self._conn.resume_reading()
 
     def _on_line(self, raw: str) -> None:
-        self.log.debug("<- %s", masked(raw))
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("<- %s", masked(raw))
         try:
             line = parse_line(raw)
         except LineError:
