@@ -110,7 +110,7 @@ def test_anonymous_sockets_leave_no_session_rows(telephonist_live_server: LiveSe
             assert await ws.recv() == "1"
 
     async def many() -> None:
-        async with asyncio.timeout(120):
+        async with asyncio.timeout(300):  # generous: a loaded machine serves 200 slowly
             gate = asyncio.Semaphore(20)
 
             async def bounded() -> None:
@@ -120,7 +120,7 @@ def test_anonymous_sockets_leave_no_session_rows(telephonist_live_server: LiveSe
             await asyncio.gather(*(bounded() for _ in range(200)))
 
     asyncio.run(many())
-    wait_until(lambda: not _channel_rows(), timeout=TIMEOUT, what="every channel session deleted")
+    wait_until(lambda: not _channel_rows(), timeout=90, what="every channel session deleted")
 
 
 def test_channel_session_user_is_refused_on_a_shared_reply_channel(
