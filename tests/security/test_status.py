@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from telephonist.host.status import MAX_SOCKETS
+from telephonist.runtime.status import MAX_SOCKETS
 from tests.runtime.conftest import Project, Spawn, run_cli
 
 
