@@ -38,6 +38,8 @@ LAYERS: list[set[str]] = [
     {"core", "spec"},
     # The configuration model (the core reads it to build the project's layer).
     {"config", "logging"},
+    # What keeps secrets and channel names out of logs and errors (config errors too).
+    {"redaction"},
     {"(root)"},
 ]
 

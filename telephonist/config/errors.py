@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from ..core.redaction import MASK, is_secret_key, redact, strip_credentials
+from ..redaction import MASK, is_secret_key, redact, strip_credentials
 
 __all__ = ["ConfigError", "describe_validation_error"]
 

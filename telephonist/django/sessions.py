@@ -51,7 +51,7 @@ from django.contrib.sessions.backends.base import CreateError, SessionBase, Upda
 from django.utils.crypto import salted_hmac
 
 from ..consumers.message import Message
-from ..core.redaction import loggable_channel
+from ..redaction import loggable_channel
 from ._decorate import Step, consumer_decorator
 from .db import db_call
 from .state import connection_state

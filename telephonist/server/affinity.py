@@ -33,7 +33,7 @@ from ..config.model import AffinitySettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull, MessageTooLarge
-from ..core.redaction import loggable_channel
+from ..redaction import loggable_channel
 
 __all__ = ["Affinity"]
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
-from ..core.redaction import loggable_channel
 from ..interfaces.base import ABORT, ReplyHandler
+from ..redaction import loggable_channel
 
 __all__ = ["ReplyChannels"]
 

@@ -31,7 +31,7 @@ from ..consumers.signals import Signal
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull
-from ..core.redaction import loggable_channel
+from ..redaction import loggable_channel
 
 __all__ = ["Connections", "connection_released"]
 

@@ -40,8 +40,8 @@ from ..consumers.exceptions import ConsumeLater, DenyConnection
 from ..consumers.message import AsyncMessage, Message
 from ..consumers.signals import Signal, consumer_finished, consumer_started
 from ..core.base import BaseChannelLayer
-from ..core.redaction import loggable_channel
 from ..core.stats import LayerStats
+from ..redaction import loggable_channel
 from ..routing import Match, Router
 from ..routing.policies import policy_for
 

@@ -35,8 +35,8 @@ from ..config.model import AffinitySettings, WorkerSettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.names import non_local_name
-from ..core.redaction import loggable_channel
 from ..lifespan import Lifespan, keep_status_membership, load_hooks, run_hooks
+from ..redaction import loggable_channel
 from ..routing import Router
 from ..routing.policies import policy_for
 from .connections import Connections

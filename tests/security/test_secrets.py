@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from telephonist.config import ConfigError
 from telephonist.config.errors import describe_validation_error
-from telephonist.core.redaction import MASK, redact, strip_credentials
 from telephonist.interfaces.email.config import EmailConfig
 from telephonist.interfaces.irc.config import NetworkConfig
 from telephonist.interfaces.irc.lines import format_line
 from telephonist.interfaces.irc.logmask import masked
+from telephonist.redaction import MASK, redact, strip_credentials
 from telephonist.testing.processes import Process, free_port, wait_until
 from telephonist.testing.slack import SlackStandIn
 from tests.email.clients import swaks

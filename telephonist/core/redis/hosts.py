@@ -36,8 +36,8 @@ from redis.asyncio.connection import (
 )
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
+from ...redaction import redact
 from ..exceptions import InvalidChannelLayerError
-from ..redaction import redact
 
 __all__ = ["DEFAULT_HOSTS", "HostSpec", "parse_hosts"]
 
