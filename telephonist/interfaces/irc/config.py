@@ -88,6 +88,9 @@ class NetworkConfig(BaseModel):
     allow_plaintext_auth: bool = False
     channels: tuple[ChannelSpec, ...] = ()
     caps: tuple[str, ...] = DEFAULT_CAPS
+    #: ``False`` writes every line at once: for a server that does not limit this bot
+    #: (your own, or one where it is exempt). ``flood_burst``/``flood_rate`` then do nothing.
+    flood_control: bool = True
     flood_burst: int = Field(5, ge=1)
     flood_rate: float = Field(1.0, gt=0)
     max_queue: int = Field(500, ge=1)
@@ -99,7 +102,10 @@ class NetworkConfig(BaseModel):
     reconnect_max: float = Field(300.0, gt=0)
     reconnect_attempts: int | None = Field(None, ge=0)
     max_inbound_line: int = Field(8704, ge=512)
-    pause_on_full: float = Field(1.0, gt=0)
+    #: An event the layer refuses (``ChannelFull``) is tried again after 1 ms, then
+    #: twice as long each time, at most this long apart, until ``full_timeout``.
+    full_retry_max: float = Field(0.05, ge=0.001)
+    full_timeout: float = Field(10.0, gt=0)
     max_conversations: int = Field(1000, ge=1)
     rejoin_on_kick: bool = False
     version_reply: str = f"Telephonist {__version__}"

@@ -13,7 +13,8 @@ registered attempt) and try again, until ``stop`` or ``reconnect_attempts`` fail
 Server lines arrive through a synchronous callback: PING is answered at once, and the
 rest, once the session (``session.py``) has seen them, go to the owner's ``on_line``.
 Registration lines, PONG, our PING and QUIT are written at once (``write_now``);
-everything else goes through the outbox and its token bucket (``send``).
+everything else goes through the outbox and its token bucket (``send``), unless
+``flood_control`` is off.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ class NetworkClient:
         self.wanted: dict[str, ChannelSpec] = {}
         for channel in config.channels:
             self.wanted[casefold(channel.name)] = channel
-        bucket = TokenBucket(config.flood_burst, config.flood_rate)
+        bucket = None
+        if config.flood_control:
+            bucket = TokenBucket(config.flood_burst, config.flood_rate)
         self.outbox = Outbox(bucket, config.max_queue, self.write_now)
         self._conn: IrcConnection | None = None
         self._lost: asyncio.Future[str] | None = None
