@@ -102,9 +102,7 @@ async def test_a_full_channel_pauses_reading_and_loses_nothing(
     layer = InMemoryChannelLayer(channel_capacity={spec.RECEIVE: 2})
     alice = await peers("alice9").connect(ngircd.port)
     await alice.join(room)
-    _, host = await start_irc(
-        network(ngircd.port, nick, channels=[room], pause_on_full=0.1), host=MiniHost(layer)
-    )
+    _, host = await start_irc(network(ngircd.port, nick, channels=[room]), host=MiniHost(layer))
     await alice.expect(joined(nick, room))
     for i in range(6):
         alice.send(f"PRIVMSG {room} :n{i}")

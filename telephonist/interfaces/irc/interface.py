@@ -10,17 +10,21 @@ conversation (``conversations.py``: one reply channel per room) and hands it to
 ``host.send_event`` with that conversation as the ``connection``, so the host stamps
 ``reply_channel`` and ``order`` and keeps the room's events on one worker.
 
-Backpressure is IRC's own: when the layer answers ``ChannelFull``, the pump stops
-reading that network's socket (the server and the kernel buffer what follows), waits
-``pause_on_full`` seconds and retries the same event, up to ``_FULL_RETRIES`` times
-before dropping it (counted). Reading also pauses while the inbound queue is above a
-high-water mark and resumes once the pump has caught up. Other networks are unaffected.
+Backpressure is IRC's own (``backpressure.py`` decides, the pump acts): when the layer
+answers ``ChannelFull``, the pump stops reading that network's socket (the server and
+the kernel buffer what follows) and retries the same event after 1 ms, then after
+doubling waits up to ``full_retry_max``, dropping it (counted) after ``full_timeout``.
+Reading also stops while the inbound queue is above a high-water mark, and starts
+again as soon as events go through and the pump has caught up. The log names the
+channel that refused (a worker's inbox, usually), not the event's channel. Other
+networks are unaffected.
 
 Messages that consumers send to a conversation's reply channel arrive in
 :meth:`_on_reply`; ``replies.py`` turns them into lines (or rejects them, logged and
 counted) and the network client sends them through its token bucket.
 
-Counters (``host.count``): ``rejected``, ``backpressure_pauses``, ``dropped_full``,
+Counters (``host.count``): ``rejected``, ``backpressure_pauses`` (stalls: the layer
+refused and reading stopped), ``backpressure_retries``, ``dropped_full``,
 ``dropped_too_large``, ``dropped_disconnected``, ``dropped_queue_full``, ``aborted``,
 ``ignored_own_message``, ``ignored_server_notice``, ``ctcp_answered``, ``ctcp_ignored``,
 ``chat_fallback_<kind>``, ``chat_declined_<kind>``, ``errors`` (an unexpected exception,
@@ -38,6 +42,7 @@ from ...core.codec import Content
 from ...core.exceptions import ChannelFull, MessageTooLarge
 from ..base import ABORT, Interface, InterfaceConfig, InterfaceHost
 from . import spec
+from .backpressure import Backpressure
 from .config import IrcConfig
 from .conversations import Conversation, Conversations
 from .ctcp import Ctcp, answer
@@ -51,9 +56,6 @@ from .transport import IrcReactor
 
 __all__ = ["IrcInterface"]
 
-_HIGH_WATER = 256  # inbound events waiting before we stop reading the socket
-_LOW_WATER = 32
-_FULL_RETRIES = 10
 _CTCP_BURST, _CTCP_RATE = 3, 0.5  # CTCP answers: a CTCP flood must not fill our queue
 
 
@@ -70,7 +72,8 @@ class IrcInterface(Interface):
         self.clients: dict[str, NetworkClient] = {}
         self.conversations = Conversations(host, self._on_reply)
         self._inbound: dict[str, asyncio.Queue[Event]] = {}
-        self._paused: set[str] = set()
+        self._pressure: dict[str, Backpressure] = {}
+        self._stopping = False
         self._pumps: list[asyncio.Task[None]] = []
         self._ctcp: dict[str, TokenBucket] = {}
         self._published = frozenset(f"irc-client.{kind}" for kind in config.events)
@@ -84,11 +87,15 @@ class IrcInterface(Interface):
             client = NetworkClient(network, reactor, self)
             self.clients[network.name] = client
             self._inbound[network.name] = asyncio.Queue()
+            self._pressure[network.name] = Backpressure(
+                max_delay=network.full_retry_max, give_up=network.full_timeout
+            )
             self._ctcp[network.name] = TokenBucket(_CTCP_BURST, _CTCP_RATE)
             self._pumps.append(asyncio.ensure_future(self._pump(client)))
             client.start()
 
     async def stop(self, drain_timeout: float) -> None:
+        self._stopping = True  # the pumps must not start reading again
         for client in self.clients.values():
             client.pause_reading()  # no new work; replies in flight may still be sent
         drains = [asyncio.ensure_future(c.drain()) for c in self.clients.values()]
@@ -114,7 +121,10 @@ class IrcInterface(Interface):
 
     def status(self) -> dict[str, Any]:
         return {
-            "networks": {name: client.status() for name, client in self.clients.items()},
+            "networks": {
+                name: {**client.status(), "reading": not self._pressure[name].paused}
+                for name, client in self.clients.items()
+            },
             "conversations": self.conversations.count(),
         }
 
@@ -167,53 +177,72 @@ class IrcInterface(Interface):
         if queue is None or event.channel not in self._published:
             return
         queue.put_nowait(event)
-        if queue.qsize() >= _HIGH_WATER and client.name not in self._paused:
-            self._paused.add(client.name)
+        if self._pressure[client.name].queued(queue.qsize()):
             client.pause_reading()
 
     async def _pump(self, client: NetworkClient) -> None:
         queue = self._inbound[client.name]
+        pressure = self._pressure[client.name]
         while True:
             event = await queue.get()
             try:
-                await self._deliver(client, event)
+                await self._deliver(client, event, pressure)
             except Exception:  # a bug must not silence the network: log, count, go on
                 self.host.count("errors")
                 self.log.exception("could not publish a %s event", event.channel)
-            if client.name in self._paused and queue.qsize() <= _LOW_WATER:
-                self._paused.discard(client.name)
+            resumed = pressure.settled(queue.qsize())
+            if resumed is not None and not self._stopping:
                 client.resume_reading()
+                if resumed.warned and resumed.stalled_for is not None:
+                    self.log.info(
+                        "reading %s again: the layer took events again after %.3fs",
+                        client.name,
+                        resumed.stalled_for,
+                    )
 
-    async def _deliver(self, client: NetworkClient, event: Event) -> None:
+    async def _deliver(self, client: NetworkClient, event: Event, pressure: Backpressure) -> None:
         fold = client.session.fold
         folded = fold(event.room) if event.room is not None else None
         limit = client.config.max_conversations
         conv = await self.conversations.get(client.name, event.room, folded, limit)
-        for _ in range(_FULL_RETRIES):
+        while True:
             try:
                 await self.host.send_event(
                     event.channel, event.message, connection=conv.reply_channel
                 )
                 return
-            except ChannelFull:
-                self.host.count("backpressure_pauses")
-                self.log.warning(
-                    "%s is full: pausing %s for %.1fs",
-                    event.channel,
-                    client.name,
-                    client.config.pause_on_full,
-                )
-                self._paused.add(client.name)
-                client.pause_reading()
-                await asyncio.sleep(client.config.pause_on_full)  # back off before retrying
+            except ChannelFull as exc:
+                refusal = pressure.refused()
+                if refusal.pause:
+                    client.pause_reading()
+                if refusal.new_stall:
+                    self.host.count("backpressure_pauses")
+                if refusal.warn:
+                    more = f" ({refusal.unlogged} more stalls since the last warning)"
+                    self.log.warning(
+                        "%s: stopped reading: %s (event %s waits for room); "
+                        "reading again as soon as the layer takes it%s",
+                        client.name,
+                        exc,
+                        event.channel,
+                        more if refusal.unlogged else "",
+                    )
+                if refusal.delay is None:
+                    self.host.count("dropped_full")
+                    self.log.error(
+                        "dropped a %s event from %s: refused for %.1fs: %s",
+                        event.channel,
+                        client.name,
+                        pressure.give_up,
+                        exc,
+                    )
+                    return
+                self.host.count("backpressure_retries")
+                await asyncio.sleep(refusal.delay)  # back-off while the layer is full
             except MessageTooLarge:
                 self.host.count("dropped_too_large")
                 self.log.warning("dropped an event too large for the layer on %s", event.channel)
                 return
-        self.host.count("dropped_full")
-        self.log.error(
-            "dropped an event for %s after %d full retries", event.channel, _FULL_RETRIES
-        )
 
     def _answer_ctcp(self, client: NetworkClient, request: Ctcp, nick: str) -> None:
         clean = Ctcp(request.verb, single_line(request.params)[:400])
