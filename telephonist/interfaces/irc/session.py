@@ -51,7 +51,11 @@ def casefold(name: str, casemapping: str = "rfc1459") -> str:
 
 class Session:
     def __init__(self, nick: str) -> None:
-        self.nick = nick
+        # Every line compares nicks and rooms the server's way: the folding table and
+        # our own folded nick are kept ready rather than looked up per comparison.
+        self._table = _RFC1459
+        self._nick = nick
+        self._folded_nick = casefold(nick)
         self.ident = ""
         self.host = ""
         self.registered = False
@@ -67,14 +71,23 @@ class Session:
     # -- comparisons ------------------------------------------------------------------
 
     @property
+    def nick(self) -> str:
+        return self._nick
+
+    @nick.setter
+    def nick(self, nick: str) -> None:
+        self._nick = nick
+        self._folded_nick = nick.translate(self._table)
+
+    @property
     def casemapping(self) -> str:
         return self.isupport.get("CASEMAPPING", "rfc1459").lower()
 
     def fold(self, name: str) -> str:
-        return casefold(name, self.casemapping)
+        return name.translate(self._table)
 
     def is_me(self, nick: str) -> bool:
-        return self.fold(nick) == self.fold(self.nick)
+        return nick == self._nick or nick.translate(self._table) == self._folded_nick
 
     def is_channel(self, target: str) -> bool:
         return bool(target) and target[0] in self.isupport.get("CHANTYPES", "#&!+")
@@ -171,6 +184,9 @@ class Session:
                     self.isupport.pop(key[1:], None)
                 else:
                     self.isupport[key.upper()] = value
+            mapping = _RFC1459_STRICT_ALIASES.get(self.casemapping, self.casemapping)
+            self._table = _TABLES.get(mapping, _RFC1459)
+            self.nick = self._nick  # folded again, the new way
         elif command == "396" and len(line.params) >= 2:  # RPL_HOSTHIDDEN
             self.host = line.param(1)
         elif line.source is None:

@@ -15,7 +15,10 @@ the library's plumbing but:
   of growing the buffer without bound;
 * the buffer decodes UTF-8 and falls back to Latin-1 per line (``LenientDecodingLineBuffer``),
   because IRC has no declared encoding and one badly encoded line must not kill a bot;
-* losing the transport calls ``on_lost`` exactly once with a reason.
+* losing the transport calls ``on_lost`` exactly once with a reason;
+* lines written during one pass of the event loop are sent with one ``write`` (one
+  system call) when the pass ends: a bot answering a burst of messages would otherwise
+  pay a system call, and a TCP segment, per reply.
 
 The library's ``send_raw`` refuses LF but not CR or NUL; every line we write has already
 passed ``lines.format_line``, which refuses all three. It also logs every line at DEBUG,
@@ -78,6 +81,7 @@ class IrcConnection(AioConnection):  # type: ignore[misc]
         self.on_lost: LostCallback = lambda reason: None
         self.max_line = 8704
         self.transport: asyncio.Transport | None = None
+        self._unsent: list[bytes] = []  # written since the loop's last pass
 
     async def open(
         self,
@@ -116,10 +120,21 @@ class IrcConnection(AioConnection):  # type: ignore[misc]
             self.disconnect(f"server line longer than {self.max_line} bytes")
 
     def write_line(self, line: str) -> None:
-        """Send one formatted line (CR LF added by the library's ``_prep_message``)."""
-        if self.connected and self.transport is not None:
-            # Not ``send_raw``: it logs the line unmasked (see the module docstring).
-            self.transport.write(self._prep_message(line))
+        """Send one formatted line (CR LF added, and the library's checks made, by its
+        ``_prep_message``). Lines written during one pass of the event loop go out in
+        one write at the end of it."""
+        if not self.connected:
+            return
+        # Not ``send_raw``: it logs the line unmasked (see the module docstring).
+        data = self._prep_message(line)
+        if not self._unsent:
+            self.reactor.loop.call_soon(self._flush)
+        self._unsent.append(data)
+
+    def _flush(self) -> None:
+        unsent, self._unsent = self._unsent, []
+        if unsent and self.connected and self.transport is not None:
+            self.transport.write(b"".join(unsent))
 
     def pause_reading(self) -> None:
         if self.connected and self.transport is not None:
@@ -134,6 +149,7 @@ class IrcConnection(AioConnection):  # type: ignore[misc]
         # already gone (connection_lost) or after we sent our own QUIT, so only close.
         if not getattr(self, "connected", False):
             return
+        self._flush()  # what we wrote before closing (our QUIT) still goes out
         self.connected = False
         if self.transport is not None:
             self.transport.close()
