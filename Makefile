@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck check bench bench-web clean
+.PHONY: run test lint typecheck check bench bench-web bench-irc clean
 
 $(STAMP): pyproject.toml Makefile $(wildcard tests/plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,11 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 bench-web: $(STAMP) $(PEERS_STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/http.py $(BENCH_ARGS)
 	$(BIN)/python bench/ws.py $(BENCH_ARGS)
+
+# IRC against Sopel 8 and a bare irc-library bot on a private ngircd (bench/irc.py): needs
+# the bench extra (Sopel, py-spy) and ngircd (scripts/peers/irc.sh). BENCH_ARGS go to it.
+bench-irc: $(STAMP) $(PEERS_STAMP) $(BENCH_STAMP)
+	$(BIN)/python bench/irc.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

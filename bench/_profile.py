@@ -41,6 +41,7 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 _AREAS = (
     "telephonist/interfaces/http",
     "telephonist/interfaces/websocket",
+    "telephonist/interfaces/irc",
     "telephonist/host",
     "telephonist/worker",
     "telephonist/core",
@@ -50,6 +51,8 @@ _AREAS = (
     "telephonist",
     "twisted",
     "autobahn",
+    "irc",
+    "jaraco",
     "h11",
     "django",
     "asgiref",

@@ -22,15 +22,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from _report import Results, fmt_ms, telephonist_source
 from _servers import find_server_binary, private_server
-from _web import ServerSpec
 
 __all__ = [
     "RESULTS_DIR",
     "Options",
+    "Spec",
     "ensure_servers_available",
     "flush",
     "header",
@@ -46,12 +46,26 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 T = TypeVar("T")
 
 
+class Spec(Protocol):
+    """What this module needs of a server (or bot) under test."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def uses_redis(self) -> bool: ...
+
+
+S = TypeVar("S", bound=Spec)
+
+
 @dataclass(frozen=True)
-class Options:
-    servers: tuple[ServerSpec, ...]
+class Options(Generic[S]):
+    servers: tuple[S, ...]
     figures: frozenset[str]
     repeat: int
-    duration: int  # seconds of one measured run
+    duration: int  # seconds of one measured run (0: the script has no such option)
     quick: bool
     extra: dict[str, Any]  # script-specific options
 
@@ -60,20 +74,22 @@ def parse_options(
     parser: argparse.ArgumentParser,
     argv: Sequence[str] | None,
     *,
-    servers: Sequence[ServerSpec],
+    servers: Sequence[S],
     default_servers: Sequence[str],
     figures: Sequence[str],
     repeat: int,
-    duration: int,
-    quick_duration: int,
-) -> Options:
-    """Adds ``--quick``, ``--only``, ``--repeat`` and ``--duration`` to ``parser``."""
+    duration: int | None,
+    quick_duration: int | None,
+) -> Options[S]:
+    """Adds ``--quick``, ``--only``, ``--repeat`` and (unless ``duration`` is ``None``)
+    ``--duration`` to ``parser``."""
     names = [s.name for s in servers]
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, short runs")
     parser.add_argument("--repeat", type=int, help=f"interleaved repeats (default {repeat})")
-    parser.add_argument(
-        "--duration", type=int, help=f"seconds per measured run (default {duration})"
-    )
+    if duration is not None:
+        parser.add_argument(
+            "--duration", type=int, help=f"seconds per measured run (default {duration})"
+        )
     parser.add_argument(
         "--only",
         default="",
@@ -88,13 +104,14 @@ def parse_options(
     chosen = wanted & set(names) or set(default_servers)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    if args.duration is not None and args.duration < 1:
+    chosen_duration = getattr(args, "duration", None)
+    if chosen_duration is not None and chosen_duration < 1:
         parser.error("--duration must be at least 1")
     return Options(
         servers=tuple(s for s in servers if s.name in chosen),
         figures=frozenset(wanted & set(figures) or figures),
         repeat=args.repeat or (1 if args.quick else repeat),
-        duration=args.duration or (quick_duration if args.quick else duration),
+        duration=chosen_duration or (quick_duration if args.quick else duration) or 0,
         quick=args.quick,
         extra=vars(args),
     )
@@ -115,10 +132,10 @@ def show_ms(value: float) -> str:
     return f"{fmt_ms(value)} ms"
 
 
-_MODULES = {"daphne": "daphne", "uvicorn": "uvicorn"}
+_MODULES = {"daphne": "daphne", "uvicorn": "uvicorn", "sopel": "sopel"}
 
 
-def ensure_servers_available(options: Options, results: Results) -> list[ServerSpec]:
+def ensure_servers_available(options: Options[S], results: Results) -> list[S]:
     """The selected servers that can run here; the others are recorded as missing."""
     usable = []
     for spec in options.servers:
@@ -133,7 +150,7 @@ def ensure_servers_available(options: Options, results: Results) -> list[ServerS
 
 
 @contextlib.contextmanager
-def redis_for(specs: Sequence[ServerSpec]) -> Iterator[str | None]:
+def redis_for(specs: Sequence[Spec]) -> Iterator[str | None]:
     """A private Redis/Valkey server if any of ``specs`` needs one."""
     binary = find_server_binary()
     if binary is None or not any(s.uses_redis for s in specs):
@@ -156,11 +173,14 @@ def flush(url: str | None) -> None:
         client.close()
 
 
-def _meta(options: Options, tools: dict[str, str]) -> dict[str, Any]:
+_PACKAGES = ("django", "channels", "daphne", "uvicorn", "twisted", "autobahn")
+
+
+def _meta(options: Options[S], tools: dict[str, str], packages: Sequence[str]) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {}
-    for package in ("django", "channels", "daphne", "uvicorn", "twisted", "autobahn"):
+    for package in packages:
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
@@ -198,15 +218,16 @@ def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def run_main(
     name: str,
-    options: Options,
+    options: Options[S],
     tools: dict[str, str],
-    measure: Callable[[Results, list[ServerSpec], str | None], None],
+    measure: Callable[[Results, list[S], str | None], None],
     summary: Callable[[Results], str],
+    packages: Sequence[str] = _PACKAGES,
 ) -> int:
     """Measure, then write ``bench/results/<name>-<stamp>.json`` and print the summary
     (also after Ctrl-C, with what was measured so far)."""
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    results = Results(meta=_meta(options, tools))
+    results = Results(meta=_meta(options, tools, packages))
     specs = ensure_servers_available(options, results)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     status = 0

@@ -81,7 +81,11 @@ def _load(server: RunningServer, wrk: str, view: str, seconds: int) -> tuple[Wrk
 
 
 def _turn(
-    results: Results, server: RunningServer, wrk: str, views: Sequence[str], opts: Options
+    results: Results,
+    server: RunningServer,
+    wrk: str,
+    views: Sequence[str],
+    opts: Options[ServerSpec],
 ) -> None:
     for view in views:  # warm-up: imports, thread pools, Django's URL cache
         run_wrk(wrk, server.url(f"/{view}"), seconds=1, connections=CONNECTIONS, threads=THREADS)
@@ -103,7 +107,11 @@ def _turn(
 
 
 def _measure(
-    results: Results, specs: list[ServerSpec], redis_url: str | None, opts: Options, wrk: str
+    results: Results,
+    specs: list[ServerSpec],
+    redis_url: str | None,
+    opts: Options[ServerSpec],
+    wrk: str,
 ) -> None:
     views = [v for v in VIEWS if v in opts.figures]
     broken: set[str] = set()
@@ -128,7 +136,7 @@ def _measure(
 
 
 def _profile(
-    results: Results, spec: ServerSpec, redis_url: str | None, wrk: str, opts: Options
+    results: Results, spec: ServerSpec, redis_url: str | None, wrk: str, opts: Options[ServerSpec]
 ) -> None:
     flush(redis_url if spec.uses_redis else None)
     seconds = min(opts.duration, 10)
@@ -246,7 +254,7 @@ def _checks() -> list[Check]:
     ]
 
 
-def _summary(results: Results, specs: Sequence[ServerSpec], opts: Options) -> str:
+def _summary(results: Results, specs: Sequence[ServerSpec], opts: Options[ServerSpec]) -> str:
     views = [v for v in VIEWS if v in opts.figures]
     parts = [
         header(results, "Telephonist HTTP benchmark"),

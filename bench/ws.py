@@ -76,7 +76,7 @@ PATH = "/ws/echo"
 MB = 1024 * 1024
 
 
-def _echo(results: Results, server: RunningServer, opts: Options) -> None:
+def _echo(results: Results, server: RunningServer, opts: Options[ServerSpec]) -> None:
     key = Results.key("echo", server.spec.name)
     before = sum(cpu_seconds(pid) for pid in server.pids)
     client_before = cpu_seconds(os.getpid())
@@ -134,7 +134,7 @@ async def _idle_async(server: RunningServer, count: int, seconds: float) -> dict
     }
 
 
-def _idle(results: Results, server: RunningServer, opts: Options, figure: str) -> None:
+def _idle(results: Results, server: RunningServer, opts: Options[ServerSpec], figure: str) -> None:
     count, seconds = opts.extra["idle_connections"], opts.extra["idle_seconds"]
     r = asyncio.run(_idle_async(server, count, seconds))
     key = Results.key(figure, server.spec.name)
@@ -148,7 +148,7 @@ def _idle(results: Results, server: RunningServer, opts: Options, figure: str) -
 
 
 def _measure(
-    results: Results, specs: list[ServerSpec], redis_url: str | None, opts: Options
+    results: Results, specs: list[ServerSpec], redis_url: str | None, opts: Options[ServerSpec]
 ) -> None:
     plan: list[tuple[str, Sequence[str], Callable[[Results, RunningServer], None], bool]] = [
         ("echo", _echo_servers(opts), lambda r, srv: _echo(r, srv, opts), True),
@@ -179,13 +179,15 @@ def _measure(
                 _profile(results, spec, redis_url, opts)
 
 
-def _echo_servers(opts: Options) -> tuple[str, ...]:
+def _echo_servers(opts: Options[ServerSpec]) -> tuple[str, ...]:
     """The default four, plus any other server named in ``--only``."""
     named = {s.name for s in opts.servers} if opts.extra["only"] else set()
     return (*ECHO_SERVERS, *sorted(named - set(ECHO_SERVERS)))
 
 
-def _profile(results: Results, spec: ServerSpec, redis_url: str | None, opts: Options) -> None:
+def _profile(
+    results: Results, spec: ServerSpec, redis_url: str | None, opts: Options[ServerSpec]
+) -> None:
     flush(redis_url if spec.uses_redis else None)
     seconds = min(opts.duration, 10)
     log(f"profile {spec.name} (echo, {seconds} s, py-spy)")
@@ -353,7 +355,7 @@ def _checks() -> list[Check]:
     ]
 
 
-def _summary(results: Results, opts: Options) -> str:
+def _summary(results: Results, opts: Options[ServerSpec]) -> str:
     count, seconds = opts.extra["idle_connections"], opts.extra["idle_seconds"]
     parts = [header(results, "Telephonist WebSocket benchmark"), ""]
     if "echo" in opts.figures:
