@@ -41,6 +41,7 @@ _STRICT = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\", "abcdefghijklmnopqrstu
 _ASCII = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _TABLES = {"ascii": _ASCII, "rfc1459": _RFC1459, "strict-rfc1459": _STRICT}
 _RFC1459_STRICT_ALIASES = {"rfc1459-strict": "strict-rfc1459"}
+_FOLDED_KEPT = 4096  # folded names remembered per session
 
 
 def casefold(name: str, casemapping: str = "rfc1459") -> str:
@@ -51,11 +52,13 @@ def casefold(name: str, casemapping: str = "rfc1459") -> str:
 
 class Session:
     def __init__(self, nick: str) -> None:
-        # Every line compares nicks and rooms the server's way: the folding table and
-        # our own folded nick are kept ready rather than looked up per comparison.
+        # Every line compares nicks and rooms the server's way. ``str.translate`` with a
+        # mapping costs a dict lookup per character, so folded names are remembered
+        # (the same few nicks and rooms come back line after line), and so is our own.
         self._table = _RFC1459
+        self._folded: dict[str, str] = {}
         self._nick = nick
-        self._folded_nick = casefold(nick)
+        self._folded_nick = self.fold(nick)
         self.ident = ""
         self.host = ""
         self.registered = False
@@ -77,17 +80,22 @@ class Session:
     @nick.setter
     def nick(self, nick: str) -> None:
         self._nick = nick
-        self._folded_nick = nick.translate(self._table)
+        self._folded_nick = self.fold(nick)
 
     @property
     def casemapping(self) -> str:
         return self.isupport.get("CASEMAPPING", "rfc1459").lower()
 
     def fold(self, name: str) -> str:
-        return name.translate(self._table)
+        folded = self._folded.get(name)
+        if folded is None:
+            if len(self._folded) >= _FOLDED_KEPT:
+                self._folded.clear()  # bounded: a flood of new nicks only costs re-folding
+            folded = self._folded[name] = name.translate(self._table)
+        return folded
 
     def is_me(self, nick: str) -> bool:
-        return nick == self._nick or nick.translate(self._table) == self._folded_nick
+        return nick == self._nick or self.fold(nick) == self._folded_nick
 
     def is_channel(self, target: str) -> bool:
         return bool(target) and target[0] in self.isupport.get("CHANTYPES", "#&!+")
@@ -186,6 +194,7 @@ class Session:
                     self.isupport[key.upper()] = value
             mapping = _RFC1459_STRICT_ALIASES.get(self.casemapping, self.casemapping)
             self._table = _TABLES.get(mapping, _RFC1459)
+            self._folded.clear()
             self.nick = self._nick  # folded again, the new way
         elif command == "396" and len(line.params) >= 2:  # RPL_HOSTHIDDEN
             self.host = line.param(1)
