@@ -37,7 +37,7 @@ its worker is bound and stays so until ``close_reply_channel``.
 
 Overload is answered at the edge: ``send_event`` raises ``ChannelFull`` (already counted)
 and the interface gives its protocol's own answer (HTTP 503, WebSocket 1013, SMTP 451,
-Slack non-2xx, IRC: stop reading for a while).
+Slack non-2xx, IRC: stop reading until the layer takes events again).
 
 Two rules keep affinity exact (docs/writing-an-interface.md): call
 ``send_event`` for one connection one at a time (await each; the order of the calls is
