@@ -47,21 +47,33 @@ class Conversations:
         self._on_reply = on_reply
         self._by_network: dict[str, OrderedDict[str, Conversation]] = {}
 
+    def find(self, network: str, folded: str | None) -> Conversation | None:
+        """The open conversation of the room whose case-folded name is ``folded``
+        (``None``: the network-wide one), marked as just used; ``None`` if there is none.
+        Synchronous: looking up an open conversation costs no coroutine per event."""
+        items = self._by_network.get(network)
+        if items is None:
+            return None
+        key = folded or ""
+        found = items.get(key)
+        if found is not None:
+            items.move_to_end(key)
+        return found
+
     async def get(
         self, network: str, room: str | None, folded: str | None, limit: int
     ) -> Conversation:
         """The conversation for ``room`` (``folded`` is its case-folded form), opening
         a reply channel for it if it has none."""
+        found = self.find(network, folded)
+        if found is not None:
+            return found
         items = self._by_network.setdefault(network, OrderedDict())
         key = folded or ""
-        found = items.get(key)
-        if found is not None:
-            items.move_to_end(key)
-            return found
         holder: list[Conversation] = []
 
-        async def handler(message: Content) -> None:
-            await self._on_reply(holder[0], message)
+        def handler(message: Content) -> Awaitable[None]:
+            return self._on_reply(holder[0], message)
 
         channel = await self._host.open_reply_channel(handler, prefix="irc")
         conversation = Conversation(network, room, channel)

@@ -204,7 +204,9 @@ class IrcInterface(Interface):
         fold = client.session.fold
         folded = fold(event.room) if event.room is not None else None
         limit = client.config.max_conversations
-        conv = await self.conversations.get(client.name, event.room, folded, limit)
+        conv = self.conversations.find(client.name, folded)
+        if conv is None:
+            conv = await self.conversations.get(client.name, event.room, folded, limit)
         while True:
             try:
                 await self.host.send_event(
