@@ -45,8 +45,11 @@ EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 
 # The runtime's own process-specific channels carry every bound event (inboxes) and
-# every bind and heartbeat (control): they get more room than the default capacity.
-_RUNTIME_CAPACITY = {"*!inbox": 1000, "*!control": 1000}
+# every bind and heartbeat (control): they get more room than the default capacity. So
+# does the reply channel of an IRC conversation, which carries the replies of a whole
+# room: while its interface server is busy (or descheduled) the worker can answer what
+# its inbox holds, and those replies must fit, or the consumers get ChannelFull.
+_RUNTIME_CAPACITY = {"*!inbox": 1000, "*!control": 1000, "*!irc.*": 2000}
 
 
 @dataclass

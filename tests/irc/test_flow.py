@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from telephonist.config import TelephonistConfig
 from telephonist.consumers import AsyncMessage
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, spec
 from telephonist.routing import route
+from telephonist.runtime.plan import build_layer
 from tests.irc.conftest import Started, network
 from tests.irc.harness import MiniHost
 from tests.irc.peer import Peer, joined
@@ -168,3 +170,20 @@ async def test_a_full_worker_inbox_is_named_and_nothing_is_lost(
     finally:
         release.set()
         await stack.stop()
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_the_runtime_gives_a_conversation_room_for_what_its_worker_can_answer(
+    backend: str,
+) -> None:
+    """A room's replies share one reply channel: while its interface server is busy,
+    the worker answers what its inbox holds, and those replies must fit."""
+    config = TelephonistConfig.model_validate({"layer": {"BACKEND": backend}})
+    layer = build_layer(config)
+    reply_channel = "srv.1a2b3c.5d8e0c7a9b21!irc.0123456789abcdef"
+    assert layer.get_capacity(reply_channel) == 2000
+    assert layer.get_capacity(reply_channel) > layer.get_capacity("worker.a.b!inbox")
+    assert layer.get_capacity("srv.1a2b3c.5d8e0c7a9b21!ws.0123") == 100
+    override = {"BACKEND": backend, "CONFIG": {"channel_capacity": {"*!irc.*": 50}}}
+    mine = build_layer(TelephonistConfig.model_validate({"layer": override}))
+    assert mine.get_capacity(reply_channel) == 50
