@@ -27,9 +27,9 @@ table has medians, then the ratios the targets of issue 16 are stated in. Everyt
 goes to ``bench/results/irc-<timestamp>.json``, with the WARNING lines Telephonist
 logged (a full channel, a dropped event) counted per bot.
 
-``--profile`` adds, after the measurements, bursts of 2,000 pings against each
-Telephonist deployment with ``py-spy`` attached to each of its processes, and prints
-where their CPU time goes (``_profile.py``). ``--only`` takes bot names and/or figures
+``--profile`` adds, after the measurements of the last repeat, 10 s of bursts of 2,000
+pings against each Telephonist deployment with ``py-spy`` attached to each of its
+processes, and prints where their CPU time goes (``_profile.py``). ``--only`` takes bot names and/or figures
 (``sequential``, ``200``, ``2000``). ``--quick`` is a smoke run: one repeat, 50 pings,
 one burst of each size.
 """
@@ -136,6 +136,7 @@ async def _turn(
     redis_url: str | None,
     opts: Options[BotSpec],
     turn: int,
+    profile: bool,
 ) -> None:
     room, nick = f"#bench{turn}", f"{spec.kind}bot{turn}"
     client = LoadClient(f"load{turn}", room)
@@ -146,7 +147,7 @@ async def _turn(
             try:
                 await _joined(client, nick, procs)
                 await _measure_bot(results, spec, client, procs, opts)
-                if opts.extra["profile"] and spec.is_telephonist:
+                if profile and spec.is_telephonist:
                     await _profile(results, spec, client, procs)
             finally:
                 if spec.is_telephonist:
@@ -202,7 +203,9 @@ def _measure(
                 turn += 1
                 flush(redis_url if spec.uses_redis else None)
                 try:
-                    asyncio.run(_turn(results, spec, ircd.port, redis_url, opts, turn))
+                    last = repeat == opts.repeat - 1
+                    profile = bool(opts.extra["profile"]) and last
+                    asyncio.run(_turn(results, spec, ircd.port, redis_url, opts, turn, profile))
                 except Exception as exc:
                     results.fail(Results.key("irc", spec.name), exc)
                     broken.add(spec.name)
