@@ -29,9 +29,9 @@ logged (a full channel, a dropped event) counted per bot.
 
 ``--profile`` adds, after the measurements of the last repeat, 10 s of bursts of 2,000
 pings against each Telephonist deployment with ``py-spy`` attached to each of its
-processes, and prints where their CPU time goes (``_profile.py``). ``--only`` takes bot names and/or figures
-(``sequential``, ``200``, ``2000``). ``--quick`` is a smoke run: one repeat, 50 pings,
-one burst of each size.
+processes, and prints where their CPU time goes (``_profile.py``). ``--only`` takes bot
+names and/or figures (``sequential``, ``200``, ``2000``). ``--quick`` is a smoke run:
+one repeat, 50 pings, one burst of each size.
 """
 
 from __future__ import annotations
