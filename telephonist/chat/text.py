@@ -50,11 +50,18 @@ _REMOVE = {
 _SPACES = re.compile(r"\s+")
 
 
+def _plain(text: str) -> bool:
+    """Printable ASCII holds nothing this module changes; two scans in C say so, where
+    the full treatment costs a dict lookup per character (most chat lines are this)."""
+    return text.isascii() and text.isprintable()
+
+
 def safe_text(text: str, limit: int | None = None) -> str:
     """``text`` made plain and safe to show (see the module docstring); with ``limit``,
     cut to at most that many characters, the last being ``…`` when something was cut."""
-    text = _BREAKS.sub("\n", text)
-    text = _SURROGATES.sub("\ufffd", text).translate(_REMOVE)
+    if not _plain(text):
+        text = _BREAKS.sub("\n", text)
+        text = _SURROGATES.sub("\ufffd", text).translate(_REMOVE)
     if limit is not None and len(text) > limit:
         text = text[: max(0, limit - 1)] + "…"
     return text
@@ -62,6 +69,8 @@ def safe_text(text: str, limit: int | None = None) -> str:
 
 def safe_name(name: str, limit: int = MAX_NAME_CHARS) -> str:
     """A display name: :func:`safe_text` on one line, runs of white space as one space."""
+    if len(name) <= limit and _plain(name) and "  " not in name and name == name.strip():
+        return name  # a nick: already what the line below would make of it
     return safe_text(_SPACES.sub(" ", safe_text(name)).strip(), limit).strip()
 
 

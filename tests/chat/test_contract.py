@@ -54,6 +54,20 @@ def test_names_are_one_line(name: str) -> None:
     assert safe_name(clean) == clean
 
 
+PRINTABLE_ASCII = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E))
+
+
+@given(PRINTABLE_ASCII, st.sampled_from(["\x00", "\x7f", "\u202e", "\x01"]))
+def test_printable_ascii_is_left_as_it_is(text: str, removed: str) -> None:
+    """What the fast path for printable ASCII relies on: the full treatment (forced by a
+    character it removes) leaves such text unchanged."""
+    assert safe_text(text) == text
+    assert safe_text(text + removed) == text
+    assert safe_text(text + removed, 30) == safe_text(text, 30)
+    name = safe_name(text)
+    assert name == safe_name(text + removed)
+
+
 def test_the_text_policy_by_example() -> None:
     assert safe_text("a\r\nb\rc\u2028d") == "a\nb\nc\nd"
     assert safe_text("\x01ACTION hi\x01") == "ACTION hi"

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from telephonist.interfaces.irc.ctcp import Ctcp, answer, format_ctcp, parse_ctcp
 from telephonist.interfaces.irc.text import (
     message_lines,
+    plain_text,
     relay_budget,
     single_line,
     split_utf8,
@@ -120,3 +121,14 @@ def test_ctcp_parse_and_answer() -> None:
 def test_ctcp_round_trip(params: str) -> None:
     parsed = parse_ctcp(format_ctcp("PING", params))
     assert parsed == Ctcp("PING", params)
+
+
+@given(
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E)),
+    st.sampled_from(["\x00", "\x01", "\x02", "\x0f"]),
+)
+def test_printable_ascii_takes_the_short_way_to_the_same_result(text: str, code: str) -> None:
+    """``plain_text`` and ``message_lines`` skip their work for printable ASCII; the full
+    treatment (forced by a character it removes) gives the same."""
+    assert plain_text(text) == plain_text(text + code) == text
+    assert message_lines(text) == message_lines(text + "\x00") == ([text] if text else [])

@@ -68,13 +68,22 @@ _FORMATTING = re.compile(
 )
 
 
+def _printable_ascii(text: str) -> bool:
+    # No formatting code, line break, NUL or \x01 can hide in it: nothing to clean.
+    return text.isascii() and text.isprintable()
+
+
 def plain_text(text: str) -> str:
     """IRC text as the contract's plain, safe text (formatting and colours removed)."""
+    if _printable_ascii(text):
+        return text
     return safe_text(_FORMATTING.sub("", text))
 
 
 def message_lines(text: str) -> list[str]:
     """Split ``text`` at its line breaks into IRC-safe lines (NUL, ``\\x01`` removed)."""
+    if _printable_ascii(text):
+        return [text] if text else []
     lines = (part.translate(_STRIP) for part in _BREAKS.split(text))
     return [line for line in lines if line]
 
