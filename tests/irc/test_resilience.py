@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -102,11 +103,18 @@ async def test_a_full_channel_pauses_reading_and_loses_nothing(
     layer = InMemoryChannelLayer(channel_capacity={spec.RECEIVE: 2})
     alice = await peers("alice9").connect(ngircd.port)
     await alice.join(room)
-    _, host = await start_irc(network(ngircd.port, nick, channels=[room]), host=MiniHost(layer))
+    interface, host = await start_irc(
+        network(ngircd.port, nick, channels=[room]), host=MiniHost(layer)
+    )
     await alice.expect(joined(nick, room))
     for i in range(6):
         alice.send(f"PRIVMSG {room} :n{i}")
-    # Nobody consumes until the interface has met the full channel at least once.
+    # Nobody consumes until the interface has met the full channel (and stopped reading):
+    # a consumer taking each message as it comes would never let the channel fill.
+    deadline = time.monotonic() + 10
+    while interface.status()["networks"]["test"]["reading"]:
+        assert time.monotonic() < deadline, "the interface never stopped reading"
+        await asyncio.sleep(0.01)  # the poll interval of a bounded wait
     await host.next_event(spec.CONNECT)
     first = await host.next_event(spec.RECEIVE)
     texts = [first["text"]]
