@@ -20,9 +20,8 @@ the :class:`~.envelopes.Inbound` to take:
 :func:`answer` turns the intake's :class:`~.intake.Outcome` into the response: 200
 (with the ack payload as a JSON body, when there is one) or 503, so Slack retries.
 
-Serving it needs the HTTP interface to route ``events_path`` to the Slack interface;
-until that seam exists the interface offers :meth:`SlackInterface.handle_http` for any
-HTTP server to call.
+``asgi.py`` serves it on the HTTP interface's port at ``events_path``; any other HTTP
+server can call :meth:`SlackInterface.handle_http` the same way.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ Inbound, two transports feed one :class:`~.intake.Intake`:
   only if the intake says so (the event is on the layer, or was a duplicate of one
   that is);
 * the Events API over HTTP (``signing_secret``): :meth:`handle_http` takes one raw
-  request (``events_api.py`` checks it) and returns the answer (200, 401, 503, ...).
+  request (``events_api.py`` checks it) and returns the answer (200, 401, 503, ...);
+  ``start`` mounts it at ``events_path`` on the HTTP interface's port (``asgi.py``),
+  ``stop`` unmounts it once the drain is over (until then a request is answered 503,
+  so Slack retries it elsewhere).
 
 Outbound, messages on reply channels (``replies.py``) are planned (``actions.py``) and
 carried out by :meth:`_execute`: Web API calls through the workspace's outbox
@@ -37,8 +40,10 @@ from typing import Any, ClassVar
 
 from ...core.claims import CLAIMS, claims_of
 from ..base import Interface, InterfaceConfig, InterfaceHost
+from ..mounts import App, mount, unmount
 from . import spec
 from .actions import Plan, Rejected, Respond, WebCall
+from .asgi import events_app
 from .config import SlackConfig
 from .dedup import Deduplicator
 from .envelopes import Inbound, ack_frame
@@ -83,6 +88,7 @@ class SlackInterface(Interface):
             self.endpoint = EventsEndpoint(secret, config.max_payload_bytes)
         self.intake: Intake | None = None
         self.supervisor: Supervisor | None = None
+        self._mounted: list[tuple[str, App]] = []
 
     def _count(self, name: str, n: int = 1) -> None:
         self.host.count(name, n)
@@ -97,6 +103,7 @@ class SlackInterface(Interface):
             if self.supervisor is not None:
                 await self.supervisor.stop(0)
             await self.workspaces.stop(0)
+            self._unmount()
             raise
 
     async def _start(self) -> None:
@@ -109,6 +116,9 @@ class SlackInterface(Interface):
                              cfg.dedup_ttl)  # fmt: skip
         self.intake = Intake(self.host, cfg, self.workspaces, self.names, dedup, self.replies,
                              self.throttled, self.responder.uses.seen)  # fmt: skip
+        if self.endpoint is not None:
+            app = events_app(self.handle_http, cfg.max_payload_bytes, self._count)
+            self._mount(cfg.events_path, app)
         if cfg.uses_socket_mode:
             self.supervisor = Supervisor(cfg, lambda: self.workspaces.session,
                                          self._on_envelope, self._count,
@@ -126,6 +136,16 @@ class SlackInterface(Interface):
         await self.responder.stop(remaining)
         await self.workspaces.stop(max(0.0, deadline - loop.time()))
         self.replies.close_all()
+        self._unmount()
+
+    def _mount(self, path: str, app: App) -> None:
+        mount(path, app)  # another app on the path: a configuration error, raised at start
+        self._mounted.append((path, app))
+
+    def _unmount(self) -> None:
+        for path, app in self._mounted:
+            unmount(path, app)
+        self._mounted.clear()
 
     def endpoints(self) -> list[str]:
         out = []
@@ -133,7 +153,7 @@ class SlackInterface(Interface):
             out.append(f"socket mode ({self.settings.connections} connection(s)) via "
                        f"{self.settings.api_url}")  # fmt: skip
         if self.endpoint is not None:
-            out.append(f"events api at {self.settings.events_path} (handle_http)")
+            out.append(f"events api at {self.settings.events_path} on the http interface")
         return out
 
     def status(self) -> dict[str, Any]:
