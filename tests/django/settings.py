@@ -29,6 +29,7 @@ STATIC_URL = "/static/"
 
 INSTALLED_APPS = [
     "telephonist.django",
+    "telephonist.django.slack",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from telephonist.testing.processes import Process
 
-__all__ = ["DJANGO", "TELEPHONIST", "AsyncProcess", "run_cli", "started"]
+__all__ = ["DJANGO", "TELEPHONIST", "AsyncProcess", "run_cli", "run_command", "started"]
 
 TELEPHONIST = (sys.executable, "-m", "telephonist.cli")
 DJANGO = (sys.executable, "-m", "django")
@@ -51,10 +51,17 @@ async def started(
         await asyncio.to_thread(process.stop)
 
 
-async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    """A short ``telephonist`` command (``status``), bounded."""
+async def run_command(
+    command: Sequence[str], *, env: dict[str, str], cwd: Path, within: float = TIMEOUT
+) -> tuple[int, str, str]:
+    """A short command (``telephonist status``, ``manage.py migrate``), bounded."""
     done = await asyncio.to_thread(
-        subprocess.run, [*TELEPHONIST, *args], cwd=cwd, env=clean_env(env),
-        capture_output=True, text=True, timeout=TIMEOUT,
+        subprocess.run, list(command), cwd=cwd, env=clean_env(env),
+        capture_output=True, text=True, timeout=within,
     )  # fmt: skip
     return done.returncode, done.stdout, done.stderr
+
+
+async def run_cli(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    """A short ``telephonist`` command (``status``), bounded."""
+    return await run_command([*TELEPHONIST, *args], env=env, cwd=cwd)

@@ -3,6 +3,7 @@ its default), channel, reply action and counter."""
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from telephonist.config import TelephonistConfig
 from telephonist.interfaces.slack import SlackConfig, spec
+from telephonist.interfaces.slack.config import OAuthConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "slack.md").read_text()
@@ -52,6 +54,19 @@ def test_every_setting_is_documented_with_its_default() -> None:
             assert rows[name].strip("`") == str(default), (name, rows[name], default)
 
 
+def test_every_oauth_setting_is_documented_with_its_default() -> None:
+    section = DOC[DOC.index("`[interfaces.slack.oauth]`:") : DOC.index("## Settings")]
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.*?) \|", section, re.M))
+    for name, field in OAuthConfig.model_fields.items():
+        assert name in rows, name
+        if field.is_required():
+            assert rows[name] == "(required)", name
+            continue
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        shown = json.dumps(default) if isinstance(default, list) else str(default)
+        assert rows[name].strip("`") == shown, (name, rows[name], default)
+
+
 def test_every_channel_and_action_is_documented() -> None:
     headings = re.findall(r"^### (.*)$", DOC, re.M)
     for channel in spec.EVENT_CHANNELS:
@@ -69,6 +84,7 @@ def test_every_counter_is_documented() -> None:
         counted |= set(re.findall(r"_?count\(\s*\"([a-z_]+)\"", text))
         counted |= set(re.findall(r"counter=\"([a-z_]+)\"", text))
         counted |= set(re.findall(r"(?:Skip|_refuse)\(\s*\"([a-z_]+)\"", text))
+        counted |= set(re.findall(r"\"(oauth_[a-z_]+)\"", text))  # the OAuth pages' _Failed
     assert {"received", "duplicates", "api_calls", "ack_payloads"} <= counted
     section = DOC[DOC.index("## Counters") : DOC.index("## Testing with the stand-in")]
     missing = sorted(name for name in counted if f"`{name}`" not in section)

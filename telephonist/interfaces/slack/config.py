@@ -5,8 +5,9 @@ Tokens and the signing secret are ``SecretStr``: shown masked by ``telephonist
 interfaces`` and ``status``, never logged. They may come from the environment
 (``TELEPHONIST_INTERFACES__SLACK__BOT_TOKEN``). Several workspaces: ``teams`` maps a
 team id to its own bot token; ``bot_token`` serves every other team (the usual
-single-workspace app). An OAuth installation store will add teams at run time the same
-way (``workspaces.py``).
+single-workspace app); ``oauth`` installs the app in any number of workspaces through
+Slack's OAuth flow, their tokens kept in an installation store (``oauth.py``,
+``stores.py``).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from ..base import InterfaceConfig
 from .ratelimit import TierLimit
 
-__all__ = ["SlackConfig", "TeamConfig"]
+__all__ = ["OAuthConfig", "SlackConfig", "TeamConfig"]
 
 SLACK_API = "https://slack.com/api/"
+SLACK_AUTHORIZE = "https://slack.com/oauth/v2/authorize"
+DEFAULT_SCOPES = ("app_mentions:read", "channels:history", "channels:read", "chat:write",
+                  "commands", "reactions:write", "users:read")  # fmt: skip
 
 
 class TeamConfig(BaseModel):
@@ -27,6 +31,67 @@ class TeamConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     bot_token: SecretStr = Field(description="the workspace's bot token (xoxb-)")
+
+
+def _path(value: str) -> str:
+    if not value.startswith("/") or any(c in value for c in "?# "):
+        raise ValueError(f"{value!r}: a path starting with '/'")
+    return value
+
+
+class OAuthConfig(BaseModel):
+    """``[interfaces.slack.oauth]``: installing the app in workspaces through OAuth."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id: str = Field(min_length=1, description="the app's Client ID")
+    client_secret: SecretStr = Field(description="the app's Client Secret")
+    scopes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SCOPES), description="bot scopes asked for"
+    )
+    user_scopes: list[str] = Field(default_factory=list, description="user scopes asked for")
+    install_path: str = Field("/slack/install", description="the page that starts an install")
+    redirect_uri_path: str = Field(
+        "/slack/oauth_redirect", description="the page Slack sends the installer back to"
+    )
+    redirect_uri: str | None = Field(
+        None, description="public URL of redirect_uri_path (None: the app's configured one)"
+    )
+    authorize_url: str = Field(SLACK_AUTHORIZE, description="Slack's authorize page")
+    success_url: str | None = Field(None, description="where a finished install goes")
+    failure_url: str | None = Field(None, description="where a failed install goes")
+    state_expiration: int = Field(
+        600, ge=1, le=3600, description="seconds an install may take (state lifetime)"
+    )
+    max_pending_installs: int = Field(
+        10_000, ge=1, le=1_000_000, description="installs in progress at once (states kept)"
+    )
+    installation_store: str = Field(
+        "auto", description="auto, django, file, or a dotted path to a store factory"
+    )
+    state_store: str = Field(
+        "auto", description="auto, django, file, or a dotted path to a state store factory"
+    )
+    directory: str = Field("slack-oauth", description="where the file stores keep their files")
+    token_cache_ttl: float = Field(
+        300.0, gt=0, le=86400, description="seconds a token found in the store is reused"
+    )
+    token_cache_size: int = Field(10_000, ge=1, description="workspaces' tokens kept in memory")
+    store_timeout: float = Field(
+        5.0, gt=0, le=60, description="seconds one installation or state store call may take"
+    )
+
+    @field_validator("install_path", "redirect_uri_path")
+    @classmethod
+    def _paths(cls, value: str) -> str:
+        return _path(value)
+
+    @field_validator("scopes")
+    @classmethod
+    def _some_scope(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a bot needs at least one scope")
+        return value
 
 
 def _default_tiers() -> dict[str, TierLimit]:
@@ -52,6 +117,9 @@ class SlackConfig(InterfaceConfig):
     api_url: str = Field(SLACK_API, description="Web API base URL (tests: the stand-in's)")
     teams: dict[str, TeamConfig] = Field(
         default_factory=dict, description="team id -> {bot_token = ...}, for several workspaces"
+    )
+    oauth: OAuthConfig | None = Field(
+        None, description="install in workspaces through OAuth (tokens in an installation store)"
     )
 
     # -- inbound --------------------------------------------------------------------------
@@ -117,10 +185,8 @@ class SlackConfig(InterfaceConfig):
 
     @field_validator("events_path")
     @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError("events_path must start with '/'")
-        return value
+    def _events_path(cls, value: str) -> str:
+        return _path(value)
 
     @model_validator(mode="after")
     def _check(self) -> SlackConfig:
@@ -130,8 +196,14 @@ class SlackConfig(InterfaceConfig):
             raise ValueError(
                 "nothing to receive: set app_token (Socket Mode) or signing_secret (Events API)"
             )
-        if self.bot_token is None and not self.teams:
-            raise ValueError("no bot token: set bot_token, or teams.<team id>.bot_token")
+        if self.bot_token is None and not self.teams and self.oauth is None:
+            raise ValueError(
+                "no bot token: set bot_token, teams.<team id>.bot_token, or oauth (installs)"
+            )
+        if self.oauth is not None:
+            paths = [self.events_path, self.oauth.install_path, self.oauth.redirect_uri_path]
+            if len(set(paths)) < len(paths):
+                raise ValueError("events_path and the oauth pages need paths of their own")
         if "2" not in self.tiers:
             raise ValueError("tiers must define tier '2' (the default for other methods)")
         if self.reconnect_min > self.reconnect_max:

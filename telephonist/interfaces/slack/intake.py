@@ -10,8 +10,11 @@ HTTP 200) with an optional payload, or not (no ack, HTTP 503), so Slack delivers
    and dropped (``duplicates``); one whose twin is being sent right now is not
    acknowledged (``duplicates_in_flight``: Slack will try again, and by then the twin
    has landed or failed).
-2. **Map** (``mapping.py``) with the names resolved within ``lookup_timeout``; the bot's
-   own messages, and other bots' unless configured, are acknowledged and skipped.
+2. **Map** (``mapping.py``) with the workspace's token (from the installation store for
+   an app installed through OAuth) and the names resolved within ``lookup_timeout``;
+   the bot's own messages, and other bots' unless configured, are acknowledged and
+   skipped. ``app_uninstalled`` (and the bot token in ``tokens_revoked``) also removes
+   the workspace's installation.
 3. **Send** to the layer with the conversation's (or the interaction's) reply channel
    as the connection, within ``send_timeout``. The layer refusing (full, too large,
    unreachable) means no acknowledgement, counted ``refused_full``,
@@ -36,6 +39,7 @@ from ..base import InterfaceHost
 from .config import SlackConfig
 from .dedup import Deduplicator, Verdict
 from .envelopes import Inbound
+from .installations import installation_of
 from .logs import Throttled
 from .mapping import Mapped, Skip, lookups, map_inbound
 from .names import NameCache
@@ -110,8 +114,13 @@ class Intake:
 
     async def _map(self, inbound: Inbound) -> Mapped | Skip:
         wanted = lookups(inbound)
-        outbox = self.workspaces.outbox(wanted.team)
         within = self.config.lookup_timeout
+        enterprise, org = installation_of(inbound.payload)
+        with contextlib.suppress(TimeoutError):  # the lookup goes on, for the reply
+            await asyncio.wait_for(self.workspaces.resolve(wanted.team, enterprise, org), within)
+        if self.workspaces.installations is not None and _uninstalls(inbound):
+            await self.workspaces.installations.uninstalled(wanted.team, enterprise)
+        outbox = self.workspaces.outbox(wanted.team)
         names = await self.names.resolve(wanted, outbox, within)
         bot = None
         with contextlib.suppress(TimeoutError):
@@ -176,3 +185,18 @@ class Intake:
         self._count(counter)
         self._log(logging.WARNING, counter, "slack: not acknowledged (%s): %s", counter, why)
         return Outcome(False, reason=counter)
+
+
+def _uninstalls(inbound: Inbound) -> bool:
+    """``app_uninstalled``, or ``tokens_revoked`` naming bot tokens."""
+    event = inbound.payload.get("event") if inbound.kind == "event" else None
+    if not isinstance(event, dict):
+        return False
+    if event.get("type") == "app_uninstalled":
+        return True
+    tokens = event.get("tokens")
+    return (
+        event.get("type") == "tokens_revoked"
+        and isinstance(tokens, dict)
+        and bool(tokens.get("bot"))
+    )

@@ -38,23 +38,28 @@ import logging
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from slack_sdk.oauth.installation_store.models.installation import Installation
+
 from ...core.claims import CLAIMS, claims_of
 from ..base import Interface, InterfaceConfig, InterfaceHost
 from ..mounts import App, mount, unmount
 from . import spec
 from .actions import Plan, Rejected, Respond, WebCall
 from .asgi import events_app
-from .config import SlackConfig
+from .config import OAuthConfig, SlackConfig
 from .dedup import Deduplicator
 from .envelopes import Inbound, ack_frame
 from .events_api import EventsEndpoint, HttpAnswer, answer
+from .installations import Installations, Installed
 from .intake import Intake
 from .link import Link
 from .logs import Throttled
-from .mapping import Target
+from .mapping import Bot, Target
 from .names import NameCache
+from .oauth import OAuthFlow
 from .replies import ReplyChannels
 from .respond import Responder
+from .stores import open_stores
 from .supervisor import Supervisor
 from .workspaces import Workspaces
 
@@ -88,6 +93,8 @@ class SlackInterface(Interface):
             self.endpoint = EventsEndpoint(secret, config.max_payload_bytes)
         self.intake: Intake | None = None
         self.supervisor: Supervisor | None = None
+        self.oauth: OAuthFlow | None = None
+        self.stores = ""  # which installation and state stores (status)
         self._mounted: list[tuple[str, App]] = []
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -108,6 +115,8 @@ class SlackInterface(Interface):
 
     async def _start(self) -> None:
         cfg = self.settings
+        if cfg.oauth is not None:
+            self._start_oauth(cfg.oauth)
         await self.workspaces.start()
         if CLAIMS not in getattr(self.host.layer, "extensions", ()):
             self.log.warning("slack: the layer has no shared claims; retries are de-duplicated "
@@ -138,6 +147,25 @@ class SlackInterface(Interface):
         self.replies.close_all()
         self._unmount()
 
+    def _start_oauth(self, oauth: OAuthConfig) -> None:
+        installations, states, self.stores = open_stores(oauth)
+        self.workspaces.installations = Installations(
+            installations, oauth.token_cache_ttl, oauth.token_cache_size, oauth.store_timeout,
+            self._count, self.throttled,
+        )  # fmt: skip
+        self.oauth = OAuthFlow(oauth, self.settings.api_url, self.settings.api_timeout,
+                               installations, states, lambda: self.workspaces.session,
+                               self._on_installed, self._count, self.throttled)  # fmt: skip
+        for path, app in self.oauth.apps().items():
+            self._mount(path, app)
+
+    def _on_installed(self, installation: Installation) -> None:
+        team, token = installation.team_id, installation.bot_token
+        self.log.info("slack: installed in team %s (%s)", team, installation.team_name)
+        if team and token:  # an org-wide install has no team: its teams ask the store
+            bot = Bot(installation.bot_user_id or "", installation.bot_id)
+            self.workspaces.installed(team, Installed(token, bot))
+
     def _mount(self, path: str, app: App) -> None:
         mount(path, app)  # another app on the path: a configuration error, raised at start
         self._mounted.append((path, app))
@@ -154,6 +182,9 @@ class SlackInterface(Interface):
                        f"{self.settings.api_url}")  # fmt: skip
         if self.endpoint is not None:
             out.append(f"events api at {self.settings.events_path} on the http interface")
+        if self.settings.oauth is not None:
+            out.append(f"oauth install at {self.settings.oauth.install_path} on the http "
+                       f"interface; installations: {self.stores}")  # fmt: skip
         return out
 
     def status(self) -> dict[str, Any]:
@@ -162,6 +193,15 @@ class SlackInterface(Interface):
             "workspaces": self.workspaces.status(),
             "reply_channels": self.replies.counts(),
             "names_cached": len(self.names),
+            "oauth": None
+            if self.oauth is None
+            else {
+                "stores": self.stores,
+                "tokens_cached": len(self.workspaces.installations or ()),
+                "paths": [self.settings.oauth.install_path, self.settings.oauth.redirect_uri_path]
+                if self.settings.oauth
+                else [],
+            },
         }
 
     # -- inbound --------------------------------------------------------------------------
@@ -200,6 +240,7 @@ class SlackInterface(Interface):
 
     async def _execute(self, plan: Plan, target: Target) -> None:
         if isinstance(plan, WebCall):
+            await self.workspaces.resolve(target.team)  # an OAuth install's token (cached)
             outbox = self.workspaces.outbox(target.team)
             if outbox is None:
                 plan = Rejected(f"no bot token for team {target.team}")

@@ -7,8 +7,14 @@ configured token is checked with ``auth.test``, which also says who the bot is
 (``invalid_auth``, ``token_revoked``, ...) fails the start with that reason; Slack being
 unreachable does not: the identity is asked again on the first event of that team.
 One aiohttp session serves every client (slack-sdk would otherwise open a connection
-per call). This is also the seam for OAuth installs: an installation store adds a
-team's token at run time through :meth:`add_team`.
+per call).
+
+Workspaces that installed the app through OAuth have their token in the installation
+store (``installations.py``): :meth:`resolve` asks it (cached) for a team with no
+configured token before that team's event is handled or its reply sent; their bot
+identity comes with the installation, so no ``auth.test`` is needed. Which token serves
+a team: ``teams.<id>.bot_token``, else its installation, else ``bot_token``. A team
+installed again with a new token keeps its outbox (queue, pacing) with the new token.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .config import SlackConfig
+from .installations import Installations, Installed
 from .logs import Throttled
 from .mapping import Bot
 from .outbox import Outbox
@@ -38,9 +45,11 @@ class TokenRefused(Exception):
 
 class Workspaces:
     def __init__(
-        self, config: SlackConfig, count: Callable[[str, int], None], throttled: Throttled
-    ) -> None:
+        self, config: SlackConfig, count: Callable[[str, int], None], throttled: Throttled,
+        installations: Installations | None = None,
+    ) -> None:  # fmt: skip
         self.config = config
+        self.installations = installations
         self._count = count
         self._throttled = throttled
         self.session: aiohttp.ClientSession | None = None
@@ -90,12 +99,37 @@ class Workspaces:
         return str(data.get("team_id", "")), bot
 
     def add_team(self, team: str, token: str) -> None:
-        """A token for ``team`` learned at run time (an OAuth installation)."""
+        """A token for ``team`` given at run time."""
         self._tokens[team] = token
         self._bots.pop(team, None)
 
+    def installed(self, team: str, found: Installed) -> None:
+        """``team`` installed the app (OAuth) just now, in this process."""
+        if self.installations is not None:
+            self.installations.put(team, found)
+        self._retoken(team)
+
+    async def resolve(self, team: str, enterprise: str | None = None, org: bool = False) -> None:
+        """Know ``team``'s token before using it: a team without a configured token is
+        looked up in the installation store (cached)."""
+        if self.installations is None or not team or team in self._tokens:
+            return
+        await self.installations.find(team, enterprise, org)
+        self._retoken(team)
+
+    def _installed(self, team: str) -> Installed | None:
+        return self.installations.cached(team) if self.installations is not None else None
+
+    def _retoken(self, team: str) -> None:
+        outbox = self._outboxes.get(team)
+        token = self.token(team)
+        if outbox is not None and token is not None and outbox.client.token != token:
+            outbox.client.token = token  # re-installed: same queue and pacing, new token
+            self._bots.pop(team, None)
+
     def token(self, team: str) -> str | None:
-        return self._tokens.get(team) or self._default
+        installed = None if team in self._tokens else self._installed(team)
+        return self._tokens.get(team) or (installed.token if installed else None) or self._default
 
     def outbox(self, team: str) -> Outbox | None:
         outbox = self._outboxes.get(team)
@@ -113,6 +147,9 @@ class Workspaces:
         known = self._bots.get(team)
         if known is not None:
             return known
+        installed = None if team in self._tokens else self._installed(team)
+        if installed is not None and installed.bot.user_id:
+            return installed.bot
         token = self.token(team)
         if token is None:
             return None
@@ -134,6 +171,8 @@ class Workspaces:
         self._outboxes.clear()
         for task in list(self._asking.values()):
             task.cancel()
+        if self.installations is not None:
+            await self.installations.stop()
         if self.session is not None:
             await self.session.close()
             self.session = None

@@ -18,6 +18,7 @@ API. Needs the ``slack`` extra (aiohttp).
 
 from .app import SlackApp, running_app, settings_for
 from .driver import SlackStandIn
+from .oauth import Approval, OAuthStandIn
 from .payloads import (
     block_actions,
     block_suggestion,
@@ -33,10 +34,12 @@ from .state import Channel, Team, User
 __all__ = [
     "REASONS",
     "ApiCall",
+    "Approval",
     "Attempt",
     "Channel",
     "Delivery",
     "Link",
+    "OAuthStandIn",
     "ResponsePost",
     "SlackApp",
     "SlackStandIn",

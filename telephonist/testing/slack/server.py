@@ -9,7 +9,9 @@ It serves, on one aiohttp server bound to 127.0.0.1:
   and ``{"ok": false, "error": "ratelimited"}``;
 * Socket Mode at ``/link/`` (``socket.py``), URLs handed out by ``apps.connections.open``;
 * ``response_url`` endpoints at ``/response/<id>``: each accepts 5 posts within 30
-  minutes, as Slack's do, then answers 404 with ``used_url`` / ``expired_url``.
+  minutes, as Slack's do, then answers 404 with ``used_url`` / ``expired_url``;
+* OAuth v2 (``oauth.py``): the authorize page at ``/oauth/v2/authorize``
+  (``authorize_url``) and ``oauth.v2.access`` among the Web API methods.
 
 Point real slack-sdk clients at it: ``AsyncWebClient(token, base_url=standin.api_url)``.
 Everything the app did is recorded (``calls``, ``responses``, each link's ``received``
@@ -30,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .oauth import OAuthStandIn
 from .socket import SocketMode
 from .state import Channel, StandInState, Team, User, new_id
 from .webapi import WebApi
@@ -98,6 +101,8 @@ class StandInServer:
                                  refresh_grace=refresh_grace,
                                  max_connections=max_connections)  # fmt: skip
         self.web = WebApi(self.state, self.socket.issue_url)
+        self.oauth = OAuthStandIn(self.app_id, self.add_team,
+                                  lambda name, team: self.add_user(name, team=team))  # fmt: skip
         self.calls: list[ApiCall] = []
         self.responses: list[ResponsePost] = []
         self._response_urls: dict[str, _ResponseUrl] = {}
@@ -112,6 +117,11 @@ class StandInServer:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def authorize_url(self) -> str:
+        """Slack's OAuth authorize page, here (``oauth.authorize_url`` of the app)."""
+        return f"{self.base_url}/oauth/v2/authorize"
+
+    @property
     def api_url(self) -> str:
         """The Web API base URL for slack-sdk's ``base_url`` (the trailing slash matters)."""
         return f"{self.base_url}/api/"
@@ -121,6 +131,7 @@ class StandInServer:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/link/", self.socket.handle)
         app.router.add_post("/response/{id}", self._response)
+        app.router.add_get("/oauth/v2/authorize", self.oauth.authorize)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -228,7 +239,11 @@ class StandInServer:
             self._record(ApiCall(method, params, token, 429, answer, now, request.method,
                                  content_type))  # fmt: skip
             return _json(answer, 429, {"Retry-After": str(max(0, round(retry_after)))})
-        answer = self.web.call(method, params, token)
+        if method == "oauth.v2.access":  # client credentials, not a token
+            answer = self.oauth.access(params, request.headers.get("Authorization", ""))
+            token = None
+        else:
+            answer = self.web.call(method, params, token)
         self._record(ApiCall(method, params, token, 200, answer, now, request.method,
                              content_type))  # fmt: skip
         return _json(answer)
