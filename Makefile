@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck check bench bench-web bench-irc clean
+.PHONY: run test lint typecheck check bench bench-web bench-irc bench-slack clean
 
 $(STAMP): pyproject.toml Makefile $(wildcard tests/plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ bench-web: $(STAMP) $(PEERS_STAMP) $(BENCH_STAMP)
 # the bench extra (Sopel, py-spy) and ngircd (scripts/peers/irc.sh). BENCH_ARGS go to it.
 bench-irc: $(STAMP) $(PEERS_STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/irc.py $(BENCH_ARGS)
+
+# Slack Socket Mode against Slack Bolt (bench/slack.py): needs the bench extra (slack-bolt).
+bench-slack: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python bench/slack.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,8 @@ class Attempt:
     link: int | None  # None: nothing was connected
     retry_attempt: int
     retry_reason: str
-    at: float
+    at: float  # time.monotonic() when the attempt was made
+    sent: float | None = None  # when the frame was handed to the socket
 
 
 @dataclass(eq=False)
@@ -31,6 +32,7 @@ class Delivery:
     attempts: list[Attempt] = field(default_factory=list)
     ack: dict[str, Any] | None = None  # the app's ack frame
     acked_on: int | None = None  # the link the ack came on
+    acked_at: float | None = None  # time.monotonic() when the ack arrived
     failed: bool = False  # every attempt went unacknowledged
     done: asyncio.Event = field(default_factory=asyncio.Event)  # acked or failed
     _timer: asyncio.TimerHandle | None = None

@@ -166,7 +166,7 @@ class SocketMode:
             return
         if delivery.ack is not None or delivery.failed:
             return  # a late second ack changes nothing
-        delivery.ack, delivery.acked_on = frame, link.id
+        delivery.ack, delivery.acked_on, delivery.acked_at = frame, link.id, time.monotonic()
         if delivery._timer is not None:
             delivery._timer.cancel()
         delivery.done.set()
@@ -204,8 +204,8 @@ class SocketMode:
         previous = delivery.attempts[-1].link if delivery.attempts else None
         link = self._pick(previous)
         reason = "timeout" if number else ""
-        delivery.attempts.append(Attempt(link.id if link else None, number, reason,
-                                         time.monotonic()))  # fmt: skip
+        attempt = Attempt(link.id if link else None, number, reason, time.monotonic())
+        delivery.attempts.append(attempt)
         if link is None:
             self._waiting.append(delivery)
             return
@@ -217,7 +217,7 @@ class SocketMode:
             "retry_reason": reason,
             "payload": delivery.payload,
         }
-        self._spawn(self._send(link, frame))
+        self._spawn(self._send(link, frame, attempt))
         self._changed()
         loop = asyncio.get_running_loop()
         delivery._timer = loop.call_later(self.ack_timeout, self._attempt, delivery)
@@ -252,11 +252,14 @@ class SocketMode:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def _send(self, link: Link, frame: dict[str, Any]) -> None:
+    async def _send(self, link: Link, frame: dict[str, Any], attempt: Attempt | None = None
+                    ) -> None:  # fmt: skip
         if link.ws.closed:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
             await link.ws.send_str(json.dumps(frame))
+            if attempt is not None:
+                attempt.sent = time.monotonic()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
