@@ -4,9 +4,12 @@ when Django is in use."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from telephonist.django.slack.models import SlackBot, SlackInstallation, SlackOAuthState
@@ -15,6 +18,14 @@ from telephonist.interfaces.slack.config import OAuthConfig
 from telephonist.interfaces.slack.stores import TooManyStates, django_in_use, open_stores
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _closed_afterwards() -> AsyncIterator[None]:
+    """The stores query in asgiref's shared thread: close its connection while the
+    database is still open to this test, or a later test's consumer finds it there."""
+    yield
+    await sync_to_async(connections.close_all, thread_sensitive=True)()
 
 
 def installation(team: str | None, user: str, token: str, **extra: object) -> Installation:

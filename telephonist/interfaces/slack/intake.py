@@ -115,11 +115,13 @@ class Intake:
     async def _map(self, inbound: Inbound) -> Mapped | Skip:
         wanted = lookups(inbound)
         within = self.config.lookup_timeout
-        enterprise, org = installation_of(inbound.payload)
-        with contextlib.suppress(TimeoutError):  # the lookup goes on, for the reply
-            await asyncio.wait_for(self.workspaces.resolve(wanted.team, enterprise, org), within)
-        if self.workspaces.installations is not None and _uninstalls(inbound):
-            await self.workspaces.installations.uninstalled(wanted.team, enterprise)
+        if self.workspaces.installations is not None:  # OAuth: the token may be in the store
+            enterprise, org = installation_of(inbound.payload)
+            with contextlib.suppress(TimeoutError):  # the lookup goes on, for the reply
+                resolve = self.workspaces.resolve(wanted.team, enterprise, org)
+                await asyncio.wait_for(resolve, within)
+            if _uninstalls(inbound):
+                await self.workspaces.installations.uninstalled(wanted.team, enterprise)
         outbox = self.workspaces.outbox(wanted.team)
         names = await self.names.resolve(wanted, outbox, within)
         bot = None
