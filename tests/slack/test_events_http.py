@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from telephonist.host import StartupError
+from telephonist.server import StartupError
 from telephonist.interfaces.mounts import mounted_paths
 from telephonist.testing.slack import ApiCall, SlackStandIn
 from tests.slack.processes import TELEPHONIST, AsyncProcess, run_cli, started
