@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from telephonist.server import StartupError
 from telephonist.interfaces.mounts import mounted_paths
+from telephonist.server import StartupError
 from telephonist.testing.slack import ApiCall, SlackStandIn
 from tests.slack.processes import TELEPHONIST, AsyncProcess, run_cli, started
 from tests.slack.stack import config_for, running_stack
