@@ -21,13 +21,13 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from telephonist.consumers import Message
-from telephonist.dispatch import Outcome
 from telephonist.django.auth import SharedConnectionError, login
 from telephonist.django.sessions import channel_session, session_key_for
 from telephonist.django.testing import ConsumerTester, LiveServer
 from telephonist.interfaces.irc import IrcConfig
 from telephonist.redaction import loggable_channel
 from telephonist.routing import route
+from telephonist.testing import Outcome
 from telephonist.testing.processes import wait_until
 from tests.django.testapp import consumers
 from tests.irc.conftest import network
