@@ -1,0 +1,126 @@
+"""Starting the page's pieces on a machine, and clients that talk to them the way the
+page's clients do (TLS trusting the deployment's CA, from a chosen source address,
+with the site's ``Origin``)."""
+
+from __future__ import annotations
+
+import re
+import ssl
+from pathlib import Path
+
+import httpx
+import trustme
+from websockets.sync.client import ClientConnection, connect
+
+from tests.servers import wait_for_port
+
+from .page import Machine, files
+from .procs import Proc, Procs
+
+__all__ = [
+    "APP",
+    "ORIGIN",
+    "SITE",
+    "http_client",
+    "http_endpoint",
+    "install_app",
+    "start_redis",
+    "start_telephonist",
+    "websocket",
+    "with_layer",
+]
+
+APP = "/srv/whoami"
+SITE = "/etc/nginx/sites-available/whoami"
+TOML = f"{APP}/telephonist.toml"
+ORIGIN = "https://chat.example.org"
+READY = "telephonist: ready"
+
+
+def with_layer(fragment: str) -> str:
+    """The page's telephonist.toml with its ``[layer]`` table replaced by the page's
+    file ``fragment`` (``sentinel.toml``, ``cluster.toml``), as the page says to do."""
+    text = files()[TOML]
+    layer = re.compile(r"^\[layer\]\n.*?(?=^\[(?!layer))", re.S | re.M)
+    assert layer.search(text), "no [layer] table in telephonist.toml"
+    return layer.sub(lambda _: files()[fragment].rstrip("\n") + "\n\n", text, count=1)
+
+
+def install_app(machine: Machine, toml: str | None = None) -> Path:
+    """The application's two files in /srv/whoami; returns that directory."""
+    machine.install(f"{APP}/whoami.py")
+    machine.install(TOML, toml)
+    return machine.path(APP)
+
+
+def start_redis(
+    procs: Procs, machine: Machine, conf: str, *, extra: tuple[str, ...] = (), args: str = ""
+) -> Proc:
+    """``redis-server CONF [args]`` on ``machine`` with the page's file ``conf``, plus
+    ``extra`` lines and a data directory of its own; ready when its port accepts."""
+    path = machine.install(conf)
+    text = path.read_text()
+    data = machine.path("/var/lib/redis")
+    data.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "".join(f"{line}\n" for line in (*extra, f"dir {data}")))
+    bind = re.search(r"^bind (\S+)", text, re.M)
+    port = re.search(r"^port (\d+)", text, re.M)
+    assert bind and port, f"{conf}: no bind/port"
+    name = f"{Path(conf).stem}-{machine.name}"
+    proc = procs.start(
+        name, machine.argv(f"redis-server {conf} {args}"), cwd=machine.root, env=machine.env()
+    )
+    try:
+        wait_for_port(int(port.group(1)), proc.popen, host=bind.group(1))
+    except (RuntimeError, TimeoutError) as exc:
+        raise AssertionError(f"{exc}\n{proc.report()}") from None
+    return proc
+
+
+def start_telephonist(procs: Procs, machine: Machine, command: str, name: str) -> Proc:
+    """A ``telephonist ...`` command of the page, run in /srv/whoami; ready when it
+    prints that it is."""
+    proc = procs.start(
+        name, machine.argv(command), cwd=machine.path(APP), env=machine.env()
+    )
+    proc.wait_for(f"^{READY}$")
+    return proc
+
+
+def http_endpoint(proc: Proc) -> tuple[str, int]:
+    """Where the interface server said its HTTP interface listens."""
+    found = re.search(r"^interface http: http://([\d.]+):(\d+)$", "\n".join(proc.seen), re.M)
+    assert found, f"no http endpoint printed:\n{proc.report()}"
+    return found.group(1), int(found.group(2))
+
+
+def _context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+def http_client(ca: trustme.CA | None, source: str, timeout: float = 10.0) -> httpx.Client:
+    verify: ssl.SSLContext | bool = _context(ca) if ca is not None else False
+    transport = httpx.HTTPTransport(local_address=source, verify=verify)
+    return httpx.Client(transport=transport, timeout=timeout)
+
+
+def websocket(
+    url: str,
+    ca: trustme.CA | None,
+    source: str,
+    *,
+    origin: str = ORIGIN,
+    headers: dict[str, str] | None = None,
+) -> ClientConnection:
+    """A WebSocket as a browser on the site opens it (with the site's ``Origin``)."""
+    return connect(
+        url,
+        ssl=_context(ca) if ca is not None and url.startswith("wss:") else None,
+        source_address=(source, 0),
+        origin=origin,  # type: ignore[arg-type]  # (websockets types it as a NewType)
+        additional_headers=headers,
+        open_timeout=10,
+        close_timeout=5,
+    )

@@ -1,0 +1,144 @@
+"""docs/deploy.md "Running the processes": the page's ``split`` commands, each on its
+machine (a network namespace of its own, or a loopback address where namespaces are
+refused), with nginx in front on web1. A client elsewhere on the network reaches the
+application through nginx and is seen with its own address; connections spread over
+both workers; ``telephonist status`` on web1 shows every process."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.servers import free_port
+
+from .network import Network
+from .nginx import start_nginx, stop_nginx, trust_and_certificate
+from .page import Machine, commands
+from .procs import Proc, Procs
+from .stack import (
+    APP,
+    SITE,
+    http_client,
+    install_app,
+    start_redis,
+    start_telephonist,
+    websocket,
+)
+
+pytestmark = [pytest.mark.redis]
+
+MACHINES = {"redis1": 5, "web1": 10, "work1": 21, "work2": 22}
+MAX_CONNECTIONS = 20  # bound on the connections opened to see both workers answer
+
+
+def front_ports(network: Network, web: Machine) -> tuple[int, int]:
+    """nginx's ports on web1: the page's in a namespace; on a shared loopback, free
+    ones (and a free one for Telephonist's 127.0.0.1:8000 behind it)."""
+    if not network.loopback:
+        return 80, 443
+    app, http, https = free_port(), free_port(), free_port()
+    web.replacements += [
+        ("port=8000", f"port={app}"),
+        ("127.0.0.1:8000", f"127.0.0.1:{app}"),
+        ("listen 80;", f"listen {web.address}:{http};"),
+        ("listen 443 ssl;", f"listen {web.address}:{https} ssl;"),
+    ]
+    return http, https
+
+
+def run_page_commands(
+    procs: Procs, machines: dict[str, Machine], block: str
+) -> tuple[dict[str, list[Proc]], list[tuple[Machine, str]]]:
+    """Start the servers of a commands block in order, each ready before the next;
+    return them by command word, and the one-shot commands (``status``) for later."""
+    started: dict[str, list[Proc]] = {}
+    later = []
+    for name, command in commands(block):
+        machine = machines[name]
+        words = shlex.split(command)
+        if words[:2] == ["telephonist", "status"]:
+            later.append((machine, command))
+        elif words[0] == "redis-server":
+            proc = start_redis(procs, machine, words[1], args=" ".join(words[2:]))
+            started.setdefault("redis-server " + " ".join(words[2:]), []).append(proc)
+        else:
+            proc = start_telephonist(procs, machine, command, f"{words[1]}-{name}")
+            started.setdefault(words[1], []).append(proc)
+    return started, later
+
+
+def status(machine: Machine, command: str) -> str:
+    done = subprocess.run(
+        machine.argv(command),
+        cwd=machine.path(APP),
+        env=machine.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_split_deployment_over_machines(machines_root: Path, procs: Procs) -> None:
+    with Network.create(machines_root) as network:
+        machines = {name: network.add(name, octet) for name, octet in MACHINES.items()}
+        web = machines["web1"]
+        http_port, https_port = front_ports(network, web)
+        for name in ("web1", "work1", "work2"):
+            install_app(machines[name])
+        started, later = run_page_commands(procs, machines, "split")
+        (serve,) = started["serve"]
+        workers = started["worker"]
+        assert len(workers) == 2
+        ca = trust_and_certificate(web, names=["chat.example.org", web.address])
+        nginx = start_nginx(
+            procs, web, web.install(SITE), [(web.address, http_port), (web.address, https_port)]
+        )
+        client = network.client_address
+        base = f"https://{web.address}:{https_port}"
+
+        with http_client(ca, client) as http:
+            answer = http.get(f"{base}/whoami", headers={"Host": "chat.example.org"})
+            assert answer.status_code == 200, answer.text
+            facts = answer.json()
+            assert (facts["client"], facts["scheme"]) == (client, "https")
+            assert facts["worker"] in {w.pid for w in workers}
+
+        with ExitStack() as sockets:
+            answered_by: set[int] = set()
+            for _ in range(MAX_CONNECTIONS):
+                ws = sockets.enter_context(websocket(f"wss://{base[8:]}/ws", ca, client))
+                facts = json.loads(ws.recv(timeout=10))
+                assert (facts["client"], facts["scheme"]) == (client, "wss")
+                answered_by.add(facts["worker"])
+                if len(answered_by) == 2:
+                    break
+            assert answered_by == {w.pid for w in workers}, answered_by
+
+            ((machine, command),) = later
+            assert machine is web
+            shown = status(machine, command)
+            assert re.search(rf"^host srv\.\S+ \(pid {serve.pid} on ", shown, re.M), shown
+            for worker in workers:
+                block = re.search(
+                    rf"^worker worker\.\S+ \(pid {worker.pid} on .*\n(?:  .*\n)*?"
+                    r"  connections: (\d+),",
+                    shown,
+                    re.M,
+                )
+                assert block, shown
+                assert int(block.group(1)) >= 1, shown  # each holds a connection
+
+        for worker in workers:
+            assert worker.stop()[0] == 0
+        assert serve.stop()[0] == 0
+        stop_nginx(nginx)
+        for redis in started["redis-server "]:
+            assert redis.stop()[0] == 0
