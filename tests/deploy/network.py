@@ -31,9 +31,10 @@ def _ip(*args: str) -> None:
 
 
 def _in_use(subnet: str) -> bool:
-    shown = subprocess.run(
-        ["ip", "-o", "addr"], capture_output=True, text=True, timeout=30
-    ).stdout + subprocess.run(["ip", "route"], capture_output=True, text=True, timeout=30).stdout
+    shown = (
+        subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True, timeout=30).stdout
+        + subprocess.run(["ip", "route"], capture_output=True, text=True, timeout=30).stdout
+    )
     return subnet in shown
 
 
@@ -79,6 +80,11 @@ class Network:
             _ip("-n", namespace, "link", "set", "eth0", "up")
             _ip("-n", namespace, "link", "set", "lo", "up")
         machine = Machine(name, self.root / name, address, self.subnet, namespace)
+        if self.loopback:
+            # One interface for every machine: a connection to 127.R.S.N leaves from
+            # 127.0.0.1 unless told otherwise, and a replica or a sentinel would then
+            # announce itself at 127.0.0.1. Real hosts connect from their own address.
+            machine.redis_extra = (f"bind-source-addr {address}",)
         machine.root.mkdir(parents=True, exist_ok=True)
         self.machines[name] = machine
         return machine
@@ -90,9 +96,10 @@ class Network:
             subprocess.run(["ip", "link", "del", link], capture_output=True, timeout=30)
         for namespace in self._namespaces:
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
-        left = subprocess.run(
-            ["ip", "-o", "link"], capture_output=True, text=True, timeout=30
-        ).stdout + subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        left = (
+            subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, timeout=30).stdout
+            + subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        )
         assert self.prefix not in left, f"left behind:\n{left}"
 
     @classmethod

@@ -50,9 +50,7 @@ def nginx_binary() -> str:
     return binary
 
 
-def start_nginx(
-    procs: Procs, machine: Machine, site: Path, ports: list[tuple[str, int]]
-) -> Proc:
+def start_nginx(procs: Procs, machine: Machine, site: Path, ports: list[tuple[str, int]]) -> Proc:
     directory = machine.root / "nginx"
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"

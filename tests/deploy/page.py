@@ -37,7 +37,7 @@ VENV_BIN = Path(sys.executable).parent
 
 _FILE = re.compile(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", re.S)
 _COMMANDS = re.compile(r"<!-- commands: (\S+) -->\n```console\n(.*?)```", re.S)
-_SYSTEM_PATH = re.compile(r"(?<![\w./-])/(srv|etc|run|var/lib)/")
+_SYSTEM_PATH = re.compile(r"(?<![\w./])/(srv|etc|run|var/lib)/")
 
 
 @cache
@@ -54,7 +54,8 @@ def commands(name: str) -> list[tuple[str, str]]:
     found = []
     for line in blocks[name].splitlines():
         machine, sep, command = line.partition("$ ")
-        assert sep and machine.isidentifier(), f"not 'machine$ command': {line!r}"
+        assert sep, f"not 'machine$ command': {line!r}"
+        assert machine.isidentifier(), f"not 'machine$ command': {line!r}"
         found.append((machine, command))
     return found
 
@@ -70,6 +71,8 @@ class Machine:
     namespace: str | None = None
     # Further (page text, test text) replacements for this machine, applied first.
     replacements: list[tuple[str, str]] = field(default_factory=list)
+    # Lines added to every Redis and Sentinel configuration run on this machine.
+    redis_extra: tuple[str, ...] = ()
 
     def path(self, page_path: str) -> Path:
         return self.root / page_path.lstrip("/")

@@ -5,27 +5,34 @@ with the site's ``Origin``)."""
 from __future__ import annotations
 
 import re
+import shlex
 import ssl
+import subprocess
 from pathlib import Path
 
 import httpx
 import trustme
 from websockets.sync.client import ClientConnection, connect
 
-from tests.servers import wait_for_port
+from tests.servers import free_port, wait_for_port
 
-from .page import Machine, files
+from .network import Network
+from .page import Machine, commands, files
 from .procs import Proc, Procs
 
 __all__ = [
     "APP",
     "ORIGIN",
+    "READY",
     "SITE",
+    "front_ports",
     "http_client",
     "http_endpoint",
     "install_app",
+    "run_page_commands",
     "start_redis",
     "start_telephonist",
+    "status",
     "websocket",
     "with_layer",
 ]
@@ -62,10 +69,12 @@ def start_redis(
     text = path.read_text()
     data = machine.path("/var/lib/redis")
     data.mkdir(parents=True, exist_ok=True)
-    path.write_text(text + "".join(f"{line}\n" for line in (*extra, f"dir {data}")))
+    lines = (*machine.redis_extra, *extra, f"dir {data}")
+    path.write_text(text + "".join(f"{line}\n" for line in lines))
     bind = re.search(r"^bind (\S+)", text, re.M)
     port = re.search(r"^port (\d+)", text, re.M)
-    assert bind and port, f"{conf}: no bind/port"
+    assert bind, f"{conf}: no bind"
+    assert port, f"{conf}: no port"
     name = f"{Path(conf).stem}-{machine.name}"
     proc = procs.start(
         name, machine.argv(f"redis-server {conf} {args}"), cwd=machine.root, env=machine.env()
@@ -80,9 +89,7 @@ def start_redis(
 def start_telephonist(procs: Procs, machine: Machine, command: str, name: str) -> Proc:
     """A ``telephonist ...`` command of the page, run in /srv/whoami; ready when it
     prints that it is."""
-    proc = procs.start(
-        name, machine.argv(command), cwd=machine.path(APP), env=machine.env()
-    )
+    proc = procs.start(name, machine.argv(command), cwd=machine.path(APP), env=machine.env())
     proc.wait_for(f"^{READY}$")
     return proc
 
@@ -124,3 +131,55 @@ def websocket(
         open_timeout=10,
         close_timeout=5,
     )
+
+
+def front_ports(network: Network, web: Machine) -> tuple[int, int]:
+    """nginx's ports on web1: the page's in a namespace; on a shared loopback, free
+    ones (and a free one for Telephonist's 127.0.0.1:8000 behind it)."""
+    if not network.loopback:
+        return 80, 443
+    app, http, https = free_port(), free_port(), free_port()
+    web.replacements += [
+        ("port=8000", f"port={app}"),
+        ("127.0.0.1:8000", f"127.0.0.1:{app}"),
+        ("listen 80;", f"listen {web.address}:{http};"),
+        ("listen 443 ssl;", f"listen {web.address}:{https} ssl;"),
+    ]
+    return http, https
+
+
+def run_page_commands(
+    procs: Procs, machines: dict[str, Machine], block: str
+) -> tuple[dict[str, list[Proc]], list[tuple[Machine, str]]]:
+    """Start the servers of a commands block in order, each ready before the next.
+    Returns them by what they are (``telephonist serve`` under "serve", ``redis-server
+    CONF --sentinel`` under "--sentinel", plain ``redis-server CONF`` under ""), and the
+    one-shot commands (``telephonist status``) to run later."""
+    started: dict[str, list[Proc]] = {}
+    later = []
+    for name, command in commands(block):
+        machine = machines[name]
+        words = shlex.split(command)
+        if words[:2] == ["telephonist", "status"]:
+            later.append((machine, command))
+        elif words[0] == "redis-server":
+            args = " ".join(words[2:])
+            started.setdefault(args, []).append(start_redis(procs, machine, words[1], args=args))
+        else:
+            proc = start_telephonist(procs, machine, command, f"{words[1]}-{name}")
+            started.setdefault(words[1], []).append(proc)
+    return started, later
+
+
+def status(machine: Machine, command: str = "telephonist status") -> str:
+    """Run ``telephonist status`` in /srv/whoami on ``machine``; its output."""
+    done = subprocess.run(
+        machine.argv(command),
+        cwd=machine.path(APP),
+        env=machine.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout

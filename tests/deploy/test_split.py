@@ -8,26 +8,21 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-import subprocess
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
-
 from .network import Network
 from .nginx import start_nginx, stop_nginx, trust_and_certificate
-from .page import Machine, commands
-from .procs import Proc, Procs
+from .procs import Procs
 from .stack import (
-    APP,
     SITE,
+    front_ports,
     http_client,
     install_app,
-    start_redis,
-    start_telephonist,
+    run_page_commands,
+    status,
     websocket,
 )
 
@@ -35,55 +30,6 @@ pytestmark = [pytest.mark.redis]
 
 MACHINES = {"redis1": 5, "web1": 10, "work1": 21, "work2": 22}
 MAX_CONNECTIONS = 20  # bound on the connections opened to see both workers answer
-
-
-def front_ports(network: Network, web: Machine) -> tuple[int, int]:
-    """nginx's ports on web1: the page's in a namespace; on a shared loopback, free
-    ones (and a free one for Telephonist's 127.0.0.1:8000 behind it)."""
-    if not network.loopback:
-        return 80, 443
-    app, http, https = free_port(), free_port(), free_port()
-    web.replacements += [
-        ("port=8000", f"port={app}"),
-        ("127.0.0.1:8000", f"127.0.0.1:{app}"),
-        ("listen 80;", f"listen {web.address}:{http};"),
-        ("listen 443 ssl;", f"listen {web.address}:{https} ssl;"),
-    ]
-    return http, https
-
-
-def run_page_commands(
-    procs: Procs, machines: dict[str, Machine], block: str
-) -> tuple[dict[str, list[Proc]], list[tuple[Machine, str]]]:
-    """Start the servers of a commands block in order, each ready before the next;
-    return them by command word, and the one-shot commands (``status``) for later."""
-    started: dict[str, list[Proc]] = {}
-    later = []
-    for name, command in commands(block):
-        machine = machines[name]
-        words = shlex.split(command)
-        if words[:2] == ["telephonist", "status"]:
-            later.append((machine, command))
-        elif words[0] == "redis-server":
-            proc = start_redis(procs, machine, words[1], args=" ".join(words[2:]))
-            started.setdefault("redis-server " + " ".join(words[2:]), []).append(proc)
-        else:
-            proc = start_telephonist(procs, machine, command, f"{words[1]}-{name}")
-            started.setdefault(words[1], []).append(proc)
-    return started, later
-
-
-def status(machine: Machine, command: str) -> str:
-    done = subprocess.run(
-        machine.argv(command),
-        cwd=machine.path(APP),
-        env=machine.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def test_split_deployment_over_machines(machines_root: Path, procs: Procs) -> None:
@@ -140,5 +86,5 @@ def test_split_deployment_over_machines(machines_root: Path, procs: Procs) -> No
             assert worker.stop()[0] == 0
         assert serve.stop()[0] == 0
         stop_nginx(nginx)
-        for redis in started["redis-server "]:
+        for redis in started[""]:
             assert redis.stop()[0] == 0

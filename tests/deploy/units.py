@@ -57,7 +57,8 @@ def parse_environment_file(text: str) -> dict[str, str]:
         if not line or line.startswith(("#", ";")):
             continue
         key, sep, value = line.partition("=")
-        assert sep and key.isidentifier(), f"not KEY=VALUE: {line!r}"
+        assert sep, f"not KEY=VALUE: {line!r}"
+        assert key.isidentifier(), f"not KEY=VALUE: {line!r}"
         env[key] = _unquote(value.strip())
     return env
 
@@ -101,7 +102,8 @@ class Unit:
         assert value[:1] not in "-@:+!", f"command prefixes are not simulated: {value!r}"
         assert "$" not in value, f"variable expansion is not simulated: {value!r}"
         args = shlex.split(self._expand(value, instance))
-        assert args and args[0].startswith("/"), f"not an absolute path: {value!r}"
+        assert args, f"no command: {value!r}"
+        assert args[0].startswith("/"), f"not an absolute path: {value!r}"
         return args
 
     def exec_start(self, instance: str | None = None) -> list[str]:
@@ -114,7 +116,8 @@ class Unit:
     @property
     def working_directory(self) -> Path:
         value = self.get("WorkingDirectory")
-        assert value is not None and value.startswith("/"), "WorkingDirectory must be absolute"
+        assert value is not None, "no WorkingDirectory"
+        assert value.startswith("/"), "WorkingDirectory must be absolute"
         return Path(value)
 
     @property
