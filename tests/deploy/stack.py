@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import trustme
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from tests.servers import free_port, wait_for_port
 
@@ -126,7 +127,7 @@ def websocket(
         url,
         ssl=_context(ca) if ca is not None and url.startswith("wss:") else None,
         source_address=(source, 0),
-        origin=origin,  # type: ignore[arg-type]  # (websockets types it as a NewType)
+        origin=Origin(origin),
         additional_headers=headers,
         open_timeout=10,
         close_timeout=5,

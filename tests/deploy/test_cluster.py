@@ -12,13 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.sync.client import connect
 
 from tests.servers import RedisServer
 
 from .page import Machine, files
 from .procs import Procs
-from .stack import ORIGIN, http_endpoint, install_app, start_telephonist, status, with_layer
+from .stack import http_endpoint, install_app, start_telephonist, status, websocket, with_layer
 
 pytestmark = [pytest.mark.redis]
 
@@ -54,7 +53,7 @@ def test_serve_and_worker_on_redis_cluster(
     answer = httpx.get(f"http://{host}:{port}/whoami", timeout=10)
     assert answer.status_code == 200
     assert answer.json()["worker"] == worker.pid
-    with connect(f"ws://{host}:{port}/ws", origin=ORIGIN, open_timeout=10) as ws:  # type: ignore[arg-type]
+    with websocket(f"ws://{host}:{port}/ws", None, "127.0.0.1") as ws:
         assert json.loads(ws.recv(timeout=10))["worker"] == worker.pid
         ws.send("over the cluster")
         assert ws.recv(timeout=10) == "over the cluster"

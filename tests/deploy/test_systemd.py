@@ -14,13 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 from tests.servers import free_port, require_service
 
 from .page import ROOT, Machine, files
 from .procs import Proc, Procs
-from .stack import ORIGIN, READY, http_endpoint, install_app, start_redis
+from .stack import READY, http_endpoint, install_app, start_redis, websocket
 from .units import Unit, verify
 
 pytestmark = [pytest.mark.redis]
@@ -132,7 +131,7 @@ def test_telephonist_units_serve_and_stop_gracefully(machines_root: Path, procs:
     answer = httpx.get(f"http://{host}:{port}/whoami", timeout=10)
     assert answer.status_code == 200
     assert answer.json()["worker"] in pids
-    with connect(f"ws://{host}:{port}/ws", origin=ORIGIN, open_timeout=10) as ws:  # type: ignore[arg-type]
+    with websocket(f"ws://{host}:{port}/ws", None, "127.0.0.1") as ws:
         assert json.loads(ws.recv(timeout=10))["scheme"] == "ws"
 
         # The environment file was read: JSON log lines (TELEPHONIST_LOG_FORMAT=json).
@@ -169,7 +168,7 @@ def test_django_units_serve_the_example_and_stop_gracefully(
     page = httpx.get(f"http://{host}:{port}/", timeout=10)
     assert page.status_code == 200
     assert "<title>multichat</title>" in page.text
-    with connect(f"ws://{host}:{port}/chat/lobby/?name=ann", open_timeout=10) as ws:
+    with websocket(f"ws://{host}:{port}/chat/lobby/?name=ann", None, "127.0.0.1") as ws:
         assert ws.recv(timeout=10) == "* ann joined #lobby"
         ws.send("hello from a unit")
         assert ws.recv(timeout=10) == "<ann> hello from a unit"

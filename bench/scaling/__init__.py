@@ -1,0 +1,1 @@
+"""The application of ``bench/workers.py``: three kinds of consumer work."""

@@ -1,0 +1,219 @@
+"""What a second worker buys: ``telephonist serve`` with one and then two
+``telephonist worker`` processes over a private Redis/Valkey server, under ``wrk``.
+
+Run it with::
+
+    .venv/bin/python bench/workers.py [--quick] [--repeat N] [--duration S]
+
+Needs ``wrk`` (``scripts/peers/bench.sh``). The application is ``bench/scaling``: three
+consumers, one per kind of work (its docstring): ``/async`` answers at once, ``/cpu``
+computes about 2 ms of one core (sync, holding the GIL), ``/wait`` waits 20 ms (sync,
+the GIL released, as a database call). Each is loaded with ``wrk -t2 -c64`` for
+``--duration`` seconds (default 5) after 1 s of warm-up, against one and against two
+workers; repeats (default 3) interleave the two, each deployment started fresh. Printed:
+medians of requests/s and p99, the ratio two workers / one, and the CPU each process
+used (percent of one core, from ``/proc``), which shows what sets the pace: a process
+near 100% is the bottleneck. Access logs are off and the log level is WARNING, as in
+``bench/http.py``. ``--quick``: one repeat, 2 s runs.
+
+A small machine (the development one has 2 cores, shared) runs the load generator,
+Redis, the interface server and the workers on the same cores: a second worker can only
+use what the others leave. docs/deploy.md quotes a run and reads it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/http.py shadows the standard library's ``http``: look in bench/ last (see ws.py).
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+
+# ruff: noqa: E402
+import argparse
+import contextlib
+import http.client
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from subprocess import Popen
+
+from _procfs import cpu_seconds
+from _report import render_table
+from _servers import (
+    PrivateServer,
+    find_server_binary,
+    free_port,
+    private_server,
+    start_process,
+    stop_process,
+)
+from _wrk import run_wrk, wrk_binary
+
+REPO = _HERE.parent
+ROUTING = "bench.scaling.routing.routes"
+PATHS = ("/async", "/cpu", "/wait")
+READY_LINE = "telephonist: ready"
+
+
+@dataclass
+class Run:
+    path: str
+    workers: int
+    rate: float
+    p99: float
+    errors: int
+    cpu: dict[str, float]  # process -> percent of one core
+
+
+def _toml(port: int, redis_url: str) -> str:
+    return "\n".join(
+        [
+            f'routing = "{ROUTING}"',
+            'log_level = "WARNING"',
+            "",
+            "[layer]",
+            'BACKEND = "redis"',
+            f'CONFIG = {{ hosts = ["{redis_url}"] }}',
+            "",
+            "[interfaces.http]",
+            f'endpoints = ["tcp:port={port}:interface=127.0.0.1"]',
+            "access_log = false",
+            "",
+        ]
+    )
+
+
+def _wait_ready(port: int, procs: list[tuple[Popen[bytes], Path]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(READY_LINE in log.read_text(errors="replace") for _, log in procs):
+        for proc, log in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"exited {proc.returncode}:\n{log.read_text()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError("not ready")
+        time.sleep(0.05)  # readiness-probe interval
+    while True:  # and the whole path answers
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/async")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError("GET /async did not answer")
+        time.sleep(0.05)  # readiness-probe interval
+
+
+@contextlib.contextmanager
+def deployment(workers: int, redis: PrivateServer) -> Iterator[tuple[int, dict[str, int]]]:
+    """``telephonist serve`` and ``workers`` workers; yields the port and the PIDs
+    (Redis's too: its CPU is part of the picture)."""
+    with tempfile.TemporaryDirectory(prefix="telephonist-bench-workers-") as tmp:
+        directory = Path(tmp)
+        port = free_port()
+        (directory / "telephonist.toml").write_text(_toml(port, redis.url))
+        env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": tmp}
+        cli = [sys.executable, "-m", "telephonist.cli"]
+        procs: list[tuple[Popen[bytes], Path]] = []
+        try:
+            for i, command in enumerate(["serve", *["worker"] * workers]):
+                log = directory / f"{command}-{i}.log"
+                procs.append((start_process([*cli, command], cwd=directory, env=env, log=log), log))
+            _wait_ready(port, procs)
+            names = ["serve", *(f"worker{i}" for i in range(1, workers + 1))]
+            pids = {name: proc.pid for name, (proc, _) in zip(names, procs, strict=True)}
+            yield port, {**pids, "redis": redis.proc.pid}
+        finally:
+            for proc, _ in reversed(procs):
+                stop_process(proc)
+
+
+def measure(wrk: str, port: int, pids: dict[str, int], path: str, seconds: int) -> Run:
+    url = f"http://127.0.0.1:{port}{path}"
+    run_wrk(wrk, url, seconds=1)  # warm-up
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started = time.monotonic()
+    result = run_wrk(wrk, url, seconds=seconds)
+    wall = time.monotonic() - started
+    cpu = {name: 100 * (cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()}
+    workers = sum(name.startswith("worker") for name in pids)
+    return Run(path, workers, result.rate, result.p99, result.errors, cpu)
+
+
+def report(runs: list[Run]) -> str:
+    rows = []
+    for path in PATHS:
+        one = [r for r in runs if r.path == path and r.workers == 1]
+        two = [r for r in runs if r.path == path and r.workers == 2]
+        rate1 = statistics.median(r.rate for r in one)
+        rate2 = statistics.median(r.rate for r in two)
+
+        def cpu(group: list[Run]) -> str:
+            names = sorted(group[0].cpu, key=lambda n: (n == "redis", n))
+            return " ".join(f"{n}={statistics.median(r.cpu[n] for r in group):.0f}%" for n in names)
+
+        rows.append(
+            [
+                path,
+                f"{rate1:,.0f}",
+                f"{statistics.median(r.p99 for r in one) * 1000:.0f} ms",
+                f"{rate2:,.0f}",
+                f"{statistics.median(r.p99 for r in two) * 1000:.0f} ms",
+                f"{rate2 / rate1:.2f}x",
+                cpu(one),
+                cpu(two),
+                str(sum(r.errors for r in one + two)),
+            ]
+        )
+    header = [
+        "consumer",
+        "1 worker req/s",
+        "p99",
+        "2 workers req/s",
+        "p99",
+        "2 / 1",
+        "CPU, 1 worker",
+        "CPU, 2 workers",
+        "errors",
+    ]
+    return render_table(header, rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one repeat, 2 s runs")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    options = parser.parse_args()
+    repeat, seconds = (1, 2) if options.quick else (options.repeat, options.duration)
+    wrk, server = wrk_binary(), find_server_binary()
+    if wrk is None or server is None:
+        print("bench/workers.py needs wrk and a redis-server/valkey-server", file=sys.stderr)
+        return 1
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    runs: list[Run] = []
+    with private_server(server) as redis:
+        for turn in range(repeat):
+            for workers in (1, 2) if turn % 2 == 0 else (2, 1):
+                with deployment(workers, redis) as (port, pids):
+                    for path in PATHS:
+                        run = measure(wrk, port, pids, path, seconds)
+                        print(
+                            f"  repeat {turn + 1}, {workers} worker(s), {path}: "
+                            f"{run.rate:,.0f} req/s, p99 {run.p99 * 1000:.0f} ms",
+                            flush=True,
+                        )
+                        runs.append(run)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end; medians of {repeat} runs:\n")
+    print(report(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
