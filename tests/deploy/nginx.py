@@ -3,7 +3,8 @@
 The site file is what goes into ``/etc/nginx/sites-available``: it lives in nginx's
 ``http`` context. Debian's ``/etc/nginx/nginx.conf`` wraps it with ``include``; ours
 does the same with only what a private instance needs (its own pid file, logs and
-temporary directories under ``directory``). Started in the foreground
+temporary directories under ``directory``). Checked with ``nginx -t`` as the page
+says, then started in the foreground
 (``nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'``), ready when its ports accept,
 stopped by PID with SIGQUIT (nginx's graceful stop).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 import trustme
@@ -55,7 +57,14 @@ def start_nginx(procs: Procs, machine: Machine, site: Path, ports: list[tuple[st
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
     conf.write_text(_CONF.format(dir=directory, site=site))
-    argv = [nginx_binary(), "-p", str(directory), "-c", str(conf), "-g", "daemon off;"]
+    base = [nginx_binary(), "-p", str(directory), "-c", str(conf)]
+    # The page's "nginx -t" first: the configuration as nginx reads it.
+    checked = subprocess.run(
+        machine.run_on([*base, "-t"]), capture_output=True, text=True, timeout=30
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr, checked.stderr
+    argv = [*base, "-g", "daemon off;"]
     proc = procs.start(f"nginx-{machine.name}", machine.run_on(argv), cwd=directory, env={})
     try:
         for host, port in ports:

@@ -49,7 +49,7 @@ from twisted.internet import tcp
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
-from ...core.exceptions import ChannelFull, MessageTooLarge
+from ...core.exceptions import ChannelFull, LayerUnavailable, MessageTooLarge
 from ...spec.http import (
     DISCONNECT,
     REQUEST,
@@ -342,6 +342,12 @@ class HttpProtocol(Protocol):
             )
         except ChannelFull:
             self.state.violation("channel_full", f"{REQUEST} is full", self.endpoint.peer_host)
+            ex.fail(503, [(b"retry-after", str(self.cfg.retry_after).encode())])
+            return False
+        except LayerUnavailable as exc:
+            # The layer's server is out (a Redis restart, a Sentinel failover) for longer
+            # than its retry budget: the same answer as a full layer, not a reset.
+            self.state.violation("layer_unavailable", str(exc), self.endpoint.peer_host)
             ex.fail(503, [(b"retry-after", str(self.cfg.retry_after).encode())])
             return False
         except MessageTooLarge as exc:

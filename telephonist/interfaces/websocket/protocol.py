@@ -37,7 +37,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ...chat import WEBSOCKET_SUBPROTOCOL, ChatContractError, is_chat_reply, make_event
-from ...core.exceptions import ChannelFull, MessageTooLarge
+from ...core.exceptions import ChannelFull, LayerUnavailable, MessageTooLarge
 from ...spec.websocket import (
     CONNECT,
     DISCONNECT,
@@ -144,6 +144,9 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
             )
         except ChannelFull:
             self.hub.report("channel_full", "websocket.connect is full")
+            self._deny(503, "Service Unavailable")
+        except LayerUnavailable as exc:
+            self.hub.report("layer_unavailable", str(exc))
             self._deny(503, "Service Unavailable")
         except MessageTooLarge as exc:
             self.hub.report("message_too_large", str(exc))
@@ -352,6 +355,15 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
                     self.hub.report("message_too_large", str(exc))
                     self._refusing = True
                     self.close_with(1009, "message too big")
+                except LayerUnavailable as exc:
+                    # The layer's server is out for longer than its retry budget. A frame
+                    # that cannot reach a consumer closes the socket (1013: the client
+                    # may come back) rather than leaving it to lose frames unseen.
+                    self.hub.report("layer_unavailable", str(exc))
+                    if channel != DISCONNECT:
+                        self._refusing = True
+                        self._outbox = deque(m for m in self._outbox if m[0] != RECEIVE)
+                        self.close_with(1013, "try again later")
                 if channel == DISCONNECT:
                     host.close_reply_channel(self.reply_channel)
                 if self._reading_paused and len(self._outbox) < 1 + (
