@@ -129,7 +129,8 @@ def websocket(
         source_address=(source, 0),
         origin=Origin(origin),
         additional_headers=headers,
-        open_timeout=10,
+        # Longer than the server's handshake_timeout (10 s): its own answer is seen.
+        open_timeout=15,
         close_timeout=5,
     )
 
