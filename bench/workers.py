@@ -1,5 +1,6 @@
 """What a second worker buys: ``telephonist serve`` with one and then two
-``telephonist worker`` processes over a private Redis/Valkey server, under ``wrk``.
+``telephonist worker`` processes over a private Redis/Valkey server, under ``wrk``; and,
+beside them, one worker with twice the threads.
 
 Run it with::
 
@@ -9,12 +10,12 @@ Needs ``wrk`` (``scripts/peers/bench.sh``). The application is ``bench/scaling``
 consumers, one per kind of work (its docstring): ``/async`` answers at once, ``/cpu``
 computes about 2 ms of one core (sync, holding the GIL), ``/wait`` waits 20 ms (sync,
 the GIL released, as a database call). Each is loaded with ``wrk -t2 -c64`` for
-``--duration`` seconds (default 5) after 1 s of warm-up, against one and against two
-workers; repeats (default 3) interleave the two, each deployment started fresh. Printed:
-medians of requests/s and p99, the ratio two workers / one, and the CPU each process
-used (percent of one core, from ``/proc``), which shows what sets the pace: a process
-near 100% is the bottleneck. Access logs are off and the log level is WARNING, as in
-``bench/http.py``. ``--quick``: one repeat, 2 s runs.
+``--duration`` seconds (default 5) after 1 s of warm-up, against each shape in
+``SHAPES``; repeats (default 3) interleave the shapes (rotated each repeat), each
+deployment started fresh. Printed: medians of requests/s and p99, the ratio to one
+worker, and the CPU each process used (percent of one core, from ``/proc``), which shows
+what sets the pace: a process near 100% is the bottleneck. Access logs are off and the
+log level is WARNING, as in ``bench/http.py``. ``--quick``: one repeat, 2 s runs.
 
 A small machine (the development one has 2 cores, shared) runs the load generator,
 Redis, the interface server and the workers on the same cores: a second worker can only
@@ -58,23 +59,28 @@ REPO = _HERE.parent
 ROUTING = "bench.scaling.routing.routes"
 PATHS = ("/async", "/cpu", "/wait")
 READY_LINE = "telephonist: ready"
+# (name, workers, worker.threads)
+SHAPES = (("1 worker", 1, 16), ("2 workers", 2, 16), ("1 worker, 32 threads", 1, 32))
 
 
 @dataclass
 class Run:
     path: str
-    workers: int
+    shape: str
     rate: float
     p99: float
     errors: int
     cpu: dict[str, float]  # process -> percent of one core
 
 
-def _toml(port: int, redis_url: str) -> str:
+def _toml(port: int, redis_url: str, threads: int) -> str:
     return "\n".join(
         [
             f'routing = "{ROUTING}"',
             'log_level = "WARNING"',
+            "",
+            "[worker]",
+            f"threads = {threads}",
             "",
             "[layer]",
             'BACKEND = "redis"',
@@ -111,13 +117,15 @@ def _wait_ready(port: int, procs: list[tuple[Popen[bytes], Path]], timeout: floa
 
 
 @contextlib.contextmanager
-def deployment(workers: int, redis: PrivateServer) -> Iterator[tuple[int, dict[str, int]]]:
+def deployment(
+    workers: int, threads: int, redis: PrivateServer
+) -> Iterator[tuple[int, dict[str, int]]]:
     """``telephonist serve`` and ``workers`` workers; yields the port and the PIDs
     (Redis's too: its CPU is part of the picture)."""
     with tempfile.TemporaryDirectory(prefix="telephonist-bench-workers-") as tmp:
         directory = Path(tmp)
         port = free_port()
-        (directory / "telephonist.toml").write_text(_toml(port, redis.url))
+        (directory / "telephonist.toml").write_text(_toml(port, redis.url, threads))
         env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": tmp}
         cli = [sys.executable, "-m", "telephonist.cli"]
         procs: list[tuple[Popen[bytes], Path]] = []
@@ -134,7 +142,7 @@ def deployment(workers: int, redis: PrivateServer) -> Iterator[tuple[int, dict[s
                 stop_process(proc)
 
 
-def measure(wrk: str, port: int, pids: dict[str, int], path: str, seconds: int) -> Run:
+def measure(wrk: str, port: int, pids: dict[str, int], path: str, shape: str, seconds: int) -> Run:
     url = f"http://127.0.0.1:{port}{path}"
     run_wrk(wrk, url, seconds=1)  # warm-up
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -142,47 +150,45 @@ def measure(wrk: str, port: int, pids: dict[str, int], path: str, seconds: int) 
     result = run_wrk(wrk, url, seconds=seconds)
     wall = time.monotonic() - started
     cpu = {name: 100 * (cpu_seconds(pid) - before[name]) / wall for name, pid in pids.items()}
-    workers = sum(name.startswith("worker") for name in pids)
-    return Run(path, workers, result.rate, result.p99, result.errors, cpu)
+    return Run(path, shape, result.rate, result.p99, result.errors, cpu)
 
 
 def report(runs: list[Run]) -> str:
-    rows = []
+    """Two tables: rates (with the ratio to one worker) and CPU per process."""
+    base = SHAPES[0][0]
+
+    def group(path: str, shape: str) -> list[Run]:
+        return [r for r in runs if r.path == path and r.shape == shape]
+
+    def rate(path: str, shape: str) -> float:
+        return statistics.median(r.rate for r in group(path, shape))
+
+    rates, cpus = [], []
     for path in PATHS:
-        one = [r for r in runs if r.path == path and r.workers == 1]
-        two = [r for r in runs if r.path == path and r.workers == 2]
-        rate1 = statistics.median(r.rate for r in one)
-        rate2 = statistics.median(r.rate for r in two)
-
-        def cpu(group: list[Run]) -> str:
-            names = sorted(group[0].cpu, key=lambda n: (n == "redis", n))
-            return " ".join(f"{n}={statistics.median(r.cpu[n] for r in group):.0f}%" for n in names)
-
-        rows.append(
-            [
-                path,
-                f"{rate1:,.0f}",
-                f"{statistics.median(r.p99 for r in one) * 1000:.0f} ms",
-                f"{rate2:,.0f}",
-                f"{statistics.median(r.p99 for r in two) * 1000:.0f} ms",
-                f"{rate2 / rate1:.2f}x",
-                cpu(one),
-                cpu(two),
-                str(sum(r.errors for r in one + two)),
-            ]
-        )
-    header = [
-        "consumer",
-        "1 worker req/s",
-        "p99",
-        "2 workers req/s",
-        "p99",
-        "2 / 1",
-        "CPU, 1 worker",
-        "CPU, 2 workers",
-        "errors",
-    ]
-    return render_table(header, rows)
+        row = [path]
+        for shape, _, _ in SHAPES:
+            p99 = statistics.median(r.p99 for r in group(path, shape)) * 1000
+            row.append(f"{rate(path, shape):,.0f} ({p99:.0f} ms)")
+            if shape != base:
+                row.append(f"{rate(path, shape) / rate(path, base):.2f}x")
+        row.append(str(sum(r.errors for r in runs if r.path == path)))
+        rates.append(row)
+        for shape, _, _ in SHAPES:
+            some = group(path, shape)
+            names = sorted(some[0].cpu, key=lambda n: (n == "redis", n))
+            shown = " ".join(f"{n} {statistics.median(r.cpu[n] for r in some):.0f}%" for n in names)
+            cpus.append([path, shape, shown])
+    header = ["consumer"]
+    for shape, _, _ in SHAPES:
+        header.append(f"{shape}: req/s (p99)")
+        if shape != base:
+            header.append("ratio")
+    header.append("errors")
+    return (
+        render_table(header, rates)
+        + "\n\nCPU used, percent of one core:\n"
+        + render_table(["consumer", "shape", "CPU"], cpus)
+    )
 
 
 def main() -> int:
@@ -200,12 +206,12 @@ def main() -> int:
     runs: list[Run] = []
     with private_server(server) as redis:
         for turn in range(repeat):
-            for workers in (1, 2) if turn % 2 == 0 else (2, 1):
-                with deployment(workers, redis) as (port, pids):
+            for shape, workers, threads in SHAPES[turn % 3 :] + SHAPES[: turn % 3]:
+                with deployment(workers, threads, redis) as (port, pids):
                     for path in PATHS:
-                        run = measure(wrk, port, pids, path, seconds)
+                        run = measure(wrk, port, pids, path, shape, seconds)
                         print(
-                            f"  repeat {turn + 1}, {workers} worker(s), {path}: "
+                            f"  repeat {turn + 1}, {shape}, {path}: "
                             f"{run.rate:,.0f} req/s, p99 {run.p99 * 1000:.0f} ms",
                             flush=True,
                         )
