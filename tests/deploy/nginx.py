@@ -18,10 +18,11 @@ from pathlib import Path
 
 import trustme
 
-from tests.servers import require_service, wait_for_port
+from telephonist.testing.processes import Process, ProcessExited
+from tests.servers import require_service
 
 from .page import Machine
-from .procs import Proc, Procs
+from .procs import Procs, stop_within
 
 __all__ = ["start_nginx", "stop_nginx", "trust_and_certificate"]
 
@@ -52,7 +53,9 @@ def nginx_binary() -> str:
     return binary
 
 
-def start_nginx(procs: Procs, machine: Machine, site: Path, ports: list[tuple[str, int]]) -> Proc:
+def start_nginx(
+    procs: Procs, machine: Machine, site: Path, ports: list[tuple[str, int]]
+) -> Process:
     directory = machine.root / "nginx"
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
@@ -68,16 +71,15 @@ def start_nginx(procs: Procs, machine: Machine, site: Path, ports: list[tuple[st
     proc = procs.start(f"nginx-{machine.name}", machine.run_on(argv), cwd=directory, env={})
     try:
         for host, port in ports:
-            wait_for_port(port, proc.popen, host=host)
-    except (RuntimeError, TimeoutError) as exc:
+            proc.wait_for_port(port, host=host)
+    except (ProcessExited, TimeoutError) as exc:
         log = (directory / "error.log").read_text() if (directory / "error.log").exists() else ""
-        raise AssertionError(f"nginx: {exc}\n{proc.stderr()}\n{log}") from None
+        raise AssertionError(f"nginx: {exc}\n{log}") from None
     return proc
 
 
-def stop_nginx(proc: Proc) -> None:
-    status, _ = proc.stop(signal.SIGQUIT)
-    assert status == 0, proc.report()
+def stop_nginx(proc: Process) -> None:
+    stop_within(proc, 10, signal.SIGQUIT)  # nginx's graceful stop
 
 
 def trust_and_certificate(machine: Machine, *, names: list[str]) -> trustme.CA:

@@ -15,11 +15,11 @@ import trustme
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.servers import free_port, wait_for_port
+from telephonist.testing.processes import Process, free_port
 
 from .network import Network
 from .page import Machine, commands, files
-from .procs import Proc, Procs
+from .procs import Procs, report
 
 __all__ = [
     "APP",
@@ -63,7 +63,7 @@ def install_app(machine: Machine, toml: str | None = None) -> Path:
 
 def start_redis(
     procs: Procs, machine: Machine, conf: str, *, extra: tuple[str, ...] = (), args: str = ""
-) -> Proc:
+) -> Process:
     """``redis-server CONF [args]`` on ``machine`` with the page's file ``conf``, plus
     ``extra`` lines and a data directory of its own; ready when its port accepts."""
     path = machine.install(conf)
@@ -80,25 +80,22 @@ def start_redis(
     proc = procs.start(
         name, machine.argv(f"redis-server {conf} {args}"), cwd=machine.root, env=machine.env()
     )
-    try:
-        wait_for_port(int(port.group(1)), proc.popen, host=bind.group(1))
-    except (RuntimeError, TimeoutError) as exc:
-        raise AssertionError(f"{exc}\n{proc.report()}") from None
+    proc.wait_for_port(int(port.group(1)), host=bind.group(1))
     return proc
 
 
-def start_telephonist(procs: Procs, machine: Machine, command: str, name: str) -> Proc:
+def start_telephonist(procs: Procs, machine: Machine, command: str, name: str) -> Process:
     """A ``telephonist ...`` command of the page, run in /srv/whoami; ready when it
     prints that it is."""
     proc = procs.start(name, machine.argv(command), cwd=machine.path(APP), env=machine.env())
-    proc.wait_for(f"^{READY}$")
+    proc.wait_for_line(f"^{READY}$")
     return proc
 
 
-def http_endpoint(proc: Proc) -> tuple[str, int]:
+def http_endpoint(proc: Process) -> tuple[str, int]:
     """Where the interface server said its HTTP interface listens."""
     found = re.search(r"^interface http: http://([\d.]+):(\d+)$", "\n".join(proc.seen), re.M)
-    assert found, f"no http endpoint printed:\n{proc.report()}"
+    assert found, f"no http endpoint printed:\n{report(proc)}"
     return found.group(1), int(found.group(2))
 
 
@@ -152,12 +149,12 @@ def front_ports(network: Network, web: Machine) -> tuple[int, int]:
 
 def run_page_commands(
     procs: Procs, machines: dict[str, Machine], block: str
-) -> tuple[dict[str, list[Proc]], list[tuple[Machine, str]]]:
+) -> tuple[dict[str, list[Process]], list[tuple[Machine, str]]]:
     """Start the servers of a commands block in order, each ready before the next.
     Returns them by what they are (``telephonist serve`` under "serve", ``redis-server
     CONF --sentinel`` under "--sentinel", plain ``redis-server CONF`` under ""), and the
     one-shot commands (``telephonist status``) to run later."""
-    started: dict[str, list[Proc]] = {}
+    started: dict[str, list[Process]] = {}
     later = []
     for name, command in commands(block):
         machine = machines[name]

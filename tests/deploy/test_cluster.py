@@ -16,7 +16,7 @@ import pytest
 from tests.servers import RedisServer
 
 from .page import Machine, files
-from .procs import Procs
+from .procs import Procs, stop_within
 from .stack import http_endpoint, install_app, start_telephonist, status, websocket, with_layer
 
 pytestmark = [pytest.mark.redis]
@@ -62,5 +62,5 @@ def test_serve_and_worker_on_redis_cluster(
         assert re.search(rf"^host srv\.\S+ \(pid {serve.pid} on ", shown, re.M), shown
         assert re.search(rf"^worker worker\.\S+ \(pid {worker.pid} on ", shown, re.M), shown
 
-    assert worker.stop()[0] == 0
-    assert serve.stop()[0] == 0
+    stop_within(worker, 20)
+    stop_within(serve, 20)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.servers import free_port
+from telephonist.testing.processes import free_port
 
 from .nginx import start_nginx, stop_nginx, trust_and_certificate
 from .page import Machine
-from .procs import Procs
+from .procs import Procs, stop_within
 from .stack import SITE, http_client, install_app, start_redis, start_telephonist, websocket
 
 pytestmark = [pytest.mark.redis]
@@ -96,9 +96,9 @@ def test_nginx_terminates_tls_passes_websockets_and_the_client_address(
     assert refused.value.response.status_code == 403
 
     stop_nginx(nginx)
-    assert serve.stop()[0] == 0
-    assert worker.stop()[0] == 0
+    stop_within(serve, 20)
+    stop_within(worker, 20)
     # The access log names the client too, never nginx.
-    log = serve.stderr()
+    log = serve.errors()
     assert f'{CLIENT} "GET /whoami HTTP/1.1" 200' in log, log
     assert '127.0.0.1 "GET /whoami' not in log, log

@@ -28,10 +28,12 @@ import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 
+from telephonist.testing.processes import Process
+
 from .network import Network
 from .nginx import start_nginx, stop_nginx, trust_and_certificate
 from .page import files
-from .procs import Proc, Procs
+from .procs import Procs, report, stop_within
 from .stack import (
     SITE,
     front_ports,
@@ -155,7 +157,7 @@ def wait_for_sentinels(sentinels: list[str], replica: str, within: float = 30.0)
             c.close()
 
 
-def kill_under_load(load: Load, master: Proc, sentinel: str) -> tuple[float, float]:
+def kill_under_load(load: Load, master: Process, sentinel: str) -> tuple[float, float]:
     """Load, then SIGKILL the master; returns once a probe made after the kill was
     answered and the load went on for ``STEADY`` more seconds: the times of the kill
     and of the sentinels' switch to the new master."""
@@ -165,9 +167,9 @@ def kill_under_load(load: Load, master: Proc, sentinel: str) -> tuple[float, flo
     assert all(r.ok for r in load.done)
     with redis.Redis(sentinel, 26379, decode_responses=True) as watcher:
         before = watcher.sentinel_get_master_addr_by_name("telephonist")
-        master.popen.send_signal(signal.SIGKILL)
+        master.signal(signal.SIGKILL)
         killed = time.monotonic()
-        master.popen.wait(10)
+        master.wait(10)
         while watcher.sentinel_get_master_addr_by_name("telephonist") == before:
             assert time.monotonic() < killed + BOUND, "the sentinels did not switch"
             time.sleep(0.02)  # poll interval of a bounded wait on the sentinel
@@ -280,9 +282,9 @@ def test_sentinel_failover_under_load(machines_root: Path, procs: Procs) -> None
             shown = status(web)
             raise AssertionError(
                 f"no new WebSocket after the failover: {exc!r}\n{shown}\n"
-                f"{worker.report()}\n{serve.report()}"
+                f"{report(worker)}\n{report(serve)}"
             ) from exc
 
-        assert worker.stop()[0] == 0
-        assert serve.stop()[0] == 0
+        stop_within(worker, 20)
+        stop_within(serve, 20)
         stop_nginx(nginx)

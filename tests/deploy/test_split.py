@@ -15,7 +15,7 @@ import pytest
 
 from .network import Network
 from .nginx import start_nginx, stop_nginx, trust_and_certificate
-from .procs import Procs
+from .procs import Procs, stop_within
 from .stack import (
     SITE,
     front_ports,
@@ -83,8 +83,8 @@ def test_split_deployment_over_machines(machines_root: Path, procs: Procs) -> No
                 assert int(block.group(1)) >= 1, shown  # each holds a connection
 
         for worker in workers:
-            assert worker.stop()[0] == 0
-        assert serve.stop()[0] == 0
+            stop_within(worker, 20)
+        stop_within(serve, 20)
         stop_nginx(nginx)
         for redis in started[""]:
-            assert redis.stop()[0] == 0
+            stop_within(redis, 20)

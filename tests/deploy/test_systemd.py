@@ -15,10 +15,11 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import free_port, require_service
+from telephonist.testing.processes import Process, free_port
+from tests.servers import require_service
 
 from .page import ROOT, Machine, files
-from .procs import Proc, Procs
+from .procs import Procs, report, stop_within
 from .stack import READY, http_endpoint, install_app, start_redis, websocket
 from .units import Unit, verify
 
@@ -68,7 +69,7 @@ def install_multichat(web: Machine) -> None:
 class Service:
     """A unit's main process, started the way systemd starts it."""
 
-    proc: Proc
+    proc: Process
     unit: Unit
 
     @classmethod
@@ -87,14 +88,13 @@ class Service:
             assert done.returncode == 0, f"ExecStartPre {command}:\n{done.stdout}{done.stderr}"
         name = Path(page_path).name.replace("@.", f"@{instance}.")
         proc = procs.start(name, unit.exec_start(instance), cwd=cwd, env=env)
-        proc.wait_for(f"^{READY}$", timeout=60)
+        proc.wait_for_line(f"^{READY}$", timeout=60)
         return cls(proc, unit)
 
     def stop(self) -> float:
         """``systemctl stop``: KillSignal, then up to TimeoutStopSec; exit status 0."""
-        status, took = self.proc.stop(self.unit.kill_signal, timeout=self.unit.timeout_stop)
-        assert status == 0, self.proc.report()
-        assert "telephonist: stopped" in self.proc.rest(), self.proc.report()
+        took = stop_within(self.proc, self.unit.timeout_stop, self.unit.kill_signal)
+        assert "telephonist: stopped" in self.proc.output(), report(self.proc)
         return took
 
 
@@ -135,7 +135,7 @@ def test_telephonist_units_serve_and_stop_gracefully(machines_root: Path, procs:
         assert json.loads(ws.recv(timeout=10))["scheme"] == "ws"
 
         # The environment file was read: JSON log lines (TELEPHONIST_LOG_FORMAT=json).
-        lines = [line for line in serve.proc.stderr().splitlines() if line.strip()]
+        lines = [line for line in serve.proc.errors().splitlines() if line.strip()]
         assert lines
         assert all(isinstance(json.loads(line), dict) for line in lines), lines
         # RuntimeDirectory + TELEPHONIST_STATUS__SOCKET_DIR: every process's status socket.
