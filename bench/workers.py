@@ -41,19 +41,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from subprocess import Popen
 
 from _procfs import cpu_seconds
 from _report import render_table
-from _servers import (
-    PrivateServer,
-    find_server_binary,
-    free_port,
-    private_server,
-    start_process,
-    stop_process,
-)
+from _servers import PrivateServer, find_server_binary, private_server
 from _wrk import run_wrk, wrk_binary
+
+from telephonist.testing.processes import Process, free_port, wait_until
 
 REPO = _HERE.parent
 ROUTING = "bench.scaling.routing.routes"
@@ -94,26 +88,28 @@ def _toml(port: int, redis_url: str, threads: int) -> str:
     )
 
 
-def _wait_ready(port: int, procs: list[tuple[Popen[bytes], Path]], timeout: float = 60) -> None:
+def _serves(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/async")
+        status = conn.getresponse().status
+        conn.close()
+    except OSError:
+        return False
+    return status == 200
+
+
+def _wait_ready(port: int, procs: list[Process], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while not all(READY_LINE in log.read_text(errors="replace") for _, log in procs):
-        for proc, log in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"exited {proc.returncode}:\n{log.read_text()[-2000:]}")
-        if time.monotonic() > deadline:
-            raise TimeoutError("not ready")
-        time.sleep(0.05)  # readiness-probe interval
-    while True:  # and the whole path answers
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/async")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError("GET /async did not answer")
-        time.sleep(0.05)  # readiness-probe interval
+    for proc in procs:
+        proc.wait_for_line(f"^{READY_LINE}$", timeout=max(0.0, deadline - time.monotonic()))
+    wait_until(  # and the whole path answers
+        lambda: _serves(port),
+        timeout=max(0.0, deadline - time.monotonic()),
+        what=f"200 to GET /async on port {port}",
+        watch=procs,
+        interval=0.05,
+    )
 
 
 @contextlib.contextmanager
@@ -128,18 +124,18 @@ def deployment(
         (directory / "telephonist.toml").write_text(_toml(port, redis.url, threads))
         env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": tmp}
         cli = [sys.executable, "-m", "telephonist.cli"]
-        procs: list[tuple[Popen[bytes], Path]] = []
+        procs: list[Process] = []
         try:
             for i, command in enumerate(["serve", *["worker"] * workers]):
                 log = directory / f"{command}-{i}.log"
-                procs.append((start_process([*cli, command], cwd=directory, env=env, log=log), log))
+                procs.append(Process([*cli, command], log=log, cwd=directory, env=env))
             _wait_ready(port, procs)
             names = ["serve", *(f"worker{i}" for i in range(1, workers + 1))]
-            pids = {name: proc.pid for name, (proc, _) in zip(names, procs, strict=True)}
+            pids = {name: proc.pid for name, proc in zip(names, procs, strict=True)}
             yield port, {**pids, "redis": redis.proc.pid}
         finally:
-            for proc, _ in reversed(procs):
-                stop_process(proc)
+            for proc in procs:  # the interface server first: it drains, then the workers
+                proc.stop()
 
 
 def measure(wrk: str, port: int, pids: dict[str, int], path: str, shape: str, seconds: int) -> Run:
