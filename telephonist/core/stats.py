@@ -20,7 +20,8 @@ class LayerStats:
     ``expired`` (dropped unread after ``expiry``), ``cancelled`` (popped for a receive
     that was cancelled before it returned), ``reconnects`` (backing store reconnections),
     ``orphaned`` (arrived for a process-local channel nobody reads any more),
-    ``malformed`` (read from the store but not a message: see ``redis/drops.py``).
+    ``malformed`` (read from the store but not a message: see ``redis/drops.py``),
+    ``out_of_memory`` (Redis: refused by a server at ``maxmemory``; also counted ``full``).
     """
 
     def __init__(self) -> None:

@@ -196,6 +196,29 @@ async def test_too_large_is_counted(server: RedisServer, make_layer: MakeLayer) 
     assert layer.stats.get("too_large") == 2
 
 
+async def test_a_server_out_of_memory_refuses_as_full(
+    server: RedisServer, make_layer: MakeLayer
+) -> None:
+    """At ``maxmemory`` with ``noeviction`` (docs/deploy.md's configuration) the server
+    refuses writes: senders get ChannelFull, as from a full channel, counted both ways."""
+    layer = make_layer([server.url])
+    await layer.send("before", {"type": "x"})
+    probe = Probe(server)
+    probe.client.config_set("maxmemory-policy", "noeviction")
+    probe.client.config_set("maxmemory", "1")
+    try:
+        results = await asyncio.gather(
+            *(layer.send("oom", {"type": "n", "i": i}) for i in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, ChannelFull) for r in results), results
+        assert layer.stats.get("out_of_memory") == 3
+        assert layer.stats.get("full") == 3
+    finally:
+        probe.client.config_set("maxmemory", "0")
+    await layer.send("after", {"type": "x"})
+    assert await asyncio.wait_for(layer.receive("after"), T) == {"type": "x"}
+
+
 async def test_group_capacity_overrides_apply_server_side(
     server: RedisServer, make_layer: MakeLayer
 ) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, OutOfMemoryError
 
 from ..stats import LayerStats
 from .keys import now_ms
@@ -134,6 +134,14 @@ class SendBuffer:
         if isinstance(reply, NoScriptError):
             # The server lost its scripts (a restart): nothing ran; load and run again.
             self._spawn(self._retry(call, command))
+        elif isinstance(reply, OutOfMemoryError):
+            # At maxmemory with noeviction the server stored nothing: the layer is at
+            # capacity, and each sender gets ChannelFull (its interface's overload
+            # answer) rather than an error it does not expect.
+            self._stats.incr("out_of_memory", len(call))
+            for _, future in call:
+                if not future.done():
+                    future.set_result(False)
         elif isinstance(reply, Exception):
             _fail(call, reply)
         else:
