@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tests.servers import find_redis_server
 
-__all__ = ["PAGE", "VENV_BIN", "Machine", "commands", "files"]
+__all__ = ["PAGE", "VENV_BIN", "Machine", "commands", "files", "transcript"]
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "deploy.md"
@@ -47,17 +47,28 @@ def files() -> dict[str, str]:
     return found
 
 
-def commands(name: str) -> list[tuple[str, str]]:
-    """``[(machine, command), ...]`` of the block marked ``<!-- commands: name -->``."""
+def transcript(name: str) -> list[tuple[str, str, list[str]]]:
+    """``[(machine, command, output lines), ...]`` of the console block marked
+    ``<!-- commands: name -->``: ``machine$ command`` lines, each followed by what it
+    prints."""
     blocks = dict(_COMMANDS.findall(PAGE.read_text()))
     assert name in blocks, f"no commands block {name!r} in docs/deploy.md"
-    found = []
+    found: list[tuple[str, str, list[str]]] = []
     for line in blocks[name].splitlines():
         machine, sep, command = line.partition("$ ")
-        assert sep, f"not 'machine$ command': {line!r}"
-        assert machine.isidentifier(), f"not 'machine$ command': {line!r}"
-        found.append((machine, command))
+        if sep and machine.isidentifier():
+            found.append((machine, command, []))
+        else:
+            assert found, f"output before any command: {line!r}"
+            found[-1][2].append(line)
     return found
+
+
+def commands(name: str) -> list[tuple[str, str]]:
+    """``[(machine, command), ...]`` of a block whose commands print nothing shown."""
+    lines = transcript(name)
+    assert not any(output for _, _, output in lines), f"{name}: output shown"
+    return [(machine, command) for machine, command, _ in lines]
 
 
 @dataclass

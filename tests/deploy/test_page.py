@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from .page import PAGE, commands, files
+from .page import PAGE, files, transcript
 
 # Which test uses each block of the page.
 USED = {
@@ -26,7 +26,7 @@ USED = {
     "/etc/redis/users.acl": "test_cluster",
     "cluster.toml": "test_cluster",
 }
-COMMANDS = {"split": "test_split", "sentinel": "test_sentinel"}
+COMMANDS = {"split": "test_split", "sentinel": "test_sentinel", "outside": "test_split"}
 
 
 def test_every_block_of_the_page_is_used_by_a_test() -> None:
@@ -35,7 +35,7 @@ def test_every_block_of_the_page_is_used_by_a_test() -> None:
     assert text.count("<!-- file: ") == len(files())
     assert set(re.findall(r"<!-- commands: (\S+) -->", text)) == set(COMMANDS)
     for block in COMMANDS:
-        assert commands(block)
+        assert transcript(block)
 
 
 def test_the_tests_the_page_names_exist() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import subprocess
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 
 from .network import Network
 from .nginx import start_nginx, stop_nginx, trust_and_certificate
+from .page import transcript
 from .procs import Procs, stop_within
 from .stack import (
     SITE,
@@ -56,6 +59,23 @@ def test_split_deployment_over_machines(machines_root: Path, procs: Procs) -> No
             facts = answer.json()
             assert (facts["client"], facts["scheme"]) == (client, "https")
             assert facts["worker"] in {w.pid for w in workers}
+
+        # The page's check from outside, with curl: its options only say where
+        # chat.example.org is, which CA to trust and which address to come from.
+        ((_, command, printed),) = transcript("outside")
+        ca_file = machines_root / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        where = f"chat.example.org:443:{web.address}:{https_port}"
+        options = ["--connect-to", where, "--cacert", str(ca_file), "--interface", client]
+        args = shlex.split(command)
+        done = subprocess.run(
+            [args[0], "-sS", *options, *args[1:]], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, done.stderr
+        expected = json.loads(printed[0])
+        answer = json.loads(done.stdout)
+        assert answer == {**expected, "client": client, "worker": answer["worker"]}
+        assert answer["worker"] in {w.pid for w in workers}
 
         with ExitStack() as sockets:
             answered_by: set[int] = set()
