@@ -70,8 +70,12 @@ BOUND = down_after() + 10.0
 class Request:
     started: float
     ended: float
-    ok: bool
+    status: int | None  # None: no answer (a connection error, or the client's timeout)
     probe: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
 
 
 class Load:
@@ -100,10 +104,10 @@ class Load:
                 headers={"Host": "chat.example.org"},
                 timeout=PROBE_TIMEOUT if probe else REQUEST_TIMEOUT,
             )
-            ok = answer.status_code == 200
+            status: int | None = answer.status_code
         except httpx.HTTPError:
-            ok = False
-        self.done.append(Request(started, time.monotonic(), ok, probe))
+            status = None
+        self.done.append(Request(started, time.monotonic(), status, probe))
 
     def _run(self, client: httpx.Client) -> None:
         while not self._stop.is_set():
@@ -210,13 +214,19 @@ class Outage:
         )
 
     def __str__(self) -> str:
-        answered = [r for r in self.in_flight if r.ok]
-        waits = [r.ended - r.started for r in answered]
+        def kinds(requests: list[Request]) -> str:
+            seen: dict[str, list[float]] = {}
+            for r in requests:
+                seen.setdefault(str(r.status or "no answer"), []).append(r.ended - r.started)
+            return ", ".join(
+                f"{len(times)} {kind} (after {min(times):.2f}-{max(times):.2f} s)"
+                for kind, times in sorted(seen.items())
+            )
+
         return (
-            f"serving again {self.serving_again:.2f} s after the kill; of "
-            f"{len(self.in_flight)} requests in flight at the kill {len(answered)} were "
-            f"answered (after up to {max(waits, default=0):.2f} s), the others lost; "
-            f"{len(self.failed)} requests failed in all"
+            f"serving again {self.serving_again:.2f} s after the kill; requests in flight "
+            f"at the kill: {kinds(self.in_flight) or 'none'}; all requests ending after "
+            f"the kill that failed: {kinds(self.failed) or 'none'}"
         )
 
 
