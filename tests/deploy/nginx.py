@@ -31,10 +31,10 @@ _CONF = """\
 user root;
 worker_processes 1;
 pid {dir}/nginx.pid;
-error_log {dir}/error.log;
+error_log {logs}/error.log info;
 events {{ worker_connections 512; }}
 http {{
-    access_log {dir}/access.log;
+    access_log {logs}/access.log;
     client_body_temp_path {dir}/tmp/body;
     proxy_temp_path {dir}/tmp/proxy;
     fastcgi_temp_path {dir}/tmp/fastcgi;
@@ -59,7 +59,9 @@ def start_nginx(
     directory = machine.root / "nginx"
     (directory / "tmp").mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
-    conf.write_text(_CONF.format(dir=directory, site=site))
+    logs = procs.logs / f"nginx-{machine.name}"  # kept after the test, with the others
+    logs.mkdir(parents=True, exist_ok=True)
+    conf.write_text(_CONF.format(dir=directory, logs=logs, site=site))
     base = [nginx_binary(), "-p", str(directory), "-c", str(conf)]
     # The page's "nginx -t" first: the configuration as nginx reads it.
     checked = subprocess.run(
@@ -73,7 +75,7 @@ def start_nginx(
         for host, port in ports:
             proc.wait_for_port(port, host=host)
     except (ProcessExited, TimeoutError) as exc:
-        log = (directory / "error.log").read_text() if (directory / "error.log").exists() else ""
+        log = (logs / "error.log").read_text() if (logs / "error.log").exists() else ""
         raise AssertionError(f"nginx: {exc}\n{log}") from None
     return proc
 

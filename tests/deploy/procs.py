@@ -29,6 +29,9 @@ class Procs:
             stderr_log=self.logs / f"{name}.err",
             cwd=cwd,
             env=env,
+            # A group of its own: stopping or killing it reaches what it started (nginx's
+            # workers), and a Ctrl-C of the test run does not.
+            new_session=True,
         )
         self.started.append(proc)
         return proc
