@@ -171,7 +171,10 @@ def test_django_units_serve_the_example_and_stop_gracefully(
     assert "<title>multichat</title>" in page.text
     # A room in plain frames: what is said comes back to everyone in it (the worker
     # stores the line and sends it to the room's group), whatever else the room shows.
-    with websocket(f"ws://{host}:{port}/chat/lobby/?name=ann", None, "127.0.0.1") as ws:
+    page_origin = f"http://{host}:{port}"  # the origin of the page that opens the room
+    with websocket(
+        f"ws://{host}:{port}/chat/lobby/?name=ann", None, "127.0.0.1", origin=page_origin
+    ) as ws:
         ws.send("hello from a unit")
         deadline = time.monotonic() + 15
         while "hello from a unit" not in (frame := str(ws.recv(timeout=15))):

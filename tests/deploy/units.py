@@ -10,7 +10,8 @@ process: ``ExecStartPre`` and ``ExecStart`` split as systemd splits them (simple
 only: the tests fail on anything else rather than guess), in ``WorkingDirectory``, with
 systemd's environment for a service (``PATH`` and ``LANG``, the ``*_DIRECTORY``
 variables), then ``Environment=`` and ``EnvironmentFile=`` (the files win, as
-systemd.exec(5) says), the runtime and state directories created, and ``%i`` expanded.
+systemd.exec(5) says), the runtime and state directories created with their modes
+(0755 unless the unit says otherwise), and ``%i`` expanded.
 Stopping sends ``KillSignal`` and allows ``TimeoutStopSec``.
 """
 
@@ -137,8 +138,10 @@ class Unit:
         env = {"PATH": SERVICE_PATH, "LANG": "C.UTF-8"}
         for kind, base in (("Runtime", run), ("State", state)):
             names = (self.get(f"{kind}Directory") or "").split()
+            mode = int(self.get(f"{kind}DirectoryMode") or "0755", 8)  # systemd's default
             for name in names:
                 (base / name).mkdir(parents=True, exist_ok=True)
+                (base / name).chmod(mode)
             if names:
                 env[f"{kind.upper()}_DIRECTORY"] = ":".join(str(base / n) for n in names)
         for value in self.all("Environment"):
