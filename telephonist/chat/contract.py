@@ -124,7 +124,7 @@ class ChatReply(TypedDict, total=False):
 def is_chat_reply(message: Mapping[str, Any]) -> bool:
     """Whether a reply-channel message is a chat reply (no ``type``, or a chat one)."""
     kind = message.get("type")
-    return kind is None or kind in REPLY_TYPES
+    return kind is None or (isinstance(kind, str) and kind in REPLY_TYPES)
 
 
 def make_event(

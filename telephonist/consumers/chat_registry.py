@@ -246,4 +246,13 @@ register_chat_protocol(
 register_chat_protocol(
     ChatProtocol("email", message_channels=("email.receive",), joins_rooms=False)
 )
-register_chat_protocol(ChatProtocol("slack", message_channels=("slack.message",)))
+# Slack (telephonist/interfaces/slack/spec.py): slack.app_mention is left out, since
+# Slack sends the same words as a slack.message too.
+register_chat_protocol(
+    ChatProtocol(
+        "slack",
+        message_channels=("slack.message", "slack.reaction"),
+        join_channels=("slack.join",),
+        leave_channels=("slack.leave",),
+    )
+)

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from telephonist.interfaces.slack import spec
-from telephonist.interfaces.slack.actions import Ack, Rejected, Respond, WebCall, plan_reply
+from telephonist.interfaces.slack.actions import (
+    Ack,
+    Declined,
+    Rejected,
+    Respond,
+    WebCall,
+    plan_reply,
+)
 from telephonist.interfaces.slack.envelopes import (
     Disconnect,
     Hello,
@@ -216,9 +223,9 @@ def test_map_message_and_filters() -> None:
     assert map_inbound(event({**msg, "bot_id": "BBOT"}), NAMES, BOT, True) == Skip("ignored_own")
     assert map_inbound(event({**msg, "bot_id": "B2"}), NAMES, BOT, False) == Skip("ignored_bot")
     assert isinstance(map_inbound(event({**msg, "bot_id": "B2"}), NAMES, BOT, True), Mapped)
-    edited = map_inbound(event({**msg, "subtype": "message_changed"}), NAMES, BOT, False)
-    assert isinstance(edited, Mapped)
-    assert (edited.channel, edited.message["event_type"]) == (spec.EVENT, "message")
+    joined = map_inbound(event({**msg, "subtype": "channel_join"}), NAMES, BOT, False)
+    assert isinstance(joined, Mapped)  # member_joined_channel says it too: not a chat event
+    assert (joined.channel, joined.message["event_type"]) == (spec.EVENT, "message")
     im = map_inbound(event({**msg, "channel": "D9", "channel_type": "im"}), NAMES, BOT, False)
     assert isinstance(im, Mapped)
     assert im.message["room"] == "Alice"  # in a DM the room is the other person
@@ -251,7 +258,8 @@ def test_map_reaction_and_other_events() -> None:
         event({"type": "member_joined_channel", "user": "UBOT", "channel": "C1"}), NAMES, BOT, False
     )
     assert isinstance(joined, Mapped)  # not a message: even the bot's own is delivered
-    assert (joined.channel, joined.message["event_type"]) == (spec.EVENT, "member_joined_channel")
+    assert (joined.channel, joined.message["kind"], joined.message["is_self"]) == (
+        spec.JOIN, "join", True)  # fmt: skip
 
 
 def test_map_interactions() -> None:
@@ -394,5 +402,5 @@ def test_plan_reply_is_total(message: dict[str, Any]) -> None:
     for target in (CHAN, COMMAND, Target("T1", None)):
         for acking in (True, False):
             assert isinstance(
-                plan_reply(message, target, acking), WebCall | Respond | Ack | Rejected
+                plan_reply(message, target, acking), WebCall | Respond | Ack | Rejected | Declined
             )

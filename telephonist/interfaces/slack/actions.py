@@ -7,12 +7,15 @@
   outbox, ``outbox.py``);
 * :class:`Respond`: a post to a ``response_url``;
 * :class:`Ack`: the payload of the acknowledgement still being waited for (``acking``);
-* :class:`Rejected`: why not (logged and counted, nothing sent).
+* :class:`Rejected`: why not (logged and counted, nothing sent);
+* :class:`~.chat_replies.Declined`: a chat reply kind Slack cannot do, without a
+  fallback (counted ``chat_declined_<kind>``, nothing sent).
 
-The common chat reply ``{"text": ...}`` does the natural thing: for a slash command
-whose acknowledgement is still open it becomes the ack's payload (Slack shows it to the
-user at once); for another interaction with a ``response_url`` it is posted there; else
-it is posted with ``chat.postMessage`` in the target's channel, in its thread. Explicit
+The common chat reply (``chat_replies.py`` maps its ``kind``, ``private``,
+``thread_id``... to Web API calls); the plain ``{"text": ...}`` does the natural
+thing: for a slash command whose acknowledgement is still open it becomes the ack's
+payload (Slack shows it to the user at once); for another interaction with a
+``response_url`` it is posted there; else it is posted with ``chat.postMessage`` in the target's channel, in its thread. Explicit
 actions (``spec.SEND_*``, ``spec.ACK``) say exactly what to do; missing ``channel``,
 ``ts``, ``user``, ``trigger_id``, ``view_id`` and ``response_url`` default to the ones
 the reply channel's event came with. ``docs/slack.md`` lists every action and key.
@@ -23,10 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ...chat import is_chat_reply
 from . import spec
+from .chat_replies import Declined, Invalid, Legacy, plan_chat
 from .mapping import Target
 
-__all__ = ["Ack", "Rejected", "Respond", "WebCall", "plan_reply"]
+__all__ = ["Ack", "Declined", "Rejected", "Respond", "WebCall", "plan_reply"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class WebCall:
     method: str
     params: dict[str, Any]
     channel: str | None  # orders and paces it among calls about the same channel
+    counter: str | None = None  # counted when queued (a chat reply's fallback)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Rejected:
     reason: str
 
 
-Plan = WebCall | Respond | Ack | Rejected
+Plan = WebCall | Respond | Ack | Rejected | Declined
 
 #: Optional arguments passed through as given (Slack's own names).
 _POST_OPTIONS = (
@@ -104,7 +110,7 @@ def _options(message: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 def plan_reply(message: dict[str, Any], target: Target, acking: bool) -> Plan:
     kind = message.get("type")
     try:
-        if kind is None:
+        if is_chat_reply(message):
             return _chat(message, target, acking)
         if kind == spec.ACK:
             if not acking:
@@ -118,6 +124,19 @@ def plan_reply(message: dict[str, Any], target: Target, acking: bool) -> Plan:
 
 
 def _chat(message: dict[str, Any], target: Target, acking: bool) -> Plan:
+    try:
+        planned = plan_chat(message, target)
+    except Invalid as exc:
+        raise _Invalid(str(exc)) from None
+    if isinstance(planned, Declined):
+        return planned
+    if isinstance(planned, Legacy):
+        return _plain(planned.reply, target, acking)
+    channel = planned.params.get("channel")
+    return WebCall(planned.method, planned.params, channel, planned.counter)
+
+
+def _plain(message: dict[str, Any], target: Target, acking: bool) -> Plan:
     content = _content(message)
     if target.command and acking:
         return Ack({**content, **_options(message, ("response_type",))})

@@ -27,7 +27,8 @@ Counters (``host.count``): ``received``, ``duplicates``, ``duplicates_in_flight`
 ``malformed``, ``url_verifications``, ``api_calls``, ``api_errors``,
 ``api_error.<code>``, ``api_rate_limited``, ``api_dropped``, ``api_queue_full``,
 ``api_unreachable``, ``responded``, ``respond_refused``, ``respond_failed``,
-``rejected`` (a reply that could not be carried out), ``disconnect.<reason>``,
+``rejected`` (a reply that could not be carried out), ``chat_declined_<kind>`` and
+``chat_fallback_<kind>`` (chat replies, ``chat_replies.py``), ``disconnect.<reason>``,
 ``links_closed``, ``links_stale``, ``frames_malformed``, ``errors``.
 """
 
@@ -40,12 +41,14 @@ from typing import Any, ClassVar
 
 from slack_sdk.oauth.installation_store.models.installation import Installation
 
+from ...chat import RateLimitedLog
 from ...core.claims import CLAIMS, claims_of
 from ..base import Interface, InterfaceConfig, InterfaceHost
 from ..mounts import App, mount, unmount
 from . import spec
-from .actions import Plan, Rejected, Respond, WebCall
+from .actions import Declined, Plan, Rejected, Respond, WebCall
 from .asgi import events_app
+from .chat_replies import is_slack_id
 from .config import OAuthConfig, SlackConfig
 from .dedup import Deduplicator
 from .envelopes import Inbound, ack_frame
@@ -79,6 +82,7 @@ class SlackInterface(Interface):
             config = SlackConfig.model_validate(config.model_dump())
         self.settings: SlackConfig = config
         self.throttled = Throttled(self.log)
+        self.declines = RateLimitedLog(self.log)
         self.workspaces = Workspaces(config, self._count, self.throttled)
         self.names = NameCache(config.name_cache_size, config.name_cache_ttl)
         self.responder = Responder(lambda: self.workspaces.session, config.api_timeout,
@@ -236,16 +240,34 @@ class SlackInterface(Interface):
             return checked
         return answer(await self.intake.take(checked))
 
+    def _addressed(self, plan: WebCall, team: str) -> WebCall | Rejected:
+        """A private chat reply's ``to`` as a user id: a name is one seen lately."""
+        user = plan.params.get("user")
+        if plan.method != "chat.postEphemeral" or not isinstance(user, str) or is_slack_id(user):
+            return plan
+        found = self.names.user_id_of(team, user)
+        if found is None:
+            return Rejected(f"private reply to {user[:40]!r}: no such user seen")
+        return WebCall(plan.method, {**plan.params, "user": found}, plan.channel, plan.counter)
+
     # -- outbound -------------------------------------------------------------------------
 
     async def _execute(self, plan: Plan, target: Target) -> None:
+        if isinstance(plan, Declined):
+            self._count(f"chat_declined_{plan.kind}")
+            why = "slack: declined a chat %s reply: Slack cannot do it and it has no fallback"
+            self.declines.warning(f"declined:{plan.kind}", why, plan.kind)
+            return
         if isinstance(plan, WebCall):
             await self.workspaces.resolve(target.team)  # an OAuth install's token (cached)
             outbox = self.workspaces.outbox(target.team)
-            if outbox is None:
+            plan = self._addressed(plan, target.team)
+            if isinstance(plan, WebCall) and outbox is None:
                 plan = Rejected(f"no bot token for team {target.team}")
-            else:
+            elif isinstance(plan, WebCall) and outbox is not None:
                 outbox.submit(plan.method, plan.params, plan.channel)
+                if plan.counter:
+                    self._count(plan.counter)
                 return
         if isinstance(plan, Respond):
             self.responder.post(plan.url, plan.body)

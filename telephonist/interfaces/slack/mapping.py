@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import spec
+from .chat_events import Who, chat_event
 from .envelopes import Inbound
 from .text import mentioned_ids, render
 
@@ -97,6 +98,10 @@ def _event_ids(event: dict[str, Any]) -> tuple[set[str], set[str]]:
     for key in ("user", "item_user"):
         if _s(event.get(key)):
             users.add(event[key])
+    for inner in (_d(event.get("message")), _d(event.get("previous_message"))):
+        more_users, more_channels = mentioned_ids(_s(inner.get("text")) or "")
+        users |= more_users | {u for u in [_s(inner.get("user"))] if u}
+        channels |= more_channels
     channel = _s(event.get("channel")) or _s(_d(event.get("item")).get("channel"))
     if channel:
         channels.add(channel)
@@ -139,49 +144,22 @@ def _event(inbound: Inbound, team: str, names: Names, bot: Bot | None, deliver_b
            ) -> Mapped | Skip:  # fmt: skip
     p = inbound.payload
     event = _d(p.get("event"))
-    kind = _s(event.get("type")) or ""
-    user_id = _s(event.get("user"))
     ids = {"event_id": p.get("event_id"), "event_time": p.get("event_time")}
-    own = bot is not None and user_id is not None and user_id == bot.user_id
-    if kind in ("message", "app_mention") and event.get("subtype") in spec.CHAT_SUBTYPES:
-        bot_id = _s(event.get("bot_id"))
-        if own or (bot is not None and bot_id is not None and bot_id == bot.bot_id):
-            return Skip("ignored_own")
-        if (bot_id or event.get("subtype") == "bot_message") and not deliver_bots:
-            return Skip("ignored_bot")
-        channel = _s(event.get("channel")) or ""
-        channel_type = _s(event.get("channel_type")) or ("channel" if kind == "app_mention" else "")
-        user = _who(user_id, names, event.get("username")) or (bot_id or "")
-        room = names.channels.get(channel) or (user if channel_type == "im" else channel)
-        raw = _s(event.get("text")) or ""
-        thread_ts = _s(event.get("thread_ts"))
-        message = {**_base(spec.MESSAGE if kind == "message" else spec.APP_MENTION, inbound, team),
-                   "text": render(raw, names.users, names.channels), "raw_text": raw,
-                   "user": user, "user_id": user_id or bot_id or "", "room": room,
-                   "channel": channel, "channel_type": channel_type,
-                   "ts": _s(event.get("ts")) or "", "thread_ts": thread_ts,
-                   "subtype": _s(event.get("subtype")), "bot_id": bot_id,
-                   "files": [f for f in event.get("files") or [] if isinstance(f, dict)],
-                   **ids}  # fmt: skip
-        target = Target(team, channel or None, thread_ts, user_id=user_id,
-                        message_ts=_s(event.get("ts")))  # fmt: skip
-        return Mapped(message["type"], message, target)
-    if kind in ("reaction_added", "reaction_removed"):
-        if own:
-            return Skip("ignored_own")
-        item = _d(event.get("item"))
-        where = _s(item.get("channel"))
-        message = {**_base(spec.REACTION, inbound, team), "added": kind == "reaction_added",
-                   "reaction": _s(event.get("reaction")) or "", "user": _who(user_id, names),
-                   "user_id": user_id or "", "item_user_id": _s(event.get("item_user")),
-                   "channel": where, "room": (where and names.channels.get(where)) or where,
-                   "ts": _s(item.get("ts")), "item": item,
-                   "event_ts": _s(event.get("event_ts")), **ids}  # fmt: skip
-        return Mapped(spec.REACTION, message, Target(team, where, message_ts=message["ts"]))
+    who = Who(names.users, names.channels, bot.user_id if bot else None,
+              bot.bot_id if bot else None, deliver_bots)  # fmt: skip
+    found = chat_event(event, who)
+    if isinstance(found, str):
+        return Skip(found)
+    if found is not None:
+        message = {**_base(found.channel, inbound, team), **found.keys, **ids}
+        channel = _s(message.get("channel"))
+        target = Target(team, channel, found.thread_ts, user_id=found.user_id,
+                        message_ts=found.ts)  # fmt: skip
+        return Mapped(found.channel, message, target)
     about = _s(event.get("channel"))
-    message = {**_base(spec.EVENT, inbound, team), "event_type": kind,
-               "subtype": _s(event.get("subtype")), "user_id": user_id, "channel": about,
-               "event": event, **ids}  # fmt: skip
+    message = {**_base(spec.EVENT, inbound, team), "event_type": _s(event.get("type")) or "",
+               "subtype": _s(event.get("subtype")), "user_id": _s(event.get("user")),
+               "channel": about, "event": event, **ids}  # fmt: skip
     return Mapped(spec.EVENT, message, Target(team, about))
 
 

@@ -69,6 +69,14 @@ class NameCache:
         while len(self._names) > self.size:
             self._names.popitem(last=False)
 
+    def user_id_of(self, team: str, name: str) -> str | None:
+        """The id of the user of ``team`` last seen called ``name`` (a private reply's
+        ``to``); a scan of the bounded table, newest first."""
+        for (where, key), (known, _) in reversed(self._names.items()):
+            if where == team and key.startswith("u:") and known == name:
+                return key[2:]
+        return None
+
     def _lookup(self, outbox: Outbox, team: str, kind: str, ident: str
                 ) -> asyncio.Future[dict[str, Any]] | None:  # fmt: skip
         key = (team, f"{kind}:{ident}")

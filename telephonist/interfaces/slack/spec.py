@@ -20,6 +20,8 @@ __all__ = [
     "COMMAND",
     "EVENT",
     "EVENT_CHANNELS",
+    "JOIN",
+    "LEAVE",
     "MESSAGE",
     "OPTIONS",
     "REACTION",
@@ -37,8 +39,11 @@ SHORTCUT = "slack.shortcut"
 VIEW = "slack.view"
 OPTIONS = "slack.options"
 EVENT = "slack.event"
+JOIN = "slack.join"
+LEAVE = "slack.leave"
 
-EVENT_CHANNELS = (MESSAGE, APP_MENTION, REACTION, COMMAND, ACTION, SHORTCUT, VIEW, OPTIONS, EVENT)
+EVENT_CHANNELS = (MESSAGE, APP_MENTION, REACTION, JOIN, LEAVE, COMMAND, ACTION, SHORTCUT, VIEW,
+                  OPTIONS, EVENT)  # fmt: skip
 
 SEND_POST = "slack.send.post"
 SEND_EPHEMERAL = "slack.send.ephemeral"
@@ -55,8 +60,11 @@ ACK = "slack.ack"
 ACTION_TYPES = (SEND_POST, SEND_EPHEMERAL, SEND_UPDATE, SEND_DELETE, SEND_REACT, SEND_UNREACT,
                 SEND_VIEW_OPEN, SEND_VIEW_UPDATE, SEND_VIEW_PUSH, SEND_RESPOND, ACK)  # fmt: skip
 
-#: Message subtypes that are someone saying something (delivered on ``slack.message``);
-#: the others (edits, deletions, joins, topic changes, ...) go to ``slack.event``.
+#: Message subtypes that are someone saying something (``kind`` ``message``, or ``action``
+#: for ``me_message``). ``message_changed``, ``message_deleted`` and ``channel_topic``
+#: are on ``slack.message`` too, as ``edit``, ``delete`` and ``topic``
+#: (``chat_events.py``); the others (``channel_join``, which ``member_joined_channel``
+#: also says, ...) go to ``slack.event``.
 CHAT_SUBTYPES = (None, "thread_broadcast", "file_share", "me_message", "bot_message")
 
 
@@ -72,7 +80,10 @@ class Common(TypedDict):
 
 
 class MessageEvent(Common):
-    """``slack.message`` and ``slack.app_mention``."""
+    """``slack.message`` and ``slack.app_mention``: the common chat contract's keys
+    (``telephonist.chat.ChatEvent``: ``kind``, ``room_id``, ``is_direct``,
+    ``message_id``, ``thread_id``, ``reply_to``, ``mentions``, ``protocol``,
+    ``timestamp``, ...) and these."""
 
     text: str  # readable: mentions and links rendered (common chat key)
     raw_text: str  # as Slack sent it
