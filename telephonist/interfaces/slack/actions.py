@@ -16,9 +16,10 @@ The common chat reply (``chat_replies.py`` maps its ``kind``, ``private``,
 thing: for a slash command whose acknowledgement is still open it becomes the ack's
 payload (Slack shows it to the user at once); for another interaction with a
 ``response_url`` it is posted there; else it is posted with ``chat.postMessage`` in
-the target's channel, in its thread. Explicit actions (``spec.SEND_*``, ``spec.ACK``) say exactly what to do; missing ``channel``,
-``ts``, ``user``, ``trigger_id``, ``view_id`` and ``response_url`` default to the ones
-the reply channel's event came with. ``docs/slack.md`` lists every action and key.
+the target's channel, in its thread. Explicit actions (``spec.SEND_*``, ``spec.ACK``)
+say exactly what to do; missing ``channel``, ``ts``, ``user``, ``trigger_id``,
+``view_id`` and ``response_url`` default to the ones the reply channel's event came
+with. ``docs/slack.md`` lists every action and key.
 """
 
 from __future__ import annotations
