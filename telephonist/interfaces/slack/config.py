@@ -139,6 +139,11 @@ class SlackConfig(InterfaceConfig):
     name_cache_size: int = Field(10_000, ge=1, description="user and channel names remembered")
     name_cache_ttl: float = Field(3600.0, gt=0, description="seconds a name is remembered")
     bot_messages: bool = Field(False, description="deliver other bots' messages (never our own)")
+    announce_channels: int = Field(
+        100, ge=0, le=1000,
+        description="at start, the bot's channels (users.conversations) announced as its "
+        "own slack.join events, at most this many per workspace (0: none)",
+    )  # fmt: skip
     max_conversations: int = Field(
         10_000, ge=1, description="conversation reply channels kept (least recently used go)"
     )

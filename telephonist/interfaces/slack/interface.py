@@ -47,6 +47,7 @@ from ..base import Interface, InterfaceConfig, InterfaceHost
 from ..mounts import App, mount, unmount
 from . import spec
 from .actions import Declined, Plan, Rejected, Respond, WebCall
+from .announce import announce
 from .asgi import events_app
 from .chat_replies import is_slack_id
 from .config import OAuthConfig, SlackConfig
@@ -100,6 +101,7 @@ class SlackInterface(Interface):
         self.oauth: OAuthFlow | None = None
         self.stores = ""  # which installation and state stores (status)
         self._mounted: list[tuple[str, App]] = []
+        self._announcing: asyncio.Future[None] | None = None
 
     def _count(self, name: str, n: int = 1) -> None:
         self.host.count(name, n)
@@ -137,12 +139,25 @@ class SlackInterface(Interface):
                                          self._on_envelope, self._count,
                                          self.throttled)  # fmt: skip
             await self.supervisor.start()
+        self._announcing = asyncio.ensure_future(self._announce())
+
+    async def _announce(self) -> None:
+        """The bot's own joins of its channels (``announce.py``)."""
+        cfg = self.settings
+        for team, bot in self.workspaces.known_bots().items():
+            outbox = self.workspaces.outbox(team)
+            if outbox is not None:
+                await announce(team, bot, outbox, self.names, self.host, self.replies,
+                               cfg.announce_channels, cfg.api_timeout, self._count,
+                               self.throttled)  # fmt: skip
 
     async def stop(self, drain_timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + drain_timeout
         if self.intake is not None:
             self.intake.draining = True  # from now on nothing new is acknowledged
+        if self._announcing is not None:
+            self._announcing.cancel()
         if self.supervisor is not None:
             await self.supervisor.stop(drain_timeout)
         remaining = max(0.0, deadline - loop.time())

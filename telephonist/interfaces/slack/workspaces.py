@@ -98,6 +98,10 @@ class Workspaces:
         bot = Bot(str(data.get("user_id", "")), bot_id if isinstance(bot_id, str) else None)
         return str(data.get("team_id", "")), bot
 
+    def known_bots(self) -> dict[str, Bot]:
+        """Team -> the bot there, for the teams whose ``auth.test`` answered at start."""
+        return dict(self._bots)
+
     def add_team(self, team: str, token: str) -> None:
         """A token for ``team`` given at run time."""
         self._tokens[team] = token

@@ -131,6 +131,40 @@ class SlackStandIn(StandInServer):
                  "event_ts": self.state.next_ts()}  # fmt: skip
         return self.push_event(event, team=team)
 
+    def edit(self, ts: str, text: str, channel: Channel, *, team: Team | None = None
+             ) -> Delivery:  # fmt: skip
+        """A ``message_changed`` event: the message ``ts`` now says ``text``."""
+        team = team or self.team
+        old = self.state.messages[(channel.id, ts)]
+        before = {"type": "message", "user": old.user, "text": old.text, "ts": ts}
+        old.text = text
+        event = {"type": "message", "subtype": "message_changed", "channel": channel.id,
+                 "channel_type": _channel_type(channel), "hidden": True,
+                 "event_ts": self.state.next_ts(), "ts": self.state.next_ts(),
+                 "message": {**before, "text": text, "edited": {"user": old.user, "ts": ts}},
+                 "previous_message": before}  # fmt: skip
+        return self.push_event(event, team=team)
+
+    def delete(self, ts: str, channel: Channel, *, team: Team | None = None) -> Delivery:
+        """A ``message_deleted`` event for the message ``ts``."""
+        old = self.state.messages.pop((channel.id, ts))
+        event = {"type": "message", "subtype": "message_deleted", "channel": channel.id,
+                 "channel_type": _channel_type(channel), "hidden": True, "deleted_ts": ts,
+                 "event_ts": self.state.next_ts(), "ts": self.state.next_ts(),
+                 "previous_message": {"type": "message", "user": old.user, "text": old.text,
+                                      "ts": ts}}  # fmt: skip
+        return self.push_event(event, team=team)
+
+    def membership(self, user: User, channel: Channel, *, joined: bool = True,
+                   team: Team | None = None) -> Delivery:  # fmt: skip
+        """``member_joined_channel`` (or ``member_left_channel``) of ``user``."""
+        team = team or self.team
+        kind = "member_joined_channel" if joined else "member_left_channel"
+        event = {"type": kind, "user": user.id, "channel": channel.id, "team": team.id,
+                 "channel_type": "G" if channel.is_private else "C",
+                 "event_ts": self.state.next_ts()}  # fmt: skip
+        return self.push_event(event, team=team)
+
     def command_payload(
         self, command: str, text: str, user: User, channel: Channel, *, team: Team | None = None
     ) -> dict[str, Any]:

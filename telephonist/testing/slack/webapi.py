@@ -33,6 +33,8 @@ TIERS: dict[str, str] = {
     "views.push": "4",
     "users.info": "4",
     "conversations.info": "3",
+    "chat.meMessage": "3",
+    "users.conversations": "3",
 }
 METHODS = tuple(TIERS)
 
@@ -152,6 +154,14 @@ class WebApi:
             self.echo(team, message)
         return {"ok": True, "channel": channel, "ts": message.ts, "message": _api_message(message)}
 
+    def m_chat_meMessage(self, params: Params, team: Team) -> Params:
+        channel = self._channel(team, params)
+        text = _str(params, "text", "no_text")
+        bot = team.bot_user
+        message = Message(channel, self.state.next_ts(), text, bot.id, bot.bot_id)
+        self.state.messages[(channel, message.ts)] = message
+        return {"ok": True, "channel": channel, "ts": message.ts}
+
     def m_chat_postEphemeral(self, params: Params, team: Team) -> Params:
         self._channel(team, params)
         user = _str(params, "user", "user_not_found")
@@ -238,6 +248,12 @@ class WebApi:
         if user is None:
             raise ApiError("user_not_found")
         return {"ok": True, "user": user.as_api()}
+
+    def m_users_conversations(self, params: Params, team: Team) -> Params:
+        """The stand-in's bot is in every channel of its workspace (not the DMs)."""
+        limit = int(params.get("limit") or 100)
+        channels = [c.as_api() for c in team.channels.values() if not c.is_im][:limit]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
 
     def m_conversations_info(self, params: Params, team: Team) -> Params:
         channel = team.channels.get(_str(params, "channel", "channel_not_found"))
