@@ -1,6 +1,7 @@
 """Every chat interface at once, in the test's process and loop: the production host
 (``InterfaceServer``) with HTTP/WebSocket, IRC (against real servers), email (with an
-aiosmtpd relay that hands each mail it gets to the test) and the linechat plugin, and a
+aiosmtpd relay that hands each mail it gets to the test), the linechat plugin and Slack
+(against the stand-in, ``telephonist.testing.slack``), and a
 production ``Worker`` with the test's routing, over one in-memory layer.
 
 Twisted's reactor is bound to the session's loop, so everything here runs on it
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -27,6 +28,7 @@ from telephonist.interfaces.email import EmailConfig, EmailInterface
 from telephonist.interfaces.http import HttpConfig, HttpInterface
 from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig
 from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
+from telephonist.interfaces.slack import SlackConfig, SlackInterface
 from telephonist.routing import Include, Route, Router
 from telephonist.server import InterfaceServer
 from telephonist.worker import Worker
@@ -122,6 +124,7 @@ async def chat_stack(
     http: bool = True,
     email: bool = True,
     linechat: bool = True,
+    slack: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[ChatStack]:
     """The interfaces asked for, and a worker routing ``routing``."""
     twisted_reactor()
@@ -142,6 +145,8 @@ async def chat_stack(
         plugins.append(_plugin("linechat", LineChatInterface, config_lc, "telephonist-linechat"))
     if irc:
         plugins.append(irc_plugin(IrcConfig(networks=tuple(irc), events=IRC_EVENTS)))
+    if slack is not None:  # settings pointing at a SlackStandIn (settings_for)
+        plugins.append(_plugin("slack", SlackInterface, SlackConfig.model_validate(slack)))
     server = InterfaceServer(layer, plugins, ServerSettings(drain_timeout=5.0), AFFINITY)
     stack = ChatStack(server, layer, sink)
     stack.worker = Worker(layer, Router(list(routing)), WorkerSettings(), AFFINITY)

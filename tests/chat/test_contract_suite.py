@@ -2,9 +2,12 @@
 
 One stack runs every chat interface (WebSocket in JSON and in plain frames, IRC on
 ngircd and on InspIRCd with message-tags, email through SMTP with a real relay, the
-linechat plugin) and one routed consumer, ``Probe``, that records every event and
+linechat plugin, Slack against its stand-in) and one routed consumer, ``Probe``, that records every event and
 answers commands (``!reaction`` asks for a reaction reply, ``!edit fb`` for an edit with
 a fallback...). Each test is a person on one protocol, with a real client:
+
+Slack's person is driven through the stand-in (``telephonist.testing.slack``) as Slack
+would: events in over Socket Mode, answers seen as the Web API calls the interface made.
 
 * every inbound kind the protocol has reaches the consumer as a valid contract event;
 * every reply kind is carried out natively, or falls back to its text, or is declined
@@ -27,6 +30,7 @@ from telephonist.chat import REPLY_KINDS, ChatEvent, validate_event
 from telephonist.consumers import AsyncChatConsumer
 from telephonist.interfaces.irc import NetworkConfig
 from telephonist.routing import route_class
+from telephonist.testing.slack import ApiCall, SlackStandIn, settings_for
 from tests.chat.clients import IrcClient, LineClient, MailClient, WebClient
 from tests.chat.stack import IRC_FAST, ChatStack, chat_stack
 from tests.irc.servers import InspIRCd, Ngircd
@@ -75,6 +79,7 @@ class Servers:
     stack: ChatStack
     ngircd: Ngircd
     inspircd: InspIRCd
+    slack: SlackStandIn
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -85,8 +90,11 @@ async def servers(chat_ngircd: Ngircd, chat_inspircd: InspIRCd) -> AsyncIterator
                                       "port": server.port, "nick": BOT, "channels": [CHANNEL]})
         for name, server in (("ngircd", chat_ngircd), ("inspircd", chat_inspircd))
     ]  # fmt: skip
-    async with chat_stack(ROUTING, irc=networks) as stack:
-        yield Servers(stack, chat_ngircd, chat_inspircd)
+    async with SlackStandIn() as slack:
+        config = settings_for(slack, lookup_timeout=2.5)
+        async with chat_stack(ROUTING, irc=networks, slack=config) as stack:
+            await slack.wait_connected()
+            yield Servers(stack, chat_ngircd, chat_inspircd, slack)
 
 
 async def seen(match: Any, within: float = 15) -> tuple[dict[str, Any], ChatEvent]:
@@ -383,6 +391,96 @@ class Line(Person):
         await self.client.close()
 
 
+class SlackPerson(Person):
+    """A Slack user in a channel of their own: events pushed over Socket Mode as Slack
+    sends them, answers read from the Web API calls the interface made."""
+
+    protocol, interface = "slack", "slack"
+    inbound = ("join", "message", "action", "edit", "delete", "reaction", "topic", "leave")
+    native = frozenset(REPLY_KINDS)
+    _SAID = ("chat.postMessage", "chat.meMessage", "chat.postEphemeral")
+
+    def __init__(self, slack: SlackStandIn, nick: str) -> None:
+        self.slack, self.nick = slack, nick
+        self.user = slack.add_user(nick)
+        self.channel = slack.add_channel(nick)
+        self.seen = 0  # calls about this channel already looked at
+        self.last_ts = ""
+
+    @classmethod
+    async def open(cls, servers: Servers, nick: str) -> SlackPerson:
+        person = cls(servers.slack, nick)
+        await person.slack.membership(person.user, person.channel).acked()
+        return person
+
+    async def say(self, text: str, **extra: Any) -> None:
+        delivery = self.slack.message(text, self.user, self.channel, **extra)
+        self.last_ts = delivery.payload["event"]["ts"]
+        await delivery.acked()
+
+    async def produce(self, kind: str) -> None:
+        if kind == "message":
+            await self.say("hello \x00\x01\u202eworld")
+        elif kind == "action":
+            await self.say("waves", subtype="me_message")
+        elif kind == "topic":
+            await self.say(f"set the channel topic: topic of {self.nick}",
+                           subtype="channel_topic", topic=f"topic of {self.nick}")  # fmt: skip
+        elif kind in ("edit", "delete"):
+            await self.say("first")
+            action = (self.slack.edit(self.last_ts, "new", self.channel) if kind == "edit"
+                      else self.slack.delete(self.last_ts, self.channel))  # fmt: skip
+            await action.acked()
+        elif kind == "reaction":
+            await self.slack.reaction("thumbsup", self.user, self.channel, "m1").acked()
+        elif kind == "leave":
+            await self.slack.membership(self.user, self.channel, joined=False).acked()
+
+    async def next_call(self, methods: tuple[str, ...] = _SAID) -> ApiCall:
+        """The next Web API call of ``methods`` about this person's channel."""
+
+        def found() -> ApiCall | None:
+            mine = [c for c in self.slack.calls if c.params.get("channel") == self.channel.id]
+            for i, call in enumerate(mine[self.seen :], start=self.seen):
+                if call.method in methods:
+                    self.seen = i + 1
+                    return call
+            return None
+
+        call: ApiCall = await self.slack.wait_until(found, 15)
+        return call
+
+    async def expect(self, kind: str) -> None:
+        methods = {"message": "chat.postMessage", "notice": "chat.postMessage",
+                   "action": "chat.meMessage", "edit": "chat.update", "delete": "chat.delete",
+                   "reaction": "reactions.add"}  # fmt: skip
+        call = await self.next_call((methods[kind],))
+        texts = {"message": "pong\nline two", "notice": "note", "action": "waves",
+                 "edit": "changed"}  # fmt: skip
+        if kind in texts:
+            assert call.params["text"] == texts[kind]
+        if kind in ("edit", "delete"):
+            assert call.params["ts"] == self.last_ts
+        if kind == "reaction":
+            assert (call.params["name"], call.params["timestamp"]) == ("+1", self.last_ts)
+
+    async def next_line(self) -> str:
+        return str((await self.next_call()).params["text"])
+
+    async def expect_relay(self) -> None:
+        # Escaped on the wire (Slack shows "[web] <ann> one"), attributed on every line.
+        assert await self.next_line() == "[web] &lt;ann&gt; one\n[web] &lt;ann&gt; two"
+
+    async def expect_private(self) -> None:
+        call = await self.next_call()
+        assert (call.method, call.params["user"], call.params["text"]) == (
+            "chat.postEphemeral", self.user.id, "psst")  # fmt: skip
+
+    async def expect_thread(self, parent: str | None) -> None:
+        call = await self.next_call()
+        assert (call.params["text"], call.params.get("thread_ts")) == ("threaded", parent)
+
+
 PEOPLE: dict[str, type[Any]] = {
     "websocket-json": WebJson,
     "websocket-plain": WebPlain,
@@ -390,6 +488,7 @@ PEOPLE: dict[str, type[Any]] = {
     "irc-inspircd": IrcTags,
     "email": Mail,
     "linechat": Line,
+    "slack": SlackPerson,
 }
 INBOUND = [(name, kind) for name, cls in PEOPLE.items() for kind in cls.inbound]
 REPLIES = [(name, kind) for name in PEOPLE for kind in REPLY_KINDS]
