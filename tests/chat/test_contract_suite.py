@@ -2,8 +2,9 @@
 
 One stack runs every chat interface (WebSocket in JSON and in plain frames, IRC on
 ngircd and on InspIRCd with message-tags, email through SMTP with a real relay, the
-linechat plugin, Slack against its stand-in) and one routed consumer, ``Probe``, that records every event and
-answers commands (``!reaction`` asks for a reaction reply, ``!edit fb`` for an edit with
+linechat plugin, Slack against its stand-in) and one routed consumer, ``Probe``, that
+records every event and answers commands (``!reaction`` asks for a reaction reply,
+``!edit fb`` for an edit with
 a fallback...). Each test is a person on one protocol, with a real client:
 
 Slack's person is driven through the stand-in (``telephonist.testing.slack``) as Slack
