@@ -59,6 +59,7 @@ log = logging.getLogger("telephonist.consumers.bridge")
 
 _TEXT_KINDS = ("message", "action", "notice")
 _MAX_NAMES = 100_000
+_SPEAKERS_ARE_MEMBERS = frozenset({"slack"})
 
 
 class ChatBridge(ChatConsumer):
@@ -159,8 +160,12 @@ class ChatBridge(ChatConsumer):
 
     def _refresh(self, room: str, index: int) -> None:
         # Speaking refreshes the group membership of the endpoint's connection; a mail's
-        # reply channel never joins (nobody wants the room's chatter as reply mails).
-        if self._endpoint(room, index).protocol != "email" and self.message.reply_channel:
+        # reply channel never joins (nobody wants the room's chatter as reply mails), nor
+        # does a thread's (a Slack thread has a reply channel of its own: the room's
+        # lines go to the channel, not into whichever thread spoke last).
+        endpoint = self._endpoint(room, index)
+        threaded = self.event["thread_id"] is not None and not endpoint.is_connection
+        if endpoint.protocol != "email" and self.message.reply_channel and not threaded:
             self.group_add(self.rooms.group(room, index))
 
     # -- membership ---------------------------------------------------------------------
@@ -251,8 +256,10 @@ class ChatBridge(ChatConsumer):
 
     def _message(self, room: str, index: int, event: ChatEvent) -> None:
         origin = self._endpoint(room, index)
-        if origin.is_connection:
-            # A connection's member entry follows its name (a linechat /nick, say).
+        if origin.is_connection or origin.protocol in _SPEAKERS_ARE_MEMBERS:
+            # A connection's member entry follows its name (a linechat /nick, say); in a
+            # Slack channel whoever speaks is there (its members are not listed at the
+            # bot's join, unlike an IRC channel's).
             user = self.display_name(event)
             member = Member(user=user, protocol=event["protocol"], endpoint=index)
             if self.store.set_member(room, self._member_key(index, event), member):

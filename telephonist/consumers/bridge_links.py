@@ -9,8 +9,9 @@ protocols::
 
 Each entry is an :class:`Endpoint`: a protocol (``web``, ``irc``, ``email``, ``slack``,
 ``linechat``, or any registered chat protocol) and the room as that protocol names it.
-A string is ``"<protocol>:<room>"``; a mapping can add a ``network`` (an IRC network's
-``name``, a Slack team) and, for a mailbox, ``notify`` (addresses that get each message
+A string is ``"<protocol>:<room>"`` (a Slack channel by name, ``slack:#general`` or
+``slack:general``, or by id, ``slack:C0123``); a mapping can add a ``network`` (an IRC
+network's ``name``, a Slack team id) and, for a mailbox, ``notify`` (addresses that get each message
 of the room as a mail). The web room of the same name is always an endpoint (index 0):
 ``/chat/lobby/`` is room ``lobby``. With ``open_rooms`` every web room is a room.
 
@@ -77,8 +78,11 @@ class Endpoint:
         if isinstance(notify, str):
             notify = (notify,)
         network = spec.get("network")
+        protocol = _ALIASES.get(protocol.lower(), protocol.lower())
+        if protocol == "slack":
+            room = room.lstrip("#")  # Slack's events name a channel without its "#"
         return cls(
-            _ALIASES.get(protocol.lower(), protocol.lower()),
+            protocol,
             room,
             str(network) if network else None,
             tuple(str(a) for a in notify),

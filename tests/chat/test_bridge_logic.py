@@ -261,7 +261,11 @@ def test_a_slack_channel_is_one_more_entry() -> None:
                  "thread_ts": None}  # fmt: skip
         t.send("slack.message", event, reply=slack)
         assert [(r["user"], r["protocol"]) for r in t.replies(irc)] == [("Sam", "slack")]
-        assert [r["text"] for r in t.replies(ann)] == ["from slack"]
+        seen = t.replies(ann)
+        assert [r["text"] for r in seen if "text" in r] == ["from slack"]
+        # Whoever speaks in the Slack channel is one of the room's members.
+        state = next(r for r in seen if r.get("type") == "chat.state")
+        assert {"user": "Sam", "protocol": "slack", "endpoint": 2} in state["members"]
         assert t.replies(slack) == []
         say(t, ann, "to slack too", message_id="w9")
         assert [(r["text"], r["protocol"]) for r in t.replies(slack)] == [
