@@ -12,8 +12,10 @@ Test a Slack app (Telephonist's ``slack`` interface, Bolt, plain slack-sdk) offl
         call = await slack.wait_for_call("chat.postMessage")
 
 ``running_app(slack, routing)`` runs the ``slack`` interface and a worker against it in
-the same event loop. See ``docs/slack.md`` ("Testing with the stand-in") for the whole
-API. Needs the ``slack`` extra (aiohttp).
+the same event loop; ``StandInThread`` serves it from a thread of its own for code that
+is not asynchronous (a browser test, a development server), optionally with a page to
+post as a Slack user by hand (``page=True``). See ``docs/slack.md`` ("Testing with the
+stand-in") for the whole API. Needs the ``slack`` extra (aiohttp).
 """
 
 from .app import SlackApp, running_app, settings_for
@@ -30,6 +32,7 @@ from .server import ApiCall, ResponsePost
 from .signing import form_body, sign, signed_request
 from .socket import REASONS, Attempt, Delivery, Link
 from .state import Channel, Team, User
+from .thread import StandInThread
 
 __all__ = [
     "REASONS",
@@ -43,6 +46,7 @@ __all__ = [
     "ResponsePost",
     "SlackApp",
     "SlackStandIn",
+    "StandInThread",
     "Team",
     "User",
     "block_actions",

@@ -90,6 +90,7 @@ class StandInServer:
         refresh_grace: float = 10.0,
         max_connections: int = 10,
         trigger_lifetime: float = 3.0,
+        port: int = 0,
     ) -> None:
         self.app_id = new_id("A")
         self.app_token = f"xapp-1-{self.app_id}-{secrets.randbelow(10**12)}-{secrets.token_hex(16)}"
@@ -108,7 +109,8 @@ class StandInServer:
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._limits: dict[str, list[float]] = {}  # method -> Retry-After of the next 429s
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port  # 0: a free one, chosen at start
+        self._route_adders: list[Callable[[web.Application], None]] = []
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -132,14 +134,20 @@ class StandInServer:
         app.router.add_get("/link/", self.socket.handle)
         app.router.add_post("/response/{id}", self._response)
         app.router.add_get("/oauth/v2/authorize", self.oauth.authorize)
+        for add in self._route_adders:
+            add(app)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         server = site._server
         assert isinstance(server, asyncio.Server)
         self.port = server.sockets[0].getsockname()[1]
         self.socket.base_url = f"ws://127.0.0.1:{self.port}"
+
+    def add_routes(self, add: Callable[[web.Application], None]) -> None:
+        """Serve more (``add(app)`` adds routes) from the next ``start`` on."""
+        self._route_adders.append(add)
 
     async def stop(self) -> None:
         await self.socket.shutdown()
