@@ -5,10 +5,15 @@
   instead; ``?nick=`` names the bot; ``irc://`` is without TLS, port 6667 by default).
 * ``MULTICHAT_MAILBOX=room-{room}@localhost`` (the default): every room has a mailbox;
   mail to ``room-kitchen@localhost`` posts in room ``kitchen``. Empty: no mailboxes.
+* ``MULTICHAT_SLACK=#lobby``: bridge that Slack channel to room ``lobby`` (``?room=x``
+  bridges it to ``x``). With the Slack interface's tokens in the environment
+  (``TELEPHONIST_INTERFACES__SLACK__BOT_TOKEN``, ``..._APP_TOKEN``) that is your Slack;
+  without them, the Slack stand-in runs in the same process with that channel, and its
+  page (``MULTICHAT_SLACK_PORT``, default 8025) lets you post as a Slack user.
 
-Every IRC channel the bot is in is bridged to the room of its name (``#kitchen`` to
-``kitchen``), so networks configured another way (``TELEPHONIST_INTERFACES__IRC__NETWORKS``)
-bridge too.
+Every IRC channel (and Slack channel) the bot is in is bridged to the room of its name
+(``#kitchen`` to ``kitchen``), so networks configured another way
+(``TELEPHONIST_INTERFACES__IRC__NETWORKS``) bridge too.
 """
 
 from __future__ import annotations
@@ -57,13 +62,30 @@ def irc_network(url: str) -> dict[str, Any]:
     }
 
 
-def links(irc_url: str, mailbox: str, irc: bool) -> dict[str, list[Any]]:
+def slack_channel(setting: str) -> tuple[str, str]:
+    """``(channel, room)`` of ``MULTICHAT_SLACK`` (``#lobby``, ``lobby?room=general``)."""
+    channel, _, query = setting.partition("?")
+    channel = channel.strip().lstrip("#")
+    if not channel:
+        raise ValueError(f"MULTICHAT_SLACK must name a channel, like #lobby, not {setting!r}")
+    room = parse_qs(query).get("room", [room_name(channel)])[0]
+    return channel, room_name(room)
+
+
+def links(irc_url: str, mailbox: str, irc: bool, slack: str = "") -> dict[str, list[Any]]:
     """The bridge's ``links``: patterns every room has (its IRC channel when ``irc``
-    networks are configured, its mailbox), and the configured channel."""
+    networks are configured, its Slack channel when ``slack`` is, its mailbox), and the
+    configured channels."""
     patterns: list[Any] = ["irc:#{room}"] if irc else []
+    if slack:
+        patterns.append("slack:{room}")
     if mailbox:
         patterns.append(f"email:{mailbox}")
     found: dict[str, list[Any]] = {"*": patterns}
+    if slack:
+        channel, room = slack_channel(slack)
+        if channel != room:
+            found.setdefault(room, []).append(f"slack:{channel}")
     if irc_url:
         network = irc_network(irc_url)
         query = _channel_and_query(irc_url)[1]

@@ -7,7 +7,10 @@ What is bridged to what is one setting per protocol, from the environment
 
 * ``MULTICHAT_IRC=ircs://irc.libera.chat/#mychannel`` bridges that IRC channel to room
   ``mychannel`` (off by default: IRC needs a network);
-* ``MULTICHAT_MAILBOX=room-{room}@localhost`` (the default) gives every room a mailbox.
+* ``MULTICHAT_MAILBOX=room-{room}@localhost`` (the default) gives every room a mailbox;
+* ``MULTICHAT_SLACK=#lobby`` bridges that Slack channel to room ``lobby``: your Slack
+  when its tokens are in the environment, else the Slack stand-in, run in this process
+  with a page to post as a Slack user (``multichat/slack.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 from pathlib import Path
 
 from .bridges import irc_network, links, mail_domain
+from .slack import slack_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -63,7 +67,8 @@ MULTICHAT_IRC = os.environ.get("MULTICHAT_IRC", "")
 MULTICHAT_MAILBOX = os.environ.get("MULTICHAT_MAILBOX", "room-{room}@localhost")
 #: The bridge's rooms (``telephonist.consumers.ChatBridge.links``).
 _IRC = bool(MULTICHAT_IRC or os.environ.get("TELEPHONIST_INTERFACES__IRC__NETWORKS"))
-MULTICHAT_LINKS = links(MULTICHAT_IRC, MULTICHAT_MAILBOX, irc=_IRC)
+MULTICHAT_SLACK = os.environ.get("MULTICHAT_SLACK", "")
+MULTICHAT_LINKS = links(MULTICHAT_IRC, MULTICHAT_MAILBOX, irc=_IRC, slack=MULTICHAT_SLACK)
 #: Limits the server enforces and the page shows (the WebSocket interface's
 #: ``chat_max_text`` is told to the page in its ``hello`` frame).
 MULTICHAT_MAX_NAME = 30
@@ -83,5 +88,7 @@ TELEPHONIST = {
             "events": ["receive", "join", "part", "kick", "quit", "topic"],
             "networks": [irc_network(MULTICHAT_IRC)] if MULTICHAT_IRC else [],
         },
+        # Only when MULTICHAT_SLACK names a channel: your tokens, else the stand-in's.
+        **slack_settings(MULTICHAT_SLACK),
     },
 }

@@ -61,7 +61,8 @@ async def _messages(slack: SlackStandIn, request: web.Request) -> web.Response:
     users = slack.team.users
     found = [m for (c, _), m in slack.state.messages.items() if c == channel.id]
     found.sort(key=lambda m: float(m.ts))
-    out = [{"user": users[m.user].name if m.user in users else (m.user or "?"), "text": m.text,
+    out = [{"user": users[m.user].name if m.user in users else (m.user or "?"),
+            "text": m.text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"),
             "ts": m.ts, "bot": m.bot_id is not None} for m in found[-100:]]  # fmt: skip
     return web.json_response(out)
 
