@@ -16,6 +16,7 @@ Every wait is a bounded wait on something observable; nothing sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import urllib.request
@@ -90,8 +91,8 @@ def test_offline_the_example_runs_the_slack_standin_and_its_page(
         # The bot's own join of #lobby (announced at start) links the room to Slack.
         state = _frame(ws, lambda f: f.get("type") == "state")
         assert {"protocol": "slack", "room": "lobby"} in state["links"]
-        assert _post(f"{standin}/page/say", {"user": "sam", "channel": "lobby",
-                                             "text": "hello from slack"}) == {"ok": True}  # fmt: skip
+        said = {"user": "sam", "channel": "lobby", "text": "hello from slack"}
+        assert _post(f"{standin}/page/say", said) == {"ok": True}
         event = _frame(ws, lambda f: f.get("text") == "hello from slack")
         assert (event["user"], event["protocol"]) == ("sam", "slack")
         ws.send(json.dumps({"text": "hi from the <web>"}))
@@ -108,7 +109,5 @@ def test_offline_the_example_runs_the_slack_standin_and_its_page(
 
 def _frame_or_none(ws: Any) -> None:
     """Wait up to 0.1 s for a frame (the pace of polling the stand-in's page)."""
-    try:
+    with contextlib.suppress(TimeoutError):
         ws.recv(timeout=0.1)
-    except TimeoutError:
-        pass
