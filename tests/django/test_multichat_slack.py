@@ -16,19 +16,44 @@ Every wait is a bounded wait on something observable; nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import os
+import shutil
+import smtplib
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets.sync.client
 
+from telephonist.chat import excerpt
 from telephonist.django.testing import LiveServer
-from tests.django.test_multichat import EXAMPLE, migrate
+from telephonist.testing.slack import ApiCall, Delivery, SlackStandIn, StandInThread
+from tests.django.test_multichat import (  # noqa: F401 (browser, ircd: fixtures)
+    EXAMPLE,
+    MEMBERS_JS,
+    ROOT,
+    SIZES,
+    _smtp_port,
+    browser,
+    ircd,
+    messages,
+    migrate,
+    open_room,
+    overflow,
+    png_size,
+    say,
+    wait,
+    wait_for_message,
+)
+from tests.irc.peer import Peer
+from tests.irc.servers import Ngircd
 from tests.servers import free_port
 
 WAIT = 20.0
@@ -111,3 +136,244 @@ def _frame_or_none(ws: Any) -> None:
     """Wait up to 0.1 s for a frame (the pace of polling the stand-in's page)."""
     with contextlib.suppress(TimeoutError):
         ws.recv(timeout=0.1)
+
+
+# -- the whole room: IRC, Slack, mail and two browsers ------------------------------------
+
+BOT = "multichat"
+SHOT = ROOT / "docs" / "multichat-slack.png"
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandInThread]:
+    """A Slack for the example to use, served by this test (its tokens are the example's)."""
+    slack = StandInThread().start()
+    slack.slack.echo_bot_messages = True  # as Slack does: the bot's posts come back
+    yield slack
+    slack.stop()
+
+
+@pytest.fixture(scope="module")
+def bridged(ircd: Ngircd, standin: StandInThread) -> Iterator[LiveServer]:  # noqa: F811
+    slack = standin.slack
+    standin.call(lambda s: s.add_channel("lobby"))
+    with tempfile.TemporaryDirectory(prefix="multichat-") as tmp:
+        env = {
+            "DJANGO_SETTINGS_MODULE": "multichat.settings",
+            "MULTICHAT_DB": str(Path(tmp) / "db.sqlite3"),
+            "MULTICHAT_IRC": f"irc://127.0.0.1:{ircd.port}/#lobby?nick={BOT}",
+            "MULTICHAT_SLACK": "#lobby",
+            "TELEPHONIST_INTERFACES__SLACK__BOT_TOKEN": slack.team.bot_token,
+            "TELEPHONIST_INTERFACES__SLACK__APP_TOKEN": slack.app_token,
+            "TELEPHONIST_INTERFACES__SLACK__API_URL": slack.api_url,
+            "TELEPHONIST_INTERFACES__SLACK__POST_INTERVAL": "0",
+            "TELEPHONIST_INTERFACES__SLACK__LOOKUP_TIMEOUT": "2.5",
+        }
+        migrate(env)
+        server = LiveServer(
+            ["interfaces.email.port=0"], env=env, cwd=EXAMPLE, databases={}, timeout=60
+        )
+        with server:
+            assert "interface slack: socket mode" in server.log, server.log
+            yield server
+
+
+async def _irc_peer(port: int, nick: str) -> Peer:
+    peer = Peer(nick)
+    await peer.connect(port)
+    async with asyncio.timeout(30):
+        while True:  # the bridge is up once the bot is in #lobby (it may join after us)
+            peer.send("JOIN #lobby")
+            try:
+                await peer.expect(
+                    lambda ln: (ln.command == "JOIN" and ln.source is not None
+                                and ln.source.nick == BOT)
+                    or (ln.command == "353" and BOT in ln.param(3).replace("@", " ").split()),
+                    within=3,
+                )  # fmt: skip
+                return peer
+            except TimeoutError:
+                peer.send("PART #lobby")
+
+
+class SlackUser:
+    """Sam, in Slack's #lobby, as Slack would show him to the app."""
+
+    def __init__(self, standin: StandInThread) -> None:
+        self.standin = standin
+        self.user = standin.call(lambda s: s.add_user("sam", display_name="Sam"))
+        self.channel = next(c for c in standin.slack.team.channels.values() if c.name == "lobby")
+
+    def do(self, act: Callable[[SlackStandIn], Delivery]) -> Delivery:
+        delivery = self.standin.call(act)
+        self.standin.wait(lambda s: delivery.acked())  # the app took it: it is on the layer
+        return delivery
+
+    def say(self, text: str, **extra: Any) -> str:
+        said = self.do(lambda s: s.message(text, self.user, self.channel, **extra))
+        return str(said.payload["event"]["ts"])
+
+    def posts(self) -> list[ApiCall]:
+        """What the bot posted in #lobby, in order."""
+        return [c for c in list(self.standin.slack.calls)
+                if c.method in ("chat.postMessage", "chat.meMessage", "chat.postEphemeral")
+                and c.params.get("channel") == self.channel.id]  # fmt: skip
+
+    def wait_posted(self, text: str) -> ApiCall:
+        def found(s: SlackStandIn) -> ApiCall | None:
+            return next((c for c in self.posts() if c.params.get("text") == text), None)
+
+        return self.standin.wait(lambda s: s.wait_until(lambda: found(s), WAIT))
+
+
+def _line(driver: Any, text: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    for li in driver.find_elements(By.CSS_SELECTOR, "#log li.msg"):
+        if li.find_element(By.CSS_SELECTOR, ".text").text == text:
+            return li
+    raise AssertionError(f"no line {text!r}")
+
+
+def test_one_room_across_irc_slack_mail_and_two_browsers(
+    bridged: LiveServer, ircd: Ngircd, standin: StandInThread,  # noqa: F811
+    browser: Callable[..., Any], tmp_path: Path,  # noqa: F811
+) -> None:  # fmt: skip
+    from selenium.webdriver.common.by import By
+
+    loop = asyncio.new_event_loop()
+    carol = loop.run_until_complete(_irc_peer(ircd.port, "carol"))
+    dave = loop.run_until_complete(_irc_peer(ircd.port, "dave"))
+    sam = SlackUser(standin)
+    ann, bob = browser(*SIZES["desktop"]), browser(*SIZES["phone"])
+    try:
+        open_room(ann, bridged, "lobby", "ann")
+        open_room(bob, bridged, "lobby", "bob")
+        sam.do(lambda s: s.membership(sam.user, sam.channel))
+        everyone = {("ann", "websocket"), ("bob", "websocket"), ("carol", "irc"),
+                    ("dave", "irc"), ("Sam", "slack")}  # fmt: skip
+        wait(ann, lambda d: everyone <= {tuple(m) for m in d.execute_script(MEMBERS_JS)},
+             "members across protocols")  # fmt: skip
+
+        first = "Good morning! Standup in ten minutes."
+        say(ann, first)
+        wait_for_message(bob, first, user="ann", own=False)
+        carol.send("PRIVMSG #lobby :On my way, two minutes.")
+        wait_for_message(ann, "On my way, two minutes.", user="carol", protocol="irc")
+        deploy = "Deploy is done, dashboards are green."
+        deploy_ts = sam.say(deploy)
+        wait_for_message(bob, deploy, user="Sam", protocol="slack")
+
+        mail = EmailMessage()
+        mail["From"] = "Dan Smith <dan@example.com>"
+        mail["To"] = "room-lobby@localhost"
+        mail["Subject"] = "release notes"
+        mail.set_content("Release notes for 2.4 are in the wiki.\nPlease read before 3pm.")
+        with smtplib.SMTP("127.0.0.1", _smtp_port(bridged), timeout=WAIT) as smtp:
+            smtp.send_message(mail)
+        notes = "Release notes for 2.4 are in the wiki.\nPlease read before 3pm."
+        wait_for_message(ann, notes, user="Dan Smith", protocol="email")
+
+        # Bob answers Sam: in Slack, in Sam's thread; Sam answers in the thread.
+        line = _line(bob, deploy)
+        line.click()
+        line.find_element(By.CSS_SELECTOR, "button[aria-label='Reply']").click()
+        say(bob, "Nice, thanks Sam!")
+        assert wait_for_message(ann, "Nice, thanks Sam!", user="bob")["reply"].startswith("↪ Sam")
+        threaded = sam.wait_posted("[web] &lt;bob&gt; Nice, thanks Sam!")
+        assert threaded.params.get("thread_ts") == deploy_ts
+        rollback = "Rollback plan is in the doc."
+        rollback_ts = sam.say(rollback, thread_ts=deploy_ts)
+        assert wait_for_message(ann, rollback, protocol="slack")["reply"].startswith("↪ Sam")
+
+        # Sam edits, reacts, acts and deletes; bob reacts and ann acts, on the web.
+        edited = "Deploy is done, all dashboards are green."
+        sam.do(lambda s: s.edit(deploy_ts, edited, sam.channel))
+        wait_for_message(bob, edited, user="Sam")
+        sam.do(lambda s: s.reaction("tada", sam.user, sam.channel, deploy_ts))
+        wait_for_message(ann, edited, reactions=["🎉 1"])
+        top = _line(bob, first)
+        top.click()
+        top.find_element(By.CSS_SELECTOR, "button[aria-label='React']").click()
+        top.find_element(By.CSS_SELECTOR, "button[aria-label='React with 👍']").click()
+        wait_for_message(ann, first, reactions=["👍 1"])
+        say(ann, "/me waves")
+        wait_for_message(bob, "* ann waves", user="ann")
+        sam.say("is looking at the logs", subtype="me_message")
+        wait_for_message(ann, "* Sam is looking at the logs", protocol="slack")
+        sam.do(lambda s: s.delete(rollback_ts, sam.channel))
+        wait_for_message(bob, "This message was deleted.", user="Sam")
+        last = "That's all, thanks."
+        say(ann, last)
+        wait_for_message(bob, last, user="ann")
+
+        # IRC, both clients: every line from elsewhere once, attributed, in order.
+        quote = excerpt(deploy, 40)
+        expected_irc = [
+            f"[web] <ann> {first}",
+            f"[slack] <Sam> {deploy}",
+            "[mail] <Dan Smith> Release notes for 2.4 are in the wiki.",
+            "[mail] <Dan Smith> Please read before 3pm.",
+            f"[web] <bob> (↪ Sam: “{quote}”) Nice, thanks Sam!",
+            f"[slack] <Sam> (↪ Sam: “{quote}”) {rollback}",
+            f"[slack] * Sam edited “{quote}” → {edited}",
+            f"[slack] * Sam reacted 🎉 to Sam: “{excerpt(edited, 40)}”",
+            f"[web] * bob reacted 👍 to ann: “{excerpt(first, 40)}”",
+            "[web] * ann waves",
+            "[slack] * Sam is looking at the logs",
+            f"[slack] * Sam deleted “{excerpt(rollback, 40)}”",
+            f"[web] <ann> {last}",
+        ]
+        for peer in (carol, dave):
+            got = loop.run_until_complete(
+                peer.privmsgs("#lobby", len(expected_irc), within=WAIT, sender=BOT)
+            )
+            assert [r.line.param(1) for r in got] == expected_irc, peer.nick
+
+        # Slack: the same, once each, escaped; nothing of Sam's own came back to him.
+        sam.wait_posted(f"[web] &lt;ann&gt; {last}")
+        assert [c.params["text"] for c in sam.posts()] == [
+            f"[web] &lt;ann&gt; {first}",
+            "[irc] &lt;carol&gt; On my way, two minutes.",
+            "[mail] &lt;Dan Smith&gt; Release notes for 2.4 are in the wiki.\n"
+            "[mail] &lt;Dan Smith&gt; Please read before 3pm.",
+            "[web] &lt;bob&gt; Nice, thanks Sam!",
+            f"[web] * bob reacted 👍 to ann: “{excerpt(first, 40)}”",
+            "[web] * ann waves",
+            f"[web] &lt;ann&gt; {last}",
+        ]
+        # Slack echoed each post back to the app as a message event, which it took
+        # (acknowledged) and dropped as its own: no loop.
+        bot = standin.slack.team.bot_user.id
+        echoes = [d for d in list(standin.slack.socket.deliveries.values())
+                  if d.payload.get("event", {}).get("user") == bot]  # fmt: skip
+        assert len(echoes) == len(sam.posts())
+        assert all(standin.wait(lambda s, d=d: d.acked()) for d in echoes)
+
+        # The page: every line once, its origin on a badge; no sideways scrolling.
+        texts = [m["text"] for m in messages(ann)]
+        assert len(texts) == len(set(texts)) == 11, texts
+        badges = {m["protocol"] for m in messages(ann)}
+        assert badges == {"websocket", "irc", "slack", "email"}
+        assert overflow(ann) == []
+        ann.execute_script("document.getElementById('log').scrollTop = 1e9")
+        _photograph(ann, tmp_path)
+    finally:
+        for peer in (carol, dave):
+            loop.run_until_complete(peer.close())
+        loop.close()
+
+
+def _photograph(driver: Any, tmp: Path) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    ActionChains(driver).move_to_element(driver.find_element(By.CLASS_NAME, "brand")).perform()
+    driver.find_element(By.ID, "composer-text").click()
+    taken = tmp / "slack.png"
+    driver.save_screenshot(str(taken))
+    assert png_size(taken) == SIZES["desktop"]
+    if os.environ.get("MULTICHAT_SCREENSHOTS"):
+        shutil.copy(taken, SHOT)
+    assert SHOT.exists(), f"{SHOT} is missing: run with MULTICHAT_SCREENSHOTS=1"
+    assert png_size(SHOT) == png_size(taken), "the committed screenshot is stale"
