@@ -352,7 +352,7 @@ def test_one_room_across_irc_slack_mail_and_two_browsers(
 
         # The page: every line once, its origin on a badge; no sideways scrolling.
         texts = [m["text"] for m in messages(ann)]
-        assert len(texts) == len(set(texts)) == 11, texts
+        assert len(texts) == len(set(texts)) == 9, texts
         badges = {m["protocol"] for m in messages(ann)}
         assert badges == {"websocket", "irc", "slack", "email"}
         assert overflow(ann) == []
