@@ -1,11 +1,13 @@
-"""Slack in the chat contract, for real: the bot's own joins at start, and replies Slack
-cannot carry out falling back or declined, counted (stand-in, real host and worker)."""
+"""Slack in the chat contract, for real: the bot's own joins at start, replies Slack
+cannot carry out falling back or declined (counted), and private answers in a DM and in
+a channel (stand-in, real host and worker)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from telephonist.routing import route
+from telephonist.consumers import ChatConsumer
+from telephonist.routing import route, route_class
 from telephonist.testing.slack import SlackStandIn
 from tests.slack.stack import SlackStack, config_for, recorder, running_stack
 
@@ -53,3 +55,27 @@ async def test_a_kind_slack_cannot_do_falls_back_or_is_declined(slack: SlackStan
     assert call.params["text"] == "parrot!"
     assert slack.calls_to("reactions.add") == []
     assert slack.calls_to("users.conversations") == []  # announce_channels = 0
+
+
+async def test_a_direct_message_is_direct_and_a_private_answer_stays_in_it(
+    slack: SlackStandIn,
+) -> None:
+    alice = slack.add_user("alice", display_name="Alice")
+    general = slack.add_channel("general")
+    dm = slack.add_channel("alice", im=True)
+
+    class Private(ChatConsumer):
+        def on_chat(self, text: str, user: str, room: str) -> None:
+            self.reply(f"just for you, {user}", private=True)
+
+    async with running_stack(config_for(slack, announce_channels=0),
+                             lambda ref: [route_class(Private)]):  # fmt: skip
+        await slack.wait_connected(1)
+        await slack.message("psst", alice, dm).acked()
+        in_dm = await slack.wait_for_call("chat.postMessage")
+        await slack.message("in the open", alice, general).acked()
+        ephemeral = await slack.wait_for_call("chat.postEphemeral")
+    assert (in_dm.params["channel"], in_dm.params["text"]) == (dm.id, "just for you, Alice")
+    # In a channel, private is ephemeral: to Alice, found by the name the consumer used.
+    assert (ephemeral.params["channel"], ephemeral.params["user"]) == (general.id, alice.id)
+    assert ephemeral.ok
