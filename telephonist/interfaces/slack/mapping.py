@@ -15,9 +15,10 @@ then builds the message of the channel the payload belongs to (``spec.py``) and 
   the ``response_url``, ``trigger_id`` and view they came with, and may answer in the
   acknowledgement.
 
-The bot's own messages (``user``/``bot_id`` from ``auth.test``) are skipped, other
-bots' too unless ``deliver_bots``; skips come back as :class:`Skip` with the counter
-name. An unresolved name falls back to the id: mapping never fails for want of one.
+Chat events (messages, edits, deletes, reactions, joins: ``chat_events.py``) carry the
+common chat contract's keys. The bot's own messages (``user``/``bot_id`` from
+``auth.test``) are skipped, other bots' too unless ``deliver_bots``; skips come back as
+:class:`Skip` with the counter name. An unresolved name falls back to the id: mapping never fails for want of one.
 """
 
 from __future__ import annotations
