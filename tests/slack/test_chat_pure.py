@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telephonist.chat import validate_event
@@ -143,3 +143,23 @@ def test_relayed_replies_are_attributed_on_every_line_and_escaped() -> None:
 def test_escape_leaves_no_markup(text: str) -> None:
     assert "<" not in escape(text)
     assert ">" not in escape(text)
+
+
+_WORDS = st.sampled_from(["U1", "UBOT", "C1", "D1", "1.0", "2.0", "", "x", "im", "me_message",
+                          "message_changed", "message_deleted", "channel_topic"])  # fmt: skip
+_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | _WORDS,
+                       lambda inner: st.dictionaries(_WORDS, inner, max_size=4)
+                       | st.lists(inner, max_size=3), max_leaves=12)  # fmt: skip
+_TYPES = st.sampled_from(["message", "app_mention", "reaction_added", "reaction_removed",
+                          "member_joined_channel", "member_left_channel", "other"])  # fmt: skip
+_KEYS = st.sampled_from(["user", "channel", "channel_type", "text", "ts", "thread_ts",
+                         "subtype", "bot_id", "message", "previous_message", "deleted_ts",
+                         "item", "reaction", "topic", "event_ts", "files"])  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TYPES, st.dictionaries(_KEYS, _VALUES, max_size=8))
+def test_any_event_maps_to_a_valid_chat_event_or_a_skip(kind: str, rest: dict[str, Any]) -> None:
+    found = mapped({**rest, "type": kind})
+    if isinstance(found, Mapped) and found.channel != spec.EVENT:
+        assert validate_event(found.message)

@@ -27,6 +27,7 @@ from ...chat import make_event
 from ...core.exceptions import ChannelFull, MessageTooLarge
 from ..base import InterfaceHost
 from . import spec
+from .chat_events import as_list
 from .logs import Throttled
 from .mapping import Bot, Lookups, Target
 from .names import NameCache
@@ -69,7 +70,7 @@ async def announce(
             team, exc)  # fmt: skip
         return 0
     bot_name = found.users.get(bot.user_id, bot.user_id)
-    channels = [c for c in answer.get("channels") or [] if isinstance(c, dict) and c.get("id")]
+    channels = [c for c in as_list(answer.get("channels")) if isinstance(c, dict) and c.get("id")]
     sent = 0
     for channel in channels[:limit]:
         if isinstance(channel.get("name"), str):

@@ -35,7 +35,7 @@ from . import spec
 from .emoji import emoji_of
 from .text import mentioned_ids, render
 
-__all__ = ["ChatEventOut", "chat_event"]
+__all__ = ["ChatEventOut", "Who", "as_list", "chat_event"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,11 @@ def _s(value: Any) -> str | None:
 
 def _d(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` if Slack sent a list there (a payload is untrusted input), else ``[]``."""
+    return value if isinstance(value, list) else []
 
 
 def _stamp(ts: str | None) -> float | None:
@@ -149,7 +154,7 @@ def _said(event: dict[str, Any], kind: str, who: Who, as_kind: str | None = None
     )  # fmt: skip
     keys.update(raw_text=raw, channel=channel, channel_type=channel_type, ts=ts or "",
                 thread_ts=thread_ts, subtype=subtype, bot_id=bot_id,
-                files=[f for f in event.get("files") or [] if isinstance(f, dict)])  # fmt: skip
+                files=[f for f in as_list(event.get("files")) if isinstance(f, dict)])  # fmt: skip
     out = spec.MESSAGE if kind == "message" else spec.APP_MENTION
     return ChatEventOut(out, keys, thread_ts, user_id, ts)
 

@@ -18,7 +18,8 @@ then builds the message of the channel the payload belongs to (``spec.py``) and 
 Chat events (messages, edits, deletes, reactions, joins: ``chat_events.py``) carry the
 common chat contract's keys. The bot's own messages (``user``/``bot_id`` from
 ``auth.test``) are skipped, other bots' too unless ``deliver_bots``; skips come back as
-:class:`Skip` with the counter name. An unresolved name falls back to the id: mapping never fails for want of one.
+:class:`Skip` with the counter name. An unresolved name falls back to the id: mapping
+never fails for want of one, nor for a key of the wrong type (a payload is untrusted).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import spec
-from .chat_events import Who, chat_event
+from .chat_events import Who, as_list, chat_event
 from .envelopes import Inbound
 from .text import mentioned_ids, render
 
@@ -195,7 +196,7 @@ def _interaction(inbound: Inbound, team: str, names: Names) -> Mapped:
     container = _d(p.get("container"))
     message_ts = _s(container.get("message_ts")) or _s(msg.get("ts")) or _s(p.get("message_ts"))
     response_url = _s(p.get("response_url"))
-    urls = [u for u in p.get("response_urls") or [] if isinstance(u, dict)]
+    urls = [u for u in as_list(p.get("response_urls")) if isinstance(u, dict)]
     if response_url is None and urls:
         response_url, channel = _s(urls[0].get("response_url")), _s(urls[0].get("channel_id"))
     common = {"user": _who(user_id, names, user.get("name") or user.get("username")),
@@ -204,7 +205,7 @@ def _interaction(inbound: Inbound, team: str, names: Names) -> Mapped:
     message: dict[str, Any]
     if kind == "block_actions":
         channel_name, message = spec.ACTION, {
-            "actions": [a for a in p.get("actions") or [] if isinstance(a, dict)],
+            "actions": [a for a in as_list(p.get("actions")) if isinstance(a, dict)],
             "channel": channel, "room": room, "message_ts": message_ts,
             "message": msg or None, "view": view or None, "container": container,
             "state": _d(p.get("state")) or None, "response_url": response_url}  # fmt: skip
