@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import smtplib
+import subprocess
 import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -377,3 +378,12 @@ def _photograph(driver: Any, tmp: Path) -> None:
         shutil.copy(taken, SHOT)
     assert SHOT.exists(), f"{SHOT} is missing: run with MULTICHAT_SCREENSHOTS=1"
     assert png_size(SHOT) == png_size(taken), "the committed screenshot is stale"
+
+
+def test_make_run_says_how_to_bridge_slack() -> None:
+    """What ``make run`` prints (a dry run: nothing is started)."""
+    shown = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=60, check=False)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "MULTICHAT_SLACK=#lobby make run" in shown.stdout
+    assert "post as a Slack user at http://127.0.0.1:8025/" in shown.stdout
