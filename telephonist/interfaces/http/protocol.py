@@ -45,7 +45,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import h11
-from twisted.internet import tcp
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
@@ -58,6 +57,8 @@ from ...spec.http import (
     HTTPRequestEvent,
     HTTPScope,
 )
+from ..sendnow import can_send_now
+from ..sendnow import write as write_now
 from ..upgrade import Upgraded, Upgrader, UpgradeRequest
 from .asgi import serve_app
 from .exchange import Exchange
@@ -100,8 +101,8 @@ class HttpProtocol(Protocol):
         # Twisted's zope interfaces do not type-check as Python protocols: the transport
         # (TCP, Unix or TLS) is used through this untyped alias.
         self.tr: Any = cast(Any, self.transport)
-        # Plain TCP and Unix sockets (not TLS) can take a write straight away; see write.
-        self._direct = isinstance(self.tr, tcp.Connection) and hasattr(self.tr, "_tempDataBuffer")
+        # Plain TCP and Unix sockets (not TLS) can take a write straight away (sendnow.py).
+        self._direct = can_send_now(self.tr)
         self.endpoint = self.state.endpoint_of(self.tr)
         self.tr.registerProducer(self._watch, True)
         self._task = asyncio.get_running_loop().create_task(self._serve())
@@ -146,27 +147,7 @@ class HttpProtocol(Protocol):
 
     def write(self, data: bytes) -> None:
         if data and not self._closed:
-            rest = self._send_now(data) if self._direct else data
-            if rest:
-                self.tr.write(rest)
-
-    def _send_now(self, data: bytes) -> bytes:
-        """Send what the socket takes at once; return the rest, for Twisted.
-
-        Twisted's transport.write only buffers and registers the socket for writing:
-        the bytes leave on the next loop turn and the socket is unregistered after, two
-        epoll_ctl calls and two callbacks for every response. When nothing waits in
-        Twisted's buffer we send straight away, as asyncio's own transports do; what
-        the socket does not take goes to Twisted, which then keeps the order, the
-        backpressure to WriteWatch and the error handling as before."""
-        tr = self.tr
-        idle = not (tr.dataBuffer or tr._tempDataBuffer or tr._writeDisconnected)
-        if not (idle and tr.connected):
-            return data
-        sent = tr.writeSomeData(data)
-        if not isinstance(sent, int):  # an error: let Twisted's own path meet it
-            return data
-        return data[sent:]
+            write_now(self.tr, data, self._direct)
 
     async def drained(self) -> None:
         """Return once the client has taken enough of what was written (at once if it

@@ -18,6 +18,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory
 from ..base import InterfaceHost
 from ..upgrade import UpgradeRequest
 from .config import WebSocketConfig
+from .keepalive import PING_FRAME, Keepalive, KeepaliveTimer, Pinged
 from .origin import OriginPolicy
 from .protocol import ServerWebSocket
 
@@ -73,8 +74,8 @@ class WebSocketHub:
         factory.setProtocolOptions(
             maxFramePayloadSize=config.max_frame_bytes,
             maxMessagePayloadSize=config.max_message_bytes,
-            autoPingInterval=config.ping_interval or None,
-            autoPingTimeout=config.ping_timeout if config.ping_interval else None,
+            # Keepalive pings are the hub's, one sweep for every socket (keepalive.py).
+            autoPingInterval=None,
             closeHandshakeTimeout=config.close_timeout,
             # The held handshake has its own timeout (504); Autobahn's would only drop.
             openHandshakeTimeout=0,
@@ -85,6 +86,10 @@ class WebSocketHub:
             webStatus=False,
         )
         self.factory: Any = factory
+        self.keepalive: KeepaliveTimer | None = None
+        if config.ping_interval:
+            rules = Keepalive(config.ping_interval, config.ping_timeout)
+            self.keepalive = KeepaliveTimer(rules, lambda: self.sockets, _ping, _ping_timed_out)
 
     def upgrade(self, request: UpgradeRequest) -> ServerWebSocket:
         """Take the transport over with a new WebSocket protocol, replaying what the HTTP
@@ -101,6 +106,8 @@ class WebSocketHub:
     def opened(self, proto: ServerWebSocket) -> None:
         self.pending.discard(proto)
         self.sockets.add(proto)
+        if self.keepalive is not None:
+            self.keepalive.start()  # started once; a no-op after
 
     def closed(self, proto: ServerWebSocket) -> None:
         self.pending.discard(proto)
@@ -112,6 +119,8 @@ class WebSocketHub:
     async def close_all(self, code: int, within: float) -> None:
         """Say goodbye to every socket (``code``, 1001 on shutdown); held handshakes get
         503. Waits at most ``within`` seconds for the closing handshakes, then drops the rest."""
+        if self.keepalive is not None:
+            self.keepalive.stop()
         for proto in list(self.pending) + list(self.sockets):
             proto.close_with(code, "server shutting down")
         waiting = [f for f in self._gone.values() if not f.done()]
@@ -122,4 +131,23 @@ class WebSocketHub:
                 proto.transport.abortConnection()
 
     def status(self) -> dict[str, Any]:
-        return {"websockets": len(self.sockets), "websocket_handshakes": len(self.pending)}
+        status: dict[str, Any] = {
+            "websockets": len(self.sockets),
+            "websocket_handshakes": len(self.pending),
+        }
+        if self.keepalive is not None:
+            status["websocket_pings"] = self.keepalive.pings
+        return status
+
+
+def _ping(sock: Pinged) -> None:
+    proto: Any = sock
+    if proto.state == proto.STATE_OPEN:
+        proto.sendData(PING_FRAME)
+
+
+def _ping_timed_out(sock: Pinged) -> None:
+    # Autobahn's own handling of a missed pong: not clean, "WebSocket ping timeout"
+    # (which ServerWebSocket.onClose counts as ``ws_ping_timeout``), connection aborted.
+    proto: Any = sock
+    proto.onAutoPingTimeout()

@@ -28,6 +28,7 @@ Server-side close codes 1001/1009/1011/1013 are not allowed through Autobahn's
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from typing import Any, Protocol, cast
 
@@ -48,6 +49,7 @@ from ...spec.websocket import (
 )
 from ...spec.www import WwwScope
 from ..base import ABORT, InterfaceHost
+from ..sendnow import can_send_now, send_now
 from .chat import STATE_TYPE, ChatFrameError, ChatSocket, plain_reply
 from .config import WebSocketConfig
 from .messages import Accept, Close, ReplyError, Send, is_wire_code, parse_reply
@@ -105,6 +107,35 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         self._refusing = False  # closed for overload: drop further frames
         self.chat_user = ""
         self.chat: ChatSocket | None = None  # set when accepted with the chat subprotocol
+        # Keepalive (keepalive.py): when the peer last sent anything, and when our
+        # unanswered ping left (0.0: none), on the loop's clock.
+        self.last_seen = time.monotonic()
+        self.ping_sent = 0.0
+        self._direct = False
+
+    # -- bytes in and out -------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self._direct = can_send_now(self.transport)
+
+    def dataReceived(self, data: bytes) -> None:
+        # Straight to Autobahn's parser: its Twisted adapter formats a debug line's
+        # arguments for every read, debug on or not. Any bytes prove the peer alive.
+        self.last_seen = time.monotonic()
+        self.ping_sent = 0.0
+        self._dataReceived(data)
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        """Every frame Autobahn writes: sent at once when the socket takes it
+        (``sendnow.py``); Autobahn's own path (and its per-frame debug formatting) only
+        for chopped or queued writes, which we never ask for."""
+        if sync or chopsize or self.send_queue or not self._direct:
+            super().sendData(data, sync, chopsize)
+            return
+        rest = send_now(self.transport, data)
+        if rest:
+            self.transport.write(rest)
 
     # -- handshake --------------------------------------------------------------------
 
