@@ -83,9 +83,11 @@ def _receiver(layer: Any, batch: bool) -> Callable[[str], Awaitable[list[Message
 
 
 async def throughput(
-    layer: Layer, messages: int, *, senders: int, window: int, batch: bool
+    layer: Layer, messages: int, *, senders: int, window: int, batch: bool, process: bool = False
 ) -> ThroughputRun:
-    channel = "bench.throughput"
+    # ``process``: the receiver's own ``!`` channel from ``new_channel()``, read with plain
+    # ``receive()``, as every Channels consumer reads its ``channel_name``.
+    channel = await layer.new_channel("bench.") if process else "bench.throughput"
     slots = asyncio.Semaphore(window)
     warm, done = asyncio.Event(), asyncio.Event()
     received = retries = 0

@@ -26,7 +26,13 @@ from _report import Results
 __all__ = ["FIGURES", "Config", "Target", "run"]
 
 FIGURES = ("ceiling", "throughput", "round_trip", "fan_out", "idle")
-VARIANTS = {"receive": False, "receive_many": True}
+#: Variant name: (batch, process). ``receive_process``: plain ``receive()`` on a process
+#: channel (``new_channel()``), the way a Channels consumer reads its ``channel_name``.
+VARIANTS = {
+    "receive": (False, False),
+    "receive_many": (True, False),
+    "receive_process": (False, True),
+}
 
 
 @dataclass(frozen=True)
@@ -90,20 +96,24 @@ class _Runner:
 
     async def throughput(self, key: str, spec: LayerSpec, n: int) -> None:
         cfg = self.cfg
-        batch = key.endswith("receive_many")
+        batch, process = VARIANTS[key.rpartition("/")[2]]
         async with fresh_layer(spec, self.where.url) as layer:
-            r = await throughput(layer, n, senders=cfg.senders, window=cfg.window, batch=batch)
+            r = await throughput(
+                layer, n, senders=cfg.senders, window=cfg.window, batch=batch, process=process
+            )
         detail = {"messages": r.messages, "seconds": r.seconds, "full_retries": r.full_retries}
         self.results.add(key, r.rate, detail)
 
-    async def probe(self, spec: LayerSpec, batch: bool) -> int:
+    async def probe(self, spec: LayerSpec, batch: bool, process: bool) -> int:
         """Messages for one run of about ``cfg.run_seconds``: short runs, four times longer
         each, until one lasts a tenth of that (shorter runs are all warm-up and overhead)."""
         cfg = self.cfg
         n = cfg.probe_messages
         while True:
             async with asyncio.timeout(cfg.timeout), fresh_layer(spec, self.where.url) as layer:
-                r = await throughput(layer, n, senders=cfg.senders, window=cfg.window, batch=batch)
+                r = await throughput(
+                    layer, n, senders=cfg.senders, window=cfg.window, batch=batch, process=process
+                )
             if r.seconds >= cfg.run_seconds / 10 or n >= cfg.max_messages:
                 break
             n *= 4
@@ -155,12 +165,12 @@ class _Runner:
     async def probe_all(self, specs: list[LayerSpec]) -> dict[str, int]:
         counts: dict[str, int] = {}
         for spec in specs:
-            for variant, batch in VARIANTS.items():
+            for variant, (batch, process) in VARIANTS.items():
                 if batch and not spec.batch:
                     continue
                 key = Results.key("throughput", spec.name, variant)
                 try:
-                    counts[key] = await self.probe(spec, batch)
+                    counts[key] = await self.probe(spec, batch, process)
                 except Exception as exc:
                     self.results.fail(key, exc)
         self.results.meta["throughput_messages"] = counts

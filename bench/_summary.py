@@ -20,11 +20,18 @@ CORE, PUBSUB, CH_MEMORY = "channels_redis-core", "channels_redis-pubsub", "chann
 
 
 def _flow_table(results: Results, specs: list[LayerSpec]) -> str:
-    header = ["layer", "msgs/s receive", "msgs/s receive_many", "RTT p50 ms", "RTT p99 ms"]
+    header = [
+        "layer",
+        "msgs/s receive",
+        "msgs/s receive_many",
+        "msgs/s ! receive",
+        "RTT p50 ms",
+        "RTT p99 ms",
+    ]
     rows = []
     for spec in specs:
         if spec.name in results.missing:
-            rows.append([spec.name, "not available", "", "", ""])
+            rows.append([spec.name, "not available", "", "", "", ""])
             continue
         tput = Results.key("throughput", spec.name)
         rtt = Results.key("round_trip", spec.name)
@@ -33,6 +40,7 @@ def _flow_table(results: Results, specs: list[LayerSpec]) -> str:
                 spec.name,
                 results.cell(tput + "/receive", fmt_count),
                 results.cell(tput + "/receive_many", fmt_count),
+                results.cell(tput + "/receive_process", fmt_count),
                 results.cell(rtt + "/p50", fmt_ms),
                 results.cell(rtt + "/p99", fmt_ms),
             ]
@@ -111,6 +119,24 @@ def _checks() -> list[Check]:
                 lambda v: v > 1,
             ),
         ]
+    # A Channels consumer's own reads: plain receive() on its process channel.
+    mine = tput.format(TEL_REDIS, "receive_process")
+    checks += [
+        Check(
+            "Redis ! receive() vs channels_redis core ! receive()",
+            _ratio(mine, tput.format(CORE, "receive_process")),
+            _x,
+            ">= 20x",
+            lambda v: v >= 20,
+        ),
+        Check(
+            "Redis ! receive() vs channels_redis pubsub ! receive()",
+            _ratio(mine, tput.format(PUBSUB, "receive_process")),
+            _x,
+            ">= 3x",
+            lambda v: v >= 3,
+        ),
+    ]
     for variant in ("receive", "receive_many"):
         checks.append(
             Check(

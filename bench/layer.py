@@ -17,7 +17,9 @@ Layers: Telephonist's in-memory and Redis layers (the Redis one only once
 Figures, each repeated ``--repeat`` times with the layers interleaved, medians printed:
 
 1. send+receive msgs/s on one channel: 16 sender tasks, one receiver, at most 64
-   messages in flight; for Telephonist's layers also with ``receive_many``. The message
+   messages in flight; for Telephonist's layers also with ``receive_many``; and for every
+   layer on the receiver's own ``!`` channel (``new_channel()``) with plain
+   ``receive()``, as a Channels 4 consumer reads its ``channel_name``. The message
    count per run comes from a short probe so one run takes about 2.5 s.
 2. round trip p50/p99: A sends on a normal channel, B echoes to A's reply channel (from
    ``new_channel()``), A waits; 2,000 sequential trips.
