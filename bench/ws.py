@@ -314,8 +314,8 @@ def _checks() -> list[Check]:
             "all-in-one vs uvicorn, echo round trips/s",
             ratio(rate.format(RUN), rate.format(UVICORN)),
             fmt_ratio(at_least=True),
-            "(info)",
-            None,
+            ">= 1.5x",
+            lambda v: v >= 1.5,
         ),
         Check(
             "all-in-one, idle (pings every 20 s): CPU % of a core",
@@ -332,6 +332,13 @@ def _checks() -> list[Check]:
             None,
         ),
         Check(
+            "all-in-one vs uvicorn, idle (pings every 20 s): CPU",
+            ratio(idle.format(RUN, "cpu"), idle.format(UVICORN, "cpu")),
+            fmt_ratio(at_least=False),
+            "< 1x",
+            lambda v: v < 1,
+        ),
+        Check(
             "all-in-one, idle without pings: CPU % of a core",
             lambda r: r.median(quiet.format(RUN, "cpu")),
             lambda v: f"{v:.2f}%",
@@ -341,6 +348,13 @@ def _checks() -> list[Check]:
         Check(
             "all-in-one vs Daphne, idle memory per connection",
             ratio(idle.format(RUN, "per_connection"), idle.format(DAPHNE, "per_connection")),
+            fmt_ratio(at_least=False),
+            "< 1x",
+            lambda v: v < 1,
+        ),
+        Check(
+            "all-in-one vs uvicorn, idle memory per connection",
+            ratio(idle.format(RUN, "per_connection"), idle.format(UVICORN, "per_connection")),
             fmt_ratio(at_least=False),
             "< 1x",
             lambda v: v < 1,
