@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck check bench bench-web bench-irc bench-slack clean
+.PHONY: run test lint typecheck check bench bench-web bench-broadcast bench-irc bench-slack clean
 
 $(STAMP): pyproject.toml Makefile $(wildcard tests/plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 bench-web: $(STAMP) $(PEERS_STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/http.py $(BENCH_ARGS)
 	$(BIN)/python bench/ws.py $(BENCH_ARGS)
+
+# One message to 1,000 and 5,000 open WebSockets, against Daphne and uvicorn with Channels 4
+# on each layer (bench/broadcast.py): needs the bench extra (uvicorn). BENCH_ARGS go to it.
+bench-broadcast: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python bench/broadcast.py $(BENCH_ARGS)
 
 # IRC against Sopel 8 and a bare irc-library bot on a private ngircd (bench/irc.py): needs
 # the bench extra (Sopel, py-spy) and ngircd (scripts/peers/irc.sh). BENCH_ARGS go to it.

@@ -54,10 +54,13 @@ class ServerSpec:
     kind: str  # "run", "split", "daphne", "uvicorn"
     description: str
     workers: int = 0  # worker processes of a split deployment
+    #: Channels' layer under Daphne/uvicorn (``bench/webapp/settings.py``): "memory",
+    #: "redis-core" or "redis-pubsub".
+    layer: str = "memory"
 
     @property
     def uses_redis(self) -> bool:
-        return self.kind == "split"
+        return self.kind == "split" or self.layer.startswith("redis")
 
     @property
     def is_telephonist(self) -> bool:
@@ -115,10 +118,14 @@ def _toml(spec: ServerSpec, port: int, redis_url: str | None, keepalive: bool) -
     return "\n".join(lines) + "\n"
 
 
-def _env() -> dict[str, str]:
+def _env(spec: ServerSpec, redis_url: str | None) -> dict[str, str]:
     # The repository root, not bench/, on the path: bench/http.py would shadow stdlib http.
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "DJANGO_SETTINGS_MODULE": SETTINGS}
+    env = {**os.environ, "PYTHONPATH": path, "DJANGO_SETTINGS_MODULE": SETTINGS}
+    env["BENCH_CHANNEL_LAYER"] = spec.layer
+    if redis_url is not None:
+        env["BENCH_REDIS_URL"] = redis_url
+    return env
 
 
 def _commands(spec: ServerSpec, port: int, keepalive: bool) -> tuple[list[str], list[list[str]]]:
@@ -177,7 +184,9 @@ def serving(
         if spec.is_telephonist:
             (directory / "telephonist.toml").write_text(_toml(spec, port, redis_url, keepalive))
         front_cmd, worker_cmds = _commands(spec, port, keepalive)
-        env = _env()
+        if spec.uses_redis and redis_url is None:
+            raise RuntimeError(f"{spec.name} needs a Redis/Valkey server")
+        env = _env(spec, redis_url)
         procs: list[Process] = []
         try:
             for i, cmd in enumerate([front_cmd, *worker_cmds]):

@@ -1,5 +1,5 @@
 """Telephonist's routing for the benchmark: Django views for ``http.*``, an async echo
-consumer for ``websocket.*`` on ``/ws/echo``."""
+consumer for ``websocket.*`` on ``/ws/echo``, a group chat room on ``/ws/room``."""
 
 from __future__ import annotations
 
@@ -18,4 +18,18 @@ class Echo(AsyncWebsocketConsumer):
             await self.send(bytes_data=bytes_data)
 
 
-routes = [route_class(Echo, path=r"^/ws/echo$"), route_class(DjangoViewConsumer)]
+class Room(AsyncWebsocketConsumer):
+    """``bench/broadcast.py``: every socket joins one group; a frame from any of them is
+    sent to the group's sockets."""
+
+    groups = ("bench-room",)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.group_send("bench-room", {"type": "websocket.send", "text": text_data})
+
+
+routes = [
+    route_class(Echo, path=r"^/ws/echo$"),
+    route_class(Room, path=r"^/ws/room$"),
+    route_class(DjangoViewConsumer),
+]

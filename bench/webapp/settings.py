@@ -1,7 +1,29 @@
 """Settings of the benchmark project: ``startproject``'s defaults, DEBUG off.
 
 The database is configured (the auth and session apps want one) but no view touches it.
+``CHANNEL_LAYERS`` is for Channels under Daphne and uvicorn (``bench/broadcast.py``):
+``BENCH_CHANNEL_LAYER`` picks Channels' in-memory layer (the default), channels_redis
+core or its pub/sub layer on ``BENCH_REDIS_URL``. Telephonist reads its own layer from
+``telephonist.toml``.
 """
+
+import os
+
+_LAYER = os.environ.get("BENCH_CHANNEL_LAYER", "memory")
+_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+CHANNEL_LAYERS = {
+    "default": {
+        "memory": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+        "redis-core": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [_REDIS]},
+        },
+        "redis-pubsub": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [_REDIS]},
+        },
+    }[_LAYER]
+}
 
 SECRET_KEY = "telephonist-bench-not-secret"
 DEBUG = False
