@@ -30,6 +30,7 @@ from .names import (
     require_valid_group_name,
 )
 from .stats import LayerStats
+from .timings import Timings
 
 __all__ = ["BaseChannelLayer"]
 
@@ -58,6 +59,10 @@ class BaseChannelLayer(abc.ABC):
         self.capacities = CapacityRules(capacity, channel_capacity)
         self.max_message_size = max_message_size
         self.stats = LayerStats()
+        #: Messages ``sent`` and ``received`` through this layer object (not drops).
+        self.traffic = LayerStats()
+        #: Durations of layer operations (``send``), where the backend measures them.
+        self.timings = Timings()
 
     # -- Channels 4 helpers, kept for code that calls them on a layer ----------------
 
@@ -154,4 +159,6 @@ class BaseChannelLayer(abc.ABC):
             "capacity": self.capacity,
             "max_message_size": self.max_message_size,
             "dropped": self.stats.snapshot(),
+            "traffic": self.traffic.snapshot(),
+            "timings": self.timings.snapshot(),
         }

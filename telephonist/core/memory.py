@@ -144,6 +144,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             if not self._append(channel, data, self.clock(), loop, None):
                 self.stats.incr("full")
                 raise ChannelFull(f"channel {channel!r} is at capacity")
+        self.traffic.incr("sent")
 
     def _append(
         self,
@@ -212,7 +213,10 @@ class InMemoryChannelLayer(BaseChannelLayer):
         # The common case, a message already queued, without a second coroutine.
         batch = self._take_now(channel, 1)
         if batch is None:
-            return (await self._wait(channel, 1))[0]
+            waited = (await self._wait(channel, 1))[0]
+            self.traffic.incr("received")
+            return waited
+        self.traffic.incr("received")
         item = batch[0]
         return item if isinstance(item, dict) else decode(item)
 
@@ -224,7 +228,10 @@ class InMemoryChannelLayer(BaseChannelLayer):
             raise ValueError("max_messages must be at least 1")
         batch = self._take_now(channel, max_messages)
         if batch is None:
-            return await self._wait(channel, max_messages)
+            waited = await self._wait(channel, max_messages)
+            self.traffic.incr("received", len(waited))
+            return waited
+        self.traffic.incr("received", len(batch))
         return [item if isinstance(item, dict) else decode(item) for item in batch]
 
     def _take_now(self, channel: str, n: int) -> list[bytes | Content] | None:

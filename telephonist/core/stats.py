@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from typing import Any
 
-__all__ = ["LayerStats"]
+__all__ = ["LayerStats", "layer_counters"]
 
 
 class LayerStats:
@@ -39,3 +40,15 @@ class LayerStats:
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
+
+
+def layer_counters(layer: object) -> dict[str, Any]:
+    """One process's counters of its layer object: ``dropped`` by reason, ``traffic``
+    (``sent``, ``received``) and ``timings`` (send durations). A layer that keeps none
+    of them (``channels_redis`` as a backend) gives empty ones."""
+    found: dict[str, Any] = {}
+    for key, attribute in (("dropped", "stats"), ("traffic", "traffic"), ("timings", "timings")):
+        source = getattr(layer, attribute, None)
+        snapshot = getattr(source, "snapshot", None)
+        found[key] = snapshot() if callable(snapshot) else {}
+    return found

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..interfaces.base import ABORT, ReplyHandler
+from ..logging import connection_var, interface_var
 from ..redaction import loggable_channel
 
 __all__ = ["ReplyChannels"]
@@ -117,6 +118,9 @@ class ReplyChannels:
             runner.task.cancel()
 
     async def _run(self, runner: _Runner) -> None:
+        # This task's own context: every line its handler logs names the connection.
+        interface_var.set(runner.owner)
+        connection_var.set(runner.name)
         while not runner.closed:
             if runner.abort is not None:
                 message, runner.abort = runner.abort, None

@@ -26,6 +26,7 @@ from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull
 from ..core.names import non_local_name, require_valid_channel_name
+from ..core.stats import layer_counters
 from ..interfaces.base import Interface, ReplyHandler
 from ..interfaces.plugins import ConfiguredInterface
 from ..lifespan import Lifespan, keep_status_membership, load_hooks, run_hooks
@@ -69,6 +70,7 @@ class _InterfaceView:
         except ChannelFull:
             self.counters["overloaded"] += 1
             raise
+        self.counters["events"] += 1
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
@@ -244,4 +246,7 @@ class InterfaceServer:
             "interfaces": interfaces,
             "counters": dict(self.counters),
             "affinity": self.affinity.snapshot() if self.affinity else {},
+            # This process's layer object: its drops, traffic and send timings. Parts of
+            # one process (all-in-one) share it; the reader counts it once per pid.
+            "layer": layer_counters(self.layer),
         }

@@ -31,6 +31,7 @@ import enum
 import functools
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -41,6 +42,8 @@ from ..consumers.message import AsyncMessage, Message
 from ..consumers.signals import Signal, consumer_finished, consumer_started
 from ..core.base import BaseChannelLayer
 from ..core.stats import LayerStats
+from ..core.timings import Timings
+from ..logging import connection_var, route_var
 from ..redaction import loggable_channel
 from ..routing import Match, Router
 from ..routing.policies import policy_for
@@ -93,6 +96,8 @@ class Dispatcher:
         self.consumer_finished = Signal("consumer_finished")
         self._outcomes = LayerStats()
         self._dropped = LayerStats()
+        #: Consumer run time per route (seconds, every outcome), for status and metrics.
+        self.timings = Timings()
         self._async: dict[Any, bool] = {}
 
     # -- status -----------------------------------------------------------------------
@@ -107,7 +112,11 @@ class Dispatcher:
         return self._dropped.snapshot()
 
     def describe(self) -> dict[str, Any]:
-        return {"outcomes": self.counters(), "dropped": self.dropped()}
+        return {
+            "outcomes": self.counters(),
+            "dropped": self.dropped(),
+            "timings": self.timings.snapshot(),
+        }
 
     # -- dispatching --------------------------------------------------------------------
 
@@ -125,6 +134,12 @@ class Dispatcher:
         match = self.router.match(channel, content)
         if match is None:
             return await self._answer("no_route", channel, content, Outcome.NO_ROUTE)
+        # Every log line from here on (the consumer's own too) names the route and the
+        # connection; the formatter shortens the channel name only if a line is written.
+        reply = content.get("reply_channel")
+        route_token = route_var.set(match.route)
+        connection_token = connection_var.set(reply if isinstance(reply, str) else None)
+        started = time.perf_counter()
         try:
             await self._run(match, channel, content)
         except DenyConnection:
@@ -139,6 +154,10 @@ class Dispatcher:
                 loggable_channel(channel),
             )
             return Outcome.ERROR
+        finally:
+            self.timings.observe(match.route, time.perf_counter() - started)
+            route_var.reset(route_token)
+            connection_var.reset(connection_token)
         return Outcome.CONSUMED
 
     async def _run(self, match: Match, channel: str, content: dict[str, Any]) -> None:

@@ -35,6 +35,7 @@ from ..config.model import AffinitySettings, WorkerSettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.names import non_local_name
+from ..core.stats import layer_counters
 from ..lifespan import Lifespan, keep_status_membership, load_hooks, run_hooks
 from ..redaction import loggable_channel
 from ..routing import Router
@@ -274,4 +275,7 @@ class Worker:
             "affinity": self._connections.snapshot() if self._connections is not None else {},
             "counters": dict(self.counters),
             "dispatch": self.dispatcher.describe(),
+            # This process's layer object: its drops, traffic and send timings. Parts of
+            # one process (all-in-one) share it; the reader counts it once per pid.
+            "layer": layer_counters(self.layer),
         }

@@ -60,6 +60,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -241,9 +242,13 @@ class RedisChannelLayer(BaseChannelLayer):
         data = self._encode(message)
         state = self._state()
         envelope = b"%d|%s|%s" % (now_ms() + self._expiry_ms, route.name, data)
-        if not await state.senders[route.shard].submit(route, envelope):
+        started = time.perf_counter()
+        accepted = await state.senders[route.shard].submit(route, envelope)
+        self.timings.observe("send", time.perf_counter() - started)
+        if not accepted:
             self.stats.incr("full")
             raise ChannelFull(f"channel {channel!r} is at capacity")
+        self.traffic.incr("sent")
 
     async def send_many(self, messages: Sequence[tuple[str, Content]]) -> list[bool]:
         routes = [self._route(channel) for channel, _ in messages]
@@ -254,10 +259,13 @@ class RedisChannelLayer(BaseChannelLayer):
             state.senders[route.shard].submit(route, pack_envelope(expires, route.name, data))
             for route, data in zip(routes, encoded, strict=True)
         ]
+        started = time.perf_counter()
         results = list(await asyncio.gather(*futures))
+        self.timings.observe("send_many", time.perf_counter() - started)
         refused = results.count(False)
         if refused:
             self.stats.incr("full", refused)
+        self.traffic.incr("sent", len(results) - refused)
         return results
 
     # -- receiving --------------------------------------------------------------------
@@ -288,11 +296,17 @@ class RedisChannelLayer(BaseChannelLayer):
             )
             return asyncio.wrap_future(future)
         state.ensure_inbox(tag)
-        return state.local.receive(channel, n)
+        return self._counted(state.local.receive(channel, n))
+
+    async def _counted(self, receiving: Awaitable[list[Content]]) -> list[Content]:
+        messages = await receiving
+        self.traffic.incr("received", len(messages))
+        return messages
 
     async def _receive_normal(self, state: LoopState, channel: str, n: int) -> list[Content]:
         while True:
             payloads = await state.reader(channel).receive(n)
+            self.traffic.incr("received", len(payloads))
             try:
                 return [decode(payload) for payload in payloads]
             except MalformedMessage:
@@ -315,7 +329,7 @@ class RedisChannelLayer(BaseChannelLayer):
         self, state: LoopState, tag: str, channel: str, n: int
     ) -> list[Content]:
         state.ensure_inbox(tag)
-        return await state.local.receive(channel, n)
+        return await self._counted(state.local.receive(channel, n))
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         state = self._state()

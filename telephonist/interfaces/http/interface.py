@@ -116,6 +116,7 @@ class HttpInterface(Interface):
 
     def status(self) -> dict[str, Any]:
         info: dict[str, Any] = {"connections": self.server.open_connections()}
+        info["answers"] = {str(code): n for code, n in sorted(self.state.answers.items())}
         if self.websocket is not None:
             info.update(self.websocket.status())
         paths = self.state.mounts.paths()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from typing import Any, Literal, overload
 
 import h11
@@ -52,6 +53,8 @@ class ServerState:
         self.mounts = mounts if mounts is not None else Mounts()
         #: False once shutdown began: no new request is read, responses say ``close``.
         self.accepting = True
+        #: Responses by status code, for status and /metrics (one increment a request).
+        self.answers: Counter[int] = Counter()
 
     def endpoint_of(self, transport: Any) -> Endpoint:
         peer, local = transport.getPeer(), transport.getHost()
@@ -106,16 +109,21 @@ class ServerState:
         self.log.warning("http %s from %s: %s", counter, peer or "-", reason)
 
     def access(self, ex: Exchange, peer: str | None) -> None:
+        self.answers[ex.status or 0] += 1
         if not self.config.access_log or not access_log.isEnabledFor(logging.INFO):
             return
         req = ex.request
+        client = ex.client or peer or "unix"
+        method = req.method.decode("ascii", "replace")
+        target = req.target.decode("ascii", "replace")
+        version = req.http_version.decode("ascii", "replace")
+        status = ex.status or 0
+        took = (time.monotonic() - ex.started_at) * 1000
+        # The same line in text; in JSON its parts are fields too (``access``).
         access_log.info(
-            '%s "%s %s HTTP/%s" %d %d %.1fms',
-            ex.client or peer or "unix",
-            req.method.decode("ascii", "replace"),
-            req.target.decode("ascii", "replace"),
-            req.http_version.decode("ascii", "replace"),
-            ex.status or 0,
-            ex.body_bytes,
-            (time.monotonic() - ex.started_at) * 1000,
-        )
+            '%s "%s %s HTTP/%s" %d %d %.1fms', client, method, target, version, status,
+            ex.body_bytes, took,
+            extra={"access": {"client": client, "method": method, "target": target,
+                              "http_version": version, "status": status,
+                              "bytes": ex.body_bytes, "duration_ms": round(took, 3)}},
+        )  # fmt: skip

@@ -10,6 +10,7 @@ as an ``UpgradeRequest`` (``interfaces/upgrade.py``).
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -69,6 +70,7 @@ class WebSocketHub:
         self.sockets: set[ServerWebSocket] = set()
         self.pending: set[ServerWebSocket] = set()
         self._gone: dict[ServerWebSocket, asyncio.Future[None]] = {}
+        self.closes: Counter[int] = Counter()
         factory: Any = _Factory()
         factory.protocol = ServerWebSocket
         factory.setProtocolOptions(
@@ -109,7 +111,9 @@ class WebSocketHub:
         if self.keepalive is not None:
             self.keepalive.start()  # started once; a no-op after
 
-    def closed(self, proto: ServerWebSocket) -> None:
+    def closed(self, proto: ServerWebSocket, code: int | None = None) -> None:
+        if code is not None:
+            self.closes[code] += 1
         self.pending.discard(proto)
         self.sockets.discard(proto)
         gone = self._gone.pop(proto, None)
@@ -134,6 +138,9 @@ class WebSocketHub:
         status: dict[str, Any] = {
             "websockets": len(self.sockets),
             "websocket_handshakes": len(self.pending),
+            # Close codes of ended sockets (what the disconnect event said): the
+            # ``answers`` of WebSocket, for status and /metrics.
+            "closes": {str(code): n for code, n in sorted(self.closes.items())},
         }
         if self.keepalive is not None:
             status["websocket_pings"] = self.keepalive.pings

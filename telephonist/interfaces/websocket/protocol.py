@@ -85,7 +85,7 @@ class Hub(Protocol):
 
     def opened(self, proto: ServerWebSocket) -> None: ...
 
-    def closed(self, proto: ServerWebSocket) -> None: ...
+    def closed(self, proto: ServerWebSocket, code: int | None = None) -> None: ...
 
 
 class ServerWebSocket(_Base):  # type: ignore[misc]
@@ -346,7 +346,7 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
             self._queue(DISCONNECT, disconnect)
         elif self.reply_channel:
             self.hub.host.close_reply_channel(self.reply_channel)
-        self.hub.closed(self)
+        self.hub.closed(self, final)
 
     def _queue(self, channel: str, message: _Event) -> None:
         if self._refusing and channel == RECEIVE:
