@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..interfaces.plugins import describe_options, discover
 from ..runtime import build_layer
 from ..runtime.status import default_socket_dir, layer_status, query_layer, query_sockets
 from ._common import EXIT_CONFIG, EXIT_FAILURE, add_common, config_from_args, fail
+from .status_view import merge_layer, render
 
 __all__ = ["add_interfaces", "add_status"]
 
@@ -36,9 +38,14 @@ sockets of this machine (`status.socket_dir`). Shows queue depths and group size
 where the layer can report them, live connections per interface, messages dropped
 by reason, and connection affinity.
 
+Interface servers are shown as `host`. A backend that cannot list its queues says
+"not reported by this backend". Dropped messages are summed over the processes'
+own layer counters.
+
 examples:
   telephonist status
   telephonist status --json
+  telephonist status --watch 2
   TELEPHONIST_LAYER__BACKEND=redis telephonist status -s status.timeout=3
 """
 
@@ -119,16 +126,50 @@ def _status(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if config is None:
         return EXIT_CONFIG
+    if args.watch is not None:
+        return _watch(config, args)
     try:
         parts, layer = asyncio.run(_gather(config))
     except Exception as exc:
         return fail([f"could not reach the layer: {exc}"], EXIT_FAILURE)
-    if args.json:
-        # JSON escapes control characters itself (ensure_ascii).
-        print(json.dumps({"layer": layer, "processes": parts}, indent=2, default=repr))
-    else:
-        print(_render(_printable_tree(parts), _printable_tree(layer)))
+    print(_format(parts, layer, args.json))
     return 0 if parts else EXIT_FAILURE
+
+
+def _format(parts: list[dict[str, Any]], layer: dict[str, Any] | None, as_json: bool) -> str:
+    merged = merge_layer(layer, parts) if layer is not None else None
+    if as_json:
+        # JSON escapes control characters itself (ensure_ascii).
+        return json.dumps({"layer": merged, "processes": parts}, indent=2, default=repr)
+    return render(_printable_tree(parts), _printable_tree(merged))
+
+
+def _watch(config: TelephonistConfig, args: argparse.Namespace) -> int:
+    """Redraw the text (or print one JSON document a line) every ``--watch`` seconds,
+    until Ctrl-C or ``--iterations`` refreshes. Plain ANSI (clear, home): the table is
+    the same text as without ``--watch``, so no terminal library is needed."""
+    interval = max(0.2, float(args.watch))
+    shown = 0
+    try:
+        while args.iterations is None or shown < args.iterations:
+            if shown:
+                time.sleep(interval)
+            try:
+                parts, layer = asyncio.run(_gather(config))
+                text = _format(parts, layer, args.json)
+            except Exception as exc:
+                text = f"could not reach the layer: {exc}"
+            if args.json:
+                print(text.replace("\n", ""), flush=True)
+            else:
+                stamp = time.strftime("%H:%M:%S")
+                clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+                head = f"telephonist status, every {interval:g}s at {stamp} (Ctrl-C stops)"
+                print(f"{clear}{head}\n{text}", flush=True)
+            shown += 1
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 # C0 and C1 controls, DEL, and the Unicode line separators and bidi overrides: what a
@@ -154,54 +195,6 @@ def _printable_tree(value: Any) -> Any:
     return value
 
 
-def _counts(values: dict[str, Any] | None) -> str:
-    items = [f"{k}={v}" for k, v in sorted((values or {}).items())]
-    return " ".join(items) or "none"
-
-
-def _render(parts: list[dict[str, Any]], layer: dict[str, Any] | None) -> str:
-    lines = []
-    if layer:
-        lines.append(f"layer {layer.get('backend')}: capacity {layer.get('capacity')}")
-        lines.append(f"  queue depths: {_counts(layer.get('depths'))}")
-        lines.append(f"  group sizes:  {_counts(layer.get('groups'))}")
-        lines.append(f"  dropped:      {_counts(layer.get('dropped'))}")
-    if not parts:
-        lines.append("no running process answered")
-    for part in parts:
-        try:
-            lines += _render_part(part)
-        except (AttributeError, TypeError, ValueError):  # not the shape a process sends
-            lines.append(f"(an answer that is not a status document: {str(part)[:200]})")
-    return "\n".join(lines)
-
-
-def _render_part(part: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    head = f"{part.get('kind')} {part.get('id')} (pid {part.get('pid')} on {part.get('hostname')}"
-    lines.append(f"{head}, up {part.get('uptime')}s)")
-    if part.get("kind") == "host":
-        for name, info in part.get("interfaces", {}).items():
-            where = ", ".join(info.get("endpoints", [])) or "-"
-            lines.append(f"  {name}: {info.get('connections')} connections on {where}")
-            lines.append(f"    counters: {_counts(info.get('counters'))}")
-        lines.append(f"  dropped/counters: {_counts(part.get('counters'))}")
-        affinity = part.get("affinity", {})
-        lines.append(f"  connections: {_counts(affinity.get('connections'))}")
-        lines.append(f"  bound to workers: {_counts(affinity.get('workers'))}")
-    else:
-        lines.append(f"  channels: {', '.join(part.get('channels', []))}")
-        affinity = part.get("affinity", {})
-        lines.append(
-            f"  connections: {affinity.get('connections', 0)}, busy {affinity.get('busy', 0)}"
-        )
-        dispatch = part.get("dispatch", {})
-        lines.append(f"  outcomes: {_counts(dispatch.get('outcomes'))}")
-        lines.append(f"  dropped:  {_counts(dispatch.get('dropped'))}")
-        lines.append(f"  counters: {_counts(part.get('counters'))}")
-    return lines
-
-
 def add_interfaces(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "interfaces",
@@ -224,5 +217,16 @@ def add_status(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         formatter_class=_formatter,
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--watch",
+        nargs="?",
+        const=2.0,
+        type=float,
+        metavar="SECONDS",
+        help="refresh every SECONDS (default 2) until Ctrl-C",
+    )
+    parser.add_argument(
+        "--iterations", type=int, metavar="N", help="with --watch: stop after N refreshes"
+    )
     add_common(parser)
     parser.set_defaults(handler=_status)

@@ -8,6 +8,7 @@ from .errors import ConfigError, describe_validation_error
 from .model import (
     AffinitySettings,
     LayerSettings,
+    MetricsSettings,
     ServerSettings,
     StatusSettings,
     TelephonistConfig,
@@ -21,6 +22,7 @@ __all__ = [
     "ConfigError",
     "ConfigSource",
     "LayerSettings",
+    "MetricsSettings",
     "ServerSettings",
     "StatusSettings",
     "TelephonistConfig",

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "AffinitySettings",
     "LayerSettings",
+    "MetricsSettings",
     "ServerSettings",
     "StatusSettings",
     "TelephonistConfig",
@@ -112,6 +113,26 @@ class StatusSettings(_Section):
     )
 
 
+class MetricsSettings(_Section):
+    """Where this process serves Prometheus metrics (``/metrics``)."""
+
+    port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="port of the /metrics endpoint; none: not served (each process its own)",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        description="address of the /metrics endpoint (loopback: only this machine scrapes)",
+    )
+    http_path: str | None = Field(
+        default=None,
+        pattern=r"^/[!-~]*$",
+        description="also serve the metrics at this path on the http interface (e.g. /metrics)",
+    )
+
+
 #: Table names that were renamed: the old name still works, with a DeprecationWarning.
 _RENAMED = {"host": "server"}
 
@@ -152,6 +173,7 @@ class TelephonistConfig(_Section):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     affinity: AffinitySettings = Field(default_factory=AffinitySettings)
     status: StatusSettings = Field(default_factory=StatusSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log_format: Literal["text", "json"] = Field(default="text", description="'text' or 'json'")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="minimum level logged"

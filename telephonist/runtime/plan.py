@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -28,10 +29,12 @@ from ..core.exceptions import InvalidChannelLayerError
 from ..core.layers import DEFAULT_CHANNEL_LAYER, SHORT_NAMES, channel_layers, make_channel_layer
 from ..core.memory import InMemoryChannelLayer
 from ..interfaces.plugins import ConfiguredInterface, discover, enabled_interfaces
+from ..logging import set_role
 from ..routing import Router, RoutingError
 from ..server import InterfaceServer, StartupError
 from ..server.reactor import ReactorError, install_asyncio_reactor, shutdown_reactor, start_reactor
 from ..worker import Worker
+from .metrics_setup import Metrics
 from .signals import StopSignals
 from .status import StatusEndpoint, default_socket_dir, layer_status
 
@@ -188,7 +191,14 @@ async def _main(
     status_dir = (
         Path(config.status.socket_dir) if config.status.socket_dir else default_socket_dir()
     )
-    endpoint = StatusEndpoint(status_dir, lambda: _snapshot(layer, server, worker))
+    snapshot = functools.partial(_snapshot, layer, server, worker)
+    endpoint = StatusEndpoint(status_dir, snapshot)
+    set_role(_role(server, worker))
+    try:
+        metrics = Metrics(config.metrics, snapshot, _role(server, worker))
+    except ImportError as exc:
+        await layer.close()
+        return fail([f"metrics: {exc} (install telephonist[metrics])"])
     async with StopSignals() as signals:
         try:
             if worker is not None:
@@ -202,10 +212,16 @@ async def _main(
             problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
             return fail(problems, EXIT_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILURE)
         try:
+            await metrics.start()
+        except OSError as exc:  # the metrics port is taken: a configuration problem
+            await _stop(server, worker)
+            await layer.close()
+            return fail([f"metrics.port {config.metrics.port}: {exc}"], EXIT_FAILURE)
+        try:
             await endpoint.start()
         except OSError as exc:  # e.g. a socket path too long: status is not worth dying for
             log.warning("status socket %s unavailable: %s", endpoint.path, exc)
-        _announce(out, server, worker)
+        _announce(out, server, worker, metrics.endpoints())
         # What exists now (modules, routing, configuration, Django's URLconf and
         # middleware...) lives as long as the process. Out of the cyclic collector's
         # view, collections only walk what requests allocate: with a sync Django view
@@ -219,6 +235,7 @@ async def _main(
             stopping.cancel()
             await asyncio.gather(stopping, return_exceptions=True)
         forced.cancel()
+        await metrics.stop()
         await endpoint.stop()
         await layer.close()
     print("telephonist: stopped", file=out, flush=True)
@@ -232,7 +249,15 @@ async def _stop(server: InterfaceServer | None, worker: Worker | None) -> None:
         await worker.stop()
 
 
-def _announce(out: TextIO, server: InterfaceServer | None, worker: Worker | None) -> None:
+def _role(server: InterfaceServer | None, worker: Worker | None) -> str:
+    if server is not None and worker is not None:
+        return "all-in-one"
+    return "server" if server is not None else "worker"
+
+
+def _announce(
+    out: TextIO, server: InterfaceServer | None, worker: Worker | None, metrics: list[str]
+) -> None:
     """Where everything listens, on stdout: for the operator, and for scripts to wait on."""
     if server is not None:
         for name, interface in server.interfaces.items():
@@ -240,6 +265,8 @@ def _announce(out: TextIO, server: InterfaceServer | None, worker: Worker | None
             print(f"interface {name}: {where}", file=out)
     if worker is not None:
         print(f"worker {worker.prefix}: {', '.join(worker.channels)}", file=out)
+    for where in metrics:
+        print(f"metrics: {where}", file=out)
     print("telephonist: ready", file=out, flush=True)
 
 
