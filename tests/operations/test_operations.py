@@ -151,12 +151,12 @@ def _check_status_text(text: str, deployment: Deployment) -> None:
     assert f"      networks.local.nick: {deployment.replacements['opsbot']}" in lines, text
     assert any(ln.startswith("      networks.local.lag: ") for ln in lines), text
     assert "  connections: bound=2" in lines, text
-    host = next(i for i, ln in enumerate(lines) if ln.startswith("host srv."))
-    worker = next(i for i, ln in enumerate(lines) if ln.startswith("worker worker."))
-    assert host and worker
+    assert any(ln.startswith("host srv.") for ln in lines), text
+    assert any(ln.startswith("worker worker.") for ln in lines), text
     assert "  consumer timings:" in lines, text
     timing = [ln for ln in lines if ln.startswith("    route_class([") and "chat.Echo): n=" in ln]
-    assert timing and int(timing[0].split("n=")[1].split()[0]) >= 2, text
+    assert timing, text
+    assert int(timing[0].split("n=")[1].split()[0]) >= 2, text
     own_layer = [ln for ln in lines if ln.startswith("  layer (this process): ")]
     assert len(own_layer) == 2, text
     assert any(ln.startswith("    send: n=") for ln in lines), text
@@ -178,7 +178,8 @@ def _check_metrics(scraped: str) -> None:
     if role == "server":
         events = {s.labels["interface"]: s.value
                   for s in families["telephonist_interface_events"].samples}  # fmt: skip
-        assert events.get("linechat", 0) >= 2 and events.get("irc", 0) >= 1, events
+        assert events.get("linechat", 0) >= 2, events
+        assert events.get("irc", 0) >= 1, events
         conns = {s.labels["interface"]: s.value
                  for s in families["telephonist_interface_connections"].samples}  # fmt: skip
         assert conns == {"linechat": 1.0, "irc": 1.0}, conns
@@ -186,11 +187,13 @@ def _check_metrics(scraped: str) -> None:
         assert role == "worker"
         counts = [s for s in families["telephonist_consumer_duration_seconds"].samples
                   if s.name.endswith("_count")]  # fmt: skip
-        assert counts and counts[0].labels["route"].endswith(", chat.Echo)"), counts
+        assert counts, families
+        assert counts[0].labels["route"].endswith(", chat.Echo)"), counts
         assert counts[0].value >= 2
     sent = {s.labels["direction"]: s.value
             for s in families["telephonist_layer_messages"].samples}  # fmt: skip
-    assert sent["sent"] > 0 and sent["received"] > 0, sent
+    assert sent["sent"] > 0, sent
+    assert sent["received"] > 0, sent
 
 
 def _check_json_log(worker: Process) -> None:
