@@ -192,3 +192,25 @@ def test_status_without_running_processes_says_so(project: Project) -> None:
     done = run_cli(project, "status")
     assert done.returncode == 1
     assert "no running process answered" in done.stdout
+
+
+def test_status_watch_redraws_and_shows_consumer_timings(
+    project: Project, spawn: Spawn, clients: Callable[[int], ChatClient]
+) -> None:
+    proc = spawn("run").ready()
+    client = clients(proc.endpoint())
+    client.line()
+    client.send("hi")
+    client.line()
+    done = run_cli(project, "status", "--watch", "0.2", "--iterations", "2")
+    assert done.returncode == 0, done.stderr
+    heads = [ln for ln in done.stdout.splitlines() if ln.startswith("telephonist status, every")]
+    assert len(heads) == 2
+    # The in-memory layer lists its queues: "none" is a real zero here.
+    assert "  queue depths: none" in done.stdout
+    assert "  consumer timings:" in done.stdout
+    assert "    route('linechat.message', chatapp.chat" in done.stdout
+    watched = run_cli(project, "status", "--json", "--watch", "0.2", "--iterations", "2")
+    documents = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert len(documents) == 2
+    assert documents[0]["layer"]["depths"] == {}
