@@ -238,8 +238,12 @@ class SnapshotCollector(Collector):
         depth = GaugeMetricFamily(
             _P + "layer_queue_depth", "messages waiting per channel", labels=["channel"]
         )
+        shortened: dict[str, float] = {}
         for channel, n in _counts(layer.get("depths")):
-            depth.add_metric([loggable_channel(channel)], n)
+            label = loggable_channel(channel)  # two names may shorten alike: add them up
+            shortened[label] = shortened.get(label, 0.0) + n
+        for label, n in shortened.items():
+            depth.add_metric([label], n)
         size = GaugeMetricFamily(_P + "layer_group_size", "members per group", labels=["group"])
         for group, n in _counts(layer.get("groups")):
             size.add_metric([group], n)
