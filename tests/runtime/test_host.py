@@ -109,7 +109,7 @@ async def test_channel_full_is_counted_and_raised_for_the_interface(host: Interf
     with pytest.raises(ChannelFull):
         await view.send_event("probe.note", {"type": "probe.note"})
     assert host.counters["full"] == 1
-    assert host.status()["interfaces"]["probe"]["counters"] == {"overloaded": 1}
+    assert host.status()["interfaces"]["probe"]["counters"] == {"events": 5, "overloaded": 1}
 
 
 async def test_lifespan_hooks_run_in_order_and_stop_gets_the_drain() -> None:
