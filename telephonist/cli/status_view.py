@@ -91,7 +91,8 @@ def _layer_lines(layer: dict[str, Any]) -> list[str]:
     lines.append(f"  queue depths: {NOT_REPORTED if depths is None else _counts(depths)}")
     lines.append(f"  group sizes:  {NOT_REPORTED if groups is None else _counts(groups)}")
     n = layer.get("processes_counted", 0)
-    lines.append(f"  dropped:      {_counts(layer.get('dropped'))}  (summed over {n} processes)")
+    processes = "1 process" if n == 1 else f"{n} processes"
+    lines.append(f"  dropped:      {_counts(layer.get('dropped'))}  (summed over {processes})")
     lines.append(f"  messages:     {_counts(layer.get('traffic'))}")
     return lines
 
