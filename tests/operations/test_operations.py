@@ -160,6 +160,8 @@ def _check_status_text(text: str, deployment: Deployment) -> None:
     own_layer = [ln for ln in lines if ln.startswith("  layer (this process): ")]
     assert len(own_layer) == 2, text
     assert any(ln.startswith("    send: n=") for ln in lines), text
+    # The worker took events from shared channels: how long they waited there.
+    assert any(ln.startswith("    queued: n=") for ln in lines), text
 
 
 def _check_metrics(scraped: str) -> None:

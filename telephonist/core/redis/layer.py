@@ -162,6 +162,7 @@ class RedisChannelLayer(BaseChannelLayer):
             ttl_ms=2 * self._expiry_ms,
             retry_budget=retry_budget,
             backoff_cap=reconnect_max_delay,
+            queued=self._observe_queued,
         )
         self._groups = Groups(
             layout,
@@ -179,6 +180,11 @@ class RedisChannelLayer(BaseChannelLayer):
         # received on again from another loop): oldest forgotten first past the bound.
         self._made: dict[str, None] = {}
         self._routes: dict[str, Route] = {}
+
+    def _observe_queued(self, left_ms: int) -> None:
+        # Sent at expiry minus the layer's expiry; milliseconds, as the envelope keeps
+        # them, and across hosts only as good as their clocks agree.
+        self.timings.observe("queued", max(0, self._expiry_ms - left_ms) / 1000)
 
     def _state(self) -> LoopState:
         loop = asyncio.get_running_loop()

@@ -80,8 +80,10 @@ class ChannelReader:
         drops: Drops,
         max_payload: int,
         where: str,
+        queued: Callable[[int], None] | None = None,
     ) -> None:
         self._key = key
+        self._queued = queued
         self._shard = shard
         self._stats = stats
         self._drops = drops
@@ -205,6 +207,8 @@ class ChannelReader:
                 if envelope.expires_ms <= now:
                     self._stats.incr("expired")
                 else:
+                    if self._queued is not None:
+                        self._queued(envelope.expires_ms - now)
                     self._surplus.append((raw, envelope.payload))
             self._serve()
         self._kick()

@@ -49,6 +49,9 @@ class Settings:
     ttl_ms: int
     retry_budget: float
     backoff_cap: float
+    #: Told the milliseconds each message popped from a shared channel had left before
+    #: expiry: the layer turns that into its time in the queue (``queued`` timing).
+    queued: Callable[[int], None] | None = None
 
 
 class LoopState:
@@ -140,6 +143,7 @@ class LoopState:
                 s.drops,
                 s.max_payload,
                 f"channel {channel!r}",
+                s.queued,
             )
         return reader
 
