@@ -21,25 +21,28 @@ NOT_REPORTED = "not reported by this backend"
 
 
 def _counts(values: Any) -> str:
-    items = [f"{k}={v}" for k, v in sorted((values or {}).items())]
+    if values is not None and not isinstance(values, dict):
+        return str(values)  # not the shape a process sends: shown as it is
+    items = [f"{k}={v}" for k, v in sorted((values or {}).items(), key=lambda kv: str(kv[0]))]
     return " ".join(items) or "none"
 
 
 def _per_process(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen: dict[tuple[Any, Any], dict[str, Any]] = {}
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
     for part in parts:
         layer = part.get("layer")
         if isinstance(layer, dict):
-            seen.setdefault((part.get("hostname"), part.get("pid")), layer)
+            seen.setdefault((str(part.get("hostname")), str(part.get("pid"))), layer)
     return list(seen.values())
 
 
 def _sum(counters: list[dict[str, Any]], key: str) -> dict[str, int]:
     total: dict[str, int] = {}
     for layer in counters:
-        for name, n in (layer.get(key) or {}).items():
-            if isinstance(n, int):
-                total[name] = total.get(name, 0) + n
+        found = layer.get(key)
+        for name, n in found.items() if isinstance(found, dict) else ():
+            if isinstance(n, int) and not isinstance(n, bool):
+                total[str(name)] = total.get(str(name), 0) + n
     return total
 
 
