@@ -29,7 +29,7 @@ from .names import (
     require_valid_channel_name,
     require_valid_group_name,
 )
-from .stats import LayerStats
+from .stats import LayerStats, Traffic
 from .timings import Timings
 
 __all__ = ["BaseChannelLayer"]
@@ -60,7 +60,7 @@ class BaseChannelLayer(abc.ABC):
         self.max_message_size = max_message_size
         self.stats = LayerStats()
         #: Messages ``sent`` and ``received`` through this layer object (not drops).
-        self.traffic = LayerStats()
+        self.traffic = Traffic()
         #: Durations of layer operations (``send``), where the backend measures them.
         self.timings = Timings()
 

@@ -144,7 +144,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             if not self._append(channel, data, self.clock(), loop, None):
                 self.stats.incr("full")
                 raise ChannelFull(f"channel {channel!r} is at capacity")
-        self.traffic.incr("sent")
+            self.traffic.sent += 1  # under the lock: exact, and no lock of its own
 
     def _append(
         self,
@@ -213,10 +213,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
         # The common case, a message already queued, without a second coroutine.
         batch = self._take_now(channel, 1)
         if batch is None:
-            waited = (await self._wait(channel, 1))[0]
-            self.traffic.incr("received")
-            return waited
-        self.traffic.incr("received")
+            return (await self._wait(channel, 1))[0]
         item = batch[0]
         return item if isinstance(item, dict) else decode(item)
 
@@ -228,10 +225,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             raise ValueError("max_messages must be at least 1")
         batch = self._take_now(channel, max_messages)
         if batch is None:
-            waited = await self._wait(channel, max_messages)
-            self.traffic.incr("received", len(waited))
-            return waited
-        self.traffic.incr("received", len(batch))
+            return await self._wait(channel, max_messages)
         return [item if isinstance(item, dict) else decode(item) for item in batch]
 
     def _take_now(self, channel: str, n: int) -> list[bytes | Content] | None:
@@ -252,6 +246,7 @@ class InMemoryChannelLayer(BaseChannelLayer):
             else:
                 batch = [messages.popleft()[1] for _ in range(min(n, len(messages)))]
             self._forget_if_idle(channel, chan)
+            self.traffic.received += len(batch)
             return batch
 
     async def _wait(self, channel: str, n: int) -> list[Content]:
@@ -287,6 +282,8 @@ class InMemoryChannelLayer(BaseChannelLayer):
                 elif waiter in waiters:
                     waiters.remove(waiter)
                 self._forget_if_idle(channel, waiter_chan)
+                if got is not None:
+                    self.traffic.received += len(got)
             if got is not None:
                 return got
 

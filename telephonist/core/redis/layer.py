@@ -254,7 +254,7 @@ class RedisChannelLayer(BaseChannelLayer):
         if not accepted:
             self.stats.incr("full")
             raise ChannelFull(f"channel {channel!r} is at capacity")
-        self.traffic.incr("sent")
+        self.traffic.sent += 1
 
     async def send_many(self, messages: Sequence[tuple[str, Content]]) -> list[bool]:
         routes = [self._route(channel) for channel, _ in messages]
@@ -271,7 +271,7 @@ class RedisChannelLayer(BaseChannelLayer):
         refused = results.count(False)
         if refused:
             self.stats.incr("full", refused)
-        self.traffic.incr("sent", len(results) - refused)
+        self.traffic.sent += len(results) - refused
         return results
 
     # -- receiving --------------------------------------------------------------------
@@ -306,13 +306,13 @@ class RedisChannelLayer(BaseChannelLayer):
 
     async def _counted(self, receiving: Awaitable[list[Content]]) -> list[Content]:
         messages = await receiving
-        self.traffic.incr("received", len(messages))
+        self.traffic.received += len(messages)
         return messages
 
     async def _receive_normal(self, state: LoopState, channel: str, n: int) -> list[Content]:
         while True:
             payloads = await state.reader(channel).receive(n)
-            self.traffic.incr("received", len(payloads))
+            self.traffic.received += len(payloads)
             try:
                 return [decode(payload) for payload in payloads]
             except MalformedMessage:
