@@ -33,6 +33,13 @@ Nothing waits forever. A bind that does not come by the deadline aborts the conn
 arrive; after ``heartbeat_misses`` of its intervals of silence, or on its goodbye, its
 connections are aborted. ABORT is how the interface learns it must end a connection.
 
+Silence means nothing while this server's own layer is down (a Redis restart, a
+failover): no heartbeat could reach it. Between :meth:`ServerTable.layer_down` and
+:meth:`ServerTable.layer_back` no worker is taken for lost (``expire`` only asks to be
+called again an interval later, to look at the layer), and on the way back every worker
+gets its whole allowance again from then: connections outlive a layer outage that their
+worker outlives.
+
 Transitions (``-`` leaves the table; late bind: a release goes back to that worker)::
 
     state            event                     next             actions
@@ -177,6 +184,7 @@ class ServerTable:
         self._conns: dict[str, _Conn] = {}
         self._workers: dict[str, _Worker] = {}
         self._bind_heap: list[tuple[float, str]] = []
+        self._down_at: float | None = None  # since when the layer is down, if it is
         #: The earliest time :meth:`expire` has work to do (``INF``: none).
         self.deadline = INF
 
@@ -352,6 +360,22 @@ class ServerTable:
             record = self._workers[ack.worker] = _Worker(ack.worker, interval, now)
         record.releases[:0] = ack.released[: _RELEASES_KEPT - len(record.releases)]
 
+    # -- the layer's health ----------------------------------------------------------
+
+    def layer_down(self, now: float) -> None:
+        """This server's layer is unreachable: no worker's silence counts until it is back."""
+        if self._down_at is None:
+            self._down_at = now
+            self._counters["layer_down"] += 1
+
+    def layer_back(self, now: float) -> None:
+        """The layer is reachable again: every worker's allowance starts afresh at ``now``."""
+        if self._down_at is None:
+            return
+        self._down_at = None
+        for record in self._workers.values():
+            record.last_seen = max(record.last_seen, now)
+
     # -- time ------------------------------------------------------------------------
 
     def expire(self, now: float) -> tuple[list[Action], float]:
@@ -365,8 +389,12 @@ class ServerTable:
                 self._abort(conn, BIND_TIMEOUT, "bind_timeout", actions)
         nearest = heap[0][0] if heap else INF
         misses = self._settings.heartbeat_misses
+        down = self._down_at is not None
         for record in list(self._workers.values()):
             if not record.connections:
+                continue
+            if down:
+                nearest = min(nearest, now + record.interval)  # then look at the layer again
                 continue
             limit = record.last_seen + record.interval * misses
             if limit <= now:

@@ -25,6 +25,10 @@ dropped, so a vanished server cannot leak worker state. ``telephonist.release`` 
 connection ended) drops a connection's state once its queued events are done;
 :class:`Released` tells the driver, which tells the consumers' signal receivers.
 
+While the worker's own layer is down (:meth:`WorkerTable.layer_down` until
+:meth:`WorkerTable.layer_back`) no heartbeat is due (none could be sent) and no
+server's silence counts; on the way back every server's allowance starts afresh.
+
 Transitions (``-`` leaves the table)::
 
     state     event                          next      actions
@@ -111,6 +115,7 @@ class WorkerTable:
         self._conns: dict[str, _Conn] = {}
         self._servers: dict[str, _Server] = {}
         self._next_beat = INF
+        self._down_at: float | None = None  # since when the layer is down, if it is
         #: The earliest time :meth:`expire` has work to do (``INF``: none).
         self.deadline = INF
 
@@ -190,12 +195,30 @@ class WorkerTable:
                 out.append(released)
         return out
 
+    def layer_down(self, now: float) -> None:
+        """This worker's layer is unreachable: no heartbeat, no server's silence counts."""
+        if self._down_at is None:
+            self._down_at = now
+            self._counters["layer_down"] += 1
+
+    def layer_back(self, now: float) -> None:
+        """The layer is reachable again: every server's allowance starts afresh at ``now``."""
+        if self._down_at is None:
+            return
+        self._down_at = None
+        for server in self._servers.values():
+            server.last_ack = max(server.last_ack, now)
+
     def expire(self, now: float) -> tuple[list[Action], float]:
         """Heartbeats due at ``now``, and servers silent for too long."""
         if now < self._next_beat:
             self.deadline = self._next_beat
             return [], self.deadline
         interval = self._settings.heartbeat_interval
+        if self._down_at is not None:
+            self._next_beat = now + interval if self._servers else INF  # look again then
+            self.deadline = self._next_beat
+            return [], self.deadline
         silent_after = interval * self._settings.heartbeat_misses + interval
         actions: list[Action] = []
         for server in list(self._servers.values()):

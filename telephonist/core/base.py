@@ -150,6 +150,14 @@ class BaseChannelLayer(abc.ABC):
         """Live members of ``group`` (for ``telephonist status`` and tests)."""
         raise NotImplementedError
 
+    def reachable(self) -> bool:
+        """``False`` while this process knows the layer's store to be unreachable (a
+        lost connection not yet re-made). Interface servers refuse new connections at
+        once then, and workers and servers do not take each other's silence for death
+        while their own layer is the one that is down. Always ``True`` for a layer with
+        nothing to lose (the in-memory one) and by default."""
+        return True
+
     def describe(self) -> dict[str, Any]:
         """Settings and counters for status output."""
         return {

@@ -28,16 +28,18 @@ from typing import Any
 from ..affinity import control
 from ..affinity.actions import Abort, Flush, Forget, Release
 from ..affinity.actions import ServerAction as Action
-from ..affinity.server import INF, ServerTable
+from ..affinity.server import INF, ServerState, ServerTable
 from ..config.model import AffinitySettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
-from ..core.exceptions import ChannelFull, MessageTooLarge
+from ..core.exceptions import ChannelFull, LayerUnavailable, MessageTooLarge
+from ..core.ratelog import RateLimitedLog
 from ..redaction import loggable_channel
 
 __all__ = ["Affinity"]
 
 log = logging.getLogger("telephonist.affinity")
+_trouble = RateLimitedLog(log)  # what repeats for every connection during an outage
 
 
 class Affinity:
@@ -75,6 +77,13 @@ class Affinity:
     async def send(
         self, channel: str, message: Content, connection: str, last: bool = False
     ) -> None:
+        if not self._layer.reachable() and self.table.state(connection) is ServerState.NEW:
+            # A new connection while the layer is known to be down is refused at once
+            # (503, 1013, 451...), not after a retry budget spent waiting: the client
+            # retries later, and nothing piles up here meanwhile. Events of connections
+            # already served still ride out the budget.
+            self._counters["refused_unreachable"] += 1
+            raise LayerUnavailable("the channel layer is unreachable")
         send = self.table.event(connection, channel, message, last, self._clock)
         if send is None:
             return
@@ -119,7 +128,7 @@ class Affinity:
             ack = self.table.heartbeat(worker, interval, now)
             try:
                 await self._layer.send(control.inbox_of(worker), ack.message)
-            except ChannelFull:
+            except (ChannelFull, LayerUnavailable):
                 self._counters["full"] += 1  # the next heartbeat gets the next ack
                 self.table.ack_refused(ack, self._loop.time())
         elif kind == control.GONE:
@@ -133,9 +142,12 @@ class Affinity:
         while (send := self.table.next_pending(connection)) is not None:
             try:
                 await self._send(*send)
-            except (ChannelFull, MessageTooLarge):
+            except (ChannelFull, MessageTooLarge, LayerUnavailable):
                 order = send[1]["message"].get("order")
-                log.warning("event %s of %s dropped on flush", order, loggable_channel(connection))
+                self._counters["flush_dropped"] += 1
+                _trouble.warning(
+                    "flush", "event %s of %s dropped on flush", order, loggable_channel(connection)
+                )
         release = self.table.flushed(connection)
         if release is not None:
             await self._release(release)
@@ -144,7 +156,12 @@ class Affinity:
         worker, connection = release
         try:
             await self._layer.send(control.inbox_of(worker), control.release(connection))
-        except ChannelFull:
+        except (ChannelFull, LayerUnavailable) as exc:
+            # Kept, and sent with the worker's next ack: the worker's state for the
+            # connection must not outlive it because the layer was down at its end.
+            self._counters["release_deferred"] += 1
+            if isinstance(exc, LayerUnavailable):
+                _trouble.warning("release", "could not release connections on workers: %s", exc)
             self.table.release_refused(worker, connection)
         except Exception:
             log.exception("could not release %s on %s", loggable_channel(connection), worker)
@@ -173,6 +190,10 @@ class Affinity:
 
     def _check(self, now: float) -> float:
         """Abort what is overdue; return the next deadline."""
+        if self._layer.reachable():
+            self.table.layer_back(now)
+        else:
+            self.table.layer_down(now)
         actions, nearest = self.table.expire(now)
         self._perform(actions)
         return nearest

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
+from ..core.exceptions import LayerUnavailable
+from ..core.ratelog import RateLimitedLog
 from ..interfaces.base import ABORT, ReplyHandler
 from ..logging import connection_var, interface_var
 from ..redaction import loggable_channel
@@ -36,6 +38,7 @@ from ..redaction import loggable_channel
 __all__ = ["ReplyChannels"]
 
 log = logging.getLogger("telephonist.server")
+_trouble = RateLimitedLog(log)
 
 _BATCH = 16  # messages taken per layer round trip: amortises Redis, bounds our buffer
 
@@ -143,6 +146,12 @@ class ReplyChannels:
                 raise
             # Our own interrupt (abort or close), not a shutdown: swallow it.
             task.uncancel()
+            return []
+        except LayerUnavailable as exc:  # an outage: the layer logs it itself
+            where = loggable_channel(runner.name)
+            _trouble.warning("receive", "receive on %s failed: %s", where, exc)
+            self._counters["receive_errors"] += 1
+            await asyncio.sleep(0.1)  # back off: a persistent error must not spin
             return []
         except Exception:
             # The layer retries and reconnects internally; an error that still reaches

@@ -30,12 +30,14 @@ from ..config.model import AffinitySettings
 from ..consumers.signals import Signal
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
-from ..core.exceptions import ChannelFull
+from ..core.exceptions import ChannelFull, LayerUnavailable
+from ..core.ratelog import RateLimitedLog
 from ..redaction import loggable_channel
 
 __all__ = ["Connections", "connection_released"]
 
 log = logging.getLogger("telephonist.worker")
+_trouble = RateLimitedLog(log)  # what repeats every interval during an outage
 
 #: Sent (on the worker's loop) when the worker drops a connection's state; keyword
 #: arguments ``connection`` (its reply channel) and ``reason``.
@@ -141,6 +143,9 @@ class Connections:
                     await self._layer.send(control.control_channel_of(action.server), message)
                 except ChannelFull:
                     self._counters["heartbeat_full"] += 1
+                except LayerUnavailable as exc:
+                    self._counters["heartbeat_failed"] += 1
+                    _trouble.warning("heartbeat", "heartbeats to servers failed: %s", exc)
                 except Exception:
                     log.exception("heartbeat to %s failed", action.server)
             elif isinstance(action, Gone):
@@ -184,7 +189,12 @@ class Connections:
     async def _run_timer(self) -> None:
         while True:
             self._wake.clear()
-            actions, _ = self.table.expire(self._loop.time())
+            now = self._loop.time()
+            if self._layer.reachable():
+                self.table.layer_back(now)
+            else:
+                self.table.layer_down(now)
+            actions, _ = self.table.expire(now)
             await self._perform(actions)
             nearest = self._sleeping_until = self.table.deadline
             timeout = None if nearest == INF else max(0.0, nearest - self._loop.time())

@@ -41,6 +41,8 @@ from ..consumers.exceptions import ConsumeLater, DenyConnection
 from ..consumers.message import AsyncMessage, Message
 from ..consumers.signals import Signal, consumer_finished, consumer_started
 from ..core.base import BaseChannelLayer
+from ..core.exceptions import LayerUnavailable
+from ..core.ratelog import RateLimitedLog
 from ..core.stats import LayerStats
 from ..core.timings import Timings
 from ..logging import connection_var, route_var
@@ -51,6 +53,7 @@ from ..routing.policies import policy_for
 __all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue"]
 
 log = logging.getLogger("telephonist.dispatch")
+_trouble = RateLimitedLog(log)  # one line per outage, not one per message
 
 CONSUME_LATER_KEY = "__consume_later__"
 
@@ -146,6 +149,15 @@ class Dispatcher:
             return await self._answer("deny", channel, content, Outcome.DENIED)
         except ConsumeLater:
             return await self._consume_later(channel, content, match)
+        except LayerUnavailable as exc:
+            # The layer is down (and says so in the log itself): what the consumer was
+            # sending, a reply most often, is lost. Counted; no traceback, it is no bug.
+            self._dropped.incr("layer_unavailable")
+            _trouble.warning(
+                "layer", "consumer %s could not reach the layer (a reply lost): %s",
+                match.route, exc,
+            )  # fmt: skip
+            return Outcome.DROPPED
         except Exception:
             log.exception(
                 "consumer %s failed on a %r message from channel %r",

@@ -34,7 +34,9 @@ from ..affinity import control
 from ..config.model import AffinitySettings, WorkerSettings
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
+from ..core.exceptions import LayerUnavailable
 from ..core.names import non_local_name
+from ..core.ratelog import RateLimitedLog
 from ..core.stats import layer_counters
 from ..lifespan import Lifespan, keep_status_membership, load_hooks, run_hooks
 from ..redaction import loggable_channel
@@ -47,6 +49,7 @@ from .selection import select_channels
 __all__ = ["Worker"]
 
 log = logging.getLogger("telephonist.worker")
+_trouble = RateLimitedLog(log)
 
 _BATCH = 32  # messages per receive, at most: fewer layer round trips under load
 
@@ -161,6 +164,12 @@ class Worker:
                 batch = await self.layer.receive_many(channel, want)
             except asyncio.CancelledError:
                 raise
+            except LayerUnavailable as exc:  # the layer logs the outage itself
+                self.counters["receive_errors"] += 1
+                where = loggable_channel(channel)
+                _trouble.warning("receive", "receive on %s failed: %s", where, exc)
+                await asyncio.sleep(0.1)  # a persistent error must not spin the loop
+                continue
             except Exception:
                 self.counters["receive_errors"] += 1
                 log.exception("receive on %s failed", loggable_channel(channel))

@@ -117,6 +117,9 @@ class ClusterShard(Shard):
     def slot(self, tag: str) -> int:
         return key_slot(tag.encode())
 
+    def known_nodes(self) -> list[Node]:
+        return [self.node, *self._nodes.values()]
+
     async def nodes(self) -> list[Node]:
         if self._map is None:
             await self.refresh()

@@ -409,6 +409,16 @@ class RedisChannelLayer(BaseChannelLayer):
         if state is not None:
             await state.close()
 
+    def reachable(self) -> bool:
+        """No server this loop talks to has a lost connection not yet re-made."""
+        try:
+            state = self._states.get(asyncio.get_running_loop())
+        except RuntimeError:
+            return True
+        if state is None:
+            return True
+        return all(node.reachable for shard in state.shards for node in shard.known_nodes())
+
     def describe(self) -> dict[str, Any]:
         """Settings and counters, plus what this process holds locally: receive loops
         running and messages buffered for its own ``!`` channels (the queues themselves
@@ -420,6 +430,7 @@ class RedisChannelLayer(BaseChannelLayer):
             "hosts": self.hosts,
             "prefix": self.prefix,
             "cluster": self._settings.cluster,
+            "reachable": self.reachable(),
             "receive_loops": sum(
                 len(s.inboxes) + sum(not r.idle for r in list(s.readers.values())) for s in states
             ),

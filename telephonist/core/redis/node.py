@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, NamedTuple
@@ -123,21 +124,42 @@ class Node:
         self._written_at = 0.0
         self._idle_blocking: list[Wire] = []
         self._failing = False
+        self._down_since = 0.0  # time.monotonic() of the failure that began an outage
+        self._refused = 0  # requests failed with LayerUnavailable since then
         self._closing = False
         self.legacy_pop = False  # the server has no BLMPOP (Redis < 7): see popper.py
 
     # -- health ---------------------------------------------------------------------
 
+    @property
+    def reachable(self) -> bool:
+        """False from a lost connection until a connection succeeds again."""
+        return not self._failing
+
     def note_failure(self, exc: BaseException) -> None:
+        # One line when the outage begins and one when it ends (``note_success``), with
+        # what it cost in between: an outage is two lines in the log, however long.
         if not self._failing:
             logger.warning("lost connection to Redis %s: %s", self.name, exc)
+            self._down_since, self._refused = time.monotonic(), 0
         self._failing = True
 
     def note_success(self) -> None:
         if self._failing:
             self._failing = False
             self._stats.incr("reconnects")
-            logger.warning("reconnected to Redis %s", self.name)
+            logger.warning(
+                "reconnected to Redis %s after %.1fs; %d requests refused meanwhile",
+                self.name,
+                time.monotonic() - self._down_since,
+                self._refused,
+            )
+
+    def _refuse(self, batch: list[Request], exc: BaseException) -> None:
+        """Fail ``batch`` with ``exc``: a connection failure, counted for the log."""
+        if not self._closing:
+            self._refused += len(batch)
+        _fail(batch, exc)
 
     def new_backoff(self) -> Backoff:
         return Backoff(cap=self._backoff_cap)
@@ -248,7 +270,7 @@ class Node:
         if isinstance(replies, BaseException):
             if not self._closing:
                 self.note_failure(replies)
-            _fail(batch, LayerUnavailable(f"Redis {self.name}: {replies}"))
+            self._refuse(batch, LayerUnavailable(f"Redis {self.name}: {replies}"))
         else:
             start = 0
             for request in batch:
@@ -274,10 +296,12 @@ class Node:
             self._wire = await self._open(blocking=False)
         except BaseException as exc:
             batch = self._take()
-            if isinstance(exc, (LayerUnavailable, asyncio.CancelledError)):
+            if isinstance(exc, LayerUnavailable):
+                self._refuse(batch, exc)
+            elif isinstance(exc, asyncio.CancelledError):
                 _fail(batch, exc)
             elif isinstance(exc, CONNECTION_ERRORS):
-                _fail(batch, LayerUnavailable(f"Redis {self.name}: {exc}"))
+                self._refuse(batch, LayerUnavailable(f"Redis {self.name}: {exc}"))
             else:
                 _fail(batch, exc)  # a bug or a bad option: surface it as it is
             if not isinstance(exc, Exception):

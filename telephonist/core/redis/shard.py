@@ -46,6 +46,10 @@ class Shard:
     async def nodes(self) -> list[Node]:
         return [self.node]
 
+    def known_nodes(self) -> list[Node]:
+        """The nodes connected to so far, without asking anyone."""
+        return [self.node]
+
     async def refresh(self) -> None:
         """Re-learn where keys live (a cluster's slot map; nothing for one server)."""
 

@@ -71,6 +71,12 @@ from .strict import HeadError, framing, parse_head
 
 __all__ = ["HttpProtocol"]
 
+#: Bounds of a lingering close (``HttpProtocol.linger``): long enough for a client to
+#: see the answer and stop sending, short enough that a client that never stops holds
+#: a connection for seconds, not minutes, and never more than a few body chunks' worth.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
+
 
 class HttpProtocol(Protocol):
     """One client connection (see the module docstring). ``forget`` is called with it
@@ -85,6 +91,9 @@ class HttpProtocol(Protocol):
         self.reader = Reader(self.cfg, self._pause_reading)
         self._closed = False  # the transport is gone
         self._closing = False  # we asked it to go
+        self._lingering = False  # closed for writing; reading to discard (``linger``)
+        self._lingered = 0
+        self._linger_timer: asyncio.TimerHandle | None = None
         self._exchange: Exchange | None = None
         self._task: asyncio.Task[None] | None = None
         self._watch = WriteWatch()
@@ -108,6 +117,11 @@ class HttpProtocol(Protocol):
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
     def dataReceived(self, data: bytes) -> None:
+        if self._lingering:
+            self._lingered += len(data)
+            if self._lingered > LINGER_BYTES:
+                self._linger_over()
+            return
         if self.upgraded is not None:
             self.upgraded.dataReceived(data)
             return
@@ -121,6 +135,9 @@ class HttpProtocol(Protocol):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._closed = True
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
         self._forget(self)
         if not self.lost.done():
             self.lost.set_result(None)
@@ -165,6 +182,30 @@ class HttpProtocol(Protocol):
             self.tr.loseConnection()
         self._stop_reading()
 
+    def linger(self) -> None:
+        """Close after an answer sent before the request was read to its end (a 413 for
+        a declared body, a 503 while the body still streams in). Closing a socket with
+        unread input makes the kernel send a reset, which can destroy the answer before
+        the client reads it. So, as nginx's lingering close: send what is written and
+        our FIN, then read and discard what the client still sends until it closes, for
+        at most ``LINGER_SECONDS`` and ``LINGER_BYTES``; then drop the connection."""
+        if self._closing or self._closed:
+            return
+        if not self._direct:  # TLS and others: no half-close here; a plain close
+            self.close()
+            return
+        self._closing = self._lingering = True
+        self._stop_reading()
+        self.tr.resumeProducing()  # the reader may have paused it: read to discard
+        self.tr.loseWriteConnection()
+        loop = asyncio.get_running_loop()
+        self._linger_timer = loop.call_later(LINGER_SECONDS, self._linger_over)
+
+    def _linger_over(self) -> None:
+        self._linger_timer = None
+        if not self._closed:
+            self.tr.abortConnection()
+
     def abort(self) -> None:
         """Drop the connection now, unsent data included."""
         if not self._closed:
@@ -186,7 +227,7 @@ class HttpProtocol(Protocol):
         self.state.violation(counter, reason, self.endpoint.peer_host)
         headers = [(b"retry-after", str(self.cfg.retry_after).encode())] if status == 503 else []
         self.write(raw_error(status, headers))
-        self.close()
+        self.linger()
 
     # -- the request loop -------------------------------------------------------------
 
@@ -264,7 +305,10 @@ class HttpProtocol(Protocol):
         await self._retire(ex)
         if self._closing or self._closed or not state.accepting:
             return False
-        if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+        if conn.their_state is not h11.DONE:
+            self.linger()  # answered before the body was all read
+            return False
+        if conn.our_state is not h11.DONE:
             return False
         # Bytes h11 took in beyond this request belong to the next (pipelining).
         self.reader.buf[:0] = conn.trailing_data[0]

@@ -17,6 +17,7 @@ import h11
 from twisted.internet import interfaces as ti
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 
+from ...core.ratelog import RateLimitedLog
 from ...spec.http import HTTPScope
 from ...spec.websocket import WebSocketScope
 from ..base import InterfaceHost
@@ -30,6 +31,8 @@ from .scope import Endpoint, www_scope
 __all__ = ["ServerState"]
 
 access_log = logging.getLogger("telephonist.access.http")
+#: Violations that one outage causes on every connection: logged rate-limited.
+_OUTAGE = frozenset({"layer_unavailable", "channel_full", "aborted"})
 
 
 class ServerState:
@@ -45,6 +48,7 @@ class ServerState:
         self.config = config
         self.host = host
         self.log = log
+        self._outage_log = RateLimitedLog(log)
         self.proxies = TrustedProxies(config.trusted_proxies)
         #: Asked in turn for each request (``Upgrader.wants``); the first that wants it
         #: takes the connection over.
@@ -106,7 +110,12 @@ class ServerState:
     def violation(self, counter: str, reason: str, peer: str | None = None) -> None:
         """A limit or protocol rule was broken: count it and say so in the log."""
         self.host.count(counter)
-        self.log.warning("http %s from %s: %s", counter, peer or "-", reason)
+        if counter in _OUTAGE:
+            # One cause (the layer down, a worker gone) for every connection at once: a
+            # line per kind and minute, with the count of the rest.
+            self._outage_log.warning(counter, "http %s from %s: %s", counter, peer or "-", reason)
+        else:
+            self.log.warning("http %s from %s: %s", counter, peer or "-", reason)
 
     def access(self, ex: Exchange, peer: str | None) -> None:
         self.answers[ex.status or 0] += 1

@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 from ...chat import RateLimitedLog
 from ...core.codec import Content
-from ...core.exceptions import ChannelFull, MessageTooLarge
+from ...core.exceptions import ChannelFull, LayerUnavailable, MessageTooLarge
 from ..base import ABORT, Interface, InterfaceConfig, InterfaceHost
 from . import spec
 from .backpressure import Backpressure
@@ -244,6 +244,16 @@ class IrcInterface(Interface):
             except MessageTooLarge:
                 self.host.count("dropped_too_large")
                 self.log.warning("dropped an event too large for the layer on %s", event.channel)
+                return
+            except LayerUnavailable as exc:
+                # The layer is down past its retry budget. The IRC connection stays (a
+                # reconnect would only flood the network); what could not be delivered
+                # is counted, and said once a minute.
+                self.host.count("dropped_layer_unavailable")
+                self._declines.warning(
+                    "layer", "dropped %s events from %s: the layer is unreachable: %s",
+                    event.channel, client.name, exc,
+                )  # fmt: skip
                 return
 
     def _answer_ctcp(self, client: NetworkClient, request: Ctcp, nick: str) -> None:

@@ -376,12 +376,13 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
                         if ack is not None and self.state == STATE_OPEN:
                             self.sendMessage(ack.encode("utf-8"), isBinary=False)
                 except ChannelFull:
-                    if channel == DISCONNECT:
-                        continue  # nothing left to answer; counted by the host.
-                    self.hub.report("channel_full", f"{channel} is full")
-                    self._refusing = True
-                    self._outbox = deque(m for m in self._outbox if m[0] != RECEIVE)
-                    self.close_with(1013, "try again later")
+                    # A refused disconnect has nothing left to answer (counted by the
+                    # host); its reply channel is still closed below.
+                    if channel != DISCONNECT:
+                        self.hub.report("channel_full", f"{channel} is full")
+                        self._refusing = True
+                        self._outbox = deque(m for m in self._outbox if m[0] != RECEIVE)
+                        self.close_with(1013, "try again later")
                 except MessageTooLarge as exc:
                     self.hub.report("message_too_large", str(exc))
                     self._refusing = True
@@ -395,8 +396,15 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
                         self._refusing = True
                         self._outbox = deque(m for m in self._outbox if m[0] != RECEIVE)
                         self.close_with(1013, "try again later")
-                if channel == DISCONNECT:
-                    host.close_reply_channel(self.reply_channel)
+                except Exception as exc:  # any other layer error: no frame lost unseen
+                    self.hub.report("layer_error", repr(exc))
+                    if channel != DISCONNECT:
+                        self._refusing = True
+                        self._outbox = deque(m for m in self._outbox if m[0] != RECEIVE)
+                        self.close_with(1011, "internal error")
+                finally:
+                    if channel == DISCONNECT:
+                        host.close_reply_channel(self.reply_channel)
                 if self._reading_paused and len(self._outbox) < 1 + (
                     self.hub.config.max_pending_messages // 2
                 ):
