@@ -172,11 +172,19 @@ class Affinity:
 
     def _perform(self, actions: list[Action]) -> None:
         for action in actions:
+            # One worker's death aborts all its connections at once: a line per reason
+            # and minute, the rest counted (worker_lost, bind_timeout in status).
             if isinstance(action, Abort):
-                log.warning("aborting %s: %s", loggable_channel(action.connection), action.reason)
+                _trouble.warning(
+                    f"abort: {action.reason}",
+                    "aborting %s: %s",
+                    loggable_channel(action.connection),
+                    action.reason,
+                )
                 self._abort_cb(action.connection, action.reason)
             elif isinstance(action, Forget):
-                log.warning(
+                _trouble.warning(
+                    f"forget: {action.reason}",
                     "dropped the events of closed %s: %s",
                     loggable_channel(action.connection),
                     action.reason,

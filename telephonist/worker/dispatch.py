@@ -234,7 +234,8 @@ class Dispatcher:
         reply = content.get("reply_channel")
         if answers is None or not isinstance(reply, str):
             self._dropped.incr(f"{kind}_unanswered")
-            log.warning(
+            _trouble.warning(
+                f"{kind}:{channel}",
                 "%s for a %r message on %r: dropped (no answer defined for this channel)",
                 "no route" if kind == "no_route" else "connection denied",
                 content.get("type"),

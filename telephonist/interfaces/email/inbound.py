@@ -27,6 +27,7 @@ from dataclasses import replace
 from typing import Any
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
+from ...core.ratelog import RateLimitedLog
 from ..base import InterfaceHost
 from .chat import contract_keys
 from .compose import ReplyContext
@@ -40,6 +41,7 @@ from .replies import ReplyRegistry
 __all__ = ["InboundHandler"]
 
 log = logging.getLogger("telephonist.interfaces.email.inbound")
+_outage = RateLimitedLog(log)  # a full or unreachable layer refuses every mail alike
 
 _OK = "250 2.0.0 OK: queued for {n} recipient(s)"
 _TRY_LATER = "451 4.3.0 Temporarily unable to accept the message, try again later"
@@ -244,12 +246,14 @@ class InboundHandler:
         except ChannelFull:
             self.replies.close(channel)
             self.host.count("rejected_layer_full")  # ChannelFull itself counted by the host
-            log.warning("email: layer full, answering 451 for %s", rcpt)
+            _outage.warning("full", "email: layer full, answering 451 for %s", rcpt)
             raise _Rejected(_TRY_LATER) from None
         except (TimeoutError, OSError) as exc:  # LayerUnavailable is a ConnectionError
             self.replies.close(channel)
             self.host.count("rejected_layer_unavailable")
-            log.warning("email: layer unavailable (%r), answering 451 for %s", exc, rcpt)
+            _outage.warning(
+                "unavailable", "email: layer unavailable (%s), answering 451 for %s", exc, rcpt
+            )
             raise _Rejected(_TRY_LATER) from None
         except _Rejected:
             self.replies.close(channel)

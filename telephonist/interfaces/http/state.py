@@ -32,7 +32,7 @@ __all__ = ["ServerState"]
 
 access_log = logging.getLogger("telephonist.access.http")
 #: Violations that one outage causes on every connection: logged rate-limited.
-_OUTAGE = frozenset({"layer_unavailable", "channel_full", "aborted"})
+_OUTAGE = frozenset({"layer_unavailable", "channel_full", "aborted", "response_timeout"})
 
 
 class ServerState:
