@@ -71,11 +71,12 @@ from .strict import HeadError, framing, parse_head
 
 __all__ = ["HttpProtocol"]
 
-#: Bounds of a lingering close (``HttpProtocol.linger``): long enough for a client to
-#: see the answer and stop sending, short enough that a client that never stops holds
-#: a connection for seconds, not minutes, and never more than a few body chunks' worth.
+#: Bounds of a lingering close (``HttpProtocol.linger``). Many clients (http.client,
+#: requests) read the answer only once they have sent the whole body: the server must
+#: take it all, or they see a broken pipe instead of the 413. Bounded in time (a client
+#: that never stops holds the connection 2 s) and in bytes (discarded as they come).
 LINGER_SECONDS = 2.0
-LINGER_BYTES = 1024 * 1024
+LINGER_BYTES = 64 * 1024 * 1024
 
 
 class HttpProtocol(Protocol):
