@@ -1,10 +1,10 @@
 """The worker SIGKILLed while it holds HTTP requests, WebSockets, mail and an IRC
-conversation, with clients still sending: every client gets its protocol's answer (504
-at ``response_timeout`` for a request the worker held, close 1011 for a WebSocket, a
-reply code for every mail, the IRC connection kept), nothing is reset or left hanging,
-the interface server does not crash and logs a few lines without a traceback, and once
-a new worker runs everything is served again and the server's tables hold nothing of
-the dead worker's connections.
+conversation, with clients still sending: every client gets its protocol's answer (502
+for a request with a streamed body, 504 at ``response_timeout`` for a one-event request
+the worker held, close 1011 for a WebSocket, a reply code for every mail, the IRC
+connection kept), nothing is reset or left hanging, the interface server does not crash
+and logs a few lines without a traceback, and once a new worker runs everything is
+served again and the server's tables hold nothing of the dead worker's connections.
 """
 
 from __future__ import annotations
@@ -72,24 +72,30 @@ def test_worker_killed_under_load(tmp_path: Path) -> None:
         person.send(f"JOIN {ROOM}")
         irc_line(person, "before")
         stop = threading.Event()
-        with ExitStack() as opened, ThreadPoolExecutor(HELD + 2) as pool:
+        with ExitStack() as opened, ThreadPoolExecutor(HELD + 3) as pool:
             sockets = [
                 opened.enter_context(connect(stack.ws, open_timeout=10, close_timeout=5))
                 for _ in range(SOCKETS)
             ]
             held = [pool.submit(httpx.get, f"{stack.base}/hang", timeout=60) for _ in range(HELD)]
+            # A streamed body (over body_chunk_bytes): bound to the worker, watched.
+            streamed = pool.submit(
+                httpx.post, f"{stack.base}/hang", content=b"x" * (256 * 1024), timeout=60
+            )
             load = pool.submit(_load, stack, stop)
             mails = pool.submit(_mails, stack, stop)
             for ws in sockets:
                 ws.send("before")
                 assert ws.recv(timeout=10) == "echo:before"
-            for _ in range(HELD):
+            for _ in range(HELD + 1):
                 stack.worker.wait_for_line("hanging on /hang")
             person.send(f"PRIVMSG {ROOM} :while the worker dies")
 
             stack.worker.process.kill()
 
-            # Each request the worker held: 504 once ``response_timeout`` has passed
+            # The bound request: 502 as soon as the worker's heartbeats are missed.
+            assert streamed.result(timeout=60).status_code == 502
+            # Each one-event request the worker held: 504 once ``response_timeout`` has passed
             # (one-event requests are not bound to a worker that could be watched).
             assert [f.result(timeout=60).status_code for f in held] == [504] * HELD
             for ws in sockets:
