@@ -4,7 +4,8 @@ again: for longer than the layer's ``retry_budget`` and for less.
 Longer: a new HTTP request gets 503 with Retry-After and a new WebSocket handshake 503,
 both at once (not after a budget spent waiting, not a 504); an open WebSocket whose
 frame cannot reach a consumer is closed 1013; a mail gets 451 (the sender keeps it and
-retries); the IRC connection stays and what it could not deliver is counted. Shorter:
+retries); the IRC connection stays and what it could not deliver is counted; a reply
+the consumer sends into the outage is counted as lost in the worker. Shorter:
 the open WebSocket's frame waits and is answered, and no connection is aborted because
 heartbeats could not cross a layer that was down for everyone (heartbeats are 0.2 s
 here: the outage lasts past every heartbeat deadline).
@@ -16,7 +17,9 @@ none a traceback: one when Redis is lost, one when it is back with what was refu
 
 from __future__ import annotations
 
+import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -59,10 +62,22 @@ def test_redis_down_longer_than_the_retry_budget(tmp_path: Path) -> None:
         irc_line(person, "before")
         assert httpx.get(f"{stack.base}/echo/before", timeout=10).status_code == 200
         assert smtp_code(stack.smtp_port) == 250
-        with connect(stack.ws, open_timeout=10) as ws:
+        with ThreadPoolExecutor(1) as pool, connect(stack.ws, open_timeout=10) as ws:
+            late = pool.submit(httpx.get, f"{stack.base}/later", timeout=30)
+            stack.worker.wait_for_line("later: waiting for SIGUSR1")
             ws.send("before")
             assert ws.recv(timeout=10) == "echo:before"
             _kill_redis(stack)
+
+            # The consumer answers now, into a layer that is down: the reply is lost,
+            # counted in the worker; the client gets the server's 504 at its bound.
+            stack.worker.process.signal(signal.SIGUSR1)
+            assert late.result(timeout=30).status_code == 504
+            wait_until(
+                lambda: stack.status()["worker"]["dispatch"]["dropped"].get("layer_unavailable"),
+                timeout=15,
+                what="the lost reply counted",
+            )
 
             started = time.monotonic()
             answer = httpx.get(f"{stack.base}/echo/during", timeout=30)
