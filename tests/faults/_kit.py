@@ -31,19 +31,28 @@ from tests.http.process import RunningServer
 from tests.irc.servers import Ngircd
 from tests.servers import RedisServer, find_redis_server, require_service
 
-__all__ = ["ROOM", "Stack", "assert_no_leaks", "assert_quiet_log", "irc_line", "smtp_code"]
+__all__ = [
+    "ROOM",
+    "IrcClient",
+    "Stack",
+    "assert_no_leaks",
+    "assert_quiet_log",
+    "irc_line",
+    "smtp_code",
+]
 
 ROOM = "#faults"
 #: Quick heartbeats, so a worker's death is noticed within a second; short enough that
 #: an outage longer than ``heartbeat_interval * heartbeat_misses`` would, without the
 #: pause, abort every connection (the bug this suite guards against).
 HEARTBEAT = 0.2
+#: Seconds before the server answers 504 for a request nobody answered.
 RESPONSE_TIMEOUT = 3
 #: What must never be in a log: a traceback, an exception nobody retrieved.
 FORBIDDEN = ("Traceback", "Task exception was never retrieved", "was never awaited")
 
 
-def _toml(redis_port: int, irc_port: int | None) -> str:
+def _toml(irc_port: int | None) -> str:
     lines = [
         'routing = "tests.faults.app.routes"',
         "[interfaces.http]",
@@ -125,7 +134,7 @@ class Stack:
             "TELEPHONIST_AFFINITY__HEARTBEAT_INTERVAL": str(HEARTBEAT),
             "TELEPHONIST_STATUS__SOCKET_DIR": str(status_dir),
         }
-        self.toml = _toml(self.redis.port, self.irc.port if self.irc else None)
+        self.toml = _toml(self.irc.port if self.irc else None)
         self.serve = RunningServer(self.root / "serve", self.toml, env=self.env, command="serve")
         self.serve.ready()
         found = re.search(
