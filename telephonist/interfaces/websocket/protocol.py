@@ -182,6 +182,9 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         except MessageTooLarge as exc:
             self.hub.report("message_too_large", str(exc))
             self._deny(431, "Request Header Fields Too Large")
+        except Exception as exc:  # any other layer error: an answer, not a dead task
+            self.hub.report("layer_error", repr(exc))
+            self._deny(503, "Service Unavailable")
         else:
             self._delivered = True
 
