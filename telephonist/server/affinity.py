@@ -40,6 +40,7 @@ __all__ = ["Affinity"]
 
 log = logging.getLogger("telephonist.affinity")
 _trouble = RateLimitedLog(log)  # what repeats for every connection during an outage
+_NEW = ServerState.NEW
 
 
 class Affinity:
@@ -77,7 +78,7 @@ class Affinity:
     async def send(
         self, channel: str, message: Content, connection: str, last: bool = False
     ) -> None:
-        if not self._layer.reachable() and self.table.state(connection) is ServerState.NEW:
+        if self.table.state(connection) is _NEW and not self._layer.reachable():
             # A new connection while the layer is known to be down is refused at once
             # (503, 1013, 451...), not after a retry budget spent waiting: the client
             # retries later, and nothing piles up here meanwhile. Events of connections
