@@ -5,8 +5,10 @@
 1. static files under ``STATIC_URL`` (``runserver`` only, in DEBUG or with
    ``--insecure``; :mod:`.static`);
 2. the project's routing (``TELEPHONIST['routing']``), included as it is;
-3. every other ``http.request`` (and ``http.disconnect``) to the project's Django views
-   (URLconf, middleware, streaming responses), through
+3. a Channels project's ``ASGI_APPLICATION``, if settings name one: every other
+   WebSocket and HTTP connection is an instance of it (:mod:`.channels_app`);
+4. otherwise every other ``http.request`` (and ``http.disconnect``) to the project's
+   Django views (URLconf, middleware, streaming responses), through
    :class:`telephonist.django.views.DjangoViewConsumer`. As in Channels 1, a
    project that routes nothing for HTTP still serves its site.
 
@@ -56,7 +58,8 @@ def view_consumer() -> tuple[Callable[..., Any], tuple[str, ...]] | None:
 
 
 def compose(routing: str | None, *, static: bool = False) -> list[Route | Include]:
-    """Static files (optional), the project's routing, then Django views for HTTP."""
+    """Static files (optional), the project's routing, then its ASGI application or
+    Django views for HTTP."""
     routes: list[Route | Include] = []
     if static:
         files = static_route()
@@ -64,6 +67,11 @@ def compose(routing: str | None, *, static: bool = False) -> list[Route | Includ
             routes.append(files)
     if routing:
         routes.append(include(routing))
+    from .channels_app import asgi_application_path, hosted_application
+
+    if asgi_application_path() is not None:
+        routes.append(route(list(hosted_application.channels), hosted_application))
+        return routes
     views = view_consumer()
     if views is not None:
         consumer, channels = views

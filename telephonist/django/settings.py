@@ -15,7 +15,10 @@ A project moving from Channels keeps ``CHANNEL_LAYERS``: its ``default`` entry i
 layer unless ``TELEPHONIST`` names one, and a Channels 1 ``ROUTING`` key is the routing
 unless ``TELEPHONIST`` names one. Channels 1 backends that no longer exist map to
 their Telephonist equivalents (``asgi_redis`` -> ``redis``, ``asgiref.inmemory`` ->
-``memory``); Channels 4 backends (``channels_redis``) are used as they are.
+``memory``), and so does ``channels_redis`` (both of its layers -> ``redis``, which takes
+its ``CONFIG`` as written), with a log line saying so: inside Telephonist's processes
+``channels_redis`` lost messages and stalled shutdowns (issue 18), and Telephonist's
+Redis layer is the one its workers are built and tested on.
 
 With no ``interfaces`` key, a Django project gets the ``http`` interface (HTTP and
 WebSocket), which is what ``runserver`` has always served.
@@ -36,6 +39,7 @@ serve (``default``), plus any other ``CHANNEL_LAYERS`` alias as it is written.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -44,6 +48,7 @@ from ..config import ConfigError, TelephonistConfig, load_config
 __all__ = [
     "CHANNELS_1_BACKENDS",
     "DEFAULT_INTERFACES",
+    "MAPPED_BACKENDS",
     "django_layer_settings",
     "django_source",
     "effective_allowed_hosts",
@@ -58,6 +63,32 @@ CHANNELS_1_BACKENDS = {
     "asgiref.inmemory.ChannelLayer": "memory",
     "channels.layers.InMemoryChannelLayer": "memory",
 }
+
+#: Backends Telephonist replaces with its own, saying so once: Channels 1's, and
+#: ``channels_redis`` (see the module doc).
+MAPPED_BACKENDS = {
+    **CHANNELS_1_BACKENDS,
+    "channels_redis.core.RedisChannelLayer": "redis",
+    "channels_redis.pubsub.RedisPubSubChannelLayer": "redis",
+}
+
+_said: set[str] = set()
+
+
+def mapped_backend(backend: object) -> object:
+    """The backend Telephonist uses for ``backend`` as written in ``CHANNEL_LAYERS``."""
+    replacement = MAPPED_BACKENDS.get(str(backend))
+    if replacement is None:
+        return backend
+    if backend not in _said:
+        _said.add(str(backend))
+        logging.getLogger("telephonist.django").info(
+            "CHANNEL_LAYERS names %s: using Telephonist's %r layer with its CONFIG instead",
+            backend,
+            replacement,
+        )
+    return replacement
+
 
 DEFAULT_INTERFACES: Mapping[str, Mapping[str, Any]] = {"http": {}}
 
@@ -98,7 +129,7 @@ def _from_channel_layers(layers: object, tree: dict[str, Any]) -> list[str]:
         return ["CHANNEL_LAYERS: has no 'default' entry (Telephonist uses that one)"]
     if "layer" not in tree:
         backend = default.get("BACKEND")
-        layer: dict[str, Any] = {"BACKEND": CHANNELS_1_BACKENDS.get(str(backend), backend)}
+        layer: dict[str, Any] = {"BACKEND": mapped_backend(backend)}
         if default.get("CONFIG") is not None:
             layer["CONFIG"] = default["CONFIG"]
         tree["layer"] = layer
@@ -183,7 +214,7 @@ def django_layer_settings() -> dict[str, dict[str, Any]]:
             if alias != "default" and isinstance(entry, Mapping):
                 backend = entry.get("BACKEND")
                 layers[alias] = {
-                    "BACKEND": CHANNELS_1_BACKENDS.get(str(backend), backend),
+                    "BACKEND": mapped_backend(backend),
                     "CONFIG": dict(entry.get("CONFIG") or {}),
                 }
     layers["default"] = load_django_config().layer.as_layer_config()

@@ -15,6 +15,7 @@ the loop's work is done, its shutdown triggers (which stop its thread pool).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 __all__ = ["ReactorError", "install_asyncio_reactor", "shutdown_reactor", "start_reactor"]
 
 _REACTOR = "twisted.internet.reactor"
+
+log = logging.getLogger("telephonist.server")
 
 
 class ReactorError(RuntimeError):
@@ -51,6 +54,19 @@ def install_asyncio_reactor(loop: asyncio.AbstractEventLoop, culprits: Iterable[
     if isinstance(current, asyncioreactor.AsyncioSelectorReactor):
         if current._asyncioEventloop is loop:
             return current
+        if _idle_elsewhere(current):
+            # Daphne's app ('daphne' in a Channels project's INSTALLED_APPS) installs
+            # the reactor on a loop of its own at import, which nothing runs here: the
+            # reactor never started, so it can move to ours. Daphne does the same to a
+            # reactor it finds not to its liking.
+            log.info(
+                "Twisted's reactor was installed on an idle loop (by %s): reinstalled on "
+                "Telephonist's",
+                "the daphne app" if "daphne.server" in sys.modules else "an import",
+            )
+            _uninstall()
+            asyncioreactor.install(loop)  # type: ignore[no-untyped-call]
+            return _installed()
         raise ReactorError(
             "Twisted's asyncio reactor is already installed on another event loop; "
             "a process can serve Twisted interfaces on one loop only"
@@ -62,6 +78,20 @@ def install_asyncio_reactor(loop: asyncio.AbstractEventLoop, culprits: Iterable[
         "Telephonist could install the asyncio reactor; import twisted.internet.reactor "
         "inside Interface.start(), not at module level"
     )
+
+
+def _idle_elsewhere(reactor: Any) -> bool:
+    """Never started, on a loop that is not running: nothing depends on it yet."""
+    other = reactor._asyncioEventloop
+    return not (reactor.running or getattr(reactor, "_started", False) or other.is_running())
+
+
+def _uninstall() -> None:
+    import twisted.internet
+
+    del sys.modules[_REACTOR]
+    if hasattr(twisted.internet, "reactor"):
+        del twisted.internet.reactor
 
 
 def start_reactor(reactor: Any) -> None:
