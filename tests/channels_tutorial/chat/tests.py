@@ -10,10 +10,10 @@ from mysite.asgi import application
 class ChatConsumerTests(SimpleTestCase):
     async def test_room_members_hear_each_other(self):
         alice = WebsocketCommunicator(
-            application, "/ws/chat/lobby/", headers=[(b"origin", b"http://localhost")]
+            application, "/ws/chat/lobby/", headers=[(b"origin", b"http://testserver")]
         )
         bob = WebsocketCommunicator(
-            application, "/ws/chat/lobby/", headers=[(b"origin", b"http://localhost")]
+            application, "/ws/chat/lobby/", headers=[(b"origin", b"http://testserver")]
         )
         for communicator in (alice, bob):
             connected, _ = await communicator.connect()
