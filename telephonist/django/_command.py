@@ -21,7 +21,7 @@ from ..config import ConfigError, TelephonistConfig
 from ..logging import JsonFormatter, TextFormatter
 from ..runtime import Plan, plan, run_plan
 from .routing import activate
-from .settings import load_django_config
+from .settings import load_django_config, log_replaced_backends
 
 __all__ = ["RuntimeCommand"]
 
@@ -102,6 +102,7 @@ class RuntimeCommand(BaseCommand):
 
         loggers = (getattr(settings, "LOGGING", None) or {}).get("loggers", {})
         if "telephonist" in loggers or logging.getLogger().handlers:
+            log_replaced_backends()
             return
         logger = logging.getLogger("telephonist")
         if not logger.handlers:
@@ -111,6 +112,7 @@ class RuntimeCommand(BaseCommand):
             logger.addHandler(handler)
             logger.propagate = False  # Django's own loggers are not ours to reformat
         logger.setLevel(config.log_level)
+        log_replaced_backends()
 
     def run_process(self, process: Plan) -> None:
         code = run_plan(process, self.out)

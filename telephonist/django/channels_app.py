@@ -26,8 +26,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..consumers.asgi_app import ASGIApp, AsgiApplicationConsumer
 from ..affinity.worker import CLOSED
+from ..consumers.asgi_app import ASGIApp, AsgiApplicationConsumer
 from ..core.layers import channel_layers
 from ..worker import connection_released
 

@@ -8,7 +8,8 @@ The same code validates both (:func:`telephonist.config.load_config`,
 :class:`telephonist.routing.Router`), so a check that passes means the commands start.
 
 IDs: ``telephonist.E001`` settings, ``E002`` interfaces, ``E003`` routing;
-``telephonist.W001`` INSTALLED_APPS order, ``W002`` a session engine that cannot hold
+``telephonist.W001`` INSTALLED_APPS order (staticfiles or daphne, whose ``runserver``
+would win), ``W002`` a session engine that cannot hold
 channel sessions, ``W003`` WebSockets open to every origin in a project with sessions.
 """
 
@@ -24,7 +25,7 @@ from ..interfaces.plugins import discover, enabled_interfaces
 from ..routing import Router, RoutingError
 from .settings import load_django_config, setting_path
 
-__all__ = ["check_settings"]
+__all__ = ["app_order", "check_settings"]
 
 _OVERRIDE_NOTE = (
     "(a telephonist.toml, a TELEPHONIST_* environment variable or a --set option "
@@ -83,23 +84,28 @@ def _routing_errors(config: TelephonistConfig) -> list[checks.CheckMessage]:
     return []
 
 
-def _app_order() -> list[checks.CheckMessage]:
-    from django.conf import settings
-
-    apps = list(settings.INSTALLED_APPS)
+def app_order(apps: Sequence[str]) -> list[checks.CheckMessage]:
+    """``W001``: an app listed above ours in ``apps`` whose ``runserver`` would run
+    instead. (A pure function: listing 'daphne' in a test's settings would import
+    Daphne, which installs Twisted's reactor in the test process.)"""
     ours = next((i for i, a in enumerate(apps) if a.startswith("telephonist.django")), None)
-    static = next((i for i, a in enumerate(apps) if a == "django.contrib.staticfiles"), None)
-    if ours is not None and static is not None and static < ours:
-        return [
-            checks.Warning(
-                "'django.contrib.staticfiles' comes before 'telephonist.django' in "
-                "INSTALLED_APPS, so `manage.py runserver` is staticfiles' WSGI server, "
-                "not Telephonist's.",
-                hint="Move 'telephonist.django' above 'django.contrib.staticfiles'.",
-                id="telephonist.W001",
+    if ours is None:
+        return []
+    messages = []
+    for app, server in (
+        ("django.contrib.staticfiles", "staticfiles' WSGI"),
+        ("daphne", "Daphne's"),
+    ):
+        if app in apps[:ours]:
+            messages.append(
+                checks.Warning(
+                    f"'{app}' comes before 'telephonist.django' in INSTALLED_APPS, so "
+                    f"`manage.py runserver` is {server} server, not Telephonist's.",
+                    hint=f"Move 'telephonist.django' above '{app}'.",
+                    id="telephonist.W001",
+                )
             )
-        ]
-    return []
+    return messages
 
 
 def _session_engine() -> list[checks.CheckMessage]:
@@ -156,7 +162,9 @@ def _open_origins(config: TelephonistConfig) -> list[checks.CheckMessage]:
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Everything the Telephonist commands would refuse to start with."""
-    messages = _app_order() + _session_engine()
+    from django.conf import settings
+
+    messages = app_order(list(settings.INSTALLED_APPS)) + _session_engine()
     try:
         config = load_django_config()
     except ConfigError as exc:

@@ -53,6 +53,8 @@ __all__ = [
     "django_source",
     "effective_allowed_hosts",
     "load_django_config",
+    "log_replaced_backends",
+    "mapped_backend",
     "setting_path",
 ]
 
@@ -72,7 +74,8 @@ MAPPED_BACKENDS = {
     "channels_redis.pubsub.RedisPubSubChannelLayer": "redis",
 }
 
-_said: set[str] = set()
+#: What :func:`mapped_backend` replaced, for the commands to log once logging is set up.
+replaced_backends: dict[str, str] = {}
 
 
 def mapped_backend(backend: object) -> object:
@@ -80,14 +83,19 @@ def mapped_backend(backend: object) -> object:
     replacement = MAPPED_BACKENDS.get(str(backend))
     if replacement is None:
         return backend
-    if backend not in _said:
-        _said.add(str(backend))
-        logging.getLogger("telephonist.django").info(
-            "CHANNEL_LAYERS names %s: using Telephonist's %r layer with its CONFIG instead",
+    replaced_backends[str(backend)] = replacement
+    return replacement
+
+
+def log_replaced_backends() -> None:
+    """One line per backend of ``CHANNEL_LAYERS`` that Telephonist replaced."""
+    log = logging.getLogger("telephonist.django")
+    for backend, replacement in sorted(replaced_backends.items()):
+        log.info(
+            "CHANNEL_LAYERS names %s: Telephonist's %r layer serves it, with its CONFIG",
             backend,
             replacement,
         )
-    return replacement
 
 
 DEFAULT_INTERFACES: Mapping[str, Mapping[str, Any]] = {"http": {}}

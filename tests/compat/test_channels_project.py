@@ -12,6 +12,7 @@ from typing import Any
 import django
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 if not settings.configured:
     settings.configure(
@@ -59,18 +60,11 @@ def channel_layer_settings(request: pytest.FixtureRequest) -> Iterator[dict[str,
             "BACKEND": "telephonist.core.redis.RedisChannelLayer",
             "CONFIG": {"hosts": [server.url], "prefix": "compat"},
         }
-    # Django's settings are process-wide: put back what was there, so later tests that
-    # read CHANNEL_LAYERS (the telephonist.django settings tests) see their own.
-    missing = object()
-    previous = getattr(settings, "CHANNEL_LAYERS", missing)
-    settings.CHANNEL_LAYERS = {"default": config}
-    channel_layers.backends = {}
-    yield config
-    channel_layers.backends = {}
-    if previous is missing:
-        del settings.CHANNEL_LAYERS
-    else:
-        settings.CHANNEL_LAYERS = previous
+    # override_settings sends setting_changed: Channels' layer manager and, with the
+    # telephonist.django app installed, the project's layers it answers with follow.
+    with override_settings(CHANNEL_LAYERS={"default": config}):
+        assert type(channel_layers["default"]).__name__ == config["BACKEND"].rsplit(".", 1)[1]
+        yield config
 
 
 async def test_group_broadcast_through_channels_consumers(

@@ -55,7 +55,9 @@ def test_environment_and_set_override_one_key_of_the_settings(
     [
         ("asgi_redis.RedisChannelLayer", "redis"),  # Channels 1: the package is gone
         ("asgiref.inmemory.ChannelLayer", "memory"),
-        ("channels_redis.core.RedisChannelLayer", "channels_redis.core.RedisChannelLayer"),
+        # channels_redis lost messages inside Telephonist (issue 18): ours serves its CONFIG.
+        ("channels_redis.core.RedisChannelLayer", "redis"),
+        ("channels_redis.pubsub.RedisPubSubChannelLayer", "redis"),
     ],
 )
 def test_channel_layers_in_channels_format(settings: Any, backend: str, expected: str) -> None:
@@ -139,6 +141,16 @@ def test_staticfiles_before_telephonist_is_warned(settings: Any) -> None:
     assert "Move 'telephonist.django' above 'django.contrib.staticfiles'" in warning.hint
 
 
+def test_daphne_before_telephonist_is_warned() -> None:
+    from telephonist.django.checks import app_order
+
+    assert app_order(["telephonist.django", "daphne", "chat"]) == []  # the one line added
+    (warning,) = app_order(["daphne", "telephonist.django", "django.contrib.staticfiles"])
+    assert warning.id == "telephonist.W001"
+    assert "Daphne's server" in warning.msg
+    assert warning.hint == "Move 'telephonist.django' above 'daphne'."
+
+
 def test_cookie_sessions_are_warned(settings: Any) -> None:
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
     (warning,) = messages("telephonist.W002")
@@ -155,3 +167,19 @@ def test_the_commands_route_static_files_then_the_project_then_views(settings: A
     assert chat is not None
     assert chat.kwargs == {"room": "lobby"}
     assert Router(compose(None, static=False)).match("websocket.receive", {"path": "/"}) is None
+
+
+def test_a_replaced_channels_redis_backend_is_logged_by_the_commands(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from telephonist.django.settings import log_replaced_backends
+
+    settings.TELEPHONIST = {}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}}
+    load_django_config()
+    with caplog.at_level("INFO", logger="telephonist.django"):
+        log_replaced_backends()
+    assert (
+        "CHANNEL_LAYERS names channels_redis.core.RedisChannelLayer: Telephonist's 'redis' "
+        "layer serves it, with its CONFIG" in caplog.messages
+    )
