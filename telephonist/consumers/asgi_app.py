@@ -139,6 +139,11 @@ class AsgiApplicationConsumer:
     def __len__(self) -> int:
         return len(self._instances)
 
+    def instance(self, connection: str) -> asyncio.Task[None] | None:
+        """The task running ``connection``'s instance, while it runs."""
+        found = self._instances.get(connection)
+        return found.task if found is not None else None
+
     @property
     def application(self) -> ASGIApp:
         if self._app is None:
