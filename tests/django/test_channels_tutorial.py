@@ -1,22 +1,23 @@
 """A Channels 4 project runs on Telephonist with one line added to INSTALLED_APPS.
 
 ``tests/channels_tutorial`` is the Channels 4 tutorial's chat project as its tutorial
-writes it (``ChatConsumer(AsyncWebsocketConsumer)``, ``URLRouter`` with
-``re_path(... ChatConsumer.as_asgi())``, ``ProtocolTypeRouter`` +
+writes it (``ChatConsumer(AsyncWebsocketConsumer)``, ``URLRouter`` with ``re_path(...
+ChatConsumer.as_asgi())``, ``ProtocolTypeRouter`` +
 ``AllowedHostsOriginValidator(AuthMiddlewareStack(...))``, ``channels_redis`` in
 ``CHANNEL_LAYERS``, ``'daphne'`` in ``INSTALLED_APPS``), plus what the tests read: a
-view and a management command that say something in a room, and a consumer that
-answers with what it knows of its connection. ``channels_original/settings.py`` is the
-Channels project's settings; ``mysite/settings.py`` adds ``"telephonist.django"``.
+view and a management command that say something in a room, and a consumer that answers
+with what it knows of its connection. ``channels_original/settings.py`` is the Channels
+project's settings; ``mysite/settings.py`` adds ``"telephonist.django"``.
 
 The same scenario runs under ``runserver``, under ``runinterfaces`` + two ``runworker``
-over a real Redis, and under Daphne with Telephonist's Redis layer (the Channels
-project's own settings, ``CHANNEL_LAYERS`` pointed at our backend): two headless
-Chromium browsers chat in ``room.html``; a view and a management command push to the
-room; a logged-in user's WebSocket sees its user and session in ``scope``; a foreign
-``Origin`` is refused by the project's ``AllowedHostsOriginValidator`` (under
-Telephonist with the interface's own origin check opened, so the refusal is the
-application's). The project's ``WebsocketCommunicator`` tests pass with both settings.
+over a real Redis (the commands of docs/django.md, "Moving a Channels project"), and
+under Daphne with Telephonist's Redis layer (the Channels project's own settings,
+``CHANNEL_LAYERS`` pointed at our backend): two headless Chromium browsers chat in
+``room.html``; a view and a management command push to the room; a logged-in user's
+WebSocket sees its user and session in ``scope``; a foreign ``Origin`` is refused by the
+project's ``AllowedHostsOriginValidator`` (under Telephonist with the interface's own
+origin check opened, so the refusal is the application's). The project's
+``WebsocketCommunicator`` tests pass with both settings.
 
 Every wait is bounded and waits on something observable.
 """
@@ -27,6 +28,7 @@ import difflib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -55,6 +57,14 @@ TIMEOUT = 30.0
 PASSWORD = "a-long-test-password-1"
 
 
+GUIDE = (ROOT / "docs" / "django.md").read_text().split("## Moving a Channels project")[1]
+GUIDE = GUIDE.split("\n## ")[0]
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", GUIDE, re.S)
+
+
 def test_settings_differ_from_the_channels_project_by_one_line() -> None:
     original = (TUTORIAL / "channels_original" / "settings.py").read_text().splitlines()
     ours = (TUTORIAL / "mysite" / "settings.py").read_text().splitlines()
@@ -64,6 +74,20 @@ def test_settings_differ_from_the_channels_project_by_one_line() -> None:
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
     assert changes == ['+    "telephonist.django",']
+    # The guide's diff is this one, in its context.
+    (shown,) = _blocks("diff")
+    before = [line[1:] for line in shown.splitlines() if not line.startswith("+")]
+    after = [line[1:] for line in shown.splitlines() if not line.startswith("-")]
+    at = original.index(before[0])
+    assert original[at : at + len(before)] == before
+    assert ours[at : at + len(after)] == after
+
+
+def _guide_commands(index: int) -> list[list[str]]:
+    """The guide's console block ``index``: each ``python manage.py`` command's args."""
+    lines = _blocks("console")[index].splitlines()
+    commands = [shlex.split(line.removeprefix("$ ").removesuffix(" &")) for line in lines]
+    return [c[2:] for c in commands if c[:2] == ["python", "manage.py"]]
 
 
 # -- running the project ---------------------------------------------------------------
@@ -158,8 +182,9 @@ def runserver(tmp_path: Path, redis_server: RedisServer) -> Iterator[Site]:
     site = _telephonist_site(tmp_path, redis_server)
     _prepare(site)
     port = free_port()
+    (runserver,) = _guide_commands(0)  # as the guide has it, on a free port
     proc = site.start(
-        sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload",
+        sys.executable, "manage.py", *runserver, f"127.0.0.1:{port}", "--noreload",
         name="runserver",
     )  # fmt: skip
     try:
@@ -175,15 +200,20 @@ def split(tmp_path: Path, redis_server: RedisServer) -> Iterator[Site]:
     site = _telephonist_site(tmp_path, redis_server)
     _prepare(site)
     endpoint = f'["tcp:port={free_port()}:interface=127.0.0.1"]'
+    # The guide's commands as written (its export is the private Redis here, set in
+    # the environment above); the interface server on a free port.
+    interfaces_args, *workers = _guide_commands(1)
+    assert interfaces_args == ["runinterfaces"]
+    assert [w[0] for w in workers] == ["runworker", "runworker"]
     try:
         interfaces = site.start(
-            sys.executable, "manage.py", "runinterfaces", "--set",
+            sys.executable, "manage.py", *interfaces_args, "--set",
             f"interfaces.http.endpoints={endpoint}", name="runinterfaces",
         )  # fmt: skip
         site.url = interfaces.endpoint("http")
         interfaces.wait_for(r"^telephonist: ready$")
-        for _ in range(2):  # two workers: a room's members are on both
-            worker = site.start(sys.executable, "manage.py", "runworker", name="runworker")
+        for args in workers:  # WebSockets on one worker, views on the other
+            worker = site.start(sys.executable, "manage.py", *args, name="runworker")
             worker.wait_for(r"^telephonist: ready$")
         yield site
     finally:
@@ -316,6 +346,7 @@ def test_under_runserver(runserver: Site, browser: Callable[..., Any]) -> None:
 
 
 def test_under_runinterfaces_and_two_runworkers(split: Site, browser: Callable[..., Any]) -> None:
+    """The guide's step 4: a worker for WebSockets, one for the views."""
     run_scenario(split, browser)
 
 

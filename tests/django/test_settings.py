@@ -169,6 +169,22 @@ def test_the_commands_route_static_files_then_the_project_then_views(settings: A
     assert Router(compose(None, static=False)).match("websocket.receive", {"path": "/"}) is None
 
 
+def test_asgi_application_takes_what_the_projects_routing_leaves(settings: Any) -> None:
+    """docs/django.md, "Moving a Channels project", step 6: TELEPHONIST['routing'] first,
+    then ASGI_APPLICATION for every other WebSocket and HTTP event (not Django views)."""
+    from telephonist.django.channels_app import hosted_application
+
+    settings.ASGI_APPLICATION = "tests.django.testapp.asgi.application"
+    router = Router(compose("tests.django.testapp.routing.routes"))
+    chat = router.match("websocket.receive", {"path": "/chat/lobby/", "text": "hi"})
+    assert chat is not None
+    assert chat.kwargs == {"room": "lobby"}
+    for channel, path in [("websocket.connect", "/ws/elsewhere/"), ("http.request", "/page/")]:
+        hosted = router.match(channel, {"path": path})
+        assert hosted is not None
+        assert hosted.consumer is hosted_application
+
+
 def test_a_replaced_channels_redis_backend_is_logged_by_the_commands(
     settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
