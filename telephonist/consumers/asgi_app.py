@@ -198,14 +198,36 @@ class AsgiApplicationConsumer:
         self.counters["instances"] += 1
         return instance
 
-    def release(self, connection: str) -> None:
-        """The worker dropped ``connection`` (see the module doc); safe to call for any."""
+    def release(self, connection: str, code: int = 1006) -> None:
+        """The worker dropped ``connection`` (see the module doc); safe to call for any.
+        A WebSocket instance's disconnect event gets ``code`` (1006: abnormal closure)."""
         instance = self._instances.get(connection)
         if instance is None or instance.ended:
             return
         instance.end()
+        event = asgi_event({"type": _DISCONNECT[instance.kind], "code": code})
         with contextlib.suppress(asyncio.QueueFull):
-            instance.queue.put_nowait(asgi_event({"type": _DISCONNECT[instance.kind]}))
+            instance.queue.put_nowait(event)
+
+    async def drain(self, within: float | None = None) -> None:
+        """The worker stops: every instance gets its disconnect (1001, going away) and
+        ``within`` seconds (default ``close_timeout``) to return, while the layer is
+        still open for its last calls (``group_discard``); then the rest are cancelled."""
+        for connection in list(self._instances):
+            self.release(connection, code=1001)
+        tasks = {i.task for i in self._instances.values() if i.task is not None}
+        if not tasks:
+            return
+        _, late = await asyncio.wait(
+            tasks, timeout=self.close_timeout if within is None else within
+        )
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning(
+                "%s: %d instances still running after the drain: cancelled", self.name, len(late)
+            )
+            await asyncio.wait(late)
 
     # -- the instance -----------------------------------------------------------------
 

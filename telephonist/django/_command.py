@@ -20,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ..config import ConfigError, TelephonistConfig
 from ..logging import JsonFormatter, TextFormatter
 from ..runtime import Plan, plan, run_plan
+from .channels_app import SHUTDOWN_HOOK, STARTUP_HOOK, asgi_application_path
 from .routing import activate
 from .settings import load_django_config, log_replaced_backends
 
@@ -83,6 +84,15 @@ class RuntimeCommand(BaseCommand):
     ) -> Plan:
         routing = activate(config.routing, static=static) if self.work else config.routing
         config = config.model_copy(update={"routing": routing})
+        if self.work and asgi_application_path() is not None:
+            # The hosted application is imported at start-up and drained at shut-down.
+            worker = config.worker.model_copy(
+                update={
+                    "on_startup": [*config.worker.on_startup, STARTUP_HOOK],
+                    "on_shutdown": [SHUTDOWN_HOOK, *config.worker.on_shutdown],
+                }
+            )
+            config = config.model_copy(update={"worker": worker})
         try:
             return plan(config, serve=self.serve, work=self.work, only=only)
         except ConfigError as exc:

@@ -23,19 +23,25 @@ Channels' own ``channel_layers.set(...)`` still wins.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
-from ..affinity.worker import CLOSED
+from ..affinity.worker import CLOSED, STOPPING
 from ..consumers.asgi_app import ASGIApp, AsgiApplicationConsumer
 from ..core.layers import channel_layers
+from ..lifespan import Lifespan
 from ..worker import connection_released
 
 __all__ = [
+    "SHUTDOWN_HOOK",
+    "STARTUP_HOOK",
     "asgi_application_path",
     "bridge_channels_layers",
+    "drain_at_shutdown",
     "hosted_application",
     "load_application",
+    "load_at_startup",
 ]
 
 log = logging.getLogger("telephonist.django")
@@ -65,11 +71,28 @@ def load_application() -> ASGIApp:
 hosted_application = AsgiApplicationConsumer(load=load_application, name="ASGI_APPLICATION")
 
 
+async def load_at_startup(lifespan: Lifespan) -> None:
+    """Worker start-up hook: import ``ASGI_APPLICATION`` now, so a broken ``asgi.py``
+    stops the worker at start rather than failing every connection."""
+    await asyncio.to_thread(lambda: hosted_application.application)
+
+
+async def drain_at_shutdown(lifespan: Lifespan) -> None:
+    """Worker shut-down hook: instances end (their ``disconnect()`` runs) before the
+    layer closes (see :meth:`AsgiApplicationConsumer.drain`)."""
+    await hosted_application.drain()
+
+
+#: The hooks the commands add to a worker that hosts ``ASGI_APPLICATION``.
+STARTUP_HOOK = f"{__name__}.load_at_startup"
+SHUTDOWN_HOOK = f"{__name__}.drain_at_shutdown"
+
+
 def _released(signal: object, sender: object, connection: str, reason: str, **kw: Any) -> None:
     # "closed": the worker consumed the connection's last event (a request in one
     # message, a WebSocket after its disconnect); the instance may still be answering.
     if reason != CLOSED:
-        hosted_application.release(connection)
+        hosted_application.release(connection, code=1001 if reason == STOPPING else 1006)
 
 
 connection_released.connect(_released)

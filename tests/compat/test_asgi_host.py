@@ -216,3 +216,33 @@ async def test_an_app_that_ignores_the_disconnect_is_cancelled() -> None:
     await h.event({"type": "websocket.disconnect", "code": 1001})
     await h.gone()
     assert h.host.counters["instances_cancelled"] == 1
+
+
+async def test_drain_ends_every_instance_while_the_layer_is_open() -> None:
+    """The worker's shut-down: instances get a disconnect (1001) and run their
+    ``disconnect()`` (here, a layer call) before the layer closes; a stuck one is
+    cancelled after the drain's time."""
+    said: list[int] = []
+
+    async def polite(scope: Any, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        event = await receive()
+        said.append(event["code"])
+
+    h = Harness(polite)
+    await h.open(CONNECT)
+    other = await h.layer.new_channel("srv.test.")
+    await h.host(AsyncMessage({**CONNECT, "reply_channel": other}, "websocket.connect", h.layer))
+    await h.replies(1)
+    await h.host.drain(within=5)
+    assert said == [1001, 1001]
+    assert len(h.host) == 0
+
+    async def stuck(scope: Any, receive: Receive, send: Send) -> None:
+        await asyncio.Event().wait()
+
+    h = Harness(stuck)
+    await h.open(CONNECT)
+    await h.host.drain(within=0.05)
+    assert h.host.instance(h.reply) is None
