@@ -7,7 +7,8 @@ The same code validates both (:func:`telephonist.config.load_config`,
 :func:`telephonist.interfaces.plugins.enabled_interfaces`,
 :class:`telephonist.routing.Router`), so a check that passes means the commands start.
 
-IDs: ``telephonist.E001`` settings, ``E002`` interfaces, ``E003`` routing;
+IDs: ``telephonist.E001`` settings, ``E002`` interfaces, ``E003`` routing, ``E004``
+an ``ASGI_APPLICATION`` that does not import;
 ``telephonist.W001`` INSTALLED_APPS order (staticfiles or daphne, whose ``runserver``
 would win), ``W002`` a session engine that cannot hold
 channel sessions, ``W003`` WebSockets open to every origin in a project with sessions.
@@ -173,4 +174,33 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             "E001",
             f"Change that key in settings.TELEPHONIST (or CHANNEL_LAYERS) {_OVERRIDE_NOTE}.",
         )
-    return messages + _open_origins(config) + _interface_errors(config) + _routing_errors(config)
+    return (
+        messages
+        + _open_origins(config)
+        + _interface_errors(config)
+        + _routing_errors(config)
+        + _asgi_application()
+    )
+
+
+def _asgi_application() -> list[checks.CheckMessage]:
+    """``E004``: ``ASGI_APPLICATION`` (which the workers host) does not import."""
+    from .channels_app import asgi_application_path
+
+    path = asgi_application_path()
+    if path is None:
+        return []
+    from django.utils.module_loading import import_string
+
+    try:
+        import_string(path)
+    except Exception as exc:
+        return [
+            checks.Error(
+                f"ASGI_APPLICATION {path!r} does not import: {type(exc).__name__}: {exc}",
+                hint="The workers serve every WebSocket and HTTP connection with it: fix "
+                "the path or the module (usually asgi.py).",
+                id="telephonist.E004",
+            )
+        ]
+    return []

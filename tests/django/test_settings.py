@@ -179,10 +179,16 @@ def test_asgi_application_takes_what_the_projects_routing_leaves(settings: Any) 
     chat = router.match("websocket.receive", {"path": "/chat/lobby/", "text": "hi"})
     assert chat is not None
     assert chat.kwargs == {"room": "lobby"}
-    for channel, path in [("websocket.connect", "/ws/elsewhere/"), ("http.request", "/page/")]:
-        hosted = router.match(channel, {"path": path})
-        assert hosted is not None
-        assert hosted.consumer is hosted_application
+    hosted = router.match("http.request", {"path": "/page/"})  # not Django views
+    assert hosted is not None
+    assert hosted.consumer is hosted_application
+    assert Router(compose(None)).channels == set(hosted_application.channels)
+
+
+def test_an_asgi_application_that_does_not_import_is_an_error(settings: Any) -> None:
+    settings.ASGI_APPLICATION = "tests.django.testapp.nowhere.application"
+    (error,) = messages("telephonist.E004")
+    assert "'tests.django.testapp.nowhere.application' does not import" in error.msg
 
 
 def test_a_replaced_channels_redis_backend_is_logged_by_the_commands(
