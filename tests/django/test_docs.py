@@ -62,7 +62,7 @@ def _start_project(project: Path) -> None:
 
 def test_the_testing_section_works_as_written(tmp_path: Path) -> None:
     _start_project(tmp_path)
-    testing = DOC[DOC.index("## Testing") : DOC.index("## Coming from Channels")]
+    testing = DOC[DOC.index("## Testing") : DOC.index("## Moving a Channels project")]
     _apply(testing, tmp_path)
     (command,) = _commands("a file:")  # the block after the test file
     assert command.startswith("$ python -m pytest")
