@@ -246,3 +246,24 @@ async def test_drain_ends_every_instance_while_the_layer_is_open() -> None:
     await h.open(CONNECT)
     await h.host.drain(within=0.05)
     assert h.host.instance(h.reply) is None
+
+
+async def test_a_body_in_several_messages_reaches_the_app_in_order() -> None:
+    async def app(scope: Any, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            event = await receive()
+            body += event["body"]
+            if not event["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    h = Harness(app)
+    await h.open({**REQUEST, "method": "POST", "body": b"one,", "more_body": True})
+    await h.event({"type": "http.request", "body": b"two,", "more_body": True})
+    await h.event({"type": "http.request", "body": b"three"})
+    start, body = await h.replies(2)
+    assert start["status"] == 200
+    assert body["body"] == b"one,two,three"
+    await h.gone()

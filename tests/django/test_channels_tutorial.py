@@ -101,6 +101,7 @@ class Site:
     env: dict[str, str]
     url: str = ""
     procs: list[Proc] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)  # their processes' channel prefixes
 
     def start(self, *args: str, name: str) -> Proc:
         proc = Proc(
@@ -214,6 +215,7 @@ def split(tmp_path: Path, redis_server: RedisServer) -> Iterator[Site]:
         interfaces.wait_for(r"^telephonist: ready$")
         for args in workers:  # WebSockets on one worker, views on the other
             worker = site.start(sys.executable, "manage.py", *args, name="runworker")
+            site.workers.append(worker.wait_for(r"^worker worker\.\w+\.(\w+)!:").group(1))
             worker.wait_for(r"^telephonist: ready$")
         yield site
     finally:
@@ -259,7 +261,7 @@ def _log_in(site: Site) -> str:
         return str(client.cookies["sessionid"])
 
 
-def check_scope(site: Site) -> None:
+def check_scope(site: Site) -> dict[str, Any]:
     session = _log_in(site)
     origin = site.url
     headers = {"Cookie": f"sessionid={session}"}
@@ -278,6 +280,7 @@ def check_scope(site: Site) -> None:
     assert seen[0]["origin"] == origin
     assert "!" in seen[0]["channel_name"]  # a process-specific channel
     assert seen[1]["channel_name"] == seen[0]["channel_name"]
+    return seen[0]
 
 
 def check_foreign_origin_refused(site: Site) -> None:
@@ -336,7 +339,11 @@ def check_chat(site: Site, browser: Callable[..., Any]) -> None:
 
 
 def run_scenario(site: Site, browser: Callable[..., Any]) -> None:
-    check_scope(site)
+    whoami = check_scope(site)
+    if site.workers:
+        # The consumer's channel is one of its worker process's own channels.
+        process = whoami["channel_name"].split("!")[0].rsplit(".", 1)[-1]
+        assert process in site.workers, (whoami, site.workers)
     check_foreign_origin_refused(site)
     check_chat(site, browser)
 
