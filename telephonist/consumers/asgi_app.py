@@ -161,17 +161,21 @@ class AsgiApplicationConsumer:
         instance = self._instances.get(reply.name)
         if instance is None:
             kind = scope_type(str(message.type))
-            if kind is None:
-                # An event after its instance returned (it closed, or failed): the
-                # connection is being closed already.
+            if kind is None or message.content.get("order", 0) != 0:
+                # An event after its instance returned (it closed, failed, or answered
+                # before reading the whole body): the connection is ending already.
                 self.counters["events_after_end"] += 1
                 return
             instance = self._start(reply.name, kind, message)
         event = asgi_event(message.content)
-        if event["type"] == _DISCONNECT[instance.kind]:
+        if instance.ended or event["type"] == _DISCONNECT[instance.kind]:
+            # Nobody waits for room once the connection is over: the close timeout
+            # ends an instance that reads no more.
             instance.end()
-            with contextlib.suppress(asyncio.QueueFull):
-                instance.queue.put_nowait(event)  # full: the close timeout cancels it
+            try:
+                instance.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self.counters["events_after_end"] += 1
             return
         try:
             async with asyncio.timeout(self.queue_timeout):

@@ -267,3 +267,21 @@ async def test_a_body_in_several_messages_reaches_the_app_in_order() -> None:
     assert start["status"] == 200
     assert body["body"] == b"one,two,three"
     await h.gone()
+
+
+async def test_body_after_an_early_answer_starts_no_new_instance() -> None:
+    """An app may answer (413, say) before the body is in and return; the body's later
+    messages are the same request, not new ones."""
+
+    async def app(scope: Any, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 413, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    h = Harness(app)
+    await h.open({**REQUEST, "method": "POST", "body": b"x" * 10, "more_body": True, "order": 0})
+    assert (await h.replies(2))[0]["status"] == 413
+    await h.gone()
+    await h.event({"type": "http.request", "body": b"y" * 10, "order": 1})
+    assert h.host.counters["instances"] == 1
+    assert h.host.counters["events_after_end"] == 1
