@@ -289,6 +289,15 @@ def check_foreign_origin_refused(site: Site) -> None:
     assert refused.value.response.status_code == 403
 
 
+def check_unrouted_path_is_refused_and_logged(site: Site) -> None:
+    """URLRouter finds no route: refused (403) and the server says why, once."""
+    with pytest.raises(InvalidStatus) as refused:
+        ws_connect(_ws(site, "/ws/nowhere/"), origin=site.url, open_timeout=TIMEOUT)
+    assert refused.value.response.status_code == 403
+    host = site.procs[1 if site.workers else 0]  # split: the WebSocket worker
+    host.wait_for(r"ASGI_APPLICATION failed on a websocket connection .*No route found")
+
+
 def _wait(driver: Any, check: Callable[[Any], Any], what: str) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -344,6 +353,8 @@ def run_scenario(site: Site, browser: Callable[..., Any]) -> None:
         # The consumer's channel is one of its worker process's own channels.
         process = whoami["channel_name"].split("!")[0].rsplit(".", 1)[-1]
         assert process in site.workers, (whoami, site.workers)
+    if site.procs[0].args[-1] != "mysite.asgi:application":  # Telephonist, not Daphne
+        check_unrouted_path_is_refused_and_logged(site)
     check_foreign_origin_refused(site)
     check_chat(site, browser)
 
