@@ -77,7 +77,7 @@ def test_docs_examples_run_as_written(sandbox: Path) -> None:
             assert out.getvalue() == expected
     tests = [f for name, f in namespace.items() if name.startswith("test_") and callable(f)]
     assert ran >= 10
-    assert len(tests) == 2
+    assert len(tests) == 3
     for test in tests:
         if inspect.iscoroutinefunction(test):
             asyncio.run(test())
