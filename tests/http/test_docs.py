@@ -47,6 +47,13 @@ def test_http_quick_start(tmp_path: Path) -> None:
                 [curl, "-sS", f"{base}/hello?ada"], capture_output=True, text=True, timeout=20
             )
             assert out.stdout == "hello ada\n"
+            out = subprocess.run(
+                [curl, "-sS", "--http2-prior-knowledge", f"{base}/hello?ada"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
+            assert out.stdout == "hello ada\n"  # the HTTP/2 section's example
         else:
             assert httpx.get(f"{base}/hello?ada").text == "hello ada\n"
         r = httpx.get(f"{base}/nothing-here")
@@ -67,10 +74,11 @@ def test_websocket_quick_start(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("page", ["http.md", "websocket.md"])
 def test_every_setting_is_documented(page: str) -> None:
-    from telephonist.interfaces.http.config import HttpConfig
+    from telephonist.interfaces.http.config import Http2Config, HttpConfig
     from telephonist.interfaces.websocket.config import WebSocketConfig
 
-    model = HttpConfig if page == "http.md" else WebSocketConfig
+    models = [HttpConfig, Http2Config] if page == "http.md" else [WebSocketConfig]
     text = (ROOT / "docs" / page).read_text()
-    for name in model.model_fields:
-        assert f"| `{name}` |" in text, f"{name} missing from docs/{page}"
+    for model in models:
+        for name in model.model_fields:
+            assert f"| `{name}` |" in text, f"{name} missing from docs/{page}"

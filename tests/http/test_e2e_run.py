@@ -38,6 +38,19 @@ def test_routed_consumer_answers_httpx(web_server: RunningServer) -> None:
         assert r.status_code == 404  # no route: the Dispatcher's policy answers
 
 
+def test_routed_consumer_answers_over_h2c(web_server: RunningServer) -> None:
+    """The same routes over HTTP/2 (prior knowledge), 404 from the Dispatcher included."""
+    body = bytes(range(256)) * 1000
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{web_server.port}", http1=False, http2=True
+    ) as client:
+        r = client.post("/echo/upload", content=body)
+        assert r.http_version == "HTTP/2"
+        assert r.json()["sha"] == hashlib.sha256(body).hexdigest()
+        assert client.get("/stream").text == "chunk0;chunk1;chunk2;chunk3;chunk4;"
+        assert client.get("/nowhere").status_code == 404
+
+
 def test_curl_keep_alive_and_upload(web_server: RunningServer, tmp_path: Path) -> None:
     curl = shutil.which("curl")
     if curl is None:

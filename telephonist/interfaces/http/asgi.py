@@ -3,7 +3,7 @@
 The connection has parsed and checked the request and found its path in the mount
 table (``interfaces/mounts.py``). The app runs as a task with a standard ``http``
 scope;
-``receive`` reads the body through the connection's ``Reader`` (the same chunk size,
+``receive`` reads the body through the connection's ``read`` (the same chunk size,
 body limit and timeouts as a request sent to the layer) and then reports
 ``http.disconnect`` once the exchange is over; ``send`` is the exchange's own reply
 handler, so the app's response is validated, framed and paced exactly like a
@@ -18,17 +18,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
-
-import h11
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from ...spec.http import DISCONNECT, REQUEST, HTTPScope
 from ..mounts import App
-from .exchange import Exchange
-from .reader import BodyError, Closed, Reader
+from .reader import BodyError, Closed
 
-__all__ = ["serve_app"]
+__all__ = ["Served", "serve_app"]
+
+
+class Served(Protocol):
+    """The exchange an app answers: an HTTP/1.1 ``Exchange`` or an HTTP/2 ``H2Stream``."""
+
+    finished: bool
+    completed: bool
+    done: asyncio.Future[None]
+
+    async def on_reply(self, message: dict[str, Any]) -> None: ...
+
+    def start_response_timer(self, seconds: float) -> None: ...
+
+    def fail(self, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None: ...
+
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 
@@ -44,10 +56,9 @@ def _reap(task: asyncio.Task[None]) -> None:
 async def serve_app(
     app: App,
     scope: HTTPScope,
-    ex: Exchange,
-    reader: Reader,
+    ex: Served,
+    read: Callable[[], Awaitable[tuple[bytes, bool]]],
     *,
-    write: Callable[[bytes], None],
     violation: Callable[[str, str], None],
     response_timeout: float,
 ) -> None:
@@ -57,10 +68,8 @@ async def serve_app(
     async def receive() -> dict[str, Any]:
         nonlocal body_over
         if not body_over and not ex.finished:
-            if ex.conn.they_are_waiting_for_100_continue:
-                write(ex.conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
             try:
-                body, done = await reader.read_body(ex, wait_full=False, wait_any=True)
+                body, done = await read()
             except BodyError as exc:
                 violation(exc.counter, exc.reason)
                 ex.fail(exc.status)

@@ -7,16 +7,53 @@ violation gets; ``docs/http.md`` and ``docs/websocket.md`` list the same table.
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..base import InterfaceConfig
 from ..websocket.config import WebSocketConfig
 from .proxy import parse_trusted
 
-__all__ = ["HttpConfig"]
+__all__ = ["Http2Config", "HttpConfig"]
 
 KIB = 1024
 MIB = 1024 * KIB
+
+
+class Http2Config(BaseModel):
+    """HTTP/2 on the same endpoints (``[interfaces.http.http2]``): ALPN ``h2`` on TLS
+    endpoints, h2c by prior knowledge on the others. The request limits of HTTP/1.1
+    (header and body size, timeouts) apply to each stream as they are; these are the
+    connection's own. Floods get GOAWAY ``ENHANCE_YOUR_CALM`` (``h2_guard.py``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    #: Streams open at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS); a client
+    #: that opens more gets GOAWAY ``PROTOCOL_ERROR``.
+    max_concurrent_streams: int = Field(default=100, ge=1, le=10_000)
+    #: Receive window of each stream: request body bytes the client may send ahead of
+    #: the consumer (SETTINGS_INITIAL_WINDOW_SIZE). More is GOAWAY ``FLOW_CONTROL_ERROR``.
+    stream_window_bytes: int = Field(default=64 * KIB, ge=1 * KIB, le=16 * MIB)
+    #: Receive window of the connection (all its streams together).
+    connection_window_bytes: int = Field(default=1 * MIB, ge=64 * KIB, le=256 * MIB)
+    #: Compressed bytes of one header block (HEADERS plus its CONTINUATION frames).
+    max_header_block_bytes: int = Field(default=32 * KIB, ge=1 * KIB, le=1 * MIB)
+    #: CONTINUATION frames after one HEADERS frame (CVE-2024-27316).
+    max_continuation_frames: int = Field(default=16, ge=0, le=1000)
+    #: Each ``*_burst`` frames may come at once, and as many per ``flood_window`` seconds.
+    #: RST_STREAM from the client (Rapid Reset, CVE-2023-44487).
+    resets_burst: int = Field(default=100, ge=1, le=1_000_000)
+    #: PING frames (CVE-2019-9512).
+    pings_burst: int = Field(default=50, ge=1, le=1_000_000)
+    #: SETTINGS frames (CVE-2019-9515).
+    settings_burst: int = Field(default=50, ge=1, le=1_000_000)
+    #: PRIORITY frames (CVE-2019-9513).
+    priority_burst: int = Field(default=500, ge=1, le=1_000_000)
+    #: DATA frames with no data that do not end their stream (CVE-2019-9518).
+    empty_data_burst: int = Field(default=100, ge=1, le=1_000_000)
+    flood_window: float = Field(default=10.0, gt=0, le=3600)
+    #: Seconds an idle connection (no stream open) is kept; then GOAWAY ``NO_ERROR``.
+    idle_timeout: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class HttpConfig(InterfaceConfig):
@@ -59,6 +96,7 @@ class HttpConfig(InterfaceConfig):
     #: read); then the connection is aborted. Until then replies wait on the layer.
     write_timeout: float = Field(default=60.0, gt=0, le=3600)
     websocket: WebSocketConfig = Field(default_factory=lambda: WebSocketConfig())
+    http2: Http2Config = Field(default_factory=lambda: Http2Config())
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -63,6 +63,8 @@ from ..upgrade import Upgraded, Upgrader, UpgradeRequest
 from .asgi import serve_app
 from .exchange import Exchange
 from .flow import WriteWatch
+from .h2_connection import Http2Connection
+from .h2_guard import sniff
 from .reader import BodyError, Closed, Reader
 from .response import raw_error
 from .scope import split_target
@@ -99,6 +101,11 @@ class HttpProtocol(Protocol):
         self._task: asyncio.Task[None] | None = None
         self._watch = WriteWatch()
         self.upgraded: Upgraded | None = None  # the protocol that took the connection over
+        #: The HTTP/2 connection this one turned into (ALPN ``h2`` or the h2c preface).
+        self.h2: Http2Connection | None = None
+        # The first bytes, kept until they tell HTTP/1.1 from the HTTP/2 preface; None
+        # once decided (or with HTTP/2 off).
+        self._sniff: bytes | None = b"" if self.cfg.http2.enabled else None
         self.requests = 0
         # Made once, not per request: an exchange ending wakes a wait for body bytes.
         self._on_finish: Callable[[Exchange], None] = lambda _ex: self.reader.wake()
@@ -126,7 +133,28 @@ class HttpProtocol(Protocol):
         if self.upgraded is not None:
             self.upgraded.dataReceived(data)
             return
+        if self.h2 is not None:
+            self.h2.dataReceived(data)
+            return
+        if self._sniff is not None:
+            data = self._sniff + data
+            alpn = getattr(self.tr, "negotiatedProtocol", None) if self.endpoint.tls else None
+            verdict = True if alpn == b"h2" else sniff(data)
+            if verdict is None:
+                self._sniff = data
+                return
+            self._sniff = None
+            if verdict:
+                self._to_h2(data)
+                return
         self.reader.feed(data)
+
+    def _to_h2(self, data: bytes) -> None:
+        """Serve HTTP/2 from here on: the request loop stops (it has read nothing)."""
+        self.h2 = Http2Connection(self.state, self, self.endpoint)
+        self.reader.closed = True
+        self.reader.wake()
+        self.h2.dataReceived(data)
 
     def _pause_reading(self, pause: bool) -> None:
         if pause:
@@ -146,6 +174,8 @@ class HttpProtocol(Protocol):
         if self.upgraded is not None:
             self.upgraded.connectionLost(reason)
             return
+        if self.h2 is not None:
+            self.h2.connectionLost(reason)
         ex = self._exchange
         if ex is not None and not ex.finished:
             ex.client_gone = True
@@ -220,7 +250,9 @@ class HttpProtocol(Protocol):
 
     def drain(self) -> None:
         """Shutdown: finish the exchange in flight, if any, and read no further request."""
-        if self.upgraded is None and self._exchange is None:
+        if self.h2 is not None:
+            self.h2.drain()
+        elif self.upgraded is None and self._exchange is None:
             self.close()
 
     def refuse(self, status: int, counter: str, reason: str) -> None:
@@ -252,7 +284,7 @@ class HttpProtocol(Protocol):
         finally:
             if self._exchange is not None:
                 await self._retire(self._exchange)
-            if self.upgraded is None:
+            if self.upgraded is None and self.h2 is None:
                 self.close()
 
     async def _request(self, size: int) -> bool:
@@ -280,12 +312,19 @@ class HttpProtocol(Protocol):
         app = state.mounts.find(split_target(request.target)[0]) if state.mounts.table else None
         if app is not None:
             peer = self.endpoint.peer_host
+
+            async def read() -> tuple[bytes, bool]:
+                if conn.they_are_waiting_for_100_continue:
+                    self.write(
+                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+                    )
+                return await self.reader.read_body(ex, wait_full=False, wait_any=True)
+
             await serve_app(
                 app,
                 self._scope(ex, headers),
                 ex,
-                self.reader,
-                write=self.write,
+                read,
                 violation=lambda counter, reason: state.violation(counter, reason, peer),
                 response_timeout=self.cfg.response_timeout,
             )

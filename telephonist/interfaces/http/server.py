@@ -38,7 +38,10 @@ class HttpServer(ServerFactory):
         """ALPN for ``ssl:`` endpoints. Twisted's ALPN callback answers an empty name
         when nothing overlaps, which current pyOpenSSL turns into a TLS "internal error"
         alert for every client that offers ALPN (curl, browsers, httpx): naming the one
-        protocol spoken here makes the handshake succeed."""
+        protocol spoken here makes the handshake succeed. ``h2`` first: the server's order
+        decides among what the client offers."""
+        if self.state.config.http2.enabled:
+            return [b"h2", b"http/1.1"]
         return [b"http/1.1"]
 
     def __init__(self, state: ServerState) -> None:

@@ -25,6 +25,7 @@ from ..mounts import Mounts
 from ..upgrade import Upgrader
 from .config import HttpConfig
 from .exchange import Exchange
+from .h2_stream import H2Stream
 from .proxy import TrustedProxies
 from .scope import Endpoint, www_scope
 
@@ -117,7 +118,7 @@ class ServerState:
         else:
             self.log.warning("http %s from %s: %s", counter, peer or "-", reason)
 
-    def access(self, ex: Exchange, peer: str | None) -> None:
+    def access(self, ex: Exchange | H2Stream, peer: str | None) -> None:
         self.answers[ex.status or 0] += 1
         if not self.config.access_log or not access_log.isEnabledFor(logging.INFO):
             return

@@ -1,0 +1,382 @@
+"""One HTTP/2 connection: ``h2`` driven by the bytes of the HTTP connection it took over.
+
+Theory of operation
+-------------------
+``HttpProtocol`` (``protocol.py``) owns the Twisted transport. When the TLS handshake
+chose ``h2`` (ALPN), or the first bytes are the HTTP/2 preface (h2c by prior knowledge),
+it builds an ``Http2Connection`` and forwards every byte to it from then on, as it does
+for a WebSocket upgrade; writes, backpressure and closing still go through it
+(``Outlet``).
+
+Each chunk of bytes goes to the ``FrameGuard`` (flood accounting, ``h2_guard.py``) and
+then to ``h2``, which turns it into events. A ``RequestReceived`` opens an ``H2Stream``
+(``h2_stream.py``) and a task that serves it exactly as HTTP/1.1 serves a request
+(``h2_serve.py``); DATA, END_STREAM and RST_STREAM go to their stream; WINDOW_UPDATE
+wakes streams waiting to send. Whatever breaks the connection's rules (a flood, a
+protocol error, a window overrun, too many streams) is one GOAWAY with its error code,
+one log line (rate-limited), one counter; the streams in flight end as if the client
+had gone, and the process serves everyone else on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+
+from ...core.ratelog import RateLimitedLog
+from .h2_guard import FrameGuard, GuardLimits, Violation
+from .h2_serve import serve_stream
+from .h2_stream import CANCEL, H2Request, H2Stream
+from .response import ReplyError
+from .scope import Endpoint
+from .state import ServerState
+
+__all__ = ["Http2Connection", "Outlet"]
+
+NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM = 0x0, 0x1, 0x7
+
+_ratelog = RateLimitedLog(logging.getLogger("telephonist.interfaces.http"))
+
+_COUNTERS: tuple[tuple[type[Exception], str], ...] = (
+    (h2.exceptions.FlowControlError, "h2_flow_control"),
+    (h2.exceptions.TooManyStreamsError, "h2_too_many_streams"),
+    (h2.exceptions.DenialOfServiceError, "h2_header_list_too_large"),
+    (h2.exceptions.FrameTooLargeError, "h2_frame_too_large"),
+)
+
+
+class Outlet(Protocol):
+    """The HTTP connection's way out: the transport behind it."""
+
+    def write(self, data: bytes) -> None: ...
+
+    async def drained(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Http2Connection:
+    def __init__(self, state: ServerState, out: Outlet, endpoint: Endpoint) -> None:
+        self.state = state
+        self.out = out
+        self.endpoint = endpoint
+        cfg = state.config
+        h2cfg = cfg.http2
+        self.close_reply_channel = state.host.close_reply_channel
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding=None)
+        )
+        self.conn.local_settings = h2.settings.Settings(
+            client=False,
+            initial_values={
+                h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: h2cfg.max_concurrent_streams,
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: h2cfg.stream_window_bytes,
+            },
+        )
+        # A header list over max_header_bytes is a 431 on its stream, as on HTTP/1.1
+        # (counted in _request); only one four times that size is an attack (an HPACK
+        # bomb) that h2 stops with GOAWAY. Not announced in SETTINGS, for the same reason:
+        # h2 would make the announced size its hard bound.
+        self.conn.decoder.max_header_list_size = 4 * cfg.max_header_bytes
+        self.guard = FrameGuard(
+            GuardLimits(
+                resets_burst=h2cfg.resets_burst,
+                pings_burst=h2cfg.pings_burst,
+                settings_burst=h2cfg.settings_burst,
+                priority_burst=h2cfg.priority_burst,
+                empty_data_burst=h2cfg.empty_data_burst,
+                window=h2cfg.flood_window,
+                max_continuation_frames=h2cfg.max_continuation_frames,
+                max_header_block_bytes=h2cfg.max_header_block_bytes,
+            )
+        )
+        self.streams: dict[int, H2Stream] = {}
+        self.requests = 0
+        self._closed = False
+        self._going = False  # GOAWAY sent or received: no new streams
+        self._windows: dict[int, asyncio.Future[None]] = {}
+        self._loop = asyncio.get_running_loop()
+        self._idle: asyncio.TimerHandle | None = None
+        self.conn.initiate_connection()
+        grow = h2cfg.connection_window_bytes - self.conn.inbound_flow_control_window
+        if grow > 0:
+            self.conn.increment_flow_control_window(grow)
+        self.flush()
+        self._arm_idle()
+
+    # -- from the HTTP connection -----------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closed:
+            return
+        found = self.guard.feed(data, self._loop.time())
+        if found is not None:
+            self._goaway(found)
+            return
+        try:
+            events = self.conn.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            counter = next((c for t, c in _COUNTERS if isinstance(exc, t)), "h2_protocol_error")
+            # h2 has queued its GOAWAY already; send it and go.
+            self._goaway(Violation(counter, int(exc.error_code), str(exc)), queued=True)
+            return
+        for event in events:
+            self._event(event)
+        self.flush()
+
+    def connectionLost(self, reason: object = None) -> None:
+        self._closed = True
+        self._cancel_idle()
+        for stream in list(self.streams.values()):
+            stream.client_gone = True
+            stream.finish()
+        self._wake_all()
+
+    def drain(self) -> None:
+        """Shutdown: GOAWAY, let the streams in flight finish, then close."""
+        if not self._going and not self._closed:
+            self._going = True
+            self.conn.close_connection(NO_ERROR)
+            self.flush()
+        if not self.streams:
+            self.out.close()
+
+    # -- events -----------------------------------------------------------------------
+
+    def _event(self, event: h2.events.Event) -> None:
+        if isinstance(event, h2.events.RequestReceived):
+            self._request(event)
+        elif isinstance(event, h2.events.DataReceived):
+            sid, flow = event.stream_id or 0, event.flow_controlled_length or 0
+            data = event.data or b""
+            stream = self.streams.get(sid)
+            if stream is not None and not stream.finished:
+                stream.feed(data)
+                flow -= len(data)  # padding: nobody reads it
+            if flow:
+                self.conn.acknowledge_received_data(flow, sid)
+        elif isinstance(event, h2.events.StreamEnded):
+            stream = self.streams.get(event.stream_id or 0)
+            if stream is not None:
+                stream.end_input()
+        elif isinstance(event, h2.events.StreamReset):
+            stream = self.streams.get(event.stream_id or 0)
+            if stream is not None:
+                stream.client_gone = True
+                stream.finish()
+            self._wake(event.stream_id or 0)
+        elif isinstance(event, h2.events.WindowUpdated):
+            if event.stream_id:
+                self._wake(event.stream_id)
+            else:
+                self._wake_all()
+        elif isinstance(event, h2.events.RemoteSettingsChanged):
+            self._wake_all()
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self._going = True
+            if not self.streams:
+                self.out.close()
+
+    def _request(self, event: h2.events.RequestReceived) -> None:
+        sid = event.stream_id or 0
+        if self._going or not self.state.accepting:
+            self.conn.reset_stream(sid, REFUSED_STREAM)
+            return
+        cfg = self.state.config
+        pseudo: dict[bytes, bytes] = {}
+        headers: list[tuple[bytes, bytes]] = []
+        size = 0
+        authority = None
+        for name, value in event.headers or ():
+            name, value = bytes(name), bytes(value)
+            size += len(name) + len(value) + 32  # as SETTINGS_MAX_HEADER_LIST_SIZE counts
+            if name.startswith(b":"):
+                pseudo[name] = value
+            else:
+                headers.append((name, value))
+        authority = pseudo.get(b":authority")
+        if authority is not None and not any(n == b"host" for n, _ in headers):
+            # ASGI applications (Django's ALLOWED_HOSTS) read Host; HTTP/2 says :authority.
+            headers.insert(0, (b"host", authority))
+        request = H2Request(pseudo.get(b":method", b""), pseudo.get(b":path", b""), b"2")
+        stream = H2Stream(
+            self,
+            sid,
+            request,
+            ended=event.stream_ended is not None,
+            chunk=cfg.body_chunk_bytes,
+            max_body=cfg.max_body_bytes,
+            body_timeout=cfg.body_timeout,
+        )
+        self.streams[sid] = stream
+        self.requests += 1
+        self._cancel_idle()
+        problem = None
+        if size > cfg.max_header_bytes or len(headers) > cfg.max_header_count:
+            problem = (431, "headers_too_large", "request headers over the limit")
+        elif request.method == b"CONNECT" or not request.target.startswith((b"/", b"*")):
+            problem = (400, "bad_request", "CONNECT or a target that is not a path")
+        else:
+            length = next((v for n, v in headers if n == b"content-length"), None)
+            if length is not None and length.isdigit() and int(length) > cfg.max_body_bytes:
+                problem = (413, "body_too_large", f"declared body of {int(length)} bytes")
+        task = self._loop.create_task(
+            serve_stream(self.state, self.endpoint, stream, headers, problem)
+        )
+        task.add_done_callback(lambda _t: self._retired(sid))
+
+    def _retired(self, sid: int) -> None:
+        stream = self.streams.pop(sid, None)
+        if stream is None or self._closed:
+            return
+        # Bytes that came for a stream nobody reads any more go back to the window, and
+        # a request body not read to its end is stopped (RFC 9113 8.1: RST_STREAM
+        # NO_ERROR after a complete response).
+        unread = stream.unread()
+        if unread:
+            self.conn.acknowledge_received_data(unread, sid)
+        open_ = self.conn.streams.get(sid)
+        if open_ is not None and not open_.closed and not stream.client_gone:
+            self.reset(sid, NO_ERROR if stream.started else CANCEL)
+        self.flush()
+        if not self.streams:
+            if self._going:
+                self.out.close()
+            else:
+                self._arm_idle()
+
+    # -- StreamLink: what streams ask of the connection -------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        return self.state.accepting
+
+    def report(self, counter: str, reason: str) -> None:
+        self.state.violation(counter, reason, self.endpoint.peer_host)
+
+    def send_head(self, sid: int, headers: list[tuple[bytes, bytes]], end: bool) -> None:
+        if self._closed:
+            return
+        try:
+            self.conn.send_headers(sid, headers, end_stream=end)
+        except h2.exceptions.StreamClosedError:
+            return
+        except h2.exceptions.ProtocolError as exc:
+            raise ReplyError(f"response headers refused: {exc}") from exc
+        self.flush()
+
+    def send_error(self, sid: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        if self._closed:
+            return
+        try:
+            fits = self.conn.local_flow_control_window(sid) >= len(body)
+            self.conn.send_headers(sid, headers, end_stream=not fits)
+            if fits:
+                self.conn.send_data(sid, body, end_stream=True)
+        except h2.exceptions.ProtocolError:
+            return  # the stream is closed already
+        self.flush()
+
+    async def send_data(self, sid: int, data: bytes, end: bool) -> bool:
+        conn, pos, size = self.conn, 0, len(data)
+        timeout = self.state.config.write_timeout
+        while not self._closed:
+            try:
+                room = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
+                step = min(room, size - pos)
+                if step > 0 or pos == size:
+                    last = pos + step == size
+                    conn.send_data(sid, data[pos : pos + step], end_stream=end and last)
+                    pos += step
+                    self.flush()
+                    if last:
+                        await self.out.drained()
+                        return not self._closed
+                    continue
+            except h2.exceptions.ProtocolError:
+                return False  # reset by the client meanwhile
+            if not await self._window(sid, timeout):
+                self.report("slow_read", "client opened no flow-control window in time")
+                self.reset(sid, CANCEL)
+                return False
+        return False
+
+    def reset(self, sid: int, code: int) -> None:
+        if self._closed:
+            return
+        try:
+            self.conn.reset_stream(sid, code)
+        except h2.exceptions.ProtocolError:
+            return  # closed already
+        self.flush()
+
+    def consumed(self, sid: int, n: int) -> None:
+        if not self._closed:
+            self.conn.acknowledge_received_data(n, sid)
+            self.flush()
+
+    # -- internals --------------------------------------------------------------------
+
+    def flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data and not self._closed:
+            self.out.write(data)
+
+    def _goaway(self, found: Violation, queued: bool = False) -> None:
+        self.state.host.count(found.counter)
+        _ratelog.warning(
+            found.counter,
+            "http %s from %s: %s (GOAWAY %d)",
+            found.counter,
+            self.endpoint.peer_host or "-",
+            found.reason,
+            found.error_code,
+        )
+        if not queued:
+            self.conn.close_connection(found.error_code)
+        self._going = True
+        self.flush()
+        self.out.close()
+        self.connectionLost()
+
+    async def _window(self, sid: int, seconds: float) -> bool:
+        waiter = self._windows.get(sid)
+        if waiter is None or waiter.done():
+            waiter = self._windows[sid] = self._loop.create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _wake(self, sid: int) -> None:
+        waiter = self._windows.pop(sid, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_all(self) -> None:
+        for sid in list(self._windows):
+            self._wake(sid)
+
+    def _arm_idle(self) -> None:
+        self._cancel_idle()
+        self._idle = self._loop.call_later(self.state.config.http2.idle_timeout, self._idled)
+
+    def _cancel_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+    def _idled(self) -> None:
+        self._idle = None
+        if not self.streams:
+            self.drain()
