@@ -122,13 +122,14 @@ class FrameGuard:
         self._skip = 0  # payload bytes of the current frame still to skip
         self._block_frames = 0  # frames of the open header block (0: none open)
         self._block_bytes = 0
+        self._broken = False
 
     def feed(self, data: bytes, now: float) -> Violation | None:
         pos, end = 0, len(data)
         if self._preface:
             pos = min(self._preface, end)
             self._preface -= pos
-        while pos < end:
+        while pos < end and not self._broken:
             if self._skip:
                 step = min(self._skip, end - pos)
                 self._skip -= step
@@ -151,7 +152,10 @@ class FrameGuard:
     def _frame(self, kind: int, flags: int, length: int, now: float) -> Violation | None:
         if self._block_frames:
             if kind != _CONTINUATION:
-                return None  # h2 answers a broken block with PROTOCOL_ERROR itself
+                # h2 answers a broken block with GOAWAY PROTOCOL_ERROR itself, and the
+                # connection ends there: nothing after it is worth counting.
+                self._broken = True
+                return None
             self._block_frames += 1
             self._block_bytes += length
             if flags & _END_HEADERS:

@@ -1,0 +1,211 @@
+"""HTTP/2 attacks from raw ``h2`` connections (and frames made by hand with hyperframe
+where ``h2`` would refuse to send them): each gets its GOAWAY and counter, and a
+well-behaved httpx client on another connection is served all along."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+import httpx
+from hyperframe.frame import ContinuationFrame, DataFrame, HeadersFrame
+
+from telephonist.interfaces.mounts import mount, unmount
+from tests.http import apps
+from tests.http.harness import Probe, port_of, serve
+
+ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, CANCEL = 0xB, 0x3, 0x8
+
+
+class Raw:
+    """A client connection driven by hand: ``h2`` for what it will send, raw bytes for
+    what it will not."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self.events: list[h2.events.Event] = []
+
+    @classmethod
+    async def open(cls, port: int, window: int | None = None) -> Raw:
+        raw = cls(*await asyncio.open_connection("127.0.0.1", port))
+        if window is not None:
+            raw.conn.local_settings = h2.settings.Settings(
+                client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: window}
+            )
+        raw.conn.initiate_connection()
+        raw.flush()
+        return raw
+
+    def flush(self) -> None:
+        self.writer.write(self.conn.data_to_send())
+
+    def request(self, sid: int, path: str = "/", end: bool = True, **extra: str) -> None:
+        headers = [(":method", "GET" if end else "POST"), (":path", path)]
+        headers += [(":scheme", "http"), (":authority", "127.0.0.1"), *extra.items()]
+        self.conn.send_headers(sid, headers, end_stream=end)
+
+    async def until(self, kind: type[h2.events.Event], within: float = 10.0) -> Any:
+        """Read until an event of ``kind`` (the connection closing counts as none)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            for event in self.events:
+                if isinstance(event, kind):
+                    return event
+            remaining = deadline - loop.time()
+            assert remaining > 0, f"no {kind.__name__} in {within} s: {self.events}"
+            data = await asyncio.wait_for(self.reader.read(65536), remaining)
+            if not data:
+                return None
+            # Our own hand-made frames may confuse our own state machine.
+            with contextlib.suppress(h2.exceptions.ProtocolError):
+                self.events += self.conn.receive_data(data)
+            self.writer.write(self.conn.data_to_send())
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+async def well_behaved(url: str, stop: asyncio.Event) -> int:
+    """A client that keeps asking, on a connection of its own, until ``stop``."""
+    served = 0
+    async with httpx.AsyncClient(http1=False, http2=True) as client:
+        while not stop.is_set() or served == 0:
+            r = await client.get(f"{url}/fine")
+            assert r.status_code == 200
+            served += 1
+    return served
+
+
+async def beside(port: int, attack: Callable[[], Awaitable[None]]) -> int:
+    """Run ``attack`` while a well-behaved client is served; how many it was served."""
+    stop = asyncio.Event()
+    good = asyncio.create_task(well_behaved(f"http://127.0.0.1:{port}", stop))
+    try:
+        await attack()
+    finally:
+        stop.set()
+    return await asyncio.wait_for(good, 20)
+
+
+@contextlib.asynccontextmanager
+async def server() -> AsyncIterator[tuple[int, Probe]]:
+    # Not a fixture: async fixtures may run on another loop than the session's, where
+    # Twisted's reactor lives (conftest.py).
+    async with serve(apps.echo, write_timeout=0.5) as (iface, probe, _w):
+        yield port_of(iface), probe
+
+
+async def test_rapid_reset_gets_goaway_and_others_are_served() -> None:
+    async with server() as (port, probe):
+        await _rapid_reset(port, probe)
+
+
+async def _rapid_reset(port: int, probe: Probe) -> None:
+
+    async def attack() -> None:
+        raw = await Raw.open(port)
+        for i in range(500):
+            sid = 1 + 2 * i
+            raw.request(sid)
+            raw.conn.reset_stream(sid, CANCEL)
+        raw.flush()
+        gone = await raw.until(h2.events.ConnectionTerminated)
+        assert gone is not None
+        assert gone.error_code == ENHANCE_YOUR_CALM
+        await raw.close()
+
+    assert await beside(port, attack) >= 1
+    await probe.counted("h2_rapid_reset")
+
+
+async def test_continuation_flood_gets_goaway() -> None:
+    async with server() as (port, probe):
+        await _continuation_flood(port, probe)
+
+
+async def _continuation_flood(port: int, probe: Probe) -> None:
+
+    async def attack() -> None:
+        raw = await Raw.open(port)
+        block = raw.conn.encoder.encode(
+            [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+        )
+        frames = [HeadersFrame(1, data=block[:5]).serialize()]
+        frames += [ContinuationFrame(1, data=b"\x00" * 100).serialize() for _ in range(1000)]
+        raw.writer.write(b"".join(frames))
+        gone = await raw.until(h2.events.ConnectionTerminated)
+        assert gone is not None
+        assert gone.error_code == ENHANCE_YOUR_CALM
+        await raw.close()
+
+    assert await beside(port, attack) >= 1
+    await probe.counted("h2_continuation_flood")
+
+
+async def test_data_past_the_window_gets_flow_control_error() -> None:
+    """A stream whose body nobody reads (a mounted app that never calls ``receive``)
+    holds at most its window; a client that sends past it gets FLOW_CONTROL_ERROR."""
+    held = asyncio.Event()
+
+    async def never_reads(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        held.set()
+        await asyncio.sleep(3600)  # cancelled when the exchange ends
+
+    mount("/hold", never_reads)
+    try:
+        async with serve(apps.echo) as (iface, probe, _w):
+            port = port_of(iface)
+
+            async def attack() -> None:
+                raw = await Raw.open(port)
+                raw.request(1, "/hold", end=False)
+                raw.flush()
+                await asyncio.wait_for(held.wait(), 10)
+                chunk = b"x" * 16384  # 5 x 16 KiB: 16 KiB past the 64 KiB window
+                raw.writer.write(b"".join(DataFrame(1, data=chunk).serialize() for _ in range(5)))
+                gone = await raw.until(h2.events.ConnectionTerminated)
+                assert gone is not None
+                assert gone.error_code == FLOW_CONTROL_ERROR
+                await raw.close()
+
+            assert await beside(port, attack) >= 1
+            await probe.counted("h2_flow_control")
+    finally:
+        unmount("/hold", never_reads)
+
+
+async def test_a_client_that_opens_no_window_is_reset_after_write_timeout() -> None:
+    """The response waits for a window (on the layer, not here) for ``write_timeout``,
+    then its stream is reset; the connection and everyone else carry on."""
+    async with server() as (port, probe):
+        await _no_window(port, probe)
+
+
+async def _no_window(port: int, probe: Probe) -> None:
+
+    async def attack() -> None:
+        raw = await Raw.open(port, window=0)
+        raw.request(1, "/starved")
+        raw.flush()
+        reset = await raw.until(h2.events.StreamReset)
+        assert reset is not None
+        assert reset.error_code == CANCEL
+        # The same connection still answers a stream it can read.
+        raw.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535})
+        raw.request(3, "/fed")
+        raw.flush()
+        ended = await raw.until(h2.events.StreamEnded)
+        assert ended.stream_id == 3
+        await raw.close()
+
+    assert await beside(port, attack) >= 1
+    await probe.counted("slow_read")
