@@ -20,7 +20,7 @@ from telephonist.interfaces.mounts import mount, unmount
 from tests.http import apps
 from tests.http.harness import Probe, port_of, serve
 
-ENHANCE_YOUR_CALM, FLOW_CONTROL_ERROR, CANCEL = 0xB, 0x3, 0x8
+PROTOCOL_ERROR, FLOW_CONTROL_ERROR, CANCEL, ENHANCE_YOUR_CALM = 0x1, 0x3, 0x8, 0xB
 
 
 class Raw:
@@ -209,3 +209,32 @@ async def _no_window(port: int, probe: Probe) -> None:
 
     assert await beside(port, attack) >= 1
     await probe.counted("slow_read")
+
+
+async def test_ping_flood_and_too_many_streams_get_goaway() -> None:
+    async with server() as (port, probe):
+
+        async def attack() -> None:
+            raw = await Raw.open(port)
+            for i in range(200):
+                raw.conn.ping(i.to_bytes(8, "big"))
+            raw.flush()
+            gone = await raw.until(h2.events.ConnectionTerminated)
+            assert gone is not None
+            assert gone.error_code == ENHANCE_YOUR_CALM
+            await raw.close()
+            # 101 streams at once where 100 are allowed (h2 counts them as they open).
+            raw = await Raw.open(port)
+            for i in range(101):
+                headers = [(":method", "POST"), (":path", "/"), (":scheme", "http")]
+                frame = HeadersFrame(1 + 2 * i, flags=["END_HEADERS"])
+                frame.data = raw.conn.encoder.encode([*headers, (":authority", "x")])
+                raw.writer.write(frame.serialize())
+            gone = await raw.until(h2.events.ConnectionTerminated)
+            assert gone is not None
+            assert gone.error_code == PROTOCOL_ERROR
+            await raw.close()
+
+        assert await beside(port, attack) >= 1
+        await probe.counted("h2_ping_flood")
+        await probe.counted("h2_too_many_streams")
