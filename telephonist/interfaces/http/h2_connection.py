@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 import h2.config
 import h2.connection
@@ -31,11 +31,13 @@ import h2.exceptions
 import h2.settings
 
 from ...core.ratelog import RateLimitedLog
+from ..upgrade import UpgradeRequest
 from .h2_guard import FrameGuard, GuardLimits, Violation
 from .h2_serve import serve_stream
 from .h2_stream import CANCEL, H2Request, H2Stream
+from .h2_tunnel import StreamTransport, handshake_head
 from .response import ReplyError
-from .scope import Endpoint
+from .scope import Endpoint, www_scope
 from .state import ServerState
 
 __all__ = ["Http2Connection", "Outlet"]
@@ -54,6 +56,9 @@ _COUNTERS: tuple[tuple[type[Exception], str], ...] = (
 
 class Outlet(Protocol):
     """The HTTP connection's way out: the transport behind it."""
+
+    #: The Twisted transport (for its addresses).
+    transport: Any
 
     def write(self, data: bytes) -> None: ...
 
@@ -80,6 +85,8 @@ class Http2Connection:
             initial_values={
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: h2cfg.max_concurrent_streams,
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: h2cfg.stream_window_bytes,
+                # RFC 8441: WebSockets over HTTP/2, when an upgrader takes them.
+                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL: int(bool(state.upgraders)),
             },
         )
         # A header list over max_header_bytes is a 431 on its stream, as on HTTP/1.1
@@ -100,6 +107,8 @@ class Http2Connection:
             )
         )
         self.streams: dict[int, H2Stream] = {}
+        #: Streams carrying an upgraded protocol (WebSocket, RFC 8441).
+        self.tunnels: dict[int, StreamTransport] = {}
         self.requests = 0
         self._closed = False
         self._going = False  # GOAWAY sent or received: no new streams
@@ -139,6 +148,8 @@ class Http2Connection:
         for stream in list(self.streams.values()):
             stream.client_gone = True
             stream.finish()
+        for tunnel in list(self.tunnels.values()):
+            tunnel.lost(clean=False)
         self._wake_all()
 
     def drain(self) -> None:
@@ -147,7 +158,7 @@ class Http2Connection:
             self._going = True
             self.conn.close_connection(NO_ERROR)
             self.flush()
-        if not self.streams:
+        if not self.streams and not self.tunnels:
             self.out.close()
 
     # -- events -----------------------------------------------------------------------
@@ -158,6 +169,10 @@ class Http2Connection:
         elif isinstance(event, h2.events.DataReceived):
             sid, flow = event.stream_id or 0, event.flow_controlled_length or 0
             data = event.data or b""
+            tunnel = self.tunnels.get(sid)
+            if tunnel is not None:
+                tunnel.received(data)
+                flow -= len(data)
             stream = self.streams.get(sid)
             if stream is not None and not stream.finished:
                 stream.feed(data)
@@ -168,11 +183,18 @@ class Http2Connection:
             stream = self.streams.get(event.stream_id or 0)
             if stream is not None:
                 stream.end_input()
+            tunnel = self.tunnels.get(event.stream_id or 0)
+            if tunnel is not None:
+                # The client's half-close: taken as gone, as on HTTP/1.1 (docs/http.md).
+                tunnel.lost()
         elif isinstance(event, h2.events.StreamReset):
             stream = self.streams.get(event.stream_id or 0)
             if stream is not None:
                 stream.client_gone = True
                 stream.finish()
+            tunnel = self.tunnels.get(event.stream_id or 0)
+            if tunnel is not None:
+                tunnel.lost(clean=False)
             self._wake(event.stream_id or 0)
         elif isinstance(event, h2.events.WindowUpdated):
             if event.stream_id:
@@ -183,7 +205,7 @@ class Http2Connection:
             self._wake_all()
         elif isinstance(event, h2.events.ConnectionTerminated):
             self._going = True
-            if not self.streams:
+            if not self.streams and not self.tunnels:
                 self.out.close()
 
     def _request(self, event: h2.events.RequestReceived) -> None:
@@ -207,6 +229,9 @@ class Http2Connection:
         if authority is not None and not any(n == b"host" for n, _ in headers):
             # ASGI applications (Django's ALLOWED_HOSTS) read Host; HTTP/2 says :authority.
             headers.insert(0, (b"host", authority))
+        if pseudo.get(b":method") == b"CONNECT" and b":protocol" in pseudo:
+            self._tunnel(sid, pseudo, headers)
+            return
         request = H2Request(pseudo.get(b":method", b""), pseudo.get(b":path", b""), b"2")
         stream = H2Stream(
             self,
@@ -234,6 +259,51 @@ class Http2Connection:
         )
         task.add_done_callback(lambda _t: self._retired(sid))
 
+    def _tunnel(
+        self, sid: int, pseudo: dict[bytes, bytes], headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """An extended CONNECT (RFC 8441): hand the stream to the upgrader that takes
+        the HTTP/1.1 request it stands for (``h2_tunnel``)."""
+        path = pseudo.get(b":path", b"/")
+        as_h1 = [(b"upgrade", pseudo[b":protocol"]), (b"connection", b"upgrade"), *headers]
+        upgrader = next((u for u in self.state.upgraders if u.wants(b"GET", as_h1)), None)
+        if upgrader is None or not path.startswith(b"/"):
+            self.report("bad_request", "extended CONNECT for a protocol not served here")
+            self.send_error(sid, [(b":status", b"501"), (b"content-length", b"0")], b"")
+            return
+        cfg = self.state.config
+        tunnel = StreamTransport(
+            self, sid, self.out.transport, max(1 << 20, 2 * cfg.websocket.max_message_bytes)
+        )
+        self.tunnels[sid] = tunnel
+        self._cancel_idle()
+        peer = self.endpoint.peer_host
+        scope = www_scope(
+            kind=upgrader.scope_type,
+            method=b"GET",
+            target=path,
+            http_version=b"2",
+            headers=headers,
+            endpoint=self.endpoint,
+            forwarded=self.state.proxies.forwarded(peer, headers),
+            root_path=cfg.root_path,
+        )
+        tunnel.protocol = upgrader.upgrade(
+            UpgradeRequest(tunnel, scope, handshake_head(path, headers))
+        )
+
+    def tunnel_closed(self, sid: int) -> None:
+        if self.tunnels.pop(sid, None) is not None and not self._closed:
+            self.flush()
+            self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self.streams and not self.tunnels:
+            if self._going:
+                self.out.close()
+            else:
+                self._arm_idle()
+
     def _retired(self, sid: int) -> None:
         stream = self.streams.pop(sid, None)
         if stream is None or self._closed:
@@ -248,11 +318,7 @@ class Http2Connection:
         if open_ is not None and not open_.closed and not stream.client_gone:
             self.reset(sid, NO_ERROR if stream.started else CANCEL)
         self.flush()
-        if not self.streams:
-            if self._going:
-                self.out.close()
-            else:
-                self._arm_idle()
+        self._maybe_idle()
 
     # -- StreamLink: what streams ask of the connection -------------------------------
 
@@ -378,5 +444,5 @@ class Http2Connection:
 
     def _idled(self) -> None:
         self._idle = None
-        if not self.streams:
+        if not self.streams and not self.tunnels:
             self.drain()

@@ -91,7 +91,13 @@ class HttpInterface(Interface):
         deadline = loop.time() + drain_timeout
         for proto in list(server.connections):
             proto.drain()
-        busy = [p.lost for p in server.connections if p.upgraded is None and not p.lost.done()]
+        # WebSockets (HTTP/1.1 upgrades, and HTTP/2 connections carrying some) are
+        # closed by close_all below, not waited for here.
+        busy = [
+            p.lost
+            for p in server.connections
+            if p.upgraded is None and not (p.h2 and p.h2.tunnels) and not p.lost.done()
+        ]
         if busy:
             await asyncio.wait(busy, timeout=max(0.0, deadline - loop.time()))
         if self.websocket is not None:
