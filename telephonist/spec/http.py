@@ -1,7 +1,8 @@
 """The HTTP message spec in code: channel names and the shape of every message.
 
 ASGI 3 ``www`` names and keys (``http.request``, ``http.disconnect``,
-``http.response.start``, ``http.response.body``), with two differences a channel layer
+``http.response.start``, ``http.response.body``, and on HTTP/2 the
+``http.response.trailers`` extension), with two differences a channel layer
 needs: the first ``http.request`` of a request carries the connection scope's keys
 (there is no separate scope object on a layer), and every event reaches the consumer
 with ``reply_channel`` (str) and ``order`` (int) besides the keys below: the interface
@@ -27,11 +28,13 @@ __all__ = [
     "REQUEST",
     "RESPONSE_BODY",
     "RESPONSE_START",
+    "RESPONSE_TRAILERS",
     "HTTPBodyEvent",
     "HTTPDisconnectEvent",
     "HTTPRequestEvent",
     "HTTPResponseBodyEvent",
     "HTTPResponseStartEvent",
+    "HTTPResponseTrailersEvent",
     "HTTPRouting",
     "HTTPScope",
 ]
@@ -47,6 +50,12 @@ RESPONSE_START: Final = "http.response.start"
 
 RESPONSE_BODY: Final = "http.response.body"
 """Reply ``type``: a piece of the body (``more_body`` for more)."""
+
+RESPONSE_TRAILERS: Final = "http.response.trailers"
+"""Reply ``type`` (ASGI extension, HTTP/2 only): trailing headers after the last body."""
+
+#: The ``extensions`` scope key's value on HTTP/2: the trailers extension is offered.
+TRAILERS_EXTENSION: Final = "http.response.trailers"
 
 EVENT_CHANNELS = (REQUEST, DISCONNECT)
 
@@ -67,6 +76,8 @@ class HTTPScope(WwwScope):
     """The ASGI ``http`` connection scope (without ``type`` and ``asgi``)."""
 
     method: str
+    # ASGI extensions the server offers: {"http.response.trailers": {}} on HTTP/2
+    extensions: NotRequired[dict[str, dict[str, str]]]
 
 
 class HTTPRequestEvent(HTTPScope):
@@ -99,6 +110,7 @@ class HTTPResponseStartEvent(TypedDict):
     status: int  # 200 to 599
     # [name, value] pairs; bytes, or str taken as latin-1
     headers: NotRequired[Sequence[Sequence[bytes | str]]]
+    trailers: NotRequired[bool]  # default False; True: http.response.trailers follows
 
 
 class HTTPResponseBodyEvent(TypedDict):
@@ -107,3 +119,12 @@ class HTTPResponseBodyEvent(TypedDict):
     type: Literal["http.response.body"]
     body: NotRequired[bytes]  # default b""
     more_body: NotRequired[bool]  # default False
+
+
+class HTTPResponseTrailersEvent(TypedDict):
+    """``http.response.trailers`` on the reply channel, after the last body message of a
+    response started with ``trailers=True`` (only where the scope offers the extension)."""
+
+    type: Literal["http.response.trailers"]
+    headers: NotRequired[Sequence[Sequence[bytes | str]]]
+    more_trailers: NotRequired[bool]  # default False

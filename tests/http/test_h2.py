@@ -8,13 +8,16 @@ import json
 import logging
 import ssl
 from pathlib import Path
+from typing import Any
 
+import h2.events
 import httpx
 import pytest
 import trustme
 
 from tests.http import apps
 from tests.http.harness import port_of, serve
+from tests.http.test_h2_attacks import Raw
 
 
 class Tls:
@@ -163,3 +166,46 @@ async def test_nghttp(tls: Tls) -> None:
             code, out, err = await run("nghttp", url)
             assert code == 0, err
             assert out == "part0;part1;part2;part3;"
+
+
+async def grpc_like(first: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers with trailers when the scope offers them (as a gRPC server would)."""
+    await apps.read_body(first, receive)
+    offered = "http.response.trailers" in first.get("extensions", {})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [[b"content-type", b"application/grpc"]],
+            "trailers": offered,
+        }
+    )
+    await send({"type": "http.response.body", "body": b"part1", "more_body": True})
+    await send({"type": "http.response.body", "body": b"part2"})
+    if offered:
+        await send(
+            {
+                "type": "http.response.trailers",
+                "headers": [[b"grpc-status", b"0"]],
+                "more_trailers": True,
+            }
+        )
+        await send({"type": "http.response.trailers", "headers": [["grpc-message", "ok"]]})
+
+
+async def test_trailers_on_h2_and_none_on_h1() -> None:
+    async with serve(grpc_like) as (iface, _probe, _w):
+        port = port_of(iface)
+        raw = await Raw.open(port)
+        raw.request(1, "/svc/Method", te="trailers")
+        raw.flush()
+        trailers = await raw.until(h2.events.TrailersReceived)
+        assert trailers.stream_id == 1
+        assert trailers.headers == [(b"grpc-status", b"0"), (b"grpc-message", b"ok")]
+        data = [e.data for e in raw.events if isinstance(e, h2.events.DataReceived)]
+        assert b"".join(data) == b"part1part2"
+        assert await raw.until(h2.events.StreamEnded) is not None
+        await raw.close()
+        async with httpx.AsyncClient() as client:  # no extension offered on HTTP/1.1
+            r = await client.get(f"http://127.0.0.1:{port}/svc/Method")
+            assert r.text == "part1part2"

@@ -20,6 +20,7 @@ from ...spec.http import (
     HTTPBodyEvent,
     HTTPDisconnectEvent,
     HTTPRequestEvent,
+    TRAILERS_EXTENSION,
     HTTPScope,
 )
 from .asgi import serve_app
@@ -56,6 +57,7 @@ async def serve_stream(
             forwarded=state.proxies.forwarded(peer, headers),
             root_path=cfg.root_path,
         )
+        scope["extensions"] = {TRAILERS_EXTENSION: {}}
         client = scope["client"]
         stream.client = client[0] if client else "unix"
         app = state.mounts.find(split_target(request.target)[0]) if state.mounts.table else None

@@ -32,10 +32,10 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, NamedTuple, Protocol
 
-from ...spec.http import RESPONSE_BODY, RESPONSE_START
+from ...spec.http import RESPONSE_BODY, RESPONSE_START, RESPONSE_TRAILERS
 from ..base import ABORT
 from .reader import BodyError, Closed
-from .response import ReplyError, date_header, parse_body, parse_start
+from .response import ReplyError, date_header, header_pairs, parse_body, parse_start
 
 __all__ = ["H2Request", "H2Stream", "StreamLink"]
 
@@ -122,6 +122,10 @@ class H2Stream:
         self.on_finish: Callable[[H2Stream], None] | None = None
         self._pending: list[tuple[bytes, bytes]] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._response_timeout = 60.0
+        # The trailers extension: announced in the start, sent after the last body.
+        self._trailers = False
+        self._trailing: list[tuple[bytes, bytes]] | None = None  # the last body was sent
         # The request body.
         self.ended = ended  # END_STREAM received
         self.request_bytes = 0
@@ -186,6 +190,7 @@ class H2Stream:
     # -- timers -----------------------------------------------------------------------
 
     def start_response_timer(self, seconds: float) -> None:
+        self._response_timeout = seconds
         self._timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
 
     def _timed_out(self) -> None:
@@ -193,6 +198,9 @@ class H2Stream:
         if not self.finished and not self.started:
             self.link.report("response_timeout", "consumer sent no response in time")
             self.fail(504)
+        elif not self.finished and self._trailing is not None:
+            self.link.report("response_timeout", "consumer sent no trailers in time")
+            self.fail(500)  # started: the stream is reset
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -211,12 +219,17 @@ class H2Stream:
                     raise ReplyError("http.response.start sent twice")
                 response = parse_start(message)
                 self.status = response.status_code
+                self._trailers = bool(message.get("trailers", False))
                 self._pending = [
                     (b":status", str(response.status_code).encode("ascii")),
                     *((n, v) for n, v in response.headers if n not in _HOP),
                 ]
             elif kind == RESPONSE_BODY:
+                if self._trailing is not None:
+                    raise ReplyError("http.response.body after the last body")
                 await self._body(*parse_body(message))
+            elif kind == RESPONSE_TRAILERS:
+                self._trailer(message)
             elif kind == ABORT:
                 self.link.report("aborted", f"worker gone: {message.get('reason')}")
                 self.fail(502)
@@ -229,22 +242,38 @@ class H2Stream:
     async def _body(self, body: bytes, more: bool) -> None:
         if self.is_head:
             body = b""
+        last = not more and not self._trailers  # the stream ends with this message
         if self._pending is not None:
             self._cancel_timer()
             head, self._pending = self._pending, None
-            self.link.send_head(self.sid, head, end=not more and not body)
+            self.link.send_head(self.sid, head, end=last and not body)
             self.started = True
-            if not more and not body:
+            if last and not body:
                 self._complete()
                 return
         elif not self.started:
             raise ReplyError("http.response.body before http.response.start")
-        if body or not more:
-            if not await self.link.send_data(self.sid, body, end=not more):
+        if body or last:
+            if not await self.link.send_data(self.sid, body, end=last):
                 self.finish()
                 return
             self.body_bytes += len(body)
-        if not more:
+        if last:
+            self._complete()
+        elif not more:
+            # Trailers end the stream; they get response_timeout to come.
+            self._trailing = []
+            self._timer = asyncio.get_running_loop().call_later(
+                self._response_timeout, self._timed_out
+            )
+
+    def _trailer(self, message: dict[str, Any]) -> None:
+        if self._trailing is None:
+            raise ReplyError("http.response.trailers before the last body or without trailers=True")
+        self._trailing += header_pairs(message.get("headers") or [])
+        if not message.get("more_trailers", False):
+            self._cancel_timer()
+            self.link.send_head(self.sid, self._trailing, end=True)
             self._complete()
 
     def _complete(self) -> None:

@@ -11,6 +11,7 @@ the message shape and keeps HEAD responses body-less.
 
 from __future__ import annotations
 
+import re
 import time
 from email.utils import formatdate
 from http import HTTPStatus
@@ -22,6 +23,7 @@ __all__ = [
     "ReplyError",
     "date_header",
     "error_events",
+    "header_pairs",
     "parse_body",
     "parse_start",
     "raw_error",
@@ -84,6 +86,26 @@ def parse_start(message: dict[str, Any], *, close: bool = False) -> h11.Response
         return h11.Response(status_code=status, headers=headers, reason=_REASONS.get(status, b""))
     except h11.LocalProtocolError as exc:
         raise ReplyError(f"invalid response headers: {exc}") from exc
+
+
+def header_pairs(raw: Any) -> list[tuple[bytes, bytes]]:
+    """Trailer headers (``http.response.trailers``) as lower-cased byte pairs; names are
+    tokens, values visible text (no CR, LF or NUL: no splitting of what follows)."""
+    if not isinstance(raw, list | tuple):
+        raise ReplyError("headers must be a list of [name, value] pairs")
+    out: list[tuple[bytes, bytes]] = []
+    for pair in raw:
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ReplyError(f"header {pair!r} is not a [name, value] pair")
+        name = _as_bytes(pair[0], "header name").lower()
+        value = _as_bytes(pair[1], "header value").strip(b" \t")
+        if not _TOKEN.fullmatch(name) or any(c in value for c in b"\r\n\0"):
+            raise ReplyError(f"invalid trailer {name!r}")
+        out.append((name, value))
+    return out
+
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")
 
 
 def parse_body(message: dict[str, Any]) -> tuple[bytes, bool]:
