@@ -17,10 +17,10 @@ from ...core.exceptions import ChannelFull, LayerUnavailable, MessageTooLarge
 from ...spec.http import (
     DISCONNECT,
     REQUEST,
+    TRAILERS_EXTENSION,
     HTTPBodyEvent,
     HTTPDisconnectEvent,
     HTTPRequestEvent,
-    TRAILERS_EXTENSION,
     HTTPScope,
 )
 from .asgi import serve_app
