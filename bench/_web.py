@@ -18,6 +18,11 @@ included (a ping every 20 s on all three); ``keepalive=False`` turns those pings
 everywhere (Telephonist ``ping_interval = 0``, Daphne and uvicorn a ping interval of a
 day), to see what idle connections cost apart from their pings.
 
+With ``tls=True`` each server also listens on a second port with TLS (a throwaway
+certificate from ``trustme``), where Telephonist and Daphne offer ALPN ``h2``: the
+HTTP/2 rows of ``bench/http.py``. Telephonist serves h2c (prior knowledge) on its plain
+port too; Daphne has no h2c and uvicorn no HTTP/2 at all.
+
 A server is ready when ``GET /sync`` answers 200 through the whole path (for a split,
 after every worker printed ``telephonist: ready``), polled, never a fixed sleep. It is
 stopped by the PIDs we started, also at exit and on Ctrl-C; each process runs in a
@@ -30,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -80,11 +86,19 @@ class RunningServer:
     """A started server: ``front`` faces clients (its PID is the one measured for memory
     and CPU), ``workers`` are a split deployment's worker processes."""
 
-    def __init__(self, spec: ServerSpec, port: int, front: Process, workers: list[Process]) -> None:
+    def __init__(
+        self,
+        spec: ServerSpec,
+        port: int,
+        front: Process,
+        workers: list[Process],
+        tls_port: int | None = None,
+    ) -> None:
         self.spec = spec
         self.port = port
         self.front = front
         self.workers = workers
+        self.tls_port = tls_port
 
     @property
     def pids(self) -> list[int]:
@@ -93,6 +107,9 @@ class RunningServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
+    def https_url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.tls_port}{path}"
+
     def ws_url(self, path: str) -> str:
         return f"ws://127.0.0.1:{self.port}{path}"
 
@@ -100,13 +117,31 @@ class RunningServer:
 _NO_PING = "86400"  # seconds: Daphne and uvicorn have no "off"; a day is off here
 
 
-def _toml(spec: ServerSpec, port: int, redis_url: str | None, keepalive: bool) -> str:
+def _tls_endpoint(port: int, directory: Path) -> str:
+    return (
+        f"ssl:port={port}:interface=127.0.0.1:privateKey={directory / 'key.pem'}"
+        f":certKey={directory / 'cert.pem'}"
+    )
+
+
+def _write_cert(directory: Path) -> None:
+    import trustme
+
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(directory / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(directory / "cert.pem"))
+
+
+def _toml(
+    spec: ServerSpec, port: int, redis_url: str | None, keepalive: bool, tls: str | None
+) -> str:
+    endpoints = [f"tcp:port={port}:interface=127.0.0.1", *([tls] if tls else [])]
     lines = [
         f'routing = "{ROUTING}"',
         'log_level = "WARNING"',
         "",
         "[interfaces.http]",
-        f'endpoints = ["tcp:port={port}:interface=127.0.0.1"]',
+        "endpoints = [" + ", ".join(f'"{e}"' for e in endpoints) + "]",
         "access_log = false",
     ]
     if not keepalive:
@@ -128,7 +163,9 @@ def _env(spec: ServerSpec, redis_url: str | None) -> dict[str, str]:
     return env
 
 
-def _commands(spec: ServerSpec, port: int, keepalive: bool) -> tuple[list[str], list[list[str]]]:
+def _commands(
+    spec: ServerSpec, port: int, keepalive: bool, tls: str | None
+) -> tuple[list[str], list[list[str]]]:
     """The front process's command and the workers' commands."""
     python = sys.executable
     cli = [python, "-m", "telephonist.cli"]
@@ -137,7 +174,7 @@ def _commands(spec: ServerSpec, port: int, keepalive: bool) -> tuple[list[str], 
     if spec.kind == "split":
         return [*cli, "serve"], [[*cli, "worker"] for _ in range(spec.workers)]
     if spec.kind == "daphne":
-        args = ["-b", "127.0.0.1", "-p", str(port)]
+        args = ["-b", "127.0.0.1", "-p", str(port), *(["-e", tls] if tls else [])]
         if not keepalive:
             args += ["--ping-interval", _NO_PING]
         return [python, "-m", "daphne", *args, ASGI_APP], []
@@ -160,6 +197,14 @@ def _serves(port: int) -> bool:
     return status == 200
 
 
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError:
+        return False
+    return True
+
+
 def _wait_ready(port: int, procs: list[Process], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for worker in procs[1:]:
@@ -175,15 +220,27 @@ def _wait_ready(port: int, procs: list[Process], timeout: float) -> None:
 
 @contextlib.contextmanager
 def serving(
-    spec: ServerSpec, redis_url: str | None, *, keepalive: bool = True, timeout: float = 60.0
+    spec: ServerSpec,
+    redis_url: str | None,
+    *,
+    keepalive: bool = True,
+    timeout: float = 60.0,
+    tls: bool = False,
 ) -> Iterator[RunningServer]:
     """Start ``spec`` on a free port, wait until it serves, stop it on the way out."""
     with tempfile.TemporaryDirectory(prefix=f"telephonist-bench-{spec.name}-") as tmp:
         directory = Path(tmp)
         port = free_port()
+        tls_port = free_port() if tls and spec.kind != "uvicorn" else None
+        endpoint = None
+        if tls_port is not None:
+            _write_cert(directory)
+            endpoint = _tls_endpoint(tls_port, directory)
         if spec.is_telephonist:
-            (directory / "telephonist.toml").write_text(_toml(spec, port, redis_url, keepalive))
-        front_cmd, worker_cmds = _commands(spec, port, keepalive)
+            (directory / "telephonist.toml").write_text(
+                _toml(spec, port, redis_url, keepalive, endpoint)
+            )
+        front_cmd, worker_cmds = _commands(spec, port, keepalive, endpoint)
         if spec.uses_redis and redis_url is None:
             raise RuntimeError(f"{spec.name} needs a Redis/Valkey server")
         env = _env(spec, redis_url)
@@ -193,7 +250,15 @@ def serving(
                 log = directory / f"process-{i}.log"
                 procs.append(Process(cmd, log=log, cwd=directory, env=env, new_session=True))
             _wait_ready(port, procs, timeout)
-            yield RunningServer(spec, port, procs[0], procs[1:])
+            if tls_port is not None:
+                wait_until(
+                    lambda: _accepts(tls_port),
+                    timeout=timeout,
+                    what=f"TLS port {tls_port}",
+                    watch=procs,
+                    interval=0.05,
+                )
+            yield RunningServer(spec, port, procs[0], procs[1:], tls_port)
         finally:
             for proc in procs:  # the front first: it drains, then the workers
                 proc.stop()

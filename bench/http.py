@@ -23,6 +23,14 @@ work on this shared machine moves much less than it moves req/s), and the errors
 saw; then the ratios the targets of issue 4 are stated in. Everything goes to
 ``bench/results/http-<timestamp>.json``.
 
+HTTP/2 (figure ``h2``): each server that speaks it also gets an ``ssl:`` port, and after
+its HTTP/1.1 runs ``h2load -t2 -c16 -m4 -D<duration>`` (16 connections, 4 streams in
+flight on each: the same 64 requests at once as wrk) loads each view over TLS with ALPN
+``h2``, and, on Telephonist, over h2c by prior knowledge on the plain port. Daphne
+serves HTTP/2 only over TLS (twisted.web's H2 support); uvicorn serves none. h2load
+prints no percentiles, so those rows have req/s, CPU and errors. The HTTP/1.1 runs
+are the same as without the figure (the TLS port is simply idle then).
+
 ``--profile`` adds, after the measurements, one more sync-view run per Telephonist
 server with ``py-spy`` attached to each of its processes, and prints where their CPU
 time goes (``_profile.py``); raw stacks go to ``bench/results/``.
@@ -45,6 +53,7 @@ import argparse
 import time
 from collections.abc import Sequence
 
+from _h2load import H2Result, h2load_binary, h2load_version, run_h2load
 from _procfs import cpu_seconds
 from _profile import profile_run
 from _report import Check, Results, fmt_count, fmt_ms, fmt_ratio, ratio, render_table, targets_table
@@ -63,8 +72,10 @@ from _webrun import (
 from _wrk import WrkResult, run_wrk, wrk_binary, wrk_version
 
 VIEWS = ("sync", "async")
+H2 = "h2"  # the figure name of the HTTP/2 rows
 CONNECTIONS = 64
 THREADS = 2
+H2_CLIENTS, H2_STREAMS = 16, 4
 RUN, SPLIT1, SPLIT2, DAPHNE, UVICORN = (s.name for s in SERVERS)
 
 
@@ -78,6 +89,40 @@ def _load(server: RunningServer, wrk: str, view: str, seconds: int) -> tuple[Wrk
     elapsed = time.monotonic() - started
     used = sum(cpu_seconds(pid) for pid in server.pids) - before
     return result, 100 * used / elapsed
+
+
+def _load_h2(server: RunningServer, h2load: str, url: str, seconds: int) -> tuple[H2Result, float]:
+    before = sum(cpu_seconds(pid) for pid in server.pids)
+    started = time.monotonic()
+    result = run_h2load(
+        h2load, url, seconds=seconds, clients=H2_CLIENTS, streams=H2_STREAMS, threads=THREADS
+    )
+    elapsed = time.monotonic() - started
+    used = sum(cpu_seconds(pid) for pid in server.pids) - before
+    return result, 100 * used / elapsed
+
+
+def _h2_urls(server: RunningServer, view: str) -> list[tuple[str, str]]:
+    """``(row, url)`` of each HTTP/2 run the server can take for ``view``."""
+    urls = [("h2", server.https_url(f"/{view}"))] if server.tls_port else []
+    if server.spec.is_telephonist:
+        urls.append(("h2c", server.url(f"/{view}")))
+    return urls
+
+
+def _turn_h2(
+    results: Results, server: RunningServer, h2load: str, views: Sequence[str], seconds: int
+) -> None:
+    for view in views:
+        for row, url in _h2_urls(server, view):
+            run_h2load(h2load, url, seconds=1, clients=H2_CLIENTS, streams=H2_STREAMS)  # warm-up
+            r, cpu = _load_h2(server, h2load, url, seconds)
+            key = Results.key("http", server.spec.name, f"{row}-{view}")
+            results.add(f"{key}/rate", r.rate, r.detail())
+            results.add(f"{key}/cpu", cpu)
+            results.add(f"{key}/cpu_us", cpu / 100 / r.rate * 1e6 if r.rate else 0.0)
+            results.add(f"{key}/errors", float(r.errors))
+            log(f"  {key}: {r.rate:,.0f} req/s, server CPU {cpu:.0f}%, errors {r.errors}")
 
 
 def _turn(
@@ -112,8 +157,11 @@ def _measure(
     redis_url: str | None,
     opts: Options[ServerSpec],
     wrk: str,
+    h2load: str | None,
 ) -> None:
     views = [v for v in VIEWS if v in opts.figures]
+    h2_views = views or list(VIEWS)  # --only h2: both views, over HTTP/2 only
+    with_h2 = H2 in opts.figures and h2load is not None
     broken: set[str] = set()
     for repeat in range(opts.repeat):
         log(f"repeat {repeat + 1}/{opts.repeat}")
@@ -123,8 +171,10 @@ def _measure(
                 continue
             flush(redis_url if spec.uses_redis else None)
             try:
-                with serving(spec, redis_url) as server:
+                with serving(spec, redis_url, tls=with_h2) as server:
                     _turn(results, server, wrk, order, opts)
+                    if with_h2 and h2load is not None:
+                        _turn_h2(results, server, h2load, h2_views, opts.duration)
             except Exception as exc:
                 results.fail(Results.key("http", spec.name), exc)
                 broken.add(spec.name)
@@ -184,10 +234,70 @@ def _table(results: Results, specs: Sequence[ServerSpec], views: Sequence[str]) 
     return render_table(header_row, rows)
 
 
+def _table_h2(results: Results, specs: Sequence[ServerSpec], views: Sequence[str]) -> str:
+    header_row = ["server"]
+    for view in views:
+        for row in ("h2", "h2c"):
+            header_row += [f"{row} {view} req/s", "CPU %", "µs/req"]
+    header_row.append("errors")
+    rows = []
+    for spec in specs:
+        if spec.kind == "uvicorn" or spec.name in results.missing:
+            continue
+        if Results.key("http", spec.name) in results.errors:
+            rows.append([spec.name, "error", *[""] * (len(header_row) - 2)])
+            continue
+        cells = [spec.name]
+        errors = 0.0
+        for view in views:
+            for row in ("h2", "h2c"):
+                key = Results.key("http", spec.name, f"{row}-{view}")
+                if f"{key}/rate" not in results.samples:
+                    cells += ["-", "", ""]
+                    continue
+                cells += [
+                    results.cell(f"{key}/rate", fmt_count),
+                    results.cell(f"{key}/cpu", lambda v: f"{v:.0f}"),
+                    results.cell(f"{key}/cpu_us", lambda v: f"{v:,.0f}"),
+                ]
+                errors += sum(s or 0 for s in results.samples.get(f"{key}/errors", []))
+        cells.append(f"{errors:,.0f}")
+        rows.append(cells)
+    return render_table(header_row, rows)
+
+
 def _checks() -> list[Check]:
     rate = "http/{}/{}/rate"
     p99 = "http/{}/{}/p99"
     return [
+        Check(
+            "all-in-one vs Daphne, sync view over HTTP/2 (TLS) req/s",
+            ratio(rate.format(RUN, "h2-sync"), rate.format(DAPHNE, "h2-sync")),
+            fmt_ratio(at_least=True),
+            ">= 3x",
+            lambda v: v >= 3,
+        ),
+        Check(
+            "all-in-one h2c vs Daphne HTTP/2 (TLS), sync view req/s",
+            ratio(rate.format(RUN, "h2c-sync"), rate.format(DAPHNE, "h2-sync")),
+            fmt_ratio(at_least=True),
+            "(info)",
+            None,
+        ),
+        Check(
+            "split, 1 worker vs Daphne, sync view over HTTP/2 (TLS) req/s",
+            ratio(rate.format(SPLIT1, "h2-sync"), rate.format(DAPHNE, "h2-sync")),
+            fmt_ratio(at_least=True),
+            "(info)",
+            None,
+        ),
+        Check(
+            "all-in-one vs Daphne, async view over HTTP/2 (TLS) req/s",
+            ratio(rate.format(RUN, "h2-async"), rate.format(DAPHNE, "h2-async")),
+            fmt_ratio(at_least=True),
+            "(info)",
+            None,
+        ),
         Check(
             "all-in-one vs Daphne, sync view req/s",
             ratio(rate.format(RUN, "sync"), rate.format(DAPHNE, "sync")),
@@ -264,6 +374,17 @@ def _summary(results: Results, specs: Sequence[ServerSpec], opts: Options[Server
         "in percent of one core; µs/req = server CPU time per request (all its processes)",
         _table(results, specs, views),
         "",
+    ]
+    if any(k.endswith("/rate") and "/h2" in k for k in results.samples):
+        h2_views = views or list(VIEWS)
+        parts += [
+            f"HTTP/2: h2load -t{THREADS} -c{H2_CLIENTS} -m{H2_STREAMS} -D{opts.duration}; "
+            "h2 = TLS with ALPN h2, h2c = cleartext by prior knowledge (Telephonist only; "
+            "Daphne has no h2c, uvicorn no HTTP/2)",
+            _table_h2(results, specs, h2_views),
+            "",
+        ]
+    parts += [
         targets_table(results, _checks()),
     ]
     for name, profile in results.meta.get("profiles", {}).items():
@@ -285,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         argv,
         servers=SERVERS,
         default_servers=[s.name for s in SERVERS],
-        figures=VIEWS,
+        figures=(*VIEWS, H2),
         repeat=3,
         duration=10,
         quick_duration=2,
@@ -293,11 +414,17 @@ def main(argv: list[str] | None = None) -> int:
     wrk = wrk_binary()
     if wrk is None:
         parser.error("wrk not found: bash scripts/install-peers.sh (or apt-get install wrk)")
+    h2load = h2load_binary()
+    if H2 in opts.figures and h2load is None:
+        log("h2load not found (bash scripts/install-peers.sh): no HTTP/2 rows")
+    tools = {"wrk": wrk_version(wrk)}
+    if h2load is not None:
+        tools["h2load"] = h2load_version(h2load)
     return run_main(
         "http",
         opts,
-        {"wrk": wrk_version(wrk)},
-        lambda results, specs, url: _measure(results, specs, url, opts, wrk),
+        tools,
+        lambda results, specs, url: _measure(results, specs, url, opts, wrk, h2load),
         lambda results: _summary(results, opts.servers, opts),
     )
 
