@@ -278,6 +278,13 @@ def _checks() -> list[Check]:
             lambda v: v >= 3,
         ),
         Check(
+            "all-in-one vs Daphne, sync view over HTTP/2 (TLS) server CPU per request",
+            ratio(f"http/{RUN}/h2-sync/cpu_us", f"http/{DAPHNE}/h2-sync/cpu_us"),
+            fmt_ratio(at_least=False),
+            "(info)",
+            None,
+        ),
+        Check(
             "all-in-one h2c vs Daphne HTTP/2 (TLS), sync view req/s",
             ratio(rate.format(RUN, "h2c-sync"), rate.format(DAPHNE, "h2-sync")),
             fmt_ratio(at_least=True),

@@ -16,8 +16,8 @@ import pytest
 import trustme
 
 from tests.http import apps
+from tests.http.h2client import Raw
 from tests.http.harness import port_of, serve
-from tests.http.test_h2_attacks import Raw
 
 
 class Tls:
@@ -209,3 +209,43 @@ async def test_trailers_on_h2_and_none_on_h1() -> None:
         async with httpx.AsyncClient() as client:  # no extension offered on HTTP/1.1
             r = await client.get(f"http://127.0.0.1:{port}/svc/Method")
             assert r.text == "part1part2"
+
+
+async def test_shutdown_sends_goaway_and_finishes_streams_in_flight() -> None:
+    """nghttp as the client (h2's own client state machine stops at a GOAWAY, so it
+    could not see the rest of a stream the server still answers)."""
+    gate = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(first: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        started.set()
+        await gate.wait()
+        await apps.respond(send, 200, b"late but whole")
+
+    async with serve(slow) as (iface, _probe, _w):
+        url = f"http://127.0.0.1:{port_of(iface)}/slow"
+        proc = await asyncio.create_subprocess_exec(
+            "nghttp", "-v", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        assert proc.stdout is not None
+        try:
+            await asyncio.wait_for(started.wait(), 10)
+            stopping = asyncio.create_task(iface.stop(drain_timeout=10))
+            seen = b""
+            while b"recv GOAWAY" not in seen:  # bounded: each read by 10 s, EOF ends it
+                line = await asyncio.wait_for(proc.stdout.readline(), 10)
+                assert line, f"no GOAWAY before the end: {seen.decode()}"
+                seen += line
+            goaway = (seen + await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+            gate.set()  # only now: the answer comes after the GOAWAY
+            rest = (await asyncio.wait_for(proc.stdout.read(), 10)).decode()
+            assert await asyncio.wait_for(proc.wait(), 10) == 0
+            await asyncio.wait_for(stopping, 10)  # the connection closed, so stop is done
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert "error_code=NO_ERROR" in goaway
+    assert "last_stream_id=1" in goaway
+    assert "late but whole" in rest

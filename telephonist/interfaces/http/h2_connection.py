@@ -30,6 +30,7 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+from hyperframe.frame import GoAwayFrame
 
 from ...core.ratelog import RateLimitedLog
 from ..upgrade import UpgradeRequest
@@ -172,8 +173,14 @@ class Http2Connection:
         """Shutdown: GOAWAY, let the streams in flight finish, then close."""
         if not self._going and not self._closed:
             self._going = True
-            self.conn.close_connection(NO_ERROR)
+            # Made here, not by h2: h2's close_connection moves its state machine to
+            # CLOSED, which would refuse the frames of the streams still in flight
+            # (even the client's SETTINGS ACK) that a graceful GOAWAY must let finish.
+            goaway = GoAwayFrame(0)
+            goaway.last_stream_id = self.conn.highest_inbound_stream_id
+            goaway.error_code = NO_ERROR
             self.flush_now()
+            self.out.write(goaway.serialize())
         if not self.streams and not self.tunnels:
             self.out.close()
 
@@ -448,6 +455,8 @@ class Http2Connection:
         try:
             await asyncio.wait_for(asyncio.shield(waiter), seconds)
         except TimeoutError:
+            if self._windows.get(sid) is waiter:
+                del self._windows[sid]  # nobody else waits on it: keep the table small
             return False
         return True
 
