@@ -186,3 +186,44 @@ async def test_ping_flood_and_too_many_streams_get_goaway() -> None:
         assert await beside(port, attack) >= 1
         await probe.counted("h2_ping_flood")
         await probe.counted("h2_too_many_streams")
+
+
+async def test_settings_and_empty_data_floods_and_an_hpack_bomb_get_goaway() -> None:
+    async with server() as (port, probe):
+
+        async def attack() -> None:
+            raw = await Raw.open(port)
+            for _ in range(100):
+                raw.conn.update_settings({h2.settings.SettingCodes.ENABLE_PUSH: 0})
+            raw.flush()
+            gone = await raw.until(h2.events.ConnectionTerminated)
+            assert gone is not None
+            assert gone.error_code == ENHANCE_YOUR_CALM
+            await raw.close()
+            raw = await Raw.open(port)
+            raw.request(1, "/drip", end=False)
+            raw.writer.write(b"".join(DataFrame(1, data=b"").serialize() for _ in range(200)))
+            raw.flush()
+            gone = await raw.until(h2.events.ConnectionTerminated)
+            assert gone is not None
+            assert gone.error_code == ENHANCE_YOUR_CALM
+            await raw.close()
+            # 4 KB into the HPACK table once, then referenced 19 more times in one
+            # block of a few hundred bytes: 80 KB decoded.
+            raw = await Raw.open(port)
+            raw.conn.send_headers(
+                1,
+                [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+                + [("x-big", "a" * 4000)] * 20,
+                end_stream=True,
+            )
+            raw.flush()
+            gone = await raw.until(h2.events.ConnectionTerminated)
+            assert gone is not None
+            assert gone.error_code == ENHANCE_YOUR_CALM
+            await raw.close()
+
+        assert await beside(port, attack) >= 1
+        await probe.counted("h2_settings_flood")
+        await probe.counted("h2_empty_data_flood")
+        await probe.counted("h2_header_list_too_large")
