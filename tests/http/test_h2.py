@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import shutil
 import ssl
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import trustme
 from tests.http import apps
 from tests.http.h2client import Raw
 from tests.http.harness import port_of, serve
+from tests.servers import require_service
 
 
 class Tls:
@@ -41,7 +43,13 @@ def tls(tmp_path: Path) -> Tls:
     return Tls(tmp_path)
 
 
+def need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        require_service(f"{tool} (scripts/peers/web.sh installs it)")
+
+
 async def run(*argv: str) -> tuple[int, str, str]:
+    need(argv[0])
     proc = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -225,6 +233,7 @@ async def test_shutdown_sends_goaway_and_finishes_streams_in_flight() -> None:
 
     async with serve(slow) as (iface, _probe, _w):
         url = f"http://127.0.0.1:{port_of(iface)}/slow"
+        need("nghttp")
         proc = await asyncio.create_subprocess_exec(
             "nghttp", "-v", url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
