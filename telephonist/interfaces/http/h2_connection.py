@@ -6,7 +6,8 @@ Theory of operation
 chose ``h2`` (ALPN), or the first bytes are the HTTP/2 preface (h2c by prior knowledge),
 it builds an ``Http2Connection`` and forwards every byte to it from then on, as it does
 for a WebSocket upgrade; writes, backpressure and closing still go through it
-(``Outlet``).
+(``Outlet``). What leaves, and when the flow-control windows let it, is
+``h2_output.py``.
 
 Each chunk of bytes goes to the ``FrameGuard`` (flood accounting, ``h2_guard.py``) and
 then to ``h2``, which turns it into events. A ``RequestReceived`` opens an ``H2Stream``
@@ -21,9 +22,7 @@ had gone, and the process serves everyone else on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from typing import Any, Protocol
 
 import h2.config
 import h2.connection
@@ -35,16 +34,17 @@ from hyperframe.frame import GoAwayFrame
 from ...core.ratelog import RateLimitedLog
 from ..upgrade import UpgradeRequest
 from .h2_guard import FrameGuard, GuardLimits, Violation
+from .h2_head import Head, read_head
+from .h2_output import H2Output, Outlet
 from .h2_serve import serve_stream
-from .h2_stream import CANCEL, H2Request, H2Stream
+from .h2_stream import CANCEL, H2Stream
 from .h2_tunnel import StreamTransport, handshake_head
-from .response import ReplyError
 from .scope import Endpoint, www_scope
 from .state import ServerState
 
-__all__ = ["Http2Connection", "Outlet"]
+__all__ = ["Http2Connection"]
 
-NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM = 0x0, 0x1, 0x7
+NO_ERROR, REFUSED_STREAM = 0x0, 0x7
 
 _ratelog = RateLimitedLog(logging.getLogger("telephonist.interfaces.http"))
 
@@ -56,30 +56,14 @@ _COUNTERS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 
-class Outlet(Protocol):
-    """The HTTP connection's way out: the transport behind it."""
+class Http2Connection(H2Output):
+    """See the module docstring; the write side (the streams' ``StreamLink``) is
+    ``H2Output``."""
 
-    #: The Twisted transport (for its addresses).
-    transport: Any
-
-    def write(self, data: bytes) -> None: ...
-
-    async def drained(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def abort(self) -> None: ...
-
-
-class Http2Connection:
     def __init__(self, state: ServerState, out: Outlet, endpoint: Endpoint) -> None:
-        self.state = state
-        self.out = out
-        self.endpoint = endpoint
         cfg = state.config
         h2cfg = cfg.http2
-        self.close_reply_channel = state.host.close_reply_channel
-        self.conn = h2.connection.H2Connection(
+        conn = h2.connection.H2Connection(
             h2.config.H2Configuration(
                 client_side=False,
                 header_encoding=None,
@@ -91,6 +75,7 @@ class Http2Connection:
                 normalize_outbound_headers=False,
             )
         )
+        super().__init__(state, out, endpoint, conn)
         self.conn.local_settings = h2.settings.Settings(
             client=False,
             initial_values={
@@ -121,17 +106,8 @@ class Http2Connection:
         #: Streams carrying an upgraded protocol (WebSocket, RFC 8441).
         self.tunnels: dict[int, StreamTransport] = {}
         self.requests = 0
-        self._closed = False
         self._going = False  # GOAWAY sent or received: no new streams
-        self._windows: dict[int, asyncio.Future[None]] = {}
-        self._loop = asyncio.get_running_loop()
         self._idle: asyncio.TimerHandle | None = None
-        self._flushing = False  # a flush_now is scheduled
-        # Many streams write small frames at different moments: with Nagle's algorithm
-        # each would wait for the ACK of the one before (40 ms of delayed ACK), so
-        # HTTP/2 servers (nghttp2, Go) turn it off. HTTP/1.1 writes a response at once.
-        with contextlib.suppress(AttributeError, OSError):
-            out.transport.setTcpNoDelay(True)
         self.conn.initiate_connection()
         grow = h2cfg.connection_window_bytes - self.conn.inbound_flow_control_window
         if grow > 0:
@@ -238,29 +214,19 @@ class Http2Connection:
             self.conn.reset_stream(sid, REFUSED_STREAM)
             return
         cfg = self.state.config
-        pseudo: dict[bytes, bytes] = {}
-        headers: list[tuple[bytes, bytes]] = []
-        size = 0
-        authority = None
-        for name, value in event.headers or ():
-            name, value = bytes(name), bytes(value)
-            size += len(name) + len(value) + 32  # as SETTINGS_MAX_HEADER_LIST_SIZE counts
-            if name.startswith(b":"):
-                pseudo[name] = value
-            else:
-                headers.append((name, value))
-        authority = pseudo.get(b":authority")
-        if authority is not None and not any(n == b"host" for n, _ in headers):
-            # ASGI applications (Django's ALLOWED_HOSTS) read Host; HTTP/2 says :authority.
-            headers.insert(0, (b"host", authority))
-        if pseudo.get(b":method") == b"CONNECT" and b":protocol" in pseudo:
-            self._tunnel(sid, pseudo, headers)
+        head = read_head(
+            event.headers or (),  # bytes: header_encoding=None
+            max_header_bytes=cfg.max_header_bytes,
+            max_header_count=cfg.max_header_count,
+            max_body_bytes=cfg.max_body_bytes,
+        )
+        if head.protocol is not None:
+            self._tunnel(sid, head)
             return
-        request = H2Request(pseudo.get(b":method", b""), pseudo.get(b":path", b""), b"2")
         stream = H2Stream(
             self,
             sid,
-            request,
+            head.request,
             ended=event.stream_ended is not None,
             chunk=cfg.body_chunk_bytes,
             max_body=cfg.max_body_bytes,
@@ -269,31 +235,27 @@ class Http2Connection:
         self.streams[sid] = stream
         self.requests += 1
         self._cancel_idle()
-        problem = None
-        if size > cfg.max_header_bytes or len(headers) > cfg.max_header_count:
-            problem = (431, "headers_too_large", "request headers over the limit")
-        elif request.method == b"CONNECT" or not request.target.startswith((b"/", b"*")):
-            problem = (400, "bad_request", "CONNECT or a target that is not a path")
-        else:
-            length = next((v for n, v in headers if n == b"content-length"), None)
-            if length is not None and length.isdigit() and int(length) > cfg.max_body_bytes:
-                problem = (413, "body_too_large", f"declared body of {int(length)} bytes")
         task = self._loop.create_task(
-            serve_stream(self.state, self.endpoint, stream, headers, problem)
+            serve_stream(self.state, self.endpoint, stream, head.headers, head.problem)
         )
         task.add_done_callback(lambda _t: self._retired(sid))
 
-    def _tunnel(
-        self, sid: int, pseudo: dict[bytes, bytes], headers: list[tuple[bytes, bytes]]
-    ) -> None:
+    def _tunnel(self, sid: int, head: Head) -> None:
         """An extended CONNECT (RFC 8441): hand the stream to the upgrader that takes
         the HTTP/1.1 request it stands for (``h2_tunnel``)."""
-        path = pseudo.get(b":path", b"/")
-        as_h1 = [(b"upgrade", pseudo[b":protocol"]), (b"connection", b"upgrade"), *headers]
+        assert head.protocol is not None
+        path, headers = head.request.target, head.headers
+        as_h1 = [(b"upgrade", head.protocol), (b"connection", b"upgrade"), *headers]
         upgrader = next((u for u in self.state.upgraders if u.wants(b"GET", as_h1)), None)
-        if upgrader is None or not path.startswith(b"/"):
-            self.report("bad_request", "extended CONNECT for a protocol not served here")
-            self.send_error(sid, [(b":status", b"501"), (b"content-length", b"0")], b"")
+        problem = head.problem
+        if problem is None and upgrader is None:
+            problem = (501, "bad_request", "extended CONNECT for a protocol not served here")
+        if problem is not None or upgrader is None:
+            status, counter, reason = problem or (501, "bad_request", "no upgrader")
+            self.report(counter, reason)
+            self.send_error(
+                sid, [(b":status", str(status).encode()), (b"content-length", b"0")], b""
+            )
             return
         cfg = self.state.config
         tunnel = StreamTransport(
@@ -345,91 +307,7 @@ class Http2Connection:
         self.flush()
         self._maybe_idle()
 
-    # -- StreamLink: what streams ask of the connection -------------------------------
-
-    @property
-    def accepting(self) -> bool:
-        return self.state.accepting
-
-    def report(self, counter: str, reason: str) -> None:
-        self.state.violation(counter, reason, self.endpoint.peer_host)
-
-    def send_head(self, sid: int, headers: list[tuple[bytes, bytes]], end: bool) -> None:
-        if self._closed:
-            return
-        try:
-            self.conn.send_headers(sid, headers, end_stream=end)
-        except h2.exceptions.StreamClosedError:
-            return
-        except h2.exceptions.ProtocolError as exc:
-            raise ReplyError(f"response headers refused: {exc}") from exc
-        self.flush()
-
-    def send_error(self, sid: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        if self._closed:
-            return
-        try:
-            fits = self.conn.local_flow_control_window(sid) >= len(body)
-            self.conn.send_headers(sid, headers, end_stream=not fits)
-            if fits:
-                self.conn.send_data(sid, body, end_stream=True)
-        except h2.exceptions.ProtocolError:
-            return  # the stream is closed already
-        self.flush()
-
-    async def send_data(self, sid: int, data: bytes, end: bool) -> bool:
-        conn, pos, size = self.conn, 0, len(data)
-        timeout = self.state.config.write_timeout
-        while not self._closed:
-            try:
-                room = min(conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
-                step = min(room, size - pos)
-                if step > 0 or pos == size:
-                    last = pos + step == size
-                    conn.send_data(sid, data[pos : pos + step], end_stream=end and last)
-                    pos += step
-                    self.flush()
-                    if last:
-                        await self.out.drained()
-                        return not self._closed
-                    continue
-            except h2.exceptions.ProtocolError:
-                return False  # reset by the client meanwhile
-            if not await self._window(sid, timeout):
-                self.report("slow_read", "client opened no flow-control window in time")
-                self.reset(sid, CANCEL)
-                return False
-        return False
-
-    def reset(self, sid: int, code: int) -> None:
-        if self._closed:
-            return
-        try:
-            self.conn.reset_stream(sid, code)
-        except h2.exceptions.ProtocolError:
-            return  # closed already
-        self.flush()
-
-    def consumed(self, sid: int, n: int) -> None:
-        if not self._closed:
-            self.conn.acknowledge_received_data(n, sid)
-            self.flush()
-
     # -- internals --------------------------------------------------------------------
-
-    def flush(self) -> None:
-        """Write what h2 has queued, at the end of this turn of the loop: the frames of
-        every stream answered in the same turn leave in one write (one segment, one
-        syscall) instead of one each."""
-        if not self._flushing:
-            self._flushing = True
-            self._loop.call_soon(self.flush_now)
-
-    def flush_now(self) -> None:
-        self._flushing = False
-        data = self.conn.data_to_send()
-        if data and not self._closed:
-            self.out.write(data)
 
     def _goaway(self, found: Violation, queued: bool = False) -> None:
         self.state.host.count(found.counter)
@@ -447,27 +325,6 @@ class Http2Connection:
         self.flush_now()
         self.out.close()
         self.connectionLost()
-
-    async def _window(self, sid: int, seconds: float) -> bool:
-        waiter = self._windows.get(sid)
-        if waiter is None or waiter.done():
-            waiter = self._windows[sid] = self._loop.create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(waiter), seconds)
-        except TimeoutError:
-            if self._windows.get(sid) is waiter:
-                del self._windows[sid]  # nobody else waits on it: keep the table small
-            return False
-        return True
-
-    def _wake(self, sid: int) -> None:
-        waiter = self._windows.pop(sid, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def _wake_all(self) -> None:
-        for sid in list(self._windows):
-            self._wake(sid)
 
     def _arm_idle(self) -> None:
         self._cancel_idle()
