@@ -6,10 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint typecheck check bench bench-web bench-broadcast bench-irc bench-slack clean
 
-$(STAMP): pyproject.toml Makefile $(wildcard tests/plugins/*/pyproject.toml)
+# The test plugins (tests/plugins/*) are never installed here: the tests load them on
+# their own (tests/plugin_path.py), so `make run` shows only what ships. The uninstall
+# cleans an environment made when they were installed.
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' $(foreach p,$(wildcard tests/plugins/*/pyproject.toml),-e $(dir $(p)))
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip uninstall --quiet --yes telephonist-linechat 2>/dev/null || true
 	touch $(STAMP)
 
 # The multichat example (examples/multichat), all-in-one on the in-memory layer: every

@@ -7,12 +7,16 @@ import pytest
 from hypothesis import settings
 
 from telephonist.testing.processes import free_port
+from tests.plugin_path import install_for_tests
 from tests.servers import RedisServer, create_cluster, find_redis_server, redis_cli, require_service
 
 # Property tests assert behaviour, not speed: on a loaded 2-core CI machine an example
 # can take longer than Hypothesis's 200 ms default deadline and fail as "flaky".
 settings.register_profile("telephonist", deadline=None)
 settings.load_profile("telephonist")
+
+# The test plugins (tests/plugins/*) exist only for the tests: see tests/plugin_path.py.
+install_for_tests()
 
 
 @pytest.fixture(scope="session")
