@@ -20,21 +20,9 @@ $(STAMP): pyproject.toml Makefile
 # interface that needs no outside service (HTTP/WebSocket, email) in one process.
 # RUN_ARGS go to runserver (e.g. RUN_ARGS=0:8080).
 run: $(STAMP)
-	cd examples/multichat && $(abspath $(BIN))/python manage.py migrate --noinput -v 0
-	@$(info )
-	@$(info multichat: open http://127.0.0.1:8000/ (pages and WebSocket rooms, same port))
-	@$(info - mail: every room has a mailbox: mail room-<name>@localhost via SMTP 127.0.0.1:2525)
-	@$(info - IRC is off (it needs a network). To bridge an IRC channel to the room of its name:)
-	@$(info $(_TAB)MULTICHAT_IRC=ircs://irc.libera.chat/#multichat-lobby make run)
-	@$(info - Slack is off. To bridge a Slack channel to the room of its name:)
-	@$(info $(_TAB)MULTICHAT_SLACK=#lobby make run)
-	@$(info $(_TAB)with TELEPHONIST_INTERFACES__SLACK__BOT_TOKEN and __APP_TOKEN set: your workspace;)
-	@$(info $(_TAB)without: an offline Slack stand-in, post as a Slack user at http://127.0.0.1:8025/)
-	@$(info - split processes over Redis: TELEPHONIST_LAYER__BACKEND=redis, then manage.py runinterfaces and manage.py runworker)
-	@$(info )
+	@cd examples/multichat && $(abspath $(BIN))/python manage.py migrate --noinput -v 0
+	@cd examples/multichat && $(abspath $(BIN))/python manage.py bridges
 	cd examples/multichat && $(abspath $(BIN))/python manage.py runserver $(RUN_ARGS)
-
-_TAB := $(subst ,,  )
 
 PEERS_STAMP := $(VENV)/.peers-stamp
 $(PEERS_STAMP): scripts/install-peers.sh $(wildcard scripts/peers/*.sh) | $(STAMP)

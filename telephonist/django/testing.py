@@ -180,7 +180,7 @@ class LiveServer:
             except (ProcessExited, TimeoutError) as exc:
                 raise LiveServerError(f"{exc}\n{self.log}") from None
             found = _ENDPOINT.match(line.group(0))
-            if found and "not enabled" not in line.group(0):
+            if found and "disabled:" not in line.group(0):
                 self.urls[found["name"]] = [u.strip() for u in found["where"].split(",")]
             if line.group(0) == "telephonist: ready":
                 return

@@ -143,6 +143,13 @@ class Interface(abc.ABC):
         """Stop accepting new work, let work in flight finish for at most
         ``drain_timeout`` seconds, then say the protocol's goodbye to what is left."""
 
+    @classmethod
+    def idle_reason(cls, config: InterfaceConfig) -> str | None:
+        """Why this enabled configuration leaves the interface nothing to do (IRC without
+        a network), or ``None``. An idle interface is not started: start-up reports it
+        as ``disabled: <reason>`` instead of an endpoint it does not have."""
+        return None
+
     def endpoints(self) -> list[str]:
         """Where the interface listens or what it is connected to, for start-up output."""
         return []

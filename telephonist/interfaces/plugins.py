@@ -36,6 +36,7 @@ __all__ = [
     "describe_options",
     "discover",
     "enabled_interfaces",
+    "installed_names",
 ]
 
 GROUP = "telephonist.interfaces"
@@ -124,6 +125,11 @@ def discover(names: Iterable[str] | None = None, group: str = GROUP) -> dict[str
             continue
         found[ep.name] = _load(ep)
     return found
+
+
+def installed_names(group: str = GROUP) -> set[str]:
+    """The names of the installed interfaces, without importing any of them."""
+    return {ep.name for ep in entry_points(group=group)}
 
 
 def _hook_list(name: str, key: str, value: object) -> tuple[str, ...]:

@@ -175,7 +175,8 @@ class InterfaceServer:
             self.interfaces[configured.name] = interface
             self._views[configured.name] = view
             where = ", ".join(interface.endpoints()) or "(no endpoint)"
-            log.info("interface %s serving on %s", configured.name, where)
+            # DEBUG: the process's start-up report (stdout) says this once for operators.
+            log.debug("interface %s serving on %s", configured.name, where)
         try:
             await run_hooks(self._server_hooks[0], self._lifespan("startup"))
         except Exception as exc:

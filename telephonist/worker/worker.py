@@ -119,7 +119,7 @@ class Worker:
         for channel in [*self.channels, self.inbox]:
             self._pumps.append(loop.create_task(self._pump(channel), name=f"pump:{channel}"))
         self._membership = loop.create_task(keep_status_membership(self.layer, self.inbox))
-        log.info("worker %s listening on %s", self.prefix, ", ".join(self.channels))
+        log.debug("worker %s listening on %s", self.prefix, ", ".join(self.channels))
 
     async def stop(self, drain_timeout: float | None = None) -> None:
         """Stop taking messages, let in-flight ones finish (bounded), then hooks."""

@@ -23,7 +23,8 @@ from .bridges import slack_channel
 
 #: Commands that serve no interface: no stand-in for them.
 _NOT_SERVING = {"migrate", "makemigrations", "showmigrations", "runworker", "check", "shell",
-                "dbshell", "collectstatic", "createsuperuser", "test", "help"}  # fmt: skip
+                "dbshell", "collectstatic", "createsuperuser", "test", "help",
+                "bridges"}  # fmt: skip
 _standin: Any = None
 
 

@@ -76,7 +76,7 @@ class EmailInterface(Interface):
                 self._receive_sends(), name="email-send-receiver"
             )
         for endpoint in self.endpoints():
-            self.log.info("email: listening on %s", endpoint)
+            self.log.debug("email: listening on %s", endpoint)
 
     async def stop(self, drain_timeout: float) -> None:
         loop = asyncio.get_running_loop()

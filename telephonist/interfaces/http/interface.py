@@ -70,7 +70,7 @@ class HttpInterface(Interface):
         except BaseException:
             await self._stop_listening()
             raise
-        self.log.info("http listening on %s", ", ".join(self.endpoints()))
+        self.log.debug("http listening on %s", ", ".join(self.endpoints()))
 
     async def _stop_listening(self) -> None:
         loop = asyncio.get_running_loop()

@@ -64,6 +64,15 @@ class IrcInterface(Interface):
     config_model: ClassVar[type[InterfaceConfig]] = IrcConfig
     event_channels = spec.EVENT_CHANNELS
 
+    @classmethod
+    def idle_reason(cls, config: InterfaceConfig) -> str | None:
+        if isinstance(config, IrcConfig) and not config.networks:
+            return (
+                "no network configured (add one: [[interfaces.irc.networks]] with name, "
+                "host, port, tls, nick and channels; docs/irc.md)"
+            )
+        return None
+
     def __init__(self, config: InterfaceConfig, host: InterfaceHost) -> None:
         super().__init__(config, host)
         if not isinstance(config, IrcConfig):

@@ -30,7 +30,6 @@ from django.core.management.commands.runserver import Command as DjangoRunserver
 from django.db import connections
 from django.utils import autoreload
 
-from ....interfaces.plugins import discover
 from ....runtime import run_plan
 from ..._command import RuntimeCommand
 
@@ -87,7 +86,7 @@ class Command(RuntimeCommand, DjangoRunserver):
             and apps.is_installed("django.contrib.staticfiles")
         )
 
-    def _banner(self, configured: set[str]) -> None:
+    def _banner(self) -> None:
         now = datetime.now().strftime("%B %d, %Y - %X")
         out = self.out
         print(now, file=out)
@@ -95,12 +94,6 @@ class Command(RuntimeCommand, DjangoRunserver):
         print(f"Django version {version}, using settings {settings.SETTINGS_MODULE!r}", file=out)
         print("Starting Telephonist all-in-one server (interfaces and a worker).", file=out)
         print("Quit the server with CONTROL-C.", file=out)
-        for name in sorted(set(discover()) - configured):
-            print(
-                f"interface {name}: not enabled (add TELEPHONIST['interfaces'][{name!r}] "
-                f"to settings; `telephonist interfaces` lists its options)",
-                file=out,
-            )
         out.flush()
 
     def inner_run(self, *args: Any, **options: Any) -> None:
@@ -114,7 +107,7 @@ class Command(RuntimeCommand, DjangoRunserver):
         config = self.load(options, self._endpoint_overrides(options))
         self.setup_logging(config)
         process = self.make_plan(config, static=self._serves_static(options))
-        self._banner(set(config.interfaces))
+        self._banner()
         code = run_plan(process, self.out)
         if code:
             if threading.current_thread() is threading.main_thread():
