@@ -82,7 +82,8 @@ def test_a_first_make_run_reports_each_interface_once_and_no_test_plugin(
 ) -> None:
     lines, port = make_run(tmp_path)
     text = "\n".join(lines)
-    assert "linechat" not in text and "udpchat" not in text, text
+    assert "linechat" not in text, text
+    assert "udpchat" not in text, text
     reported = _interface_lines(lines)
     assert sorted(reported) == list(INSTALLED), text
     assert all(len(found) == 1 for found in reported.values()), reported
@@ -105,7 +106,8 @@ def test_a_first_make_run_reports_each_interface_once_and_no_test_plugin(
     assert "- IRC: off. To bridge an IRC channel to the room of its name:" in lines
     assert "    MULTICHAT_IRC=ircs://irc.libera.chat:6697/#multichat-lobby make run" in lines
     assert any("ircs:// is TLS, port 6697" in line and "port 6667" in line for line in lines)
-    assert any(line.startswith("- mail: room <name> is the mailbox room-<name>@localhost") for line in lines)
+    mail = "- mail: room <name> is the mailbox room-<name>@localhost"
+    assert any(line.startswith(mail) for line in lines)
 
 
 def test_the_banner_follows_the_configuration(tmp_path: Path) -> None:
@@ -128,4 +130,5 @@ def test_the_readme_explains_each_bridge_in_a_line(bridge: str) -> None:
     readme = (ROOT / "README.md").read_text()
     (line,) = [line for line in readme.splitlines() if line.startswith(f"- {bridge}")]
     if bridge == "**IRC**":
-        assert "6697" in line and "TLS" in line and "6667" in line
+        for word in ("6697", "TLS", "6667"):
+            assert word in line
