@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import TelephonistConfig
+from ..config.describe import format_options
 from ..core.memory import InMemoryChannelLayer
-from ..interfaces.plugins import describe_options, discover
+from ..interfaces.plugins import discover, options_of
 from ..runtime import build_layer
 from ..runtime.status import default_socket_dir, layer_status, query_layer, query_sockets
 from ._common import EXIT_CONFIG, EXIT_FAILURE, add_common, config_from_args, fail
@@ -65,10 +66,7 @@ def _interfaces(args: argparse.Namespace) -> int:
             if plugin.cls is None:
                 entry["error"] = plugin.error
             else:
-                entry["options"] = [
-                    dict(zip(("key", "type", "default", "description"), row, strict=True))
-                    for row in describe_options(plugin.cls.config_model)
-                ]
+                entry["options"] = [o.as_dict() for o in options_of(plugin.cls.config_model)]
                 entry["event_channels"] = list(plugin.cls.event_channels)
             doc[name] = entry
         print(json.dumps(doc, indent=2))
@@ -82,12 +80,7 @@ def _interfaces(args: argparse.Namespace) -> int:
             continue
         if plugin.cls.event_channels:
             print(f"  events: {', '.join(plugin.cls.event_channels)}")
-        rows = describe_options(plugin.cls.config_model)
-        key_w = max(len(r[0]) for r in rows)
-        type_w = max(len(r[1]) for r in rows)
-        for key, kind, default, description in rows:
-            line = f"  {key:<{key_w}}  {kind:<{type_w}}  default {default}"
-            print(f"{line}  {description}" if description else line)
+        print("\n".join(format_options(options_of(plugin.cls.config_model))))
         print()
     return 0
 

@@ -78,6 +78,7 @@ class InterfaceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Serve this interface; false keeps its settings but does not start it.
     enabled: bool = True
 
 

@@ -16,7 +16,6 @@ keys are the runtime's, not the plugin's, and are taken out first: ``on_startup`
 from __future__ import annotations
 
 import sys
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -24,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ..config.describe import Option, describe_model
 from ..config.errors import ConfigError, describe_validation_error
 from .base import Interface, InterfaceConfig
 
@@ -37,6 +37,7 @@ __all__ = [
     "discover",
     "enabled_interfaces",
     "installed_names",
+    "options_of",
 ]
 
 GROUP = "telephonist.interfaces"
@@ -192,31 +193,17 @@ def enabled_interfaces(
     return result
 
 
-def _type_name(annotation: object) -> str:
-    if typing.get_origin(annotation) is not None or not isinstance(annotation, type):
-        return str(annotation).replace("typing.", "")
-    return annotation.__name__
+def options_of(model: type[BaseModel]) -> list[Option]:
+    """Every option of an interface, nested ones included, and the runtime's own keys."""
+    return [
+        *describe_model(model),
+        *(
+            Option(key, "list[str]", "[]", f"dotted callables run at {key[3:]} (see lifespan)")
+            for key in RUNTIME_KEYS
+        ),
+    ]
 
 
-def describe_options(
-    model: type[BaseModel], prefix: str = "", runtime: bool = True
-) -> list[tuple[str, str, str, str]]:
-    """``(key, type, default, description)`` per field, for ``telephonist interfaces``.
-    Nested models are flattened to dotted keys, as they are written in TOML."""
-    rows = []
-    for key, info in model.model_fields.items():
-        annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            rows.extend(describe_options(annotation, f"{prefix}{key}.", runtime=False))
-            continue
-        if info.is_required():
-            default = "(required)"
-        elif info.default_factory is not None:
-            default = repr(info.default_factory())  # type: ignore[call-arg]
-        else:
-            default = repr(info.default)
-        rows.append((prefix + key, _type_name(annotation), default, info.description or ""))
-    if runtime:
-        for key in RUNTIME_KEYS:
-            rows.append((key, "list[str]", "[]", "dotted callables (runtime lifespan hook)"))
-    return rows
+def describe_options(model: type[BaseModel]) -> list[tuple[str, str, str, str]]:
+    """``(key, type, default, description)`` per option (:func:`options_of`)."""
+    return [(o.key, o.type, o.default, o.description) for o in options_of(model)]

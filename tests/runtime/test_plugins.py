@@ -123,5 +123,5 @@ def test_options_are_described_with_dotted_keys_types_and_defaults() -> None:
     assert rows["size"] == ("int", "3")
     assert rows["nested.depth"] == ("int", "2")
     assert rows["tags"] == ("list[str]", "[]")
-    assert rows["enabled"] == ("bool", "True")
+    assert rows["enabled"] == ("bool", "true")
     assert rows["on_startup"] == ("list[str]", "[]")

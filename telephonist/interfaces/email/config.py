@@ -26,22 +26,34 @@ class RelayConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Host of the relay (smarthost).
     host: str = "127.0.0.1"
+    #: Port of the relay: 25, 587 for submission, 465 with ``tls = "implicit"``.
     port: int = Field(25, ge=1, le=65535)
     #: "starttls" (refuse to send in clear if the relay does not offer it), "implicit"
     #: (TLS from the first byte, port 465), or "none" (loopback relays only).
     tls: Literal["starttls", "implicit", "none"] = "starttls"
     #: Verify the relay's certificate; ``ca_file`` adds a private CA.
     tls_verify: bool = True
+    #: PEM file of an extra CA to trust for the relay.
     ca_file: str | None = None
+    #: AUTH login at the relay; refused with ``tls = "none"``.
     username: str | None = None
+    #: AUTH password at the relay (a secret).
     password: SecretStr | None = None
+    #: Our EHLO name.
     helo_name: str = "localhost"
+    #: Seconds per connect and per command.
     timeout: float = Field(30.0, gt=0)  # per SMTP command and for connecting
+    #: Mails held (waiting, sending, retrying).
     queue_size: int = Field(1000, ge=1)  # mails waiting or retrying, all together
+    #: Parallel relay connections (a dedicated thread pool running ``smtplib``).
     concurrency: int = Field(2, ge=1, le=64)  # parallel relay connections
+    #: Attempts before a 4xx failure is reported.
     max_attempts: int = Field(8, ge=1)  # then a 4xx failure is reported
+    #: Seconds before the first retry of a 4xx failure (then doubling).
     backoff_base: float = Field(2.0, gt=0)  # seconds before the first retry
+    #: Seconds: the longest wait between two retries.
     backoff_max: float = Field(600.0, gt=0)  # cap of the exponential backoff
 
     @model_validator(mode="after")
@@ -55,45 +67,68 @@ class RelayConfig(BaseModel):
 
 class EmailConfig(InterfaceConfig):
     # -- inbound SMTP ------------------------------------------------------------------
+    #: Listen address.
     host: str = "127.0.0.1"
     #: Plain SMTP (with STARTTLS when a certificate is configured); None: no listener.
     port: int | None = Field(2525, ge=0, le=65535)
     #: Implicit-TLS SMTP ("SMTPS", RFC 8314); needs ``tls_cert``. None: no listener.
     tls_port: int | None = Field(None, ge=0, le=65535)
+    #: Our name in the greeting and EHLO.
     hostname: str = "localhost"  # our name in the greeting and EHLO reply
-    #: Domains we accept mail for, and single addresses on other domains.
+    #: Domains we accept mail for (case-insensitive).
     domains: tuple[str, ...] = ("localhost",)
+    #: Single addresses on other domains.
     addresses: tuple[str, ...] = ()
+    #: PEM certificate chain for STARTTLS and ``tls_port`` (TLS 1.2 minimum).
     tls_cert: str | None = None  # PEM certificate chain
+    #: PEM private key of ``tls_cert``.
     tls_key: str | None = None  # PEM private key
+    #: ``530`` to MAIL before STARTTLS on the plain port.
     require_starttls: bool = False  # refuse MAIL before STARTTLS on the plain port
     #: SMTP AUTH logins (PLAIN, LOGIN), offered only over TLS. Empty: no AUTH.
     auth_users: dict[str, SecretStr] = Field(default_factory=dict)
+    #: ``530`` to MAIL without AUTH (a submission service).
     auth_required: bool = False  # refuse MAIL without AUTH (a submission service)
+    #: Offer SMTPUTF8 (RFC 6531).
     smtputf8: bool = True
 
+    #: Advertised in ``SIZE``; ``552`` above (at MAIL with ``SIZE=``, else after DATA).
     max_message_size: int = Field(10 * MIB, ge=1 * KIB)  # advertised in SIZE; 552 above
+    #: Per transaction; ``452 4.5.3`` above.
     max_recipients: int = Field(100, ge=1)  # RFC 5321 4.5.3.1.8: at least 100; 452 above
+    #: Bytes per command line; ``500`` above.
     max_command_size: int = Field(512, ge=512)  # RFC 5321 minimum; 500 above
+    #: Bytes per DATA line (RFC: 1000); ``500`` above.
     max_line_length: int = Field(4096, ge=1001)  # DATA lines; 500 above (RFC: 1000)
+    #: Concurrent sessions; ``421 4.3.2`` at connect above.
     max_connections: int = Field(100, ge=1)  # then 421 at connect
+    #: Idle seconds between commands (also bounds a DATA transfer), then disconnect.
     timeout: float = Field(300.0, gt=0)  # idle seconds between commands (RFC 5321: 5 min)
+    #: Seconds an implicit-TLS handshake may take.
     tls_handshake_timeout: float = Field(30.0, gt=0)
 
     # -- mapping to messages -----------------------------------------------------------
+    #: Where inbound messages go.
     channel: str = "email.receive"
+    #: Characters kept of each body.
     body_limit: int = Field(256 * KIB, ge=1)  # characters of the plain and html bodies
+    #: Bytes of one attachment's ``content``.
     attachment_content_limit: int = Field(256 * KIB, ge=0)
+    #: Bytes of all attachment contents of a message.
     attachments_total_limit: int = Field(512 * KIB, ge=0)
+    #: MIME leaves examined (the rest: ``TooManyParts`` defect).
     max_parts: int = Field(100, ge=1)
+    #: Seconds one layer send may take before ``451``.
     send_timeout: float = Field(30.0, gt=0)  # one layer send; then 451
     #: How long a partially delivered transaction remembers which recipients already
     #: went out, so the sender's retry after our 451 does not duplicate them.
     dedup_window: float = Field(3600.0, gt=0)
+    #: Partly delivered transactions remembered at most (see ``dedup_window``).
     dedup_entries: int = Field(10_000, ge=1)
     #: How long a message's reply channel accepts ``{"text": ...}``; after it, send
     #: a reply through ``email.send``.
     reply_window: float = Field(3600.0, gt=0)
+    #: Open reply channels; the oldest closes first.
     max_reply_channels: int = Field(10_000, ge=1)
     #: Reply mails one inbound message may cause (a room's chatter reaches the reply
     #: channel through its group): the channel closes after that many.
@@ -108,12 +143,17 @@ class EmailConfig(InterfaceConfig):
     #: per ``reply_rate_window`` seconds; beyond that they are dropped
     #: (``reply_rate_limited``).
     reply_rate: int = Field(10, ge=1)
+    #: Seconds over which ``reply_rate`` replies per address refill.
     reply_rate_window: float = Field(3600.0, gt=0)
 
     # -- outbound -----------------------------------------------------------------------
+    #: Outbound relay, below; ``null``: no mail is sent.
     relay: RelayConfig | None = None  # None: no outbound mail (replies are counted)
+    #: Channel the interface consumes outbound mail from.
     send_channel: str = "email.send"
+    #: From of ``email.send`` messages without ``from_address``.
     default_from: str | None = None  # From of email.send messages that have none
+    #: Where ``email.send.failed`` reports go.
     failure_channel: str | None = None  # where email.send.failed reports go
 
     @model_validator(mode="after")

@@ -95,6 +95,7 @@ class HttpConfig(InterfaceConfig):
     #: Seconds a client may leave the server's send buffer full without reading (slow
     #: read); then the connection is aborted. Until then replies wait on the layer.
     write_timeout: float = Field(default=60.0, gt=0, le=3600)
+    #: The WebSocket upgrade on this port: ``[interfaces.http.websocket]`` (docs/websocket.md).
     websocket: WebSocketConfig = Field(default_factory=lambda: WebSocketConfig())
     http2: Http2Config = Field(default_factory=lambda: Http2Config())
 

@@ -40,8 +40,10 @@ class ChannelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: The channel, ``#room`` (a string ``"#room"`` or ``"#room key"`` is this table too).
     name: str
-    #: A secret: kept a ``SecretStr`` so no repr, error or status shows it.
+    #: The channel key (``+k``). A secret: kept a ``SecretStr`` so no repr, error or
+    #: status shows it.
     key: SecretStr | None = None
 
     @field_validator("name")
@@ -65,50 +67,85 @@ class NetworkConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(description="Label used in messages (`network` key) and logs.")
+    #: Server host name or address.
     host: str
+    #: Server port: 6697 is IRC over TLS; plain-text servers usually listen on 6667.
     port: int = Field(6697, ge=1, le=65535)
+    #: TLS from the first byte.
     tls: bool = True
+    #: Verify the server certificate and host name.
     tls_verify: bool = True
+    #: PEM file of CAs to trust instead.
     tls_ca_file: str | None = None
+    #: Name to verify (and send as SNI).
     tls_server_name: str | None = None
+    #: Client certificate (CertFP, SASL EXTERNAL).
     tls_client_cert: str | None = None
+    #: Key of ``tls_client_cert`` (PEM).
     tls_client_key: str | None = None
+    #: Server password (``PASS``); refused with ``tls = false`` unless ``allow_plaintext_auth``.
     password: SecretStr | None = None
+    #: The bot's nick.
     nick: str
+    #: Nicks to try when ``nick`` is taken.
     alt_nicks: tuple[str, ...] = ()
+    #: The USER name (ident).
     user: str | None = None
+    #: The real name (GECOS) others see in WHOIS.
     realname: str = "Telephonist IRC interface"
+    #: SASL: ``"none"``, ``"plain"`` (account and password) or ``"external"`` (client certificate).
     sasl_mechanism: Literal["none", "plain", "external"] = "none"
+    #: PLAIN account name.
     sasl_username: str | None = None
+    #: PLAIN password (required for ``"plain"``).
     sasl_password: SecretStr | None = None
+    #: Abandon the attempt when SASL is unavailable or fails.
     sasl_required: bool = True
     #: ``PASS`` and SASL PLAIN send the password as it is; over ``tls = false`` anyone on
     #: the path reads it. Refused unless this says the plaintext server is trusted (a
     #: loopback or private-network server).
     allow_plaintext_auth: bool = False
+    #: ``"#room"``, ``"#room key"`` or ``{name, key}``.
     channels: tuple[ChannelSpec, ...] = ()
+    #: IRCv3 capabilities to request when offered.
     caps: tuple[str, ...] = DEFAULT_CAPS
     #: ``False`` writes every line at once: for a server that does not limit this bot
     #: (your own, or one where it is exempt). ``flood_burst``/``flood_rate`` then do nothing.
     flood_control: bool = True
+    #: Lines sent at once before pacing.
     flood_burst: int = Field(5, ge=1)
+    #: Lines per second after the burst.
     flood_rate: float = Field(1.0, gt=0)
+    #: Lines waiting to be sent, at most.
     max_queue: int = Field(500, ge=1)
+    #: Seconds a TCP + TLS connect may take.
     connect_timeout: float = Field(30.0, gt=0)
+    #: Seconds from connect to the welcome (001).
     registration_timeout: float = Field(60.0, gt=0)
+    #: Seconds between keepalive PINGs.
     ping_interval: float = Field(60.0, gt=0)
+    #: Seconds without a PONG before reconnecting (at least ``ping_interval``).
     ping_timeout: float = Field(120.0, gt=0)
+    #: Seconds: first reconnect back-off ceiling (doubling, with jitter).
     reconnect_initial: float = Field(2.0, gt=0)
+    #: Seconds: largest reconnect back-off ceiling.
     reconnect_max: float = Field(300.0, gt=0)
+    #: Failed attempts in a row before giving up; None: never give up.
     reconnect_attempts: int | None = Field(None, ge=0)
+    #: Bytes of one server line (512 + 8191 of IRCv3 tags).
     max_inbound_line: int = Field(8704, ge=512)
     #: An event the layer refuses (``ChannelFull``) is tried again after 1 ms, then
     #: twice as long each time, at most this long apart, until ``full_timeout``.
     full_retry_max: float = Field(0.05, ge=0.001)
+    #: Seconds: an event the layer refuses for this long is dropped (``dropped_full``).
     full_timeout: float = Field(10.0, gt=0)
+    #: Conversations (reply channels) kept per network.
     max_conversations: int = Field(1000, ge=1)
+    #: Rejoin at once when kicked.
     rejoin_on_kick: bool = False
+    #: CTCP VERSION answer.
     version_reply: str = f"Telephonist {__version__}"
+    #: QUIT text on stop.
     quit_message: str = "Telephonist"
 
     @field_validator("channels", mode="before")
@@ -193,6 +230,7 @@ EVENT_KINDS = ("connect", "disconnect", "receive", "join", "part", "kick", "quit
 class IrcConfig(InterfaceConfig):
     """The ``irc`` interface: a client of each listed network."""
 
+    #: The networks to connect to, one ``[[interfaces.irc.networks]]`` table each.
     networks: tuple[NetworkConfig, ...] = ()
     #: The kinds of event to publish; list only what your routing handles. The first
     #: event of a conversation binds it to the worker that takes it, and one on a

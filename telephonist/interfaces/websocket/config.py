@@ -20,6 +20,7 @@ class WebSocketConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Serve the upgrade (off: ``Upgrade`` requests are plain HTTP requests).
     enabled: bool = True
     #: Origins allowed to open a WebSocket (glob patterns on the full origin, such as
     #: ``"https://*.example.com"``). ``["*"]`` allows every origin. Others get 403.
