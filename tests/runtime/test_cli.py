@@ -139,7 +139,7 @@ def test_a_sync_consumer_that_never_returns_does_not_hold_the_process(
 
 
 def test_json_logs_on_request(spawn: Spawn) -> None:
-    proc = spawn("run", "--log-format", "json", "--log-level", "debug").ready()
+    proc = spawn("run", "--log-format", "json", "--log-level", "DEBUG").ready()
     proc.signal(signal.SIGTERM)
     assert proc.wait() == 0
     records = [json.loads(line) for line in proc.stderr().splitlines() if line.strip()]
