@@ -28,13 +28,7 @@ from ..core.base import BaseChannelLayer
 from ..core.exceptions import InvalidChannelLayerError
 from ..core.layers import DEFAULT_CHANNEL_LAYER, SHORT_NAMES, channel_layers, make_channel_layer
 from ..core.memory import InMemoryChannelLayer
-from ..interfaces.plugins import (
-    GROUP,
-    ConfiguredInterface,
-    discover,
-    enabled_interfaces,
-    installed_names,
-)
+from ..interfaces.plugins import ConfiguredInterface, discover, enabled_interfaces
 from ..logging import set_role
 from ..routing import Router, RoutingError
 from ..server import InterfaceServer, StartupError
@@ -42,6 +36,7 @@ from ..server.reactor import ReactorError, install_asyncio_reactor, shutdown_rea
 from ..worker import Worker
 from .metrics_setup import Metrics
 from .signals import StopSignals
+from .startup import announce, disabled_reasons, idle_channels
 from .status import StatusEndpoint, default_socket_dir, layer_status
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "Plan", "build_layer", "fail", "plan", "run_plan"]
@@ -72,6 +67,8 @@ class Plan:
     event_channels: set[str] = field(default_factory=set)
     #: Interfaces this process could serve but does not, with why (start-up says so).
     disabled: dict[str, str] = field(default_factory=dict)
+    #: Event channels of the configured interfaces that are disabled or idle.
+    idle_channels: set[str] = field(default_factory=set)
 
     @property
     def uses_twisted(self) -> bool:
@@ -93,8 +90,14 @@ def plan(config: TelephonistConfig, *, serve: bool, work: bool, only: Sequence[s
     result = Plan(config, worker=work)
     if serve:
         enabled = enabled_interfaces(config.interfaces, plugins, only)
-        result.disabled = _disabled(config, names, enabled, only is None)
+        result.disabled = disabled_reasons(names, enabled, only is None)
         result.interfaces = [c for c in enabled if c.name not in result.disabled]
+        result.idle_channels = {
+            ch
+            for name in result.disabled
+            if (p := plugins.get(name)) is not None and p.cls is not None
+            for ch in p.cls.event_channels
+        }
         if not result.interfaces:
             idle = [f"interfaces.{n}: disabled: {why}" for n, why in result.disabled.items()]
             raise ConfigError(
@@ -118,44 +121,6 @@ def plan(config: TelephonistConfig, *, serve: bool, work: bool, only: Sequence[s
                     "interface %s: %s; its event channels are not listened to", name, reason
                 )
     return result
-
-
-def _disabled(
-    config: TelephonistConfig,
-    names: Sequence[str],
-    enabled: Sequence[ConfiguredInterface],
-    every_installed: bool,
-) -> dict[str, str]:
-    """Why each interface this process could serve is not served: one line each at
-    start-up, instead of silence or an endpoint that is not there."""
-    running = {c.name: c for c in enabled}
-    reasons: dict[str, str] = {}
-    for name in names:
-        configured = running.get(name)
-        if configured is None:
-            reasons[name] = "enabled = false in its settings"
-            continue
-        idle = configured.cls.idle_reason(configured.config)
-        if idle:
-            reasons[name] = idle
-    if every_installed:
-        for name in sorted(installed_names() - set(names)):
-            reasons[name] = (
-                f"not configured (no interfaces.{name} settings; "
-                f"`telephonist interfaces` lists them)"
-            )
-    return reasons
-
-
-def _idle_channels(process: Plan) -> set[str]:
-    """All-in-one on the in-memory layer, nothing but this process's own interfaces can
-    send their protocols' events: a worker listening on the event channels of an
-    interface that is not running here (Slack's, say, routed by the chat bridge) would
-    only say that it listens to what cannot come."""
-    running = {c.name for c in process.interfaces}
-    own = {ch for c in process.interfaces for ch in c.cls.event_channels}
-    others = discover(installed_names() - running, GROUP)
-    return {ch for p in others.values() if p.cls is not None for ch in p.cls.event_channels} - own
 
 
 def build_layer(config: TelephonistConfig) -> BaseChannelLayer:
@@ -195,7 +160,7 @@ def run_plan(process: Plan, out: TextIO = sys.stdout) -> int:
     # The process's layer is the project's while it runs: get_channel_layer() in a
     # consumer, a view or a hook returns the very layer the worker and interfaces use.
     if isinstance(layer, InMemoryChannelLayer) and process.interfaces and process.worker:
-        idle = sorted(_idle_channels(process))
+        idle = sorted(idle_channels(process))
         if idle:
             worker = process.config.worker
             process.config = process.config.model_copy(
@@ -278,7 +243,7 @@ async def _main(
             await endpoint.start()
         except OSError as exc:  # e.g. a socket path too long: status is not worth dying for
             log.warning("status socket %s unavailable: %s", endpoint.path, exc)
-        _announce(out, server, worker, process.disabled, metrics.endpoints())
+        announce(out, server, worker, process.disabled, metrics.endpoints())
         # What exists now (modules, routing, configuration, Django's URLconf and
         # middleware...) lives as long as the process. Out of the cyclic collector's
         # view, collections only walk what requests allocate: with a sync Django view
@@ -310,27 +275,6 @@ def _role(server: InterfaceServer | None, worker: Worker | None) -> str:
     if server is not None and worker is not None:
         return "all-in-one"
     return "server" if server is not None else "worker"
-
-
-def _announce(
-    out: TextIO,
-    server: InterfaceServer | None,
-    worker: Worker | None,
-    disabled: dict[str, str],
-    metrics: list[str],
-) -> None:
-    """Where everything listens, on stdout: for the operator, and for scripts to wait on."""
-    if server is not None:
-        for name, interface in server.interfaces.items():
-            where = ", ".join(interface.endpoints()) or "(no endpoint)"
-            print(f"interface {name}: {where}", file=out)
-    for name, why in disabled.items():
-        print(f"interface {name}: disabled: {why}", file=out)
-    if worker is not None:
-        print(f"worker {worker.prefix}: {', '.join(worker.channels)}", file=out)
-    for where in metrics:
-        print(f"metrics: {where}", file=out)
-    print("telephonist: ready", file=out, flush=True)
 
 
 def _snapshot(

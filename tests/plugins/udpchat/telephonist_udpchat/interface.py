@@ -116,7 +116,7 @@ class UdpChatInterface(Interface, asyncio.DatagramProtocol):
 
     # -- datagrams in -----------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:  # type: ignore[override]
+    def datagram_received(self, data: bytes, addr: Address) -> None:
         self.host.count("datagrams_in")
         address = (str(addr[0]), int(addr[1]))
         if len(data) > self.config.max_datagram_bytes:
