@@ -41,10 +41,7 @@ def disabled_reasons(
             reasons[name] = idle
     if every_installed:
         for name in sorted(installed_names() - set(names)):
-            reasons[name] = (
-                f"not configured (no interfaces.{name} settings; "
-                f"`telephonist interfaces` lists them)"
-            )
+            reasons[name] = f"not configured (no [interfaces.{name}])"
     return reasons
 
 

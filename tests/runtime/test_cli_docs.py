@@ -63,6 +63,17 @@ def test_the_first_run_works_as_written(doc_project: Project, spawn: Spawn) -> N
     # Port 7000 may be taken on a test machine: the environment picks a free one, the
     # command line stays as written.
     proc = spawn("run", env={"TELEPHONIST_INTERFACES__LINECHAT__PORT": "0"}).ready()
+    # What it prints, as shown (the port and the worker's name are this run's; the
+    # tests' own plugins are installed here besides linechat, and said disabled too).
+    shown = _console(RUNTIME, "Start everything in one process")[1:]
+    printed = [
+        line.replace(f":{proc.endpoint()}", ":7000")
+        for line in proc.seen
+        if "udpchat" not in line
+    ]
+    assert [re.sub(r"^worker \S+:", "worker:", line) for line in printed] == [
+        re.sub(r"^worker \S+:", "worker:", line) for line in shown
+    ]
     _client(proc.endpoint())
     proc.signal(signal.SIGTERM)
     assert proc.wait() == 0
