@@ -160,7 +160,7 @@ def run_plan(process: Plan, out: TextIO = sys.stdout) -> int:
     # The process's layer is the project's while it runs: get_channel_layer() in a
     # consumer, a view or a hook returns the very layer the worker and interfaces use.
     if isinstance(layer, InMemoryChannelLayer) and process.interfaces and process.worker:
-        idle = sorted(idle_channels(process))
+        idle = sorted(idle_channels(process.interfaces, process.idle_channels))
         if idle:
             worker = process.config.worker
             process.config = process.config.model_copy(

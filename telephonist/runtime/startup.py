@@ -17,7 +17,6 @@ from ..interfaces.plugins import ConfiguredInterface, installed_names
 if TYPE_CHECKING:
     from ..server import InterfaceServer
     from ..worker import Worker
-    from .plan import Plan
 
 __all__ = ["announce", "disabled_reasons", "idle_channels"]
 
@@ -45,14 +44,15 @@ def disabled_reasons(
     return reasons
 
 
-def idle_channels(process: Plan) -> set[str]:
+def idle_channels(interfaces: Sequence[ConfiguredInterface], configured: set[str]) -> set[str]:
     """All-in-one on the in-memory layer, nothing but this process's own interfaces can
     send their protocols' events: a worker listening on the event channels of an
     interface that is not running here (Slack's, say, routed by the chat bridge) would
     only say that it listens to what cannot come. Known without importing the idle
-    interfaces: the chat registry's channels, and those of the configured ones."""
-    running = {c.name for c in process.interfaces}
-    own = {ch for c in process.interfaces for ch in c.cls.event_channels}
+    interfaces: the chat registry's channels, and ``configured``, the event channels of
+    the configured interfaces that do not run."""
+    running = {c.name for c in interfaces}
+    own = {ch for c in interfaces for ch in c.cls.event_channels}
     idle = installed_names() - running
     chat = {
         ch
@@ -60,7 +60,7 @@ def idle_channels(process: Plan) -> set[str]:
         if p.name in idle
         for ch in (*p.message_channels, *p.join_channels, *p.leave_channels)
     }
-    return (chat | process.idle_channels) - own
+    return (chat | configured) - own
 
 
 def announce(
