@@ -160,6 +160,41 @@ class LineClient:
         self.writer.close()
 
 
+class UdpClient(asyncio.DatagramProtocol):
+    """A udpchat user: a UDP socket of its own, one datagram per line."""
+
+    def __init__(self) -> None:
+        self.lines: asyncio.Queue[str] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    @classmethod
+    async def open(cls, stack: ChatStack, name: str) -> UdpClient:
+        loop = asyncio.get_running_loop()
+        _, client = await loop.create_datagram_endpoint(
+            cls, local_addr=("127.0.0.1", 0), remote_addr=("127.0.0.1", stack.ports["udpchat"])
+        )
+        client.say(f"/nick {name}")
+        return client
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram endpoint's
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.lines.put_nowait(data.decode())
+
+    def say(self, text: str) -> None:
+        assert self.transport is not None
+        self.transport.sendto(text.encode())
+
+    async def next_line(self, within: float = WAIT) -> str:
+        async with asyncio.timeout(within):
+            return await self.lines.get()
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
 class MailClient:
     """Someone mailing a room's mailbox (smtplib, in a thread) and reading the replies
     the relay got."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP
 from telephonist_linechat import LineChatConfig, LineChatInterface
+from telephonist_udpchat import UdpChatConfig, UdpChatInterface
 
 from telephonist.config.model import AffinitySettings, ServerSettings, WorkerSettings
 from telephonist.core.memory import InMemoryChannelLayer
@@ -125,6 +126,7 @@ async def chat_stack(
     email: bool = True,
     linechat: bool = True,
     slack: Mapping[str, Any] | None = None,
+    udpchat: bool = False,
 ) -> AsyncIterator[ChatStack]:
     """The interfaces asked for, and a worker routing ``routing``."""
     twisted_reactor()
@@ -143,6 +145,9 @@ async def chat_stack(
     if linechat:
         config_lc = LineChatConfig(port=0)
         plugins.append(_plugin("linechat", LineChatInterface, config_lc, "telephonist-linechat"))
+    if udpchat:
+        config_udp = UdpChatConfig(port=0)
+        plugins.append(_plugin("udpchat", UdpChatInterface, config_udp, "telephonist-udpchat"))
     if irc:
         plugins.append(irc_plugin(IrcConfig(networks=tuple(irc), events=IRC_EVENTS)))
     if slack is not None:  # settings pointing at a SlackStandIn (settings_for)
@@ -158,7 +163,7 @@ async def chat_stack(
             iface = server.interfaces["http"]
             assert isinstance(iface, HttpInterface)
             stack.ports["http"] = port_of(iface)
-        for name in ("email", "linechat"):
+        for name in ("email", "linechat", "udpchat"):
             if name in server.interfaces:
                 endpoint = server.interfaces[name].endpoints()[0]
                 stack.ports[name] = int(endpoint.rsplit(":", 1)[1])

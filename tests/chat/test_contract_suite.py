@@ -32,7 +32,7 @@ from telephonist.consumers import AsyncChatConsumer
 from telephonist.interfaces.irc import NetworkConfig
 from telephonist.routing import route_class
 from telephonist.testing.slack import ApiCall, SlackStandIn, settings_for
-from tests.chat.clients import IrcClient, LineClient, MailClient, WebClient
+from tests.chat.clients import IrcClient, LineClient, MailClient, UdpClient, WebClient
 from tests.chat.stack import IRC_FAST, ChatStack, chat_stack
 from tests.irc.servers import InspIRCd, Ngircd
 
@@ -93,7 +93,7 @@ async def servers(chat_ngircd: Ngircd, chat_inspircd: InspIRCd) -> AsyncIterator
     ]  # fmt: skip
     async with SlackStandIn() as slack:
         config = settings_for(slack, lookup_timeout=2.5)
-        async with chat_stack(ROUTING, irc=networks, slack=config) as stack:
+        async with chat_stack(ROUTING, irc=networks, slack=config, udpchat=True) as stack:
             await slack.wait_connected()
             yield Servers(stack, chat_ngircd, chat_inspircd, slack)
 
@@ -480,6 +480,44 @@ class SlackPerson(Person):
     async def expect_thread(self, parent: str | None) -> None:
         call = await self.next_call()
         assert (call.params["text"], call.params.get("thread_ts")) == ("threaded", parent)
+class Udp(Person):
+    """A connectionless protocol: the conversation is the peer's address (docs/writing-an-
+    interface.md, section 6); everyone talks in the configured room."""
+
+    protocol, interface = "udpchat", "udpchat"
+    inbound = ("message", "action")
+
+    def __init__(self, client: UdpClient, nick: str) -> None:
+        self.client, self.nick = client, nick
+
+    @classmethod
+    async def open(cls, servers: Servers, nick: str) -> Udp:
+        return cls(await UdpClient.open(servers.stack, nick), nick)
+
+    async def say(self, text: str) -> None:
+        self.client.say(text)
+
+    async def produce(self, kind: str) -> None:
+        self.client.say("hello \x01\u202eworld" if kind == "message" else "/me waves")
+
+    async def expect(self, kind: str) -> None:
+        if kind == "message":
+            assert [await self.client.next_line() for _ in range(2)] == ["pong", "line two"]
+        else:
+            assert await self.client.next_line() == {"action": "* waves", "notice": "note"}[kind]
+
+    async def next_line(self) -> str:
+        return await self.client.next_line()
+
+    async def expect_relay(self) -> None:
+        lines = [await self.client.next_line() for _ in range(2)]
+        assert lines == ["[web] <ann> one", "[web] <ann> two"]
+
+    async def expect_private(self) -> None:
+        assert await self.client.next_line() == "psst"
+
+    async def close(self) -> None:
+        await self.client.close()
 
 
 PEOPLE: dict[str, type[Any]] = {
@@ -490,6 +528,7 @@ PEOPLE: dict[str, type[Any]] = {
     "email": Mail,
     "linechat": Line,
     "slack": SlackPerson,
+    "udpchat": Udp,
 }
 INBOUND = [(name, kind) for name, cls in PEOPLE.items() for kind in cls.inbound]
 REPLIES = [(name, kind) for name in PEOPLE for kind in REPLY_KINDS]

@@ -67,9 +67,7 @@ def test_the_first_run_works_as_written(doc_project: Project, spawn: Spawn) -> N
     # tests' own plugins are installed here besides linechat, and said disabled too).
     shown = _console(RUNTIME, "Start everything in one process")[1:]
     printed = [
-        line.replace(f":{proc.endpoint()}", ":7000")
-        for line in proc.seen
-        if "udpchat" not in line
+        line.replace(f":{proc.endpoint()}", ":7000") for line in proc.seen if "udpchat" not in line
     ]
     assert [re.sub(r"^worker \S+:", "worker:", line) for line in printed] == [
         re.sub(r"^worker \S+:", "worker:", line) for line in shown
