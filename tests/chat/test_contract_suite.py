@@ -480,6 +480,8 @@ class SlackPerson(Person):
     async def expect_thread(self, parent: str | None) -> None:
         call = await self.next_call()
         assert (call.params["text"], call.params.get("thread_ts")) == ("threaded", parent)
+
+
 class Udp(Person):
     """A connectionless protocol: the conversation is the peer's address (docs/writing-an-
     interface.md, section 6); everyone talks in the configured room."""
