@@ -72,6 +72,7 @@ def test_every_built_in_settings_table_is_found() -> None:
     assert paths == {
         "http",
         "http.websocket",
+        "http.http2",
         "irc",
         "[]irc.networks",
         "email",

@@ -27,6 +27,7 @@ class Http2Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: Serve HTTP/2 (ALPN ``h2``, h2c by prior knowledge); off: HTTP/1.1 only.
     enabled: bool = True
     #: Streams open at once per connection (SETTINGS_MAX_CONCURRENT_STREAMS); a client
     #: that opens more gets GOAWAY ``PROTOCOL_ERROR``.
@@ -51,6 +52,7 @@ class Http2Config(BaseModel):
     priority_burst: int = Field(default=500, ge=1, le=1_000_000)
     #: DATA frames with no data that do not end their stream (CVE-2019-9518).
     empty_data_burst: int = Field(default=100, ge=1, le=1_000_000)
+    #: Seconds: the window of the ``*_burst`` limits (each refills over it).
     flood_window: float = Field(default=10.0, gt=0, le=3600)
     #: Seconds an idle connection (no stream open) is kept; then GOAWAY ``NO_ERROR``.
     idle_timeout: float = Field(default=60.0, gt=0, le=86_400)
@@ -97,6 +99,7 @@ class HttpConfig(InterfaceConfig):
     write_timeout: float = Field(default=60.0, gt=0, le=3600)
     #: The WebSocket upgrade on this port: ``[interfaces.http.websocket]`` (docs/websocket.md).
     websocket: WebSocketConfig = Field(default_factory=lambda: WebSocketConfig())
+    #: HTTP/2 on the same endpoints: ``[interfaces.http.http2]`` (docs/http.md).
     http2: Http2Config = Field(default_factory=lambda: Http2Config())
 
     @field_validator("trusted_proxies")
