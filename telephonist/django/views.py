@@ -13,8 +13,10 @@ auth, streaming and file responses and uploads behave exactly as under WSGI/ASGI
   pool (``threads``), with a WSGI environ built from the message. ``request_started``/
   ``request_finished`` fire as under any WSGI server, so database connections get
   Django's own per-request hygiene. The response streams back chunk by chunk.
-* **async views** (the URL resolves to a coroutine function): Django's ``ASGIHandler``
-  natively on the worker's event loop, no thread hop.
+* **async views** (the URL resolves to a coroutine function): on the worker's event
+  loop through ``AsyncViewHandler`` (``async_handler.py``), Django's ``ASGIHandler``
+  without its avoidable per-request costs (a thread started per request, a thread hop
+  per middleware hook): two hops to one reused thread per request.
 
 The choice is made per request by resolving ``path_info`` against the URLconf (cached
 by Django), before any middleware runs. ``docs/http.md`` has the measurements.
@@ -40,7 +42,7 @@ from typing import Any, ClassVar
 from ..consumers.message import Message
 from ..core.base import BaseChannelLayer
 from ..core.exceptions import ChannelFull
-from ..spec.http import DISCONNECT, EVENT_CHANNELS, REQUEST, RESPONSE_BODY, RESPONSE_START
+from ..spec.http import DISCONNECT, EVENT_CHANNELS, RESPONSE_BODY, RESPONSE_START
 from .asgi_body import Body, BodyStore
 from .asgi_environ import asgi_scope, wsgi_environ
 
@@ -154,14 +156,15 @@ class DjangoViewConsumer:
             import django
             from django.apps import apps
             from django.conf import settings
-            from django.core.handlers.asgi import ASGIHandler
             from django.core.handlers.wsgi import WSGIHandler
+
+            from .async_handler import AsyncViewHandler, Lanes
 
             if not apps.ready:
                 django.setup(set_prefix=False)
             self._bodies = BodyStore(settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
             self._wsgi = WSGIHandler()
-            self._asgi = ASGIHandler()
+            self._asgi = AsyncViewHandler(Lanes(self.threads))
             self._ready = True
 
     # -- consuming --------------------------------------------------------------------
@@ -262,25 +265,10 @@ class DjangoViewConsumer:
     ) -> None:
         asyncio.run_coroutine_threadsafe(reply.send(message), loop).result()
 
-    # -- async views: Django's ASGI handler on the loop -------------------------------
+    # -- async views: Django's handler, lean, on the loop ------------------------------
 
     async def _run_async(self, body: Body, reply: _Reply) -> None:
-        pieces = iter(lambda: body.file.read(self.chunk_bytes), b"")
-        pending = [next(pieces, b"")]
-
-        async def receive() -> dict[str, Any]:
-            if pending:
-                chunk = pending.pop()
-                following = next(pieces, b"")
-                if following:
-                    pending.append(following)
-                return {"type": REQUEST, "body": chunk, "more_body": bool(pending)}
-            # After the body, Django listens for the client going away (and cancels
-            # this wait once the response is complete).
-            await asyncio.shield(reply.gone_on_loop)
-            return {"type": DISCONNECT}
-
-        await self._asgi(asgi_scope(body.first), receive, reply.send)
+        await self._asgi.serve(asgi_scope(body.first), body.file, reply.send, reply.gone_on_loop)
 
 
 @functools.lru_cache(maxsize=4096)
