@@ -31,8 +31,8 @@ serves HTTP/2 only over TLS (twisted.web's H2 support); uvicorn serves none. h2l
 prints no percentiles, so those rows have req/s, CPU and errors. The HTTP/1.1 runs
 are the same as without the figure (the TLS port is simply idle then).
 
-``--profile`` adds, after the measurements, one more sync-view run per Telephonist
-server with ``py-spy`` attached to each of its processes, and prints where their CPU
+``--profile`` adds, after the measurements, one more run of each view measured per
+Telephonist server with ``py-spy`` attached to each of its processes, and prints where their CPU
 time goes (``_profile.py``); raw stacks go to ``bench/results/``.
 ``--only`` takes server names and/or figures (``sync``, ``async``). ``--quick`` is a
 smoke run: one repeat of 2 s runs.
@@ -182,26 +182,33 @@ def _measure(
     if opts.extra["profile"]:
         for spec in specs:
             if spec.is_telephonist and spec.name not in broken:
-                _profile(results, spec, redis_url, wrk, opts)
+                for view in views:
+                    _profile(results, spec, view, redis_url, wrk, opts)
 
 
 def _profile(
-    results: Results, spec: ServerSpec, redis_url: str | None, wrk: str, opts: Options[ServerSpec]
+    results: Results,
+    spec: ServerSpec,
+    view: str,
+    redis_url: str | None,
+    wrk: str,
+    opts: Options[ServerSpec],
 ) -> None:
     flush(redis_url if spec.uses_redis else None)
     seconds = min(opts.duration, 10)
-    log(f"profile {spec.name} (sync view, {seconds} s, py-spy)")
+    log(f"profile {spec.name} ({view} view, {seconds} s, py-spy)")
+    url = f"/{view}"
     with serving(spec, redis_url) as server:
-        run_wrk(wrk, server.url("/sync"), seconds=1, connections=CONNECTIONS, threads=THREADS)
+        run_wrk(wrk, server.url(url), seconds=1, connections=CONNECTIONS, threads=THREADS)
         report = profile_run(
             server.pids,
             seconds,
             lambda: run_wrk(
-                wrk, server.url("/sync"), seconds=seconds, connections=CONNECTIONS, threads=THREADS
+                wrk, server.url(url), seconds=seconds, connections=CONNECTIONS, threads=THREADS
             ),
-            RESULTS_DIR / f"profile-http-{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}",
+            RESULTS_DIR / f"profile-http-{spec.name}-{view}-{time.strftime('%Y%m%d-%H%M%S')}",
         )
-    results.meta.setdefault("profiles", {})[spec.name] = report
+    results.meta.setdefault("profiles", {})[f"{spec.name} ({view} view)"] = report
 
 
 def _table(results: Results, specs: Sequence[ServerSpec], views: Sequence[str]) -> str:
@@ -395,7 +402,7 @@ def _summary(results: Results, specs: Sequence[ServerSpec], opts: Options[Server
         targets_table(results, _checks()),
     ]
     for name, profile in results.meta.get("profiles", {}).items():
-        parts += ["", f"Profile of {name} (sync view, py-spy):", profile]
+        parts += ["", f"Profile of {name}, py-spy:", profile]
     for name, reason in results.missing.items():
         parts.append(f"not available: {name}: {reason}")
     for key, error in results.errors.items():

@@ -86,9 +86,14 @@ class AsyncViewHandler(ASGIHandler):
     """Serves one request whose body is already read; see the module docstring."""
 
     def __init__(self, lanes: Lanes) -> None:
+        from asgiref.sync import sync_to_async
+
         super().__init__()  # load_middleware(is_async=True): Django's chain, unchanged
         self.lanes = lanes
         self.hooks = HookRun(self)
+        # The two hops of every request, made once (thread_sensitive: the request's lane).
+        self._enter_hop = sync_to_async(self._enter)
+        self._leave_hop = sync_to_async(self._leave)
 
     async def serve(
         self, scope: dict[str, Any], body_file: Any, send: Send, gone: asyncio.Future[None]
@@ -130,7 +135,7 @@ class AsyncViewHandler(ASGIHandler):
         gone.add_done_callback(on_gone)
         try:
             set_urlconf(settings.ROOT_URLCONF)
-            response, depth, view = await sync_to_async(self._enter)(scope, request)
+            response, depth, view = await self._enter_hop(scope, request)
             if response is None:
                 response = await self._inner(request, view)
             # The response exists: process_response and close() run whatever happens.
@@ -138,7 +143,7 @@ class AsyncViewHandler(ASGIHandler):
             if cancelled:  # the view caught the CancelledError and answered anyway
                 task.uncancel()
                 cancelled.clear()
-            response, messages = await sync_to_async(self._leave)(request, response, depth)
+            response, messages = await self._leave_hop(request, response, depth)
             if messages is not None:  # whole: already closed (request_finished)
                 for message in messages:
                     await send(message)

@@ -111,6 +111,9 @@ class DjangoViewConsumer:
     channels: ClassVar[tuple[str, ...]] = EVENT_CHANNELS
     #: Threads running sync views (Django's WSGI handler).
     threads: ClassVar[int] = 16
+    #: Idle threads kept for async views' requests (each request in flight has one, as
+    #: under Django's ASGI handler; more start in a burst and stop after it).
+    async_threads: ClassVar[int] = 128
     #: Largest body of one response message (file blocks; below the layer's limit).
     chunk_bytes: ClassVar[int] = 64 * 1024
     #: Seconds a reply may wait for room on a full reply channel before giving up.
@@ -164,7 +167,7 @@ class DjangoViewConsumer:
                 django.setup(set_prefix=False)
             self._bodies = BodyStore(settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
             self._wsgi = WSGIHandler()
-            self._asgi = AsyncViewHandler(Lanes(self.threads))
+            self._asgi = AsyncViewHandler(Lanes(self.async_threads))
             self._ready = True
 
     # -- consuming --------------------------------------------------------------------

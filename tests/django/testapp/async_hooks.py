@@ -57,7 +57,7 @@ def _steer(request: HttpRequest, name: str, hook: str) -> HttpResponse | None:
     return None
 
 
-class _Hooks(MiddlewareMixin):
+class _Hooks(MiddlewareMixin):  # type: ignore[misc]
     name = "?"
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
@@ -89,7 +89,7 @@ class C(_Hooks):
     name = "C"
 
 
-class ResponseOnly(MiddlewareMixin):
+class ResponseOnly(MiddlewareMixin):  # type: ignore[misc]
     """Only ``process_response``, as ``XFrameOptionsMiddleware`` has."""
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
