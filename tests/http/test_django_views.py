@@ -105,6 +105,24 @@ def test_file_response(client: httpx.Client) -> None:
     assert "attachment" in r.headers["content-disposition"]
 
 
+def test_async_file_response(client: httpx.Client) -> None:
+    r = client.get("/adownload")
+    assert r.content == bytes(range(256)) * 1200
+    assert r.headers["content-length"] == str(256 * 1200)
+    assert r.headers["x-stamp"] == "async"
+
+
+def test_async_view_session_and_login(client: httpx.Client) -> None:
+    assert [client.get("/acount").text for _ in range(3)] == [
+        "1 anonymous",
+        "2 anonymous",
+        "3 anonymous",
+    ]
+    assert client.post("/login", data={"username": "ada", "password": "pw"}).text == "ok"
+    # login() keeps the anonymous session's data under a new key
+    assert client.get("/acount").text == "4 ada"
+
+
 def test_multipart_upload_streams_to_disk(client: httpx.Client, tmp_path: Path) -> None:
     payload = os.urandom(700_000)  # several http.request chunks; spooled on both sides
     r = client.post(

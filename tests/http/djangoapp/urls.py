@@ -15,4 +15,6 @@ urlpatterns = [
     path("upload", views.upload),
     path("meta/é", views.meta),
     path("body", views.echo_body),
+    path("adownload", views.adownload),
+    path("acount", views.acount),
 ]

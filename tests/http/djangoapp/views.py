@@ -7,7 +7,9 @@ import os
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
+from typing import BinaryIO
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, login
 from django.http import (
     FileResponse,
@@ -109,3 +111,23 @@ def meta(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 def echo_body(request: HttpRequest) -> HttpResponse:
     return HttpResponse(json.dumps({"length": len(request.body)}))
+
+
+def _data_file(name: str) -> BinaryIO:
+    path = os.path.join(tempfile.gettempdir(), name)
+    with open(path, "wb") as f:
+        f.write(bytes(range(256)) * 1200)  # 300 KB
+    return open(path, "rb")
+
+
+async def adownload(request: HttpRequest) -> FileResponse:
+    data = await sync_to_async(_data_file)("telephonist-adownload.bin")
+    return FileResponse(data, as_attachment=True, filename="data.bin")
+
+
+async def acount(request: HttpRequest) -> HttpResponse:
+    """The session (a database row) read and saved through an async view's middleware."""
+    n = await request.session.aget("n", 0) + 1
+    await request.session.aset("n", n)
+    user = await request.auser()
+    return HttpResponse(f"{n} {user.username or 'anonymous'}")
