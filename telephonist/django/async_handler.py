@@ -132,6 +132,7 @@ class AsyncViewHandler(ASGIHandler):
             task.cancel()
 
         response: Any = None
+        streaming: Any = None  # the response being streamed, closed here at the end
         gone.add_done_callback(on_gone)
         try:
             set_urlconf(settings.ROOT_URLCONF)
@@ -148,14 +149,19 @@ class AsyncViewHandler(ASGIHandler):
                 for message in messages:
                     await send(message)
                 return
+            streaming = response
             gone.add_done_callback(on_gone)  # streaming: the client leaving stops it
             await self._stream(response, send)
         except asyncio.CancelledError:
             if not cancelled or task.uncancel() > 0:
                 raise  # not (only) the client leaving: the worker is stopping
-            if response is None:  # Django's handler: request_finished, nothing to close
+            if streaming is None:  # Django's handler: request_finished, nothing to close
                 await signals.request_finished.asend(sender=self.__class__)
                 return
+        except Exception:
+            if streaming is not None:  # a send failed: still close it (request_finished)
+                await sync_to_async(streaming.close)()
+            raise
         finally:
             gone.remove_done_callback(on_gone)
         await sync_to_async(response.close)()

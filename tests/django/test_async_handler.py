@@ -178,3 +178,23 @@ def test_the_client_leaving_cancels_the_view_and_finishes_the_request(
     sent, events = ours
     assert sent == []
     assert [e for e, _ in events][-2:] == ["view.cancelled", "request_finished"]
+
+
+def test_a_failed_send_while_streaming_still_closes_the_response(
+    hooks_project: None, settings: Any
+) -> None:
+    settings.MIDDLEWARE = [HOOKS + name for name in SHAPES["hooks"]]
+
+    async def serve() -> None:
+        async def send(message: dict[str, Any]) -> None:
+            if message.get("body"):
+                raise TimeoutError("the reply channel stayed full")
+
+        gone = asyncio.get_running_loop().create_future()
+        handler = AsyncViewHandler(Lanes(1))
+        await handler.serve(_scope("/stream", {}), io.BytesIO(), send, gone)
+
+    async_hooks.EVENTS.clear()
+    with pytest.raises(TimeoutError):
+        asyncio.run(serve())
+    assert async_hooks.EVENTS[-1][0] == "request_finished"  # Django's hygiene still ran
