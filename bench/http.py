@@ -354,19 +354,34 @@ def _checks() -> list[Check]:
             "(info)",
             None,
         ),
+        # Issue 16: async views at least 3x both, p99 no worse.
         Check(
             "all-in-one vs Daphne, async view req/s",
             ratio(rate.format(RUN, "async"), rate.format(DAPHNE, "async")),
             fmt_ratio(at_least=True),
-            "(info)",
-            None,
+            ">= 3x",
+            lambda v: v >= 3,
         ),
         Check(
             "all-in-one vs uvicorn, async view req/s",
             ratio(rate.format(RUN, "async"), rate.format(UVICORN, "async")),
             fmt_ratio(at_least=True),
-            "(info)",
-            None,
+            ">= 3x",
+            lambda v: v >= 3,
+        ),
+        Check(
+            "all-in-one vs Daphne, async view p99",
+            ratio(p99.format(RUN, "async"), p99.format(DAPHNE, "async")),
+            fmt_ratio(at_least=False),
+            "<= 1x",
+            lambda v: v <= 1,
+        ),
+        Check(
+            "all-in-one vs uvicorn, async view p99",
+            ratio(p99.format(RUN, "async"), p99.format(UVICORN, "async")),
+            fmt_ratio(at_least=False),
+            "<= 1x",
+            lambda v: v <= 1,
         ),
         Check(
             "all-in-one sync view p50",
