@@ -11,6 +11,11 @@ The closing line is written by a timer on the running event loop; called with no
 running, the count is written by the next occurrence after the window instead.
 Counting what was dropped is the caller's job (``LayerStats``): the log says what
 happened and where, the counters how often. Thread-safe: a layer is shared by loops.
+
+``OutageLog`` is the same idea for a dependency that goes away and comes back (the
+channel layer, seen from an interface): one line when it becomes unreachable, nothing
+while it stays so (only counted), and one line when it is back, saying for how long it
+was gone and how many operations failed in between.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["RateLimitedLog"]
+__all__ = ["OutageLog", "RateLimitedLog"]
 
 _OVERFLOW = "(other)"  # the key that new keys share once ``max_keys`` are open
 
@@ -86,3 +91,49 @@ class RateLimitedLog:
             self.logger.warning(
                 "%s: %d more like it in the last %g s", key, window.suppressed, self.interval
             )
+
+
+class OutageLog:
+    """Two lines per outage of ``what``: when it starts and when it ends (with counts)."""
+
+    def __init__(
+        self, logger: logging.Logger, what: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.logger = logger
+        self.what = what
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._since: float | None = None  # start of the current outage
+        self.failures = 0  # failed operations in the current outage
+
+    @property
+    def down(self) -> bool:
+        return self._since is not None
+
+    def failed(self, error: BaseException | str) -> None:
+        """An operation failed because ``what`` is unreachable."""
+        with self._lock:
+            self.failures += 1
+            if self._since is not None:
+                return
+            self._since = self._clock()
+        self.logger.warning("%s unreachable: %s", self.what, _brief(error))
+
+    def ok(self) -> None:
+        """An operation succeeded: ends the outage, if there was one."""
+        if self._since is None:  # the common case, without the lock
+            return
+        with self._lock:
+            since, failures = self._since, self.failures
+            self._since, self.failures = None, 0
+        if since is not None:
+            self.logger.warning(
+                "%s reachable again after %.1f s; %d operations failed meanwhile",
+                self.what, self._clock() - since, failures,
+            )  # fmt: skip
+
+
+def _brief(error: BaseException | str) -> str:
+    if isinstance(error, str):
+        return error
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

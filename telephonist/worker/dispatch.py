@@ -16,7 +16,7 @@ worker carries on:
 
 * no route, or ``DenyConnection``: the protocol's answer from ``routing.policies`` goes
   to the reply channel (HTTP 404/403, WebSocket close 403); without a policy the
-  message is logged and dropped;
+  message is logged and dropped (unless it asked for a completion, which says so);
 * ``ConsumeLater``: the message goes back on its channel with a retry count under
   ``CONSUME_LATER_KEY``; past ``consume_later_limit`` retries it is dropped;
 * any other exception: logged with the message type, channel and route -> ``ERROR``.
@@ -49,6 +49,7 @@ from ..logging import connection_var, route_var
 from ..redaction import loggable_channel
 from ..routing import Match, Router
 from ..routing.policies import policy_for
+from ..spec.completion import COMPLETION_KEY
 
 __all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue"]
 
@@ -232,6 +233,11 @@ class Dispatcher:
         policy = policy_for(channel)
         answers = policy.answer(kind, content) if policy is not None else None
         reply = content.get("reply_channel")
+        if answers is None and content.get(COMPLETION_KEY) is True:
+            # The sender asked for a completion: the worker reports the outcome to it
+            # (``worker.completion``); the interface answers its client and logs. The
+            # outcome counter counts it.
+            return outcome
         if answers is None or not isinstance(reply, str):
             self._dropped.incr(f"{kind}_unanswered")
             _trouble.warning(

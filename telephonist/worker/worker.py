@@ -42,8 +42,9 @@ from ..lifespan import Lifespan, keep_status_membership, load_hooks, run_hooks
 from ..redaction import loggable_channel
 from ..routing import Router
 from ..routing.policies import policy_for
+from . import completion
 from .connections import Connections
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, Outcome
 from .selection import select_channels
 
 __all__ = ["Worker"]
@@ -244,10 +245,13 @@ class Worker:
         if channel not in self.router.channels and policy_for(channel) is None:
             # Taken only to bind its connection (see .selection); nothing to run.
             self.counters["unrouted"] += 1
+            await completion.report(self.layer, message, Outcome.NO_ROUTE, self.counters)
             return
         async with self._running:
             outcome = await self.dispatcher.dispatch(channel, message)
         self.counters[outcome.value] += 1
+        # Outside the consumer slot: a slow layer must not hold one.
+        await completion.report(self.layer, message, outcome, self.counters)
 
     async def _requeue(self, channel: str, content: dict[str, Any]) -> None:
         """``ConsumeLater`` puts a connection's event at the back of that connection's

@@ -8,7 +8,8 @@ from typing import Any
 
 from telephonist.interfaces.base import ABORT, ReplyHandler
 from telephonist.interfaces.email.compose import OutboundMail, ReplyContext
-from telephonist.interfaces.email.replies import ReplyRegistry
+from telephonist.interfaces.email.replies import CLOSED, ReplyRegistry
+from telephonist.spec.completion import DONE
 
 
 class _Host:
@@ -48,7 +49,12 @@ async def test_reply_then_limit_then_closed() -> None:
     for i in range(5):
         await host.handlers[channel]({"text": f"r{i}"})
     assert len(sent) == 3  # max_replies
+    # Closed for replies, but still waiting for the consumer's completion (the SMTP
+    # answer may depend on it); the completion closes it.
+    assert host.closed == []
+    await host.handlers[channel]({"type": DONE, "outcome": "consumed"})
     assert host.closed == [channel]
+    assert await reg.completion(channel) == CLOSED  # forgotten: nothing to wait for
     assert host.counters["reply_limit"] == 1
     assert sent[0].recipients == ("ann@example.com",)
 
@@ -71,9 +77,28 @@ async def test_abort_and_close_and_eviction() -> None:
     assert host.closed == [first]
     await host.handlers[second]({"type": ABORT, "reason": "worker gone"})
     await host.handlers[third]({"text": "bye", "close": True})
+    await host.handlers[third]({"type": DONE, "outcome": "consumed"})
     assert host.closed == [first, second, third]
     assert len(sent) == 1
     assert len(reg) == 0
+
+
+async def test_completion_resolves_and_closes_unless_kept() -> None:
+    host, sent = _Host(), []
+    reg = registry(host, sent)
+    channel = await reg.open(CTX)
+    done = reg.completion(channel)
+    await host.handlers[channel]({"text": "thanks"})
+    await host.handlers[channel]({"type": DONE, "outcome": "error"})
+    assert await reg.wait_done(done, 1.0) == "error"
+    assert host.closed == [channel] and len(reg) == 0 and len(sent) == 1
+    reg.keep = True  # keep_reply_channels: a later reply still goes out
+    kept = await reg.open(CTX)
+    await host.handlers[kept]({"type": DONE, "outcome": "consumed"})
+    await host.handlers[kept]({"text": "later"})
+    assert len(reg) == 1 and len(sent) == 2
+    never = reg.completion(await reg.open(CTX))
+    assert await reg.wait_done(never, 0.01) == "timeout"
 
 
 async def test_bad_reply_is_counted_not_raised() -> None:

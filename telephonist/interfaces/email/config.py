@@ -7,6 +7,8 @@ configured it accepts nothing (and says so at start-up).
 
 from __future__ import annotations
 
+import functools
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -79,6 +81,10 @@ class EmailConfig(InterfaceConfig):
     domains: tuple[str, ...] = ("localhost",)
     #: Single addresses on other domains.
     addresses: tuple[str, ...] = ()
+    #: Regular expressions (``re.search``, lower-case address) of the local addresses
+    #: served; any other address of our domains gets ``550 5.1.1`` at RCPT. Empty: every
+    #: address of ``domains``/``addresses`` is served.
+    recipients: tuple[str, ...] = ()
     #: PEM certificate chain for STARTTLS and ``tls_port`` (TLS 1.2 minimum).
     tls_cert: str | None = None  # PEM certificate chain
     #: PEM private key of ``tls_cert``.
@@ -120,6 +126,20 @@ class EmailConfig(InterfaceConfig):
     max_parts: int = Field(100, ge=1)
     #: Seconds one layer send may take before ``451``.
     send_timeout: float = Field(30.0, gt=0)  # one layer send; then 451
+    #: When ``250`` is answered: "consumed" once a worker's consumer took the message
+    #: and returned without error (at-least-once: a mail whose 250 was lost in transit
+    #: is sent again), "queued" once it is on the channel layer (then only as safe as
+    #: the layer: Redis needs ``appendfsync always`` to keep it through a crash).
+    acknowledge: Literal["consumed", "queued"] = "consumed"
+    #: With "consumed": seconds to wait for the consumer, all recipients together;
+    #: then 451 (well inside the sender's own DATA timeout, RFC 5321: 10 min).
+    ack_timeout: float = Field(30.0, gt=0, le=300)
+    #: Keep a mail's reply channel open for ``reply_window`` after its consumer
+    #: returned (for consumers that answer later, or put it in a room's group with
+    #: ``room_protocols``). Default: it closes when the consumer returns, so a mail
+    #: holds no state once consumed (it still closes after ``reply_window`` if no
+    #: completion comes).
+    keep_reply_channels: bool = False
     #: How long a partially delivered transaction remembers which recipients already
     #: went out, so the sender's retry after our 451 does not duplicate them.
     dedup_window: float = Field(3600.0, gt=0)
@@ -168,7 +188,20 @@ class EmailConfig(InterfaceConfig):
             raise ValueError("auth_users needs TLS (tls_cert and tls_key): AUTH is TLS-only")
         if self.auth_required and not self.auth_users:
             raise ValueError("auth_required needs auth_users")
+        for pattern in self.recipients:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"recipients: {pattern!r} is not a regex: {exc}") from None
         return self
+
+    def serves(self, address: str) -> bool:
+        """Is ``address`` (one of ``accepts``) a mailbox we serve (``recipients``)?"""
+        patterns = _compiled(self.recipients)
+        if not patterns:
+            return True
+        address = normalize_address(address)
+        return any(p.search(address) for p in patterns)
 
     def accepts(self, address: str) -> bool:
         """Is ``address`` one of ours? Anything else gets 550: we never relay."""
@@ -195,3 +228,8 @@ class EmailConfig(InterfaceConfig):
             attachments_total_limit=self.attachments_total_limit,
             max_parts=self.max_parts,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p) for p in patterns)

@@ -2,20 +2,31 @@
 
 The delivery promise
 --------------------
-``250`` is answered only after ``host.send_event`` returned for every recipient, so
-an acknowledged message is on the channel layer. When the layer refuses
-(``ChannelFull``), does not answer within ``send_timeout``, or is unreachable, the
-answer is ``451``: the sender keeps the message and retries. Nothing the interface
-acknowledged is lost by it.
+``acknowledge = "consumed"`` (the default): ``250`` is answered only once, for every
+recipient, a worker's consumer took the message and returned without error. Each event
+asks for a completion (``completion: True``); the worker sends ``telephonist.done`` on
+the message's reply channel after the consumer returned (``ReplyRegistry.wait_done``).
+A consumer error, no completion within ``ack_timeout`` (a worker died, the layer lost the
+message) or a layer that refuses the message gets ``451``: the sender keeps the mail and
+retries. That is at-least-once: a mail consumed whose ``250`` never reached the sender
+is consumed again on the retry. A recipient no consumer routes gets ``550 5.1.1``.
+
+``acknowledge = "queued"``: ``250`` once ``host.send_event`` returned for every
+recipient, so the message is on the channel layer, and only as safe as the layer.
+
+When the layer refuses (``ChannelFull``), does not answer within ``send_timeout``, or
+is unreachable, the answer is ``451``. An outage is logged twice (``OutageLog``): when
+it starts and when it ends, with the count of refused mails.
 
 One message per recipient: each accepted envelope recipient gets its own
 ``email.receive`` message (with ``to``/``room`` set to that recipient) and its own
 reply channel, so routing on the recipient (``to=r"^support@"``) works and each
-mailbox's consumer answers from its own address. If the layer fills up half-way
-through the recipients, the ones already sent are remembered (``RecentSet``) and the
-sender's retry delivers only the rest.
+mailbox's consumer answers from its own address. If a transaction fails half-way
+through the recipients, the ones already delivered (queued, or consumed) are remembered
+(``RecentSet``) and the sender's retry delivers only the rest.
 
-Relaying is impossible: ``RCPT`` for an address that is not ours gets ``550``.
+Relaying is impossible: ``RCPT`` for an address that is not ours gets ``550 5.7.1``; one
+of our domains that no ``recipients`` pattern serves gets ``550 5.1.1``.
 """
 
 from __future__ import annotations
@@ -27,7 +38,8 @@ from dataclasses import replace
 from typing import Any
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
-from ...core.ratelog import RateLimitedLog
+from ...core.ratelog import OutageLog, RateLimitedLog
+from ...spec.completion import COMPLETION_KEY
 from ..base import InterfaceHost
 from .chat import contract_keys
 from .compose import ReplyContext
@@ -36,17 +48,24 @@ from .dedup import RecentSet
 from .envelope import address_problem
 from .headers import normalize_address
 from .message import parse_message
-from .replies import ReplyRegistry
+from .replies import TIMEOUT, ReplyRegistry
 
 __all__ = ["InboundHandler"]
 
 log = logging.getLogger("telephonist.interfaces.email.inbound")
-_outage = RateLimitedLog(log)  # a full or unreachable layer refuses every mail alike
 
 _OK = "250 2.0.0 OK: queued for {n} recipient(s)"
+_CONSUMED = "250 2.0.0 OK: delivered to {n} recipient(s)"
 _TRY_LATER = "451 4.3.0 Temporarily unable to accept the message, try again later"
+_NOT_HANDLED = "451 4.3.0 The message could not be handled, try again later"
+_NO_MAILBOX = "550 5.1.1 Mailbox unavailable: no consumer for {rcpt}"
+_DENIED = "550 5.7.1 Delivery not authorized for {rcpt}"
+_UNKNOWN = "550 5.1.1 Mailbox unavailable: not a served address"
 _TOO_BIG = "552 5.3.4 Message too big for this system"
 _SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
+
+
+Key = tuple[bytes, str | None, str]  # (digest, sender, recipient) of one delivery
 
 
 class _Rejected(Exception):
@@ -92,6 +111,9 @@ class InboundHandler:
         self.delivered = RecentSet(config.dedup_window, config.dedup_entries)
         self.draining = False
         self.inflight = 0
+        self.consumed = config.acknowledge == "consumed"
+        self.outage = OutageLog(log, "email: the channel layer")
+        self._warn = RateLimitedLog(log)
 
     def count_refused_address(self) -> None:
         """An envelope address in a relay form was refused (``envelope.py``)."""
@@ -139,6 +161,9 @@ class InboundHandler:
             self.host.count("rejected_relay")
             log.info("email: relaying denied for %r from %s", address[:256], session.peer)
             return "550 5.7.1 Relaying denied: not a local address"
+        if not self.config.serves(address):
+            self.host.count("rejected_unknown_recipient")
+            return _UNKNOWN
         rcpt = normalize_address(address)
         if rcpt not in envelope.rcpt_tos:  # the same mailbox twice gets one message
             envelope.rcpt_tos.append(rcpt)
@@ -174,28 +199,67 @@ class InboundHandler:
             "auth_user": _login(session),
         }
         context = self._context(parsed, sender, session_keys["auth_user"] is not None)
-        sent: list[tuple[bytes, str | None, str]] = []
+        pending: list[tuple[Key, asyncio.Future[str]]] = []  # (key, completion)
+        refusal: str | None = None
         for rcpt in recipients:
             key = (digest, sender, rcpt)
-            if key in self.delivered:  # sent before this transaction's earlier 451
+            if key in self.delivered:  # delivered before this transaction's earlier 451
                 self.delivered.discard(key)
                 self.host.count("duplicates_skipped")
                 continue
             event = {"type": self.config.channel, **parsed, **session_keys, "to": rcpt,
-                     **contract_keys(parsed, rcpt, sender)}  # fmt: skip
+                     **contract_keys(parsed, rcpt, sender), COMPLETION_KEY: True}  # fmt: skip
             try:
-                await self._send(event, context, rcpt)
+                completion = await self._send(event, context, rcpt)
             except _Rejected as rejected:
-                # Only a partly delivered transaction is remembered: the sender will
-                # retry it whole. A mail that went through completely is forgotten, so a
-                # legitimately repeated identical mail is delivered again.
-                for done in sent:
-                    self.delivered.add(done)
-                self.host.count("received", len(sent))
-                return rejected.status
-            sent.append(key)
-        self.host.count("received", len(sent))
-        return _OK.format(n=len(recipients))
+                refusal = rejected.status
+                break
+            pending.append((key, completion))
+        if self.consumed:
+            delivered, status = await self._completions(pending)
+        else:
+            delivered, status = [key for key, _ in pending], None
+        status = refusal or status
+        self.host.count("received", len(delivered))
+        if status is not None:
+            # Only a partly delivered transaction is remembered: the sender will retry
+            # it whole. A mail that went through completely is forgotten, so a
+            # legitimately repeated identical mail is delivered again.
+            for key in delivered:
+                self.delivered.add(key)
+            return status
+        return (_CONSUMED if self.consumed else _OK).format(n=len(recipients))
+
+    async def _completions(
+        self, pending: list[tuple[Key, asyncio.Future[str]]]
+    ) -> tuple[list[Key], str | None]:
+        """Wait (``ack_timeout`` for all together) for the consumers of ``pending``:
+        the keys consumed, and the answer if not all were (451 before 550)."""
+        outcomes = await asyncio.gather(
+            *(self.replies.wait_done(done, self.config.ack_timeout) for _, done in pending)
+        )
+        delivered: list[Key] = []
+        retry: str | None = None
+        refuse: str | None = None
+        for (key, _), outcome in zip(pending, outcomes, strict=True):
+            rcpt = key[2]
+            if outcome == "consumed":
+                delivered.append(key)
+            elif outcome == "no_route":
+                self.host.count("rejected_no_route")
+                self._warn.warning("no_route", "email: no consumer routes mail for %s: 550", rcpt)
+                refuse = refuse or _NO_MAILBOX.format(rcpt=rcpt)
+            elif outcome == "denied":
+                self.host.count("rejected_denied")
+                refuse = refuse or _DENIED.format(rcpt=rcpt)
+            else:
+                reason = "ack_timeout" if outcome == TIMEOUT else f"consumer_{outcome}"
+                self.host.count(f"rejected_{reason}")
+                self._warn.warning(
+                    reason, "email: mail for %s not consumed (%s): 451", rcpt, outcome
+                )
+                retry = _NOT_HANDLED
+        return delivered, retry or refuse
 
     def _context(
         self, parsed: dict[str, Any], sender: str | None, authenticated: bool
@@ -223,19 +287,28 @@ class InboundHandler:
             suppress_reason=suppress,
         )
 
-    async def _send(self, event: dict[str, Any], context: ReplyContext, rcpt: str) -> None:
-        """Put one recipient's event on the layer or raise ``_Rejected`` with the reply."""
+    async def _send(
+        self, event: dict[str, Any], context: ReplyContext, rcpt: str
+    ) -> asyncio.Future[str]:
+        """Put one recipient's event on the layer (and return its completion) or raise
+        ``_Rejected`` with the answer."""
         channel = await self.replies.open(replace(context, own_address=rcpt))
+        completion = self.replies.completion(channel)
         stage = 0
         candidate: dict[str, Any] | None = event
         try:
             while candidate is not None:
                 try:
+                    # A mail is one event: no connection affinity to bind and release
+                    # (``last=True``). The completion, or ``reply_window``, ends it.
                     await asyncio.wait_for(
-                        self.host.send_event(self.config.channel, candidate, connection=channel),
+                        self.host.send_event(
+                            self.config.channel, candidate, connection=channel, last=True
+                        ),
                         self.config.send_timeout,
                     )
-                    return
+                    self.outage.ok()
+                    return completion
                 except MessageTooLarge:
                     stage += 1
                     candidate = _slimmed(event, stage)
@@ -246,14 +319,12 @@ class InboundHandler:
         except ChannelFull:
             self.replies.close(channel)
             self.host.count("rejected_layer_full")  # ChannelFull itself counted by the host
-            _outage.warning("full", "email: layer full, answering 451 for %s", rcpt)
+            self._warn.warning("layer_full", "email: layer full, answering 451 for %s", rcpt)
             raise _Rejected(_TRY_LATER) from None
         except (TimeoutError, OSError) as exc:  # LayerUnavailable is a ConnectionError
             self.replies.close(channel)
             self.host.count("rejected_layer_unavailable")
-            _outage.warning(
-                "unavailable", "email: layer unavailable (%s), answering 451 for %s", exc, rcpt
-            )
+            self.outage.failed(exc)  # one line per outage, not one per mail
             raise _Rejected(_TRY_LATER) from None
         except _Rejected:
             self.replies.close(channel)

@@ -54,6 +54,7 @@ class EmailInterface(Interface):
             host, submit, config.reply_window, config.max_reply_channels, config.max_replies,
             quota,
         )  # fmt: skip
+        self.replies.keep = config.keep_reply_channels
         self.handler = InboundHandler(config, host, self.replies)
         self.tracker = SessionTracker(config.max_connections)
         self._servers: list[tuple[str, asyncio.Server]] = []  # (scheme, server)
@@ -91,6 +92,9 @@ class EmailInterface(Interface):
         while self.tracker.sessions and loop.time() < deadline:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.tracker.wait_change(), deadline - loop.time())
+        # Transactions still waiting for their consumers answer 451 now (the sender
+        # retries), not after ack_timeout.
+        self.replies.close_all()
         for session in list(self.tracker.sessions):
             session.goodbye()
         for _, server in self._servers:

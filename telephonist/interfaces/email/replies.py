@@ -1,9 +1,14 @@
-"""``ReplyRegistry``: one reply channel per inbound message, alive for ``reply_window``.
+"""``ReplyRegistry``: one reply channel per inbound message, until its consumer returns.
 
-Mail has no connection whose end would close a reply channel, so the registry bounds
-them itself: each channel closes ``reply_window`` seconds after it opened (one timer
-handle each, no sweeping), and when ``max_reply_channels`` are open the oldest closes
-early. A consumer that answers later sends through ``email.send`` instead.
+Mail has no connection whose end would close a reply channel. Each inbound event asks
+the worker for a completion (``telephonist.done``, see ``telephonist.spec.completion``),
+which arrives on the reply channel after everything the consumer sent there: that is
+when the channel closes (unless ``keep_reply_channels``), so a consumed mail holds no
+state here. The completion's outcome is what ``wait_done`` returns to the inbound handler
+(``acknowledge = "consumed"``). Without a completion (a worker died, or is not a
+Telephonist worker) the channel closes ``reply_window`` seconds after it opened (one
+timer handle each, no sweeping), and when ``max_reply_channels`` are open the oldest
+closes early. A consumer that answers later sends through ``email.send`` instead.
 
 A message on a reply channel is a chat reply (``telephonist.chat``: ``{"text": ...}``,
 an ``action``, a relayed message with ``user``; see ``chat.py``) with ``html``,
@@ -27,9 +32,11 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ...chat import ChatContractError, RateLimitedLog, degrade, validate_reply
 from ...core.codec import Content
+from ...spec.completion import DONE
 from ..base import ABORT, InterfaceHost
 from .chat import SUPPORTED_KINDS, mail_text
 from .compose import OutboundMail, ReplyContext, compose_reply
@@ -40,6 +47,19 @@ __all__ = ["ReplyRegistry"]
 log = logging.getLogger("telephonist.interfaces.email.replies")
 
 Submit = Callable[[OutboundMail], bool]
+
+#: ``wait_done`` results besides the completion's outcomes.
+TIMEOUT = "timeout"
+CLOSED = "closed"  # closed before its completion came (abort, shutdown, eviction)
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    context: ReplyContext
+    timer: asyncio.TimerHandle
+    done: asyncio.Future[str]
+    sent: int = 0  # replies so far
+    muted: bool = False  # closed for replies, still waiting for the completion
 
 
 class ReplyRegistry:
@@ -58,8 +78,8 @@ class ReplyRegistry:
         self.window = window
         self.max_open = max_open
         self.max_replies = max_replies
-        self._open: OrderedDict[str, tuple[ReplyContext, asyncio.TimerHandle]] = OrderedDict()
-        self._sent: dict[str, int] = {}  # replies so far, per open channel
+        self.keep = False  # keep_reply_channels: stay open after the completion
+        self._open: OrderedDict[str, _Entry] = OrderedDict()
         self._declines = RateLimitedLog(log)
 
     def __len__(self) -> int:
@@ -73,17 +93,38 @@ class ReplyRegistry:
 
         channel = await self.host.open_reply_channel(handler, prefix="email")
         name.append(channel)
-        timer = asyncio.get_running_loop().call_later(self.window, self.close, channel)
-        self._open[channel] = (context, timer)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.window, self.close, channel)
+        self._open[channel] = _Entry(context, timer, loop.create_future())
         while len(self._open) > self.max_open:
             self.close(next(iter(self._open)))
         return channel
 
+    def completion(self, channel: str) -> asyncio.Future[str]:
+        """Resolves to the outcome of ``channel``'s completion, or ``CLOSED``. Take it
+        right after ``open``: the channel may close (and be forgotten) before the
+        caller gets to wait."""
+        entry = self._open.get(channel)
+        if entry is None:
+            future = asyncio.get_running_loop().create_future()
+            future.set_result(CLOSED)
+            return future
+        return entry.done
+
+    @staticmethod
+    async def wait_done(completion: asyncio.Future[str], timeout: float) -> str:
+        """The outcome ``completion`` resolves to, or ``TIMEOUT``."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(completion), timeout)
+        except TimeoutError:
+            return TIMEOUT
+
     def close(self, channel: str) -> None:
         entry = self._open.pop(channel, None)
-        self._sent.pop(channel, None)
         if entry is not None:
-            entry[1].cancel()
+            entry.timer.cancel()
+            if not entry.done.done():
+                entry.done.set_result(CLOSED)
             self.host.close_reply_channel(channel)
 
     def close_all(self) -> None:
@@ -94,20 +135,34 @@ class ReplyRegistry:
         entry = self._open.get(channel)
         if entry is None:
             return
-        if message.get("type") == ABORT:
+        kind = message.get("type")
+        if kind == ABORT:
             # The worker holding this message went away: nobody will answer it.
             self.close(channel)
             return
-        context = entry[0]
+        if kind == DONE:
+            outcome = message.get("outcome")
+            if not entry.done.done():
+                entry.done.set_result(outcome if isinstance(outcome, str) else "error")
+            if entry.muted or not self.keep:
+                self.close(channel)  # the consumer returned: nothing more will come
+            return
+        if entry.muted:
+            return
         try:
-            if self._reply(context, message):
-                self._sent[channel] = sent = self._sent.get(channel, 0) + 1
-                if sent >= self.max_replies:
+            if self._reply(entry.context, message):
+                entry.sent += 1
+                if entry.sent >= self.max_replies:
                     self.host.count("reply_limit")
                     message = {**message, "close": True}
         finally:
             if message.get("close"):
-                self.close(channel)
+                # The inbound handler may still wait for the completion: closing now
+                # would answer 451 for a mail its consumer is handling fine.
+                if entry.done.done():
+                    self.close(channel)
+                else:
+                    entry.muted = True
 
     def _chat(self, message: Content) -> tuple[Content, str] | None:
         """A chat reply as ``(message to compose, From display name)``; ``None`` when
