@@ -35,7 +35,7 @@ async def report(
     """Send the completion for ``content`` if it asked for one; never raises."""
     if outcome is Outcome.CONSUME_LATER or not wants_completion(content):
         return
-    done: Done = {"type": DONE, "outcome": outcome.value}  # type: ignore[typeddict-item]
+    done: Done = {"type": DONE, "outcome": outcome.value}
     try:
         await layer.send(content["reply_channel"], dict(done))
     except Exception as exc:

@@ -90,15 +90,19 @@ async def test_completion_resolves_and_closes_unless_kept() -> None:
     done = reg.completion(channel)
     await host.handlers[channel]({"text": "thanks"})
     await host.handlers[channel]({"type": DONE, "outcome": "error"})
-    assert await reg.wait_done(done, 1.0) == "error"
-    assert host.closed == [channel] and len(reg) == 0 and len(sent) == 1
+    assert await reg.wait_done(channel, done, 1.0) == "error"
+    assert host.closed == [channel]
+    assert len(reg) == 0
+    assert len(sent) == 1
     reg.keep = True  # keep_reply_channels: a later reply still goes out
     kept = await reg.open(CTX)
     await host.handlers[kept]({"type": DONE, "outcome": "consumed"})
     await host.handlers[kept]({"text": "later"})
-    assert len(reg) == 1 and len(sent) == 2
-    never = reg.completion(await reg.open(CTX))
-    assert await reg.wait_done(never, 0.01) == "timeout"
+    assert len(reg) == 1
+    assert len(sent) == 2
+    never = await reg.open(CTX)
+    assert await reg.wait_done(never, reg.completion(never), 0.01) == "timeout"
+    assert never in host.closed
 
 
 async def test_bad_reply_is_counted_not_raised() -> None:

@@ -199,7 +199,7 @@ class InboundHandler:
             "auth_user": _login(session),
         }
         context = self._context(parsed, sender, session_keys["auth_user"] is not None)
-        pending: list[tuple[Key, asyncio.Future[str]]] = []  # (key, completion)
+        pending: list[tuple[Key, str, asyncio.Future[str]]] = []  # key, channel, done
         refusal: str | None = None
         for rcpt in recipients:
             key = (digest, sender, rcpt)
@@ -210,15 +210,15 @@ class InboundHandler:
             event = {"type": self.config.channel, **parsed, **session_keys, "to": rcpt,
                      **contract_keys(parsed, rcpt, sender), COMPLETION_KEY: True}  # fmt: skip
             try:
-                completion = await self._send(event, context, rcpt)
+                channel = await self._send(event, context, rcpt)
             except _Rejected as rejected:
                 refusal = rejected.status
                 break
-            pending.append((key, completion))
+            pending.append((key, channel, self.replies.completion(channel)))
         if self.consumed:
             delivered, status = await self._completions(pending)
         else:
-            delivered, status = [key for key, _ in pending], None
+            delivered, status = [key for key, _, _ in pending], None
         status = refusal or status
         self.host.count("received", len(delivered))
         if status is not None:
@@ -231,17 +231,17 @@ class InboundHandler:
         return (_CONSUMED if self.consumed else _OK).format(n=len(recipients))
 
     async def _completions(
-        self, pending: list[tuple[Key, asyncio.Future[str]]]
+        self, pending: list[tuple[Key, str, asyncio.Future[str]]]
     ) -> tuple[list[Key], str | None]:
         """Wait (``ack_timeout`` for all together) for the consumers of ``pending``:
         the keys consumed, and the answer if not all were (451 before 550)."""
         outcomes = await asyncio.gather(
-            *(self.replies.wait_done(done, self.config.ack_timeout) for _, done in pending)
+            *(self.replies.wait_done(c, done, self.config.ack_timeout) for _, c, done in pending)
         )
         delivered: list[Key] = []
         retry: str | None = None
         refuse: str | None = None
-        for (key, _), outcome in zip(pending, outcomes, strict=True):
+        for (key, _, _), outcome in zip(pending, outcomes, strict=True):
             rcpt = key[2]
             if outcome == "consumed":
                 delivered.append(key)
@@ -287,13 +287,10 @@ class InboundHandler:
             suppress_reason=suppress,
         )
 
-    async def _send(
-        self, event: dict[str, Any], context: ReplyContext, rcpt: str
-    ) -> asyncio.Future[str]:
-        """Put one recipient's event on the layer (and return its completion) or raise
-        ``_Rejected`` with the answer."""
+    async def _send(self, event: dict[str, Any], context: ReplyContext, rcpt: str) -> str:
+        """Put one recipient's event on the layer (and return its reply channel) or
+        raise ``_Rejected`` with the answer."""
         channel = await self.replies.open(replace(context, own_address=rcpt))
-        completion = self.replies.completion(channel)
         stage = 0
         candidate: dict[str, Any] | None = event
         try:
@@ -308,7 +305,7 @@ class InboundHandler:
                         self.config.send_timeout,
                     )
                     self.outage.ok()
-                    return completion
+                    return channel
                 except MessageTooLarge:
                     stage += 1
                     candidate = _slimmed(event, stage)

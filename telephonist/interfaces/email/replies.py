@@ -102,21 +102,22 @@ class ReplyRegistry:
 
     def completion(self, channel: str) -> asyncio.Future[str]:
         """Resolves to the outcome of ``channel``'s completion, or ``CLOSED``. Take it
-        right after ``open``: the channel may close (and be forgotten) before the
-        caller gets to wait."""
+        right after ``open``: a completion closes (and forgets) the channel as soon as
+        it arrives, maybe before its caller gets to wait."""
         entry = self._open.get(channel)
-        if entry is None:
-            future = asyncio.get_running_loop().create_future()
-            future.set_result(CLOSED)
-            return future
-        return entry.done
+        if entry is not None:
+            return entry.done
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(CLOSED)
+        return future
 
-    @staticmethod
-    async def wait_done(completion: asyncio.Future[str], timeout: float) -> str:
-        """The outcome ``completion`` resolves to, or ``TIMEOUT``."""
+    async def wait_done(self, channel: str, done: asyncio.Future[str], within: float) -> str:
+        """What ``done`` (``completion(channel)``) resolves to, or ``TIMEOUT``; then
+        the channel is closed, so a late completion or reply finds nobody."""
         try:
-            return await asyncio.wait_for(asyncio.shield(completion), timeout)
+            return await asyncio.wait_for(asyncio.shield(done), within)
         except TimeoutError:
+            self.close(channel)
             return TIMEOUT
 
     def close(self, channel: str) -> None:
