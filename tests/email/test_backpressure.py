@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from telephonist.core.exceptions import LayerUnavailable
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.routing import route
@@ -73,13 +75,19 @@ class _UnreachableLayer(InMemoryChannelLayer):
         await super().send(channel, message)
 
 
-async def test_unreachable_layer_gives_451() -> None:
+async def test_unreachable_layer_gives_451(caplog: pytest.LogCaptureFixture) -> None:
     layer = _UnreachableLayer()
     async with running_stack(BASE, routes, layer=layer) as stack:
-        result = await swaks("--port", str(stack.port), "--to", "a@example.org", *MAIL)
-        assert result.code == 26, result.transcript
-        assert result.replies("451")
+        for _ in range(2):
+            result = await swaks("--port", str(stack.port), "--to", "a@example.org", *MAIL)
+            assert result.code == 26, result.transcript
+            assert result.replies("451")
         layer.down = False
         result = await swaks("--port", str(stack.port), "--to", "a@example.org", *MAIL)
         assert result.code == 0, result.transcript
         assert (await stack.next_received())["subject"] == "retried"
+    # One line when the outage starts, one when it ends: not one per refused mail.
+    outage = [r.getMessage() for r in caplog.records if "channel layer" in r.getMessage()]
+    assert len(outage) == 2, outage
+    assert "unreachable: LayerUnavailable" in outage[0]
+    assert "2 operations failed meanwhile" in outage[1]

@@ -1,0 +1,1 @@
+"""Fault tests: real servers killed under real load; what clients see, what is lost."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any, ClassVar
 
 from ...core.exceptions import ChannelFull, MessageTooLarge
@@ -64,6 +65,11 @@ class EmailInterface(Interface):
 
     async def start(self) -> None:
         cfg = self.cfg
+        aiosmtpd_log = logging.getLogger("mail.log")
+        if aiosmtpd_log.level == logging.NOTSET:
+            # aiosmtpd logs every command, addresses included, at INFO: thousands of
+            # lines a minute under load. Its warnings stay; set its level to see more.
+            aiosmtpd_log.setLevel(logging.WARNING)
         if not cfg.domains and not cfg.addresses:
             self.log.warning("email: no domains or addresses configured: all mail gets 550")
         tls = make_server_tls(cfg)
