@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck check bench bench-web bench-broadcast bench-irc bench-slack clean
+.PHONY: run test lint typecheck check bench bench-web bench-broadcast bench-irc bench-slack bench-email clean
 
 # The test plugins (tests/plugins/*) are never installed here: the tests load them on
 # their own (tests/plugin_path.py), so `make run` shows only what ships. The uninstall
@@ -68,6 +68,11 @@ bench-irc: $(STAMP) $(PEERS_STAMP) $(BENCH_STAMP)
 # Slack Socket Mode against Slack Bolt (bench/slack.py): needs the bench extra (slack-bolt).
 bench-slack: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python bench/slack.py $(BENCH_ARGS)
+
+# SMTP against aiosmtpd's bare counting sink (bench/email.py); aiosmtpd is a core
+# dependency, so the plain install is enough. BENCH_ARGS go to it.
+bench-email: $(STAMP)
+	$(BIN)/python bench/email.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
