@@ -34,6 +34,16 @@ round_trip, fan_out, idle). ``--quick`` is a smoke run: one repeat, short runs.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/email.py and bench/http.py shadow the standard library's ``email`` and ``http``
+# for anything imported from a script in bench/ (pydantic imports ``email`` through
+# importlib.metadata): look in bench/ last instead.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+
+# ruff: noqa: E402
 import argparse
 import asyncio
 import contextlib
@@ -41,9 +51,7 @@ import dataclasses
 import os
 import platform
 import signal
-import sys
 import time
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
