@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from email.header import Header
+from email.utils import getaddresses
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telephonist.interfaces.email import headers
 from telephonist.interfaces.email.headers import (
     charset_decode,
     clean_text,
@@ -102,3 +104,16 @@ def test_charset_decode_is_total(data: bytes, charset: str | None) -> None:
 def test_clean_text_removes_every_line_break(value: str) -> None:
     cleaned = clean_text(value)
     assert not any(ch in cleaned for ch in "\r\n\x00\x0b\x0c\x85\u2028\u2029")
+
+
+@settings(max_examples=500)
+@given(st.from_regex(headers._SIMPLE_ADDRESS, fullmatch=True))
+def test_the_simple_address_shortcut_agrees_with_the_full_parser(value: str) -> None:
+    """``parse_addresses`` skips ``getaddresses`` for ``a@b`` and ``Name <a@b>``; for
+    every value the shortcut takes, the answer is the one the full parser gives."""
+    full = [
+        (decode_header_value(name), addr)
+        for name, addr in getaddresses([value])
+        if "@" in addr and " " not in addr
+    ]
+    assert parse_addresses(value) == full

@@ -37,6 +37,15 @@ _BETWEEN_WORDS = re.compile(r"^[ \t\r\n]+$")
 # C0 controls except TAB, DEL, C1 controls and the Unicode line/paragraph separators.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _FOLD = re.compile(r"\r?\n[ \t]")
+# A raw 8-bit byte, as the parser's surrogateescape leaves it.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+# The two shapes nearly every From/To has, with nothing getaddresses could read another
+# way: ``addr@host`` and ``Plain Name <addr@host>`` (atoms and spaces only, no quotes,
+# comments, commas, encoded words or routes). Everything else takes the full parser.
+_SIMPLE_ADDRESS = re.compile(
+    r"[ \t]*(?:(?P<name>[A-Za-z0-9_ \t-]*?)[ \t]*<(?P<angle>[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)>"
+    r"|(?P<bare>[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+))[ \t]*"
+)
 _QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _MSG_ID = re.compile(r"<[^<>\s]{1,900}>")
 
@@ -63,7 +72,7 @@ def decode_8bit(value: str) -> str:
     Clients that ignore RFC 2047 send UTF-8 (RFC 6532 allows it with SMTPUTF8) or a
     legacy charset. Try UTF-8 first, then fall back to cp1252, which maps every byte.
     """
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if _ESCAPED_BYTE.search(value) is None:
         return value
     raw = value.encode("utf-8", "surrogateescape")
     try:
@@ -159,6 +168,10 @@ def parse_addresses(*values: str) -> list[tuple[str, str]]:
 
     Splitting happens on the raw value (see the module docstring); names are decoded
     afterwards. Entries without an ``@`` are dropped (groups, garbage)."""
+    if len(values) == 1 and (simple := _SIMPLE_ADDRESS.fullmatch(values[0])) is not None:
+        if simple["bare"] is not None:
+            return [("", simple["bare"])]
+        return [(" ".join(simple["name"].split()), simple["angle"])]
     raw = [decode_8bit(v) for v in values]
     result: list[tuple[str, str]] = []
     for name, addr in getaddresses([_FOLD.sub(" ", v) for v in raw]):

@@ -188,9 +188,13 @@ def _as_bytes(msg: Any) -> bytes:
         return b""
 
 
-def _first(msg: StdMessage, name: str) -> str | None:
-    value = msg.get(name)
-    return None if value is None else str(value)
+def _first_values(msg: StdMessage, limit: int) -> dict[str, str]:
+    """The first value of each top-level header, by lower-case name: one pass, where
+    each ``msg.get`` would scan every header again."""
+    first: dict[str, str] = {}
+    for name, value in msg.items()[:limit]:
+        first.setdefault(name.lower(), str(value))
+    return first
 
 
 def parse_message(raw: bytes, limits: ParseLimits | None = None) -> dict[str, Any]:
@@ -203,28 +207,30 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> dict[str, An
     walk = _Walk(limits)
     walk.walk(msg, 0)
 
+    items = msg.items()
     headers: list[list[str]] = []
-    for name, value in msg.items()[: limits.max_headers]:
+    for name, value in items[: limits.max_headers]:
         headers.append([clean_text(name).strip().lower(), decode_header_value(str(value))])
-    if len(msg) > limits.max_headers:
+    if len(items) > limits.max_headers:
         walk.defects.add("TooManyHeaders")
+    first = _first_values(msg, len(items))
 
     addresses: dict[str, list[list[str]]] = {}
     for header, key in _ADDRESS_HEADERS.items():
-        values = [str(v) for v in msg.get_all(header, [])]
-        addresses[key] = [[n, a] for n, a in parse_addresses(*values)]
+        values = [str(v) for v in msg.get_all(header, [])] if header in first else []
+        addresses[key] = [[n, a] for n, a in parse_addresses(*values)] if values else []
     author = addresses["from"][0] if addresses["from"] else ["", ""]
 
     chat_source = walk.plain if walk.plain is not None else html_to_text(walk.html or "")
-    auto = (_first(msg, "Auto-Submitted") or "no").strip().lower()
-    in_reply_to = parse_msg_ids(_first(msg, "In-Reply-To"))
-    message_id = parse_msg_ids(_first(msg, "Message-ID"))
+    auto = (first.get("auto-submitted") or "no").strip().lower()
+    in_reply_to = parse_msg_ids(first.get("in-reply-to"))
+    message_id = parse_msg_ids(first.get("message-id"))
     return {
-        "subject": decode_header_value(_first(msg, "Subject") or ""),
+        "subject": decode_header_value(first.get("subject") or ""),
         "message_id": message_id[0] if message_id else None,
         "in_reply_to": in_reply_to[-1] if in_reply_to else None,
-        "references": parse_msg_ids(_first(msg, "References")),
-        "date": clean_text(_first(msg, "Date") or "").strip() or None,
+        "references": parse_msg_ids(first.get("references")),
+        "date": clean_text(first.get("date") or "").strip() or None,
         "headers": headers,
         "addresses": addresses,
         "user": author[1],
