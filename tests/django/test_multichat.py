@@ -407,3 +407,14 @@ def test_limits_labels_and_no_outside_assets(
 
     page.get(f"{multichat.http_url}/chat/{'x' * 51}/")
     assert "room names are 1 to 50" in page.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+
+def test_only_room_mailboxes_take_mail(multichat: LiveServer) -> None:
+    """``recipients`` from the room-name rule: any other address is refused at RCPT,
+    so nothing is acknowledged that no room would see."""
+    with smtplib.SMTP("127.0.0.1", _smtp_port(multichat), timeout=WAIT) as smtp:
+        smtp.ehlo()
+        smtp.mail("dan@example.com")
+        assert smtp.rcpt("nobody@localhost")[0] == 550
+        assert smtp.rcpt("room-bad!name@localhost")[0] in (550, 553)
+        assert smtp.rcpt("room-lobby@localhost")[0] == 250

@@ -98,3 +98,13 @@ def links(irc_url: str, mailbox: str, irc: bool, slack: str = "") -> dict[str, l
 
 def mail_domain(mailbox: str) -> str:
     return mailbox.rpartition("@")[2] or "localhost"
+
+
+def mail_recipients(mailbox: str) -> list[str]:
+    """The email interface's ``recipients``: the mailboxes of valid room names
+    (``room-{room}@localhost`` serves ``^room-[-a-z0-9_]{1,50}@localhost$``), so mail to
+    any other address is refused at RCPT. No mailbox: none served."""
+    if "{room}" not in mailbox:
+        return [r"(?!)"]  # matches nothing: every address gets 550 5.1.1
+    before, _, after = mailbox.lower().partition("{room}")
+    return ["^" + re.escape(before) + ROOM.pattern[1:-1] + re.escape(after) + "$"]

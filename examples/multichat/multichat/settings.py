@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .bridges import irc_network, links, mail_domain
+from .bridges import irc_network, links, mail_domain, mail_recipients
 from .slack import slack_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -82,6 +82,7 @@ TELEPHONIST = {
             "host": "127.0.0.1",
             "port": 2525,
             "domains": [mail_domain(MULTICHAT_MAILBOX)],
+            "recipients": mail_recipients(MULTICHAT_MAILBOX),  # room mailboxes only
         },
         # No network until MULTICHAT_IRC names one. The chat events the bridge routes.
         "irc": {
