@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from telephonist.interfaces.email import quoting
 from telephonist.interfaces.email.quoting import strip_quoted_reply
 
 line = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=40)
@@ -70,3 +71,15 @@ def test_examples(text: str, expected: str) -> None:
 def test_prose_that_looks_like_an_attribution_is_kept() -> None:
     text = "On my way home, she wrote:\nthe plan is fine"
     assert strip_quoted_reply(text) == text
+
+
+@given(body)
+def test_the_no_marker_shortcut_changes_nothing(text: str) -> None:
+    """Text without ``--``, ``__``, ``:`` or ``>`` skips the marker search; the full
+    algorithm would cut nothing from it either."""
+    marker_free = text.replace("-", "").replace("_", "").replace(":", "").replace(">", "")
+    lines = marker_free.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # What the shortcut skips would have removed nothing: no cut, no signature, no quote.
+    assert quoting._cut_index(lines) == len(lines)
+    assert quoting._SIGNATURE not in lines
+    assert not any(quoting._is_quoted(x) for x in lines)

@@ -37,6 +37,10 @@ _ATTRIBUTION = re.compile(
 )
 _OUTLOOK_FROM = re.compile(r"^\s*\*?(From|De|Von|Van|Da)\s*:\*?\s+\S", re.IGNORECASE)
 _SIGNATURE = "-- "
+# Every marker above needs one of these (a separator's dashes or underscores, an
+# attribution's or a header's colon, a quote's ">"; the signature's "-- "): text without
+# any has nothing to cut, which is most chat-sized mail.
+_ANY_MARKER = re.compile(r"--|__|:|>")
 
 
 def _is_quoted(line: str) -> bool:
@@ -92,10 +96,11 @@ def _cut_index(lines: list[str]) -> int:
 def strip_quoted_reply(text: str) -> str:
     """The author's own text of a plain-text mail body (see the module docstring)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines = lines[: _cut_index(lines)]
-    if _SIGNATURE in lines:
-        lines = lines[: lines.index(_SIGNATURE)]
-    lines = [line for line in lines if not _is_quoted(line)]
+    if _ANY_MARKER.search(text) is not None:
+        lines = lines[: _cut_index(lines)]
+        if _SIGNATURE in lines:
+            lines = lines[: lines.index(_SIGNATURE)]
+        lines = [line for line in lines if not _is_quoted(line)]
     # Trim blank lines at both ends; keep inner blank lines (paragraphs).
     start = _next_content(lines, 0)
     end = len(lines)
