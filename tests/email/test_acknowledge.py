@@ -13,6 +13,7 @@ import pytest
 
 from telephonist.consumers import Message
 from telephonist.routing import route
+from telephonist.spec.completion import DONE
 from tests.email.clients import send, smtp_client
 from tests.email.stack import Stack, running_stack
 
@@ -91,7 +92,15 @@ async def test_no_completion_within_ack_timeout_gives_451() -> None:
 async def test_queued_answers_before_the_consumer_runs() -> None:
     async with running_stack({**BASE, "acknowledge": "queued"}) as stack:
         assert await _send(stack) == {}  # no worker: 250 all the same
-        assert (await stack.layer.receive("email.receive"))["completion"] is True
+        event = await stack.layer.receive("email.receive")
+        assert event["completion"] is True
+        # What the worker says later is still counted: here, that nothing routed it.
+        await stack.layer.send(event["reply_channel"], {"type": DONE, "outcome": "no_route"})
+        deadline = time.monotonic() + 15
+        while "queued_then_no_route" not in stack.counters:
+            assert time.monotonic() < deadline, stack.counters
+            await asyncio.sleep(0.01)  # the poll interval of a bounded wait
+        assert len(stack.interface.replies) == 0
 
 
 async def test_recipient_patterns_refuse_unserved_addresses_at_rcpt() -> None:

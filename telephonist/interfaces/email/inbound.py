@@ -46,6 +46,7 @@ from .compose import ReplyContext
 from .config import EmailConfig
 from .dedup import RecentSet
 from .envelope import address_problem
+from .fallback import fallback_keys, slimmed
 from .headers import normalize_address
 from .message import parse_message
 from .replies import TIMEOUT, ReplyRegistry
@@ -71,35 +72,6 @@ Key = tuple[bytes, str | None, str]  # (digest, sender, recipient) of one delive
 class _Rejected(Exception):
     def __init__(self, status: str) -> None:
         self.status = status
-
-
-def _fallback(raw: bytes) -> dict[str, Any]:
-    """Content keys for a message the parser crashed on: keep what we can, say so."""
-    text = raw.decode("utf-8", "replace")[:65536]
-    return {
-        "subject": "", "message_id": None, "in_reply_to": None, "references": [],
-        "date": None, "headers": [], "addresses": {"from": [], "to": [], "cc": [],
-        "reply_to": []}, "user": "", "user_name": "", "plain": text, "html": None,
-        "text": text, "attachments": [], "truncated": len(raw) > 65536,
-        "defects": ["Unparseable"], "auto_submitted": False,
-    }  # fmt: skip
-
-
-def _slimmed(event: dict[str, Any], stage: int) -> dict[str, Any] | None:
-    """A smaller variant of an event the layer refused as too large, or None when
-    there is nothing left to drop. Stage 1 drops attachment contents, stage 2 the HTML
-    body and all but 16 KiB of the plain one."""
-    slim = dict(event)
-    if stage == 1:
-        slim["attachments"] = [{**a, "content": None} for a in event["attachments"]]
-        return slim
-    if stage == 2:
-        slim["html"] = None
-        slim["plain"] = (event["plain"] or "")[:16384] or None
-        slim["text"] = event["text"][:16384]
-        slim["truncated"] = True
-        return slim
-    return None
 
 
 class InboundHandler:
@@ -187,7 +159,7 @@ class InboundHandler:
             parsed = parse_message(raw, self.limits)
         except Exception:  # the parser is total by design; a bug must not lose mail
             log.exception("email: MIME parser crashed; delivering the raw text instead")
-            parsed = _fallback(raw)
+            parsed = fallback_keys(raw)
         sender = None if envelope.mail_from in ("<>", "") else envelope.mail_from
         digest = hashlib.sha256(raw).digest()
         recipients = list(envelope.rcpt_tos)
@@ -308,7 +280,7 @@ class InboundHandler:
                     return channel
                 except MessageTooLarge:
                     stage += 1
-                    candidate = _slimmed(event, stage)
+                    candidate = slimmed(event, stage)
                     if candidate is not None:
                         self.host.count("slimmed")
             self.host.count("rejected_too_large")

@@ -56,6 +56,7 @@ class EmailInterface(Interface):
             quota,
         )  # fmt: skip
         self.replies.keep = config.keep_reply_channels
+        self.replies.report_outcomes = config.acknowledge == "queued"
         self.handler = InboundHandler(config, host, self.replies)
         self.tracker = SessionTracker(config.max_connections)
         self._servers: list[tuple[str, asyncio.Server]] = []  # (scheme, server)

@@ -79,6 +79,8 @@ class ReplyRegistry:
         self.max_open = max_open
         self.max_replies = max_replies
         self.keep = False  # keep_reply_channels: stay open after the completion
+        # acknowledge = "queued": nobody waits for the outcome, so it is reported here.
+        self.report_outcomes = False
         self._open: OrderedDict[str, _Entry] = OrderedDict()
         self._declines = RateLimitedLog(log)
 
@@ -143,8 +145,17 @@ class ReplyRegistry:
             return
         if kind == DONE:
             outcome = message.get("outcome")
+            outcome = outcome if isinstance(outcome, str) else "error"
             if not entry.done.done():
-                entry.done.set_result(outcome if isinstance(outcome, str) else "error")
+                entry.done.set_result(outcome)
+            if self.report_outcomes and outcome != "consumed":
+                # Already answered 250: all that is left is to say so.
+                self.host.count(f"queued_then_{outcome}")
+                self._declines.warning(
+                    f"outcome.{outcome}",
+                    "email: a mail answered 250 (acknowledge = queued) ended %s in the worker",
+                    outcome,
+                )
             if entry.muted or not self.keep:
                 self.close(channel)  # the consumer returned: nothing more will come
             return
