@@ -69,6 +69,9 @@ def _toml(irc_port: int | None) -> str:
         # Each mail's reply channel lives this long (for the consumer's reply mails):
         # short, so the suite sees it released too.
         "reply_window = 1",
+        # 250 waits for the consumer (acknowledge = "consumed"); a mail whose worker was
+        # killed gets its 451 after this, well inside the SMTP client's timeout.
+        "ack_timeout = 3",
     ]
     if irc_port is not None:
         lines += [
