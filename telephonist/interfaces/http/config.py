@@ -89,6 +89,10 @@ class HttpConfig(InterfaceConfig):
     keepalive_timeout: float = Field(default=5.0, gt=0, le=3600)
     #: Seconds without any body bytes while a body is expected; then 408 and close.
     body_timeout: float = Field(default=30.0, gt=0, le=3600)
+    #: Bytes per second a body must average, counting only the time the server waits
+    #: for it, after a grace of ``body_timeout`` seconds: the total bound on a body that
+    #: drips in just fast enough to beat ``body_timeout``. Then 408 and close.
+    body_min_rate: int = Field(default=1024, ge=1, le=1 * 1024 * MIB)
     #: Seconds the consumer has to start its response (``http.response.start`` and a
     #: first ``http.response.body``); then 504.
     response_timeout: float = Field(default=60.0, gt=0, le=86_400)

@@ -77,6 +77,7 @@ class Exchange:
         self.single = False  # the request went as one event (no further sends for it)
         self.client_gone = False
         self.request_bytes = 0
+        self.body_waited = 0.0  # seconds spent waiting for body bytes (body_min_rate)
         self.client: str | int = ""  # for the access log: the scope's client (proxy-aware)
         self.body_ended = False  # h11 has given the request's EndOfMessage
         self.carry = b""  # body bytes read but not sent yet (over one chunk)

@@ -207,7 +207,12 @@ class HttpProtocol(Protocol):
             self.abort()
 
     def close(self) -> None:
-        """Close once written data is flushed."""
+        """Close once written data is flushed; with the request's body not read to its
+        end (an answer given mid-body: 408, 413, 503), a lingering close instead."""
+        ex = self._exchange
+        if self._direct and ex is not None and ex.conn.their_state is h11.SEND_BODY:
+            self.linger()
+            return
         if not self._closing and not self._closed:
             self._closing = True
             self.tr.loseConnection()

@@ -12,6 +12,7 @@ request's h11 connection at most ``body_chunk_bytes`` at a time.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -43,6 +44,7 @@ class BodyState(Protocol):
     carry: bytes  # bytes h11 gave beyond the last chunk, for the next one
     body_ended: bool  # h11 gave the request's EndOfMessage
     request_bytes: int  # body bytes read so far
+    body_waited: float  # seconds spent waiting for body bytes so far
 
     def is_over(self) -> bool:
         """The response ended already: stop waiting for body bytes."""
@@ -127,6 +129,23 @@ class Reader:
                     raise HeadError(408, "request head not complete in time", "header_timeout")
                 return -1
 
+    async def _wait_for_body(self, ex: BodyState) -> None:
+        """Wait for body bytes, within both bounds: ``body_timeout`` for this gap, and
+        the body's total allowance, ``body_timeout`` plus one second per
+        ``body_min_rate`` bytes received. Only time spent waiting on the client counts:
+        while the server does not read (its layer is full) the client is not slow."""
+        cfg = self.cfg
+        allowance = cfg.body_timeout + ex.request_bytes / cfg.body_min_rate - ex.body_waited
+        if allowance <= 0:
+            raise BodyError(408, "body_too_slow", "request body slower than body_min_rate")
+        started = time.monotonic()
+        arrived = await self.wait(min(cfg.body_timeout, allowance))
+        ex.body_waited += time.monotonic() - started
+        if not arrived:
+            if allowance < cfg.body_timeout:
+                raise BodyError(408, "body_too_slow", "request body slower than body_min_rate")
+            raise BodyError(408, "body_timeout", "request body stalled")
+
     async def read_body(
         self, ex: BodyState, *, wait_full: bool, wait_any: bool
     ) -> tuple[bytes, bool]:
@@ -152,8 +171,7 @@ class Reader:
                     raise Closed
                 if ex.is_over() or not (wait_full or (wait_any and not size)):
                     break
-                if not await self.wait(self.cfg.body_timeout):
-                    raise BodyError(408, "body_timeout", "request body stalled")
+                await self._wait_for_body(ex)
                 continue
             if isinstance(event, h11.Data):
                 parts.append(event.data)
