@@ -4,6 +4,11 @@ The first signal asks for a graceful stop (bounded drain); a second one while dr
 asks to skip what is left of the drain, so an operator pressing Ctrl-C twice is never
 kept waiting. Handlers go through ``loop.add_signal_handler``: the stop request is an
 event on the loop, never work done inside a signal handler.
+
+A process whose loop does not run in the main thread (Django's autoreloader runs the
+server in a thread of its own, and signals only reach the main thread) asks with
+:func:`request_stop` instead, from any thread: the request is handed to the loop
+thread-safely, or kept until the runtime starts if it comes before.
 """
 
 from __future__ import annotations
@@ -11,12 +16,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 
-__all__ = ["StopSignals"]
+__all__ = ["StopSignals", "request_stop"]
 
 log = logging.getLogger("telephonist.signals")
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+_lock = threading.Lock()
+_running: list[tuple[asyncio.AbstractEventLoop, StopSignals]] = []
+_early: list[tuple[str, bool]] = []  # requests made before any runtime started
+
+
+def request_stop(reason: str, *, force: bool = False) -> None:
+    """Ask the running runtime to stop gracefully (``force``: to skip the rest of its
+    drain), from any thread. Repeating a request without ``force`` changes nothing, so
+    two sources of one stop (a signal and its relay) make one graceful stop."""
+    with _lock:
+        if not _running:
+            _early.append((reason, force))
+            return
+        loop, signals = _running[-1]
+    loop.call_soon_threadsafe(signals.ask, reason, force)
 
 
 class StopSignals:
@@ -28,11 +50,18 @@ class StopSignals:
         self._installed: list[signal.Signals] = []
 
     def _on_signal(self, sig: signal.Signals) -> None:
-        if self.requested.is_set():
-            log.warning("second %s: skipping the rest of the drain", sig.name)
+        self.ask(sig.name, force=self.requested.is_set())
+
+    def ask(self, reason: str, force: bool = False) -> None:
+        """A stop request (on the loop): the first starts the graceful stop, a forced
+        one skips what is left of the drain."""
+        if force:
+            if not self.forced.is_set():
+                log.warning("second %s: skipping the rest of the drain", reason)
+            self.requested.set()
             self.forced.set()
-        else:
-            log.info("%s received: stopping gracefully", sig.name)
+        elif not self.requested.is_set():
+            log.info("%s received: stopping gracefully", reason)
             self.requested.set()
 
     async def __aenter__(self) -> StopSignals:
@@ -43,10 +72,17 @@ class StopSignals:
             except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
                 continue
             self._installed.append(sig)
+        with _lock:
+            _running.append((loop, self))
+            early, _early[:] = list(_early), []
+        for reason, force in early:
+            self.ask(reason, force)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         loop = asyncio.get_running_loop()
+        with _lock:
+            _running[:] = [entry for entry in _running if entry[1] is not self]
         for sig in self._installed:
             loop.remove_signal_handler(sig)
         self._installed.clear()

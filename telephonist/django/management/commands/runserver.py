@@ -9,9 +9,10 @@ unapplied-migrations warning before serving, code reloading through
 as with ``django.contrib.staticfiles``).
 
 It subclasses Django's command for everything but the server itself, so the argument
-parsing and the reloader are Django's, unchanged. Under the reloader the server runs in
-Django's ``django-main-thread``; the reloader ends the process on a code change, as it
-does for Django's WSGI server.
+parsing is Django's, unchanged, and so is the reloader but for its stop: under it the
+server runs in Django's ``django-main-thread`` and a code change ends the process, as
+for Django's WSGI server, while Ctrl-C and SIGTERM stop it as gracefully as with
+``--noreload`` (:mod:`telephonist.django.reloader`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from django.utils import autoreload
 
 from ....runtime import run_plan
 from ..._command import RuntimeCommand
+from ...reloader import run_with_reloader
 
 __all__ = ["Command"]
 
@@ -95,6 +97,13 @@ class Command(RuntimeCommand, DjangoRunserver):
         print("Starting Telephonist all-in-one server (interfaces and a worker).", file=out)
         print("Quit the server with CONTROL-C.", file=out)
         out.flush()
+
+    def run(self, **options: Any) -> None:
+        """As Django's, with a reloader whose processes stop gracefully (``.reloader``)."""
+        if options["use_reloader"]:
+            run_with_reloader(self.inner_run, **options)
+        else:
+            self.inner_run(None, **options)
 
     def inner_run(self, *args: Any, **options: Any) -> None:
         autoreload.raise_last_exception()
