@@ -17,7 +17,6 @@ import gc
 import logging
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from ..logging import set_role
 from ..routing import Router, RoutingError
 from ..server import InterfaceServer, StartupError
 from ..server.reactor import ReactorError, install_asyncio_reactor, shutdown_reactor, start_reactor
-from ..worker import Worker
+from ..worker import Worker, sync_consumers_running
 from .metrics_setup import Metrics
 from .signals import StopSignals
 from .startup import announce, disabled_reasons, idle_channels
@@ -184,11 +183,9 @@ def run_plan(process: Plan, out: TextIO = sys.stdout) -> int:
 def _exit_despite_stuck_threads(code: int) -> None:
     """A sync consumer still running after the drain cannot be interrupted, and Python
     would wait for its thread at exit: the stop must stay bounded, so leave without it."""
-    stuck = [
-        t for t in threading.enumerate() if t.name.startswith("telephonist-sync") and t.is_alive()
-    ]
+    stuck = sync_consumers_running()
     if stuck:
-        log.warning("%d sync consumers still running after the drain: exiting anyway", len(stuck))
+        log.warning("%d sync consumers still running after the drain: exiting anyway", stuck)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

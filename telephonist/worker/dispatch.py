@@ -31,6 +31,7 @@ import enum
 import functools
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -51,12 +52,29 @@ from ..routing import Match, Router
 from ..routing.policies import policy_for
 from ..spec.completion import COMPLETION_KEY
 
-__all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue"]
+__all__ = ["CONSUME_LATER_KEY", "Dispatcher", "Outcome", "Requeue", "sync_consumers_running"]
 
 log = logging.getLogger("telephonist.dispatch")
 _trouble = RateLimitedLog(log)  # one line per outage, not one per message
 
 CONSUME_LATER_KEY = "__consume_later__"
+
+# Sync consumers running right now, in every dispatcher of the process: what a stop
+# must not wait for (their threads cannot be interrupted). Counted, not guessed from the
+# threads alive: idle pool threads and SyncLayer's loop thread run no consumer.
+_sync_lock = threading.Lock()
+_sync_running = 0
+
+
+def sync_consumers_running() -> int:
+    """How many sync consumers are running now, in this process."""
+    return _sync_running
+
+
+def _sync_count(step: int) -> None:
+    global _sync_running
+    with _sync_lock:
+        _sync_running += step
 
 Requeue = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -196,11 +214,13 @@ class Dispatcher:
                 await result
 
     def _run_sync(self, match: Match, message: Message) -> Any:
+        _sync_count(1)
         self._hook(True, match, message, is_async=False)
         try:
             return match.consumer(message, **match.kwargs)
         finally:
             self._hook(False, match, message, is_async=False)
+            _sync_count(-1)
 
     def _hook(self, started: bool, match: Match, message: Message, *, is_async: bool) -> None:
         signals = (

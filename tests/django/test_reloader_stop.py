@@ -1,6 +1,7 @@
 """Ctrl-C and SIGTERM on ``runserver`` under Django's autoreloader stop it as gracefully
 as ``--noreload``: the IRC network sees the bot's QUIT, a browser's WebSocket gets
-1001, the log ends with "telephonist: stopped" and the exit code is 0.
+1001, the log ends with "telephonist: stopped" (and no word of consumers left running:
+none was) and the exit code is 0.
 
 The multichat example runs as ``make run`` runs it (``manage.py runserver``, reloader
 on), bridged to a private ngircd, in a session of its own so that its process group is
@@ -120,6 +121,8 @@ async def test_runserver_under_the_reloader_stops_gracefully(
         assert code == 0, log
         assert "telephonist: stopped" in log, log
         assert "Traceback" not in log, log
+        # Nothing was running: the drain has nothing to give up on.
+        assert "still running after the drain" not in log, log
     finally:
         await irc.close()
         proc.kill()
