@@ -76,14 +76,19 @@ def _parent() -> int:
         child = subprocess.Popen(autoreload.get_child_arguments(), env=env, close_fds=False)
         os.close(read_end)
 
-        def relay(signum: int, frame: FrameType | None, child: subprocess.Popen[bytes] = child) -> None:
+        def relay(
+            signum: int,
+            frame: FrameType | None,
+            child: subprocess.Popen[bytes] = child,
+            pipe: int = write_end,
+        ) -> None:
             nonlocal stops
             stops += 1
             if stops > 2:
                 child.kill()
                 return
             with contextlib.suppress(OSError):  # the child is gone already
-                os.write(write_end, b"s")
+                os.write(pipe, b"s")
 
         for sig in _SIGNALS:
             signal.signal(sig, relay)
@@ -112,6 +117,7 @@ def _child(main_func: Callable[..., None], kwargs: dict[str, Any]) -> None:
 
     for sig in _SIGNALS:
         signal.signal(sig, on_signal)
+
     def relayed(reason: str, force: bool) -> None:
         if serving.is_set():
             request_stop(reason, force=force)

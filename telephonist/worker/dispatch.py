@@ -76,6 +76,7 @@ def _sync_count(step: int) -> None:
     with _sync_lock:
         _sync_running += step
 
+
 Requeue = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 

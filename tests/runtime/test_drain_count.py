@@ -9,14 +9,19 @@ import threading
 from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.routing import Router, route
+from telephonist.testing.processes import wait_until
 from telephonist.worker import Worker, sync_consumers_running
 
 WITHIN = 5.0
 
 
+def _none_running() -> None:
+    wait_until(lambda: sync_consumers_running() == 0, timeout=WITHIN, what="no sync consumer")
+
+
 async def test_only_running_sync_consumers_are_counted() -> None:
     layer = InMemoryChannelLayer()
-    entered = threading.Event()
+    entered, quick = threading.Event(), threading.Event()
     release = threading.Event()
     done: list[str] = []
 
@@ -25,14 +30,15 @@ async def test_only_running_sync_consumers_are_counted() -> None:
             entered.set()
             release.wait(WITHIN)  # bounded: the test releases it
         done.append(message["text"])
+        quick.set()
 
     worker = Worker(layer, Router([route("work", consumer)]))
     await worker.start()
     try:
         await layer.send("work", {"text": "quick"})
-        async with asyncio.timeout(WITHIN):
-            while not done:
-                await asyncio.sleep(0.01)  # polling a list a pool thread appends to
+        assert await asyncio.to_thread(quick.wait, WITHIN)
+        # The count drops as the consumer's call returns, just after it set ``quick``.
+        await asyncio.to_thread(_none_running)
         assert sync_consumers_running() == 0  # its thread is idle in the pool, not counted
 
         await layer.send("work", {"text": "hold"})
@@ -43,7 +49,5 @@ async def test_only_running_sync_consumers_are_counted() -> None:
     finally:
         release.set()
         await layer.close()
-    async with asyncio.timeout(WITHIN):
-        while sync_consumers_running():
-            await asyncio.sleep(0.01)
+    await asyncio.to_thread(_none_running)
     assert done == ["quick", "hold"]
