@@ -148,3 +148,32 @@ def add_globs(parser: argparse.ArgumentParser) -> None:
         metavar="GLOB",
         help="never take shared channels matching GLOB (repeatable), e.g. 'http.*'",
     )
+
+
+def add_static_options(parser: argparse.ArgumentParser) -> None:
+    """``--nostatic`` and ``--insecure``, as ``django.contrib.staticfiles`` has them."""
+    parser.add_argument(
+        "--nostatic",
+        action="store_false",
+        dest="use_static_handler",
+        help="Do not serve static files under STATIC_URL (served by default in DEBUG).",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        dest="insecure_serving",
+        help="Serve static files even if DEBUG is False.",
+    )
+
+
+def serves_static(options: dict[str, Any]) -> bool:
+    """Whether static files are served: in DEBUG (or ``--insecure``), unless
+    ``--nostatic``, with staticfiles installed."""
+    from django.apps import apps
+    from django.conf import settings
+
+    return (
+        bool(options.get("use_static_handler", True))
+        and (settings.DEBUG or bool(options.get("insecure_serving")))
+        and apps.is_installed("django.contrib.staticfiles")
+    )

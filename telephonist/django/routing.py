@@ -2,8 +2,9 @@
 
 ``manage.py`` commands route, in this order:
 
-1. static files under ``STATIC_URL`` (``runserver`` only, in DEBUG or with
-   ``--insecure``; :mod:`.static`);
+1. static files under ``STATIC_URL`` (``runserver`` and ``runworker``, in DEBUG or with
+   ``--insecure``; :mod:`.static`): the worker answers HTTP requests, so a split
+   deployment serves them too;
 2. the project's routing (``TELEPHONIST['routing']``), included as it is;
 3. a Channels project's ``ASGI_APPLICATION``, if settings name one: every other
    WebSocket and HTTP connection is an instance of it (:mod:`.channels_app`);

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 from django.core.management.commands.runserver import Command as DjangoRunserver
@@ -32,7 +31,7 @@ from django.db import connections
 from django.utils import autoreload
 
 from ....runtime import run_plan
-from ..._command import RuntimeCommand
+from ..._command import RuntimeCommand, add_static_options, serves_static
 from ...reloader import run_with_reloader
 
 __all__ = ["Command"]
@@ -54,18 +53,7 @@ class Command(RuntimeCommand, DjangoRunserver):
 
     def add_arguments(self, parser: CommandParser) -> None:
         DjangoRunserver.add_arguments(self, parser)
-        parser.add_argument(
-            "--nostatic",
-            action="store_false",
-            dest="use_static_handler",
-            help="Do not serve static files under STATIC_URL (served by default in DEBUG).",
-        )
-        parser.add_argument(
-            "--insecure",
-            action="store_true",
-            dest="insecure_serving",
-            help="Serve static files even if DEBUG is False.",
-        )
+        add_static_options(parser)
         RuntimeCommand.add_arguments(self, parser)
 
     def _endpoint_overrides(self, options: dict[str, Any]) -> list[str]:
@@ -80,13 +68,6 @@ class Command(RuntimeCommand, DjangoRunserver):
         else:
             endpoint = f"tcp:port={self.port}:interface={addr}"
         return [f"interfaces.http.endpoints={json.dumps([endpoint])}"]
-
-    def _serves_static(self, options: dict[str, Any]) -> bool:
-        return (
-            bool(options.get("use_static_handler", True))
-            and (settings.DEBUG or bool(options.get("insecure_serving")))
-            and apps.is_installed("django.contrib.staticfiles")
-        )
 
     def _banner(self) -> None:
         now = datetime.now().strftime("%B %d, %Y - %X")
@@ -115,7 +96,7 @@ class Command(RuntimeCommand, DjangoRunserver):
             conn.close()  # the checks' connections belong to this thread only
         config = self.load(options, self._endpoint_overrides(options))
         self.setup_logging(config)
-        process = self.make_plan(config, static=self._serves_static(options))
+        process = self.make_plan(config, static=serves_static(options))
         self._banner()
         code = run_plan(process, self.out)
         if code:

@@ -1,4 +1,9 @@
-"""``manage.py runworker``: a worker only (a split deployment's worker processes)."""
+"""``manage.py runworker``: a worker only (a split deployment's worker processes).
+
+HTTP requests of a split deployment reach the workers, so a worker serves static files
+in DEBUG as ``runserver`` does (``--nostatic``, ``--insecure`` as there): the example's
+pages work whatever the process shape.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,13 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from ..._command import RuntimeCommand, add_globs, globs_override
+from ..._command import (
+    RuntimeCommand,
+    add_globs,
+    add_static_options,
+    globs_override,
+    serves_static,
+)
 
 __all__ = ["Command"]
 
@@ -23,6 +34,7 @@ class Command(RuntimeCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_globs(parser)
+        add_static_options(parser)
         super().add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -31,4 +43,4 @@ class Command(RuntimeCommand):
         )
         config = self.load(options, extra)
         self.setup_logging(config)
-        self.run_process(self.make_plan(config))
+        self.run_process(self.make_plan(config, static=serves_static(options)))
