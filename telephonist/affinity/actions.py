@@ -25,6 +25,7 @@ __all__ = [
     "Run",
     "ServerAction",
     "ServerLost",
+    "Unbind",
     "WorkerAction",
 ]
 
@@ -33,6 +34,13 @@ __all__ = [
 
 class Abort(NamedTuple):
     """Hand the connection's handler ABORT with ``reason``."""
+
+    connection: str
+    reason: str
+
+
+class Unbind(NamedTuple):
+    """A conversation lost its worker: it binds another at its next event (log it)."""
 
     connection: str
     reason: str
@@ -68,7 +76,7 @@ class Ack(NamedTuple):
     released: list[str]
 
 
-ServerAction = Abort | Forget | Flush | Release | Ack
+ServerAction = Abort | Forget | Flush | Release | Ack | Unbind
 
 
 # -- worker ---------------------------------------------------------------------------

@@ -40,6 +40,13 @@ called again an interval later, to look at the layer), and on the way back every
 gets its whole allowance again from then: connections outlive a layer outage that their
 worker outlives.
 
+A connection opened with ``rebind=True`` is a *conversation* that outlives any worker
+(an IRC channel, a Slack channel: nobody can reconnect it, and its reply channel is in
+the groups of its rooms). Where another connection is aborted, it goes back to NEW
+instead (Unbind: logged, its buffer counted as dropped): its next event goes to the
+shared channel and binds a worker again, and its reply channel stays open, so what
+is sent to its groups meanwhile still reaches it.
+
 Transitions (``-`` leaves the table; late bind: a release goes back to that worker)::
 
     state            event                     next             actions
@@ -68,9 +75,13 @@ Transitions (``-`` leaves the table; late bind: a release goes back to that work
     DETACHED         event                     DETACHED         send to its channel, detached
     ABORTED          event                     ABORTED          dropped, counted
     ABORTED          close                     -                Release if it had a worker
+    BINDING+rebind   bind deadline             NEW              Unbind, buffer counted
+    FLUSHING+rebind  worker lost               NEW              Unbind, buffer counted
+    BOUND+rebind     worker lost               NEW              Unbind
     any other        bind                      unchanged        late bind
 
-"worker lost" is its goodbye (``telephonist.gone``) or ``expire`` finding it silent past
+``+rebind``: a connection opened with ``rebind=True`` (a conversation, above); its other
+rows are those of any connection. "worker lost" is its goodbye (``telephonist.gone``) or ``expire`` finding it silent past
 its limit. A heartbeat answers with :class:`Ack` (and the releases its inbox refused).
 
 The fast path: BOUND + event, every event of a long-lived connection, is the first test
@@ -92,7 +103,7 @@ from ..config.model import AffinitySettings
 from ..core.codec import Content
 from ..core.exceptions import ChannelFull
 from . import control
-from .actions import Abort, Ack, Flush, Forget, Release
+from .actions import Abort, Ack, Flush, Forget, Release, Unbind
 from .actions import ServerAction as Action
 
 __all__ = ["INF", "Clock", "Send", "ServerState", "ServerTable"]
@@ -156,6 +167,7 @@ class _Conn:
     inbox: str = ""
     deadline: float = INF
     pending: deque[Send] = field(default_factory=deque)
+    rebind: bool = False  # a conversation: unbound, not aborted, when its worker is lost
 
 
 @dataclass(eq=False, slots=True)
@@ -194,8 +206,8 @@ class ServerTable:
 
     # -- the interface's events ------------------------------------------------------
 
-    def open(self, connection: str) -> None:
-        self._conns[connection] = _Conn(connection)
+    def open(self, connection: str, rebind: bool = False) -> None:
+        self._conns[connection] = _Conn(connection, rebind=rebind)
 
     def event(
         self, connection: str, channel: str, message: Content, last: bool, clock: Clock
@@ -424,6 +436,11 @@ class ServerTable:
             if self._conns.get(conn.name) is conn:
                 del self._conns[conn.name]
             actions.append(Forget(conn.name, reason))
+        elif conn.rebind:
+            # A conversation: its next event binds a worker again, from order 0.
+            conn.state, conn.order, conn.worker, conn.inbox = NEW, 0, None, ""
+            self._counters["unbound"] += 1
+            actions.append(Unbind(conn.name, reason))
         else:
             actions.append(Abort(conn.name, reason))
 

@@ -88,10 +88,17 @@ class InterfaceHost(Protocol):
     @property
     def layer(self) -> BaseChannelLayer: ...
 
-    async def open_reply_channel(self, handler: ReplyHandler, prefix: str = "") -> str:
+    async def open_reply_channel(
+        self, handler: ReplyHandler, prefix: str = "", *, rebind: bool = False
+    ) -> str:
         """A new process-specific channel; each message arriving on it is passed to
         ``handler``, one at a time, in arrival order. ``prefix`` is a readable label
-        (for example ``"ws"``) that appears in the channel name."""
+        (for example ``"ws"``) that appears in the channel name.
+
+        ``rebind=True`` makes it a *conversation* that outlives its worker (an IRC or
+        Slack channel: nobody on the other side can reconnect it). When its worker
+        dies it is not aborted: its next event binds another worker, and the channel
+        stays open, so group messages sent to it meanwhile still arrive."""
         ...
 
     def close_reply_channel(self, channel: str) -> None:

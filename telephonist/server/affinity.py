@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..affinity import control
-from ..affinity.actions import Abort, Flush, Forget, Release
+from ..affinity.actions import Abort, Flush, Forget, Release, Unbind
 from ..affinity.actions import ServerAction as Action
 from ..affinity.server import INF, ServerState, ServerTable
 from ..config.model import AffinitySettings
@@ -67,8 +67,8 @@ class Affinity:
 
     # -- the interface's events -------------------------------------------------------
 
-    def open(self, connection: str) -> None:
-        self.table.open(connection)
+    def open(self, connection: str, rebind: bool = False) -> None:
+        self.table.open(connection, rebind)
 
     def close(self, connection: str) -> None:
         release = self.table.close(connection)
@@ -187,6 +187,12 @@ class Affinity:
                 _trouble.warning(
                     f"forget: {action.reason}",
                     "dropped the events of closed %s: %s",
+                    loggable_channel(action.connection),
+                    action.reason,
+                )
+            elif isinstance(action, Unbind):
+                log.warning(
+                    "%s: %s; its next event binds another worker",
                     loggable_channel(action.connection),
                     action.reason,
                 )

@@ -56,8 +56,10 @@ class _InterfaceView:
     def layer(self) -> BaseChannelLayer:
         return self._server.layer
 
-    async def open_reply_channel(self, handler: ReplyHandler, prefix: str = "") -> str:
-        return self._server.open_reply_channel(handler, prefix, owner=self._name)
+    async def open_reply_channel(
+        self, handler: ReplyHandler, prefix: str = "", *, rebind: bool = False
+    ) -> str:
+        return self._server.open_reply_channel(handler, prefix, owner=self._name, rebind=rebind)
 
     def close_reply_channel(self, channel: str) -> None:
         self._server.close_reply_channel(channel)
@@ -110,13 +112,15 @@ class InterfaceServer:
 
     # -- the InterfaceHost contract ---------------------------------------------------
 
-    def open_reply_channel(self, handler: ReplyHandler, label: str = "", *, owner: str) -> str:
+    def open_reply_channel(
+        self, handler: ReplyHandler, label: str = "", *, owner: str, rebind: bool = False
+    ) -> str:
         if self.affinity is None:
             raise RuntimeError("the interface server is not started")
         local = f"{label}.{secrets.token_hex(8)}" if label else secrets.token_hex(8)
         name = require_valid_channel_name(self.prefix + local)
         self.replies.open(name, handler, owner)
-        self.affinity.open(name)
+        self.affinity.open(name, rebind)
         return name
 
     def close_reply_channel(self, channel: str) -> None:

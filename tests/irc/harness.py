@@ -32,7 +32,9 @@ class MiniHost:
     def layer(self) -> BaseChannelLayer:
         return self._layer
 
-    async def open_reply_channel(self, handler: ReplyHandler, prefix: str = "") -> str:
+    async def open_reply_channel(
+        self, handler: ReplyHandler, prefix: str = "", *, rebind: bool = False
+    ) -> str:
         channel = await self._layer.new_channel(f"{prefix or 'reply'}.")
 
         async def read() -> None:

@@ -23,7 +23,7 @@ from hypothesis.stateful import (
 
 from telephonist.affinity import control
 from telephonist.affinity import server as module
-from telephonist.affinity.actions import Abort, Ack, Flush, Forget, Release
+from telephonist.affinity.actions import Abort, Ack, Flush, Forget, Release, Unbind
 from telephonist.affinity.actions import ServerAction as Action
 from telephonist.affinity.server import Send, ServerState, ServerTable
 from telephonist.config import AffinitySettings
@@ -80,11 +80,11 @@ class Harness:
 # -- reaching each state ---------------------------------------------------------------
 
 
-def reach(state: str) -> Harness:
+def reach(state: str, rebind: bool = False) -> Harness:
     h = Harness()
     if state == "(none)":
         return h
-    h.table.open(CONN)
+    h.table.open(CONN, rebind)
     if state == "NEW":
         return h
     if state == "DETACHED":
@@ -311,6 +311,46 @@ def any_other_bind(h: Harness) -> None:
         _late_bind(h, h.state)
 
 
+def _unbound(h: Harness, actions: list[Action], reason: str) -> None:
+    """A conversation that lost its worker: NEW again, its next event binds anew."""
+    assert actions == [Unbind(CONN, reason)]
+    assert h.state is S.NEW
+    assert h.counters["unbound"] == 1
+    channel, message = h.send("probe.data", n=7) or ("", {})
+    assert (channel, message["order"]) == ("probe.data", 0)  # the shared channel, anew
+    assert h.state is S.BINDING
+    assert h.bind(W2) == Flush(CONN)
+    assert h.flush() == ([], None)
+    assert h.state is S.BOUND
+    assert h.table.snapshot()["workers"] == {W2: 1}
+
+
+def binding_rebind_deadline(_: Harness) -> None:
+    h = reach("BINDING", rebind=True)
+    h.send(n=1)
+    actions = h.expire(h.now + SETTINGS.bind_timeout)
+    assert h.counters["bind_timeout"] == h.counters["pending_dropped"] == 1
+    _unbound(h, actions, module.BIND_TIMEOUT)
+    assert h.bind() == Release(W1, CONN)  # the first taker, too late: released
+
+
+def flushing_rebind_lost(_: Harness) -> None:
+    for lose in ("gone", "silence"):
+        h = reach("FLUSHING", rebind=True)
+        actions = h.table.gone(W1) if lose == "gone" else h.lose_heartbeats()
+        assert h.counters["pending_dropped"] == h.counters["worker_lost"] == 1
+        reason = module.WORKER_GONE if lose == "gone" else module.WORKER_SILENT
+        _unbound(h, actions, reason)
+
+
+def bound_rebind_lost(_: Harness) -> None:
+    for lose in ("gone", "silence"):
+        h = reach("BOUND", rebind=True)
+        actions = h.table.gone(W1) if lose == "gone" else h.lose_heartbeats()
+        reason = module.WORKER_GONE if lose == "gone" else module.WORKER_SILENT
+        _unbound(h, actions, reason)
+
+
 TRANSITIONS: dict[tuple[str, str], Callable[[Harness], None]] = {
     ("(none)", "event"): none_event,
     ("(none)", "bind"): lambda h: _late_bind(h, None),
@@ -338,6 +378,9 @@ TRANSITIONS: dict[tuple[str, str], Callable[[Harness], None]] = {
     ("ABORTED", "event"): aborted_event,
     ("ABORTED", "close"): aborted_close,
     ("any other", "bind"): any_other_bind,
+    ("BINDING+rebind", "bind deadline"): binding_rebind_deadline,
+    ("FLUSHING+rebind", "worker lost"): flushing_rebind_lost,
+    ("BOUND+rebind", "worker lost"): bound_rebind_lost,
 }
 
 
@@ -351,7 +394,7 @@ def test_every_documented_transition_is_tested() -> None:
 )
 def test_transition(row: tuple[str, str, str, str]) -> None:
     state, event, _, _ = row
-    start = state.split(",")[0] if state not in ("(none)", "any other") else "(none)"
+    start = state.split(",")[0].split("+")[0] if state not in ("(none)", "any other") else "(none)"
     TRANSITIONS[(state, event)](reach(start))
 
 

@@ -75,7 +75,9 @@ class Conversations:
         def handler(message: Content) -> Awaitable[None]:
             return self._on_reply(holder[0], message)
 
-        channel = await self._host.open_reply_channel(handler, prefix="irc")
+        # A room outlives any worker: rebound at its next event, never aborted, and its
+        # reply channel stays in its rooms' groups (a bridge keeps relaying into it).
+        channel = await self._host.open_reply_channel(handler, prefix="irc", rebind=True)
         conversation = Conversation(network, room, channel)
         holder.append(conversation)
         items[key] = conversation

@@ -87,7 +87,8 @@ class ReplyChannels:
                 return
             await self._execute(plan_reply(message, reply_target, False), reply_target)
 
-        channel = await self._host.open_reply_channel(handle, prefix="slack")
+        # As an IRC room: a Slack channel outlives any worker (rebound, never aborted).
+        channel = await self._host.open_reply_channel(handle, prefix="slack", rebind=True)
         self._conversations[key] = channel
         while len(self._conversations) > self._max_conversations:
             _, oldest = self._conversations.popitem(last=False)
