@@ -81,8 +81,9 @@ Transitions (``-`` leaves the table; late bind: a release goes back to that work
     any other        bind                      unchanged        late bind
 
 ``+rebind``: a connection opened with ``rebind=True`` (a conversation, above); its other
-rows are those of any connection. "worker lost" is its goodbye (``telephonist.gone``) or ``expire`` finding it silent past
-its limit. A heartbeat answers with :class:`Ack` (and the releases its inbox refused).
+rows are those of any connection. "worker lost" is its goodbye (``telephonist.gone``) or
+``expire`` finding it silent past its limit. A heartbeat answers with :class:`Ack` (and
+the releases its inbox refused).
 
 The fast path: BOUND + event, every event of a long-lived connection, is the first test
 in :meth:`ServerTable.event` and returns ``(inbox, envelope)`` directly: the stamped

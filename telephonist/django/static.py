@@ -1,8 +1,9 @@
 """Static files for ``runserver`` in DEBUG, as Django's own ``runserver`` serves them.
 
 ``runserver`` and ``runworker`` route ``http.request`` messages under ``STATIC_URL``
-here before the project's routing. Files are found by the staticfiles finders (the app directories and
-``STATICFILES_DIRS``, no ``collectstatic`` needed) and streamed in bounded chunks.
+here before the project's routing. Files are found by the staticfiles finders (the app
+directories and ``STATICFILES_DIRS``, no ``collectstatic`` needed) and streamed in
+bounded chunks.
 Development only, like Django's: in production a web server or CDN serves them.
 """
 
