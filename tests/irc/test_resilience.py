@@ -125,7 +125,7 @@ async def test_a_full_channel_pauses_reading_and_loses_nothing(
     assert host.counters["dropped_full"] == 0
 
 
-async def test_a_gone_worker_aborts_the_conversation_and_a_new_one_starts(
+async def test_a_gone_worker_unbinds_the_conversation_which_binds_the_next_one(
     ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
 ) -> None:
     alice = await peers("alice10").connect(ngircd.port)
@@ -134,19 +134,24 @@ async def test_a_gone_worker_aborts_the_conversation_and_a_new_one_starts(
     await alice.expect(joined(nick, room))
     alice.send(f"PRIVMSG {room} :one")
     first = await stack.next_event(spec.RECEIVE)
-    # The worker goes away: the host aborts its connections (the interface's
-    # conversations) and the interface forgets them.
+    # The worker goes away: the host unbinds its conversations (an IRC room outlives
+    # any worker) instead of aborting them. The room's reply channel stays open: what
+    # is sent to it meanwhile (a bridge's group send, say) still reaches the room.
     await stack.stop_worker()
-    await stack.layer.send(first["reply_channel"], {"text": "to a closed conversation"})
+    await stack.layer.send(first["reply_channel"], {"text": "while no worker"})
+    (meanwhile,) = await alice.privmsgs(room, 1, sender=nick)
+    assert meanwhile.line.param(1) == "while no worker"
+    assert stack.server.counters["unbound"] >= 1  # the goodbye came first (room, network)
     await stack.start_worker()
     alice.send(f"PRIVMSG {room} :two")
     second = await stack.next_event(spec.RECEIVE)
-    assert second["reply_channel"] != first["reply_channel"]
+    # The same conversation, bound anew: to the shared channel, in order from 0.
+    assert second["reply_channel"] == first["reply_channel"]
     assert second["order"] == 0
-    await stack.layer.send(second["reply_channel"], {"text": "new conversation"})
+    await stack.layer.send(second["reply_channel"], {"text": "bound again"})
     (reply,) = await alice.privmsgs(room, 1, sender=nick)
-    assert reply.line.param(1) == "new conversation"  # nothing from the closed one
-    assert stack.counters["aborted"] >= 1
+    assert reply.line.param(1) == "bound again"
+    assert stack.counters["aborted"] == 0
 
 
 async def test_join_part_kick_and_topic_actions(
