@@ -583,15 +583,28 @@ class ServerTableMachine(RuleBasedStateMachine):
         self.forgotten: set[str] = set()  # closed, then its worker was lost: no release
         self.buffered = self.flushed = 0
         self.opened: list[str] = []
+        self.conversations: set[str] = set()  # opened with rebind=True
+        self.unbound = 0
 
     def _perform(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Abort):
+                assert action.connection not in self.conversations, "a conversation aborted"
                 assert action.connection not in self.closed, "ABORT after close"
                 assert action.connection not in self.aborted, "second ABORT"
                 self.aborted.add(action.connection)
             elif isinstance(action, Release):
                 self._release(action)
+            elif isinstance(action, Unbind):
+                conn = action.connection
+                assert conn in self.conversations, "only conversations are unbound"
+                assert conn not in self.closed, "unbound after close"
+                assert self.table.state(conn) is S.NEW
+                # A new binding: its orders start again from 0, any worker may win it.
+                self.delivered.pop(conn, None)
+                self.accepted.pop(conn, None)
+                self.to_inbox.pop(conn, None)
+                self.unbound += 1
             else:
                 assert isinstance(action, Forget)
                 assert action.connection in self.closed
@@ -619,6 +632,15 @@ class ServerTableMachine(RuleBasedStateMachine):
         conn = f"{SERVER}probe.{self.serial}"
         self.table.open(conn)
         self.opened.append(conn)
+        return conn
+
+    @rule(target=connections)
+    def open_conversation(self) -> str:
+        self.serial += 1
+        conn = f"{SERVER}probe.{self.serial}"
+        self.table.open(conn, rebind=True)
+        self.opened.append(conn)
+        self.conversations.add(conn)
         return conn
 
     @rule(conn=connections, last=st.booleans(), fails=st.booleans())
