@@ -10,7 +10,9 @@ the reloader's parent and child. Two ways to stop it:
 * ``SIGINT`` to the process group: what a terminal does on Ctrl-C (``make`` is in that
   group too and waits for its child);
 * ``SIGTERM`` to the reloader's parent only: what ``make`` does with the SIGTERM it
-  gets (it passes it to its child), and what ``kill PID`` does.
+  gets (it passes it to its child), and what ``kill PID`` does;
+* ``SIGKILL`` to the parent: the server process it leaves must stop gracefully too,
+  not serve on unsupervised.
 
 Real clients: a raw IRC client in the channel, a ``websockets`` client in the room.
 Every wait is a bounded wait on a line, a frame or the process.
@@ -31,7 +33,7 @@ import pytest
 import websockets
 
 from telephonist.interfaces.irc.lines import Line
-from telephonist.testing.processes import Process, free_port
+from telephonist.testing.processes import Process, free_port, wait_until
 from tests.irc.conftest import start_ngircd
 from tests.irc.peer import Peer, joined
 from tests.irc.servers import Ngircd
@@ -89,7 +91,7 @@ async def _until_closed(ws: websockets.ClientConnection) -> None:
         return
 
 
-@pytest.mark.parametrize("how", ["sigint-to-group", "sigterm-to-parent"])
+@pytest.mark.parametrize("how", ["sigint-to-group", "sigterm-to-parent", "sigkill-to-parent"])
 async def test_runserver_under_the_reloader_stops_gracefully(
     how: str, ircd: Ngircd, tmp_path: Path
 ) -> None:
@@ -116,15 +118,26 @@ async def test_runserver_under_the_reloader_stops_gracefully(
             assert hello["type"] == "hello"
             if how == "sigint-to-group":
                 os.killpg(proc.pid, signal.SIGINT)
-            else:
+            elif how == "sigterm-to-parent":
                 os.kill(proc.pid, signal.SIGTERM)
+            else:  # the parent dies: the server process must not serve on unsupervised
+                os.kill(proc.pid, signal.SIGKILL)
             await irc.expect(_bot_quit, within=WAIT)
             async with asyncio.timeout(WAIT):
                 await _until_closed(ws)
             assert ws.close_code == 1001, (ws.close_code, ws.close_reason)
         code = await asyncio.to_thread(proc.wait, WAIT)
+        if how == "sigkill-to-parent":
+            assert code == -signal.SIGKILL
+            # The server process (not ours to wait for) says it stopped, in the log.
+            await asyncio.to_thread(
+                wait_until,
+                lambda: "telephonist: stopped" in proc.output(),
+                timeout=WAIT,
+                what="the server process's last line",
+            )
         log = proc.output()
-        assert code == 0, log
+        assert code in (0, -signal.SIGKILL), log
         assert "telephonist: stopped" in log, log
         assert "Traceback" not in log, log
         # Nothing was running: the drain has nothing to give up on.
