@@ -18,11 +18,12 @@ $(STAMP): pyproject.toml Makefile
 
 # The multichat example (examples/multichat), all-in-one on the in-memory layer: every
 # interface that needs no outside service (HTTP/WebSocket, email) in one process.
-# RUN_ARGS go to runserver (e.g. RUN_ARGS=0:8080).
+# RUN_ARGS go to runserver (e.g. RUN_ARGS=0:8080). `exec`: the SIGTERM make passes on
+# reaches runserver, not a shell that would die and leave it running.
 run: $(STAMP)
 	@cd examples/multichat && $(abspath $(BIN))/python manage.py migrate --noinput -v 0
 	@cd examples/multichat && $(abspath $(BIN))/python manage.py bridges
-	cd examples/multichat && $(abspath $(BIN))/python manage.py runserver $(RUN_ARGS)
+	cd examples/multichat && exec $(abspath $(BIN))/python manage.py runserver $(RUN_ARGS)
 
 PEERS_STAMP := $(VENV)/.peers-stamp
 $(PEERS_STAMP): scripts/install-peers.sh $(wildcard scripts/peers/*.sh) | $(STAMP)

@@ -3,14 +3,16 @@ as ``--noreload``: the IRC network sees the bot's QUIT, a browser's WebSocket ge
 1001, the log ends with "telephonist: stopped" (and no word of consumers left running:
 none was) and the exit code is 0.
 
-The multichat example runs as ``make run`` runs it (``manage.py runserver``, reloader
-on), bridged to a private ngircd, in a session of its own so that its process group is
-the reloader's parent and child. Two ways to stop it:
+The multichat example runs with ``make run`` itself and as ``make run`` runs it
+(``manage.py runserver``, reloader on), bridged to a private ngircd, in a session of
+its own so that its process group is make (if any) and the reloader's parent and child.
+The ways to stop it:
 
 * ``SIGINT`` to the process group: what a terminal does on Ctrl-C (``make`` is in that
   group too and waits for its child);
 * ``SIGTERM`` to the reloader's parent only: what ``make`` does with the SIGTERM it
-  gets (it passes it to its child), and what ``kill PID`` does;
+  gets (it passes it to its child, which the recipe's ``exec`` makes runserver), and
+  what ``kill PID`` does; and SIGTERM to ``make`` itself;
 * ``SIGKILL`` to the parent: the server process it leaves must stop gracefully too,
   not serve on unsupervised.
 
@@ -51,7 +53,7 @@ def ircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ngircd]:
     server.stop()
 
 
-def _runserver(tmp: Path, ircd: Ngircd, port: int) -> Process:
+def _runserver(tmp: Path, ircd: Ngircd, port: int, launcher: str) -> Process:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "multichat.settings",
@@ -63,8 +65,15 @@ def _runserver(tmp: Path, ircd: Ngircd, port: int) -> Process:
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=EXAMPLE, env=env, check=True, timeout=120,
     )  # fmt: skip
-    args = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}"]
-    args += ["-s", "interfaces.email.port=0"]
+    run_args = f"127.0.0.1:{port} -s interfaces.email.port=0"
+    if launcher == "make":
+        # `make run` itself, with this interpreter's venv; -o: never rebuild it here.
+        venv = Path(sys.executable).parent.parent
+        stamp = venv / ".installed-stamp"
+        args = ["make", "-s", "-C", str(ROOT), "-o", str(stamp), f"VENV={venv}", "run"]
+        args.append(f"RUN_ARGS={run_args}")
+        return Process(args, log=tmp / "make-run.log", cwd=ROOT, env=env, new_session=True)
+    args = [sys.executable, "manage.py", "runserver", *run_args.split()]
     return Process(args, log=tmp / "runserver.log", cwd=EXAMPLE, env=env, new_session=True)
 
 
@@ -91,13 +100,22 @@ async def _until_closed(ws: websockets.ClientConnection) -> None:
         return
 
 
-@pytest.mark.parametrize("how", ["sigint-to-group", "sigterm-to-parent", "sigkill-to-parent"])
+@pytest.mark.parametrize(
+    ("launcher", "how"),
+    [
+        ("runserver", "sigint-to-group"),
+        ("runserver", "sigterm-to-parent"),
+        ("runserver", "sigkill-to-parent"),
+        ("make", "sigint-to-group"),
+        ("make", "sigterm-to-parent"),
+    ],
+)
 async def test_runserver_under_the_reloader_stops_gracefully(
-    how: str, ircd: Ngircd, tmp_path: Path
+    launcher: str, how: str, ircd: Ngircd, tmp_path: Path
 ) -> None:
     port = free_port()
-    proc = _runserver(tmp_path, ircd, port)
-    irc = Peer(f"watch{how[:5]}")
+    proc = _runserver(tmp_path, ircd, port, launcher)
+    irc = Peer(f"w{launcher[:4]}{how[:5]}")
     try:
         await asyncio.to_thread(proc.wait_for_line, r"^Watching for file changes", timeout=WAIT)
         await asyncio.to_thread(proc.wait_for_line, r"^telephonist: ready$", timeout=WAIT)
@@ -137,7 +155,10 @@ async def test_runserver_under_the_reloader_stops_gracefully(
                 what="the server process's last line",
             )
         log = proc.output()
-        assert code in (0, -signal.SIGKILL), log
+        if launcher == "make":  # make ends by the signal it got, once runserver is done
+            assert code in (0, 2, -signal.SIGINT, -signal.SIGTERM), log
+        else:
+            assert code in (0, -signal.SIGKILL), log
         assert "telephonist: stopped" in log, log
         assert "Traceback" not in log, log
         # Nothing was running: the drain has nothing to give up on.
