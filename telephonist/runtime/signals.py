@@ -14,6 +14,7 @@ thread-safely, or kept until the runtime starts if it comes before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import threading
@@ -24,7 +25,9 @@ log = logging.getLogger("telephonist.signals")
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-_lock = threading.Lock()
+# Re-entrant: request_stop runs in signal handlers, and a second signal's handler can
+# run in the main thread while the first one's holds the lock.
+_lock = threading.RLock()
 _running: list[tuple[asyncio.AbstractEventLoop, StopSignals]] = []
 _early: list[tuple[str, bool]] = []  # requests made before any runtime started
 
@@ -38,7 +41,8 @@ def request_stop(reason: str, *, force: bool = False) -> None:
             _early.append((reason, force))
             return
         loop, signals = _running[-1]
-    loop.call_soon_threadsafe(signals.ask, reason, force)
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: it has stopped
+        loop.call_soon_threadsafe(signals.ask, reason, force)
 
 
 class StopSignals:
