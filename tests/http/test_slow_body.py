@@ -15,6 +15,7 @@ import select
 import socket
 import time
 
+from telephonist.interfaces.http.protocol import LINGER
 from tests.http import apps
 from tests.http.clients import parse
 from tests.http.harness import port_of, serve
@@ -126,3 +127,29 @@ async def test_declared_too_large_body_answered_not_reset() -> None:
         (response,) = parse(answer)
         assert response.status == 413
         assert host.counts["body_too_large"] == 1
+
+
+def _answered_then_silent(port: int) -> tuple[bytes, socket.socket]:
+    """Half a body, then nothing: the client reads the 408 and the end of the stream but
+    never closes its socket (returned open to the test)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(HEAD % 1000 + b"a" * 10)
+    answer = b""
+    for _ in range(100):  # bounded: the answer is short
+        data = sock.recv(65536)
+        if not data:
+            return answer, sock
+        answer += data
+    raise AssertionError("the server did not end the stream")
+
+
+async def test_a_lingering_close_is_bounded() -> None:
+    """A client that never closes after the answer is let go after ``LINGER`` seconds."""
+    async with serve(apps.echo, body_timeout=0.3) as (iface, host, _):
+        answer, sock = await asyncio.to_thread(_answered_then_silent, port_of(iface))
+        with sock:
+            (response,) = parse(answer)
+            assert response.status == 408
+            assert host.counts["body_timeout"] == 1
+            (proto,) = iface.server.connections  # the one connection, lingering
+            await asyncio.wait_for(asyncio.shield(proto.lost), LINGER + 5)
