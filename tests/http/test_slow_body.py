@@ -15,7 +15,7 @@ import select
 import socket
 import time
 
-from telephonist.interfaces.http.protocol import LINGER
+from telephonist.interfaces.http.protocol import LINGER_SECONDS
 from tests.http import apps
 from tests.http.clients import parse
 from tests.http.harness import port_of, serve
@@ -144,7 +144,7 @@ def _answered_then_silent(port: int) -> tuple[bytes, socket.socket]:
 
 
 async def test_a_lingering_close_is_bounded() -> None:
-    """A client that never closes after the answer is let go after ``LINGER`` seconds."""
+    """A client that never closes after the answer is let go after ``LINGER_SECONDS``."""
     async with serve(apps.echo, body_timeout=0.3) as (iface, host, _):
         answer, sock = await asyncio.to_thread(_answered_then_silent, port_of(iface))
         with sock:
@@ -152,4 +152,4 @@ async def test_a_lingering_close_is_bounded() -> None:
             assert response.status == 408
             assert host.counts["body_timeout"] == 1
             (proto,) = iface.server.connections  # the one connection, lingering
-            await asyncio.wait_for(asyncio.shield(proto.lost), LINGER + 5)
+            await asyncio.wait_for(asyncio.shield(proto.lost), LINGER_SECONDS + 5)

@@ -45,7 +45,6 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import h11
-from twisted.internet import tcp
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
