@@ -191,7 +191,8 @@ class Affinity:
                     action.reason,
                 )
             elif isinstance(action, Unbind):
-                log.warning(
+                _trouble.warning(
+                    f"unbind: {action.reason}",
                     "%s: %s; its next event binds another worker",
                     loggable_channel(action.connection),
                     action.reason,
