@@ -113,7 +113,7 @@ def test_worker_killed_under_load(tmp_path: Path) -> None:
             ws.send("after")
             assert ws.recv(timeout=10) == "echo:after"
         assert smtp_code(stack.smtp_port) == 250
-        irc_line(person, "after")  # the same IRC session; a new conversation, new worker
+        irc_line(person, "after")  # the same IRC session; its conversation, bound anew
         person.close()
 
         assert_no_leaks(stack, irc_rooms=1)
