@@ -15,7 +15,11 @@ import select
 import socket
 import time
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from telephonist.interfaces.http.protocol import LINGER_SECONDS
+from telephonist.interfaces.http.reader import body_wait
 from tests.http import apps
 from tests.http.clients import parse
 from tests.http.harness import port_of, serve
@@ -153,3 +157,21 @@ async def test_a_lingering_close_is_bounded() -> None:
             assert host.counts["body_timeout"] == 1
             (proto,) = iface.server.connections  # the one connection, lingering
             await asyncio.wait_for(asyncio.shield(proto.lost), LINGER_SECONDS + 5)
+
+
+@given(
+    timeout=st.floats(0.1, 3600),
+    rate=st.integers(1, 1 << 30),
+    received=st.integers(0, 1 << 36),
+    waited=st.floats(0, 1e6),
+)
+def test_body_wait_keeps_both_bounds(
+    timeout: float, rate: int, received: int, waited: float
+) -> None:
+    """The rule HTTP/1.1 and HTTP/2 share: never a wait longer than one gap's bound,
+    never past the total allowance, and the counter names the bound that ends it."""
+    seconds, counter = body_wait(timeout, rate, received, waited)
+    allowance = timeout + received / rate - waited
+    assert 0 <= seconds <= timeout
+    assert seconds <= max(allowance, 0.0) or counter == "body_timeout"
+    assert counter == ("body_timeout" if allowance >= timeout else "body_too_slow")

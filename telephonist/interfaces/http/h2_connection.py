@@ -231,6 +231,7 @@ class Http2Connection(H2Output):
             chunk=cfg.body_chunk_bytes,
             max_body=cfg.max_body_bytes,
             body_timeout=cfg.body_timeout,
+            body_min_rate=cfg.body_min_rate,
         )
         self.streams[sid] = stream
         self.requests += 1

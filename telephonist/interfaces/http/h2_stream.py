@@ -34,7 +34,7 @@ from typing import Any, NamedTuple, Protocol
 
 from ...spec.http import RESPONSE_BODY, RESPONSE_START, RESPONSE_TRAILERS
 from ..base import ABORT
-from .reader import BodyError, Closed
+from .reader import BodyError, Closed, body_wait
 from .response import ReplyError, date_header, header_pairs, parse_body, parse_start
 
 __all__ = ["H2Request", "H2Stream", "StreamLink"]
@@ -102,6 +102,7 @@ class H2Stream:
         chunk: int,
         max_body: int,
         body_timeout: float,
+        body_min_rate: int = 1024,
     ) -> None:
         self.link = link
         self.sid = sid
@@ -132,6 +133,8 @@ class H2Stream:
         self._buf = bytearray()
         self._waiter: asyncio.Future[bool] | None = None
         self._chunk, self._max_body, self._body_timeout = chunk, max_body, body_timeout
+        self._min_rate = body_min_rate
+        self.body_waited = 0.0  # seconds spent waiting for body bytes (body_min_rate)
 
     # -- the request body ---------------------------------------------------------------
 
@@ -167,19 +170,26 @@ class H2Stream:
                 break
             if not (wait_full or (wait_any and not size)):
                 break
-            if not await self._wait():
-                raise BodyError(408, "body_timeout", "request body stalled")
+            # The same two bounds as HTTP/1.1 (``reader.body_wait``).
+            seconds, counter = body_wait(
+                self._body_timeout, self._min_rate, self.request_bytes, self.body_waited
+            )
+            started = time.monotonic()
+            if seconds <= 0 or not await self._wait(seconds):
+                self.body_waited += time.monotonic() - started
+                raise BodyError(408, counter, f"request body: {counter}")
+            self.body_waited += time.monotonic() - started
         data = bytes(self._buf[: self._chunk])
         del self._buf[: self._chunk]
         if data:
             self.link.consumed(self.sid, len(data))
         return data, self.ended and not self._buf
 
-    async def _wait(self) -> bool:
+    async def _wait(self, seconds: float) -> bool:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
         self._waiter = waiter
-        timer = loop.call_later(self._body_timeout, _time_out, waiter)
+        timer = loop.call_later(seconds, _time_out, waiter)
         try:
             await waiter
         finally:

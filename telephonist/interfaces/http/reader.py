@@ -21,7 +21,7 @@ import h11
 from .config import HttpConfig
 from .strict import HeadError, HeadScanner
 
-__all__ = ["BodyError", "BodyState", "Closed", "Reader"]
+__all__ = ["BodyError", "BodyState", "Closed", "Reader", "body_wait"]
 
 
 class Closed(Exception):
@@ -49,6 +49,26 @@ class BodyState(Protocol):
     def is_over(self) -> bool:
         """The response ended already: stop waiting for body bytes."""
         ...
+
+
+_BODY_REASONS = {
+    "body_timeout": "request body stalled",
+    "body_too_slow": "request body slower than body_min_rate",
+}
+
+
+def body_wait(
+    body_timeout: float, min_rate: int, received: int, waited: float
+) -> tuple[float, str]:
+    """How long the next wait for body bytes may last, and what ends it if nothing
+    comes: ``body_timeout`` for one gap (a stall), within the body's total allowance of
+    ``body_timeout`` plus one second per ``min_rate`` bytes received, of which
+    ``waited`` seconds are spent. Only time spent waiting on the client counts: while
+    the server does not read (its layer is full) the client is not slow."""
+    allowance = body_timeout + received / min_rate - waited
+    if allowance < body_timeout:
+        return max(allowance, 0.0), "body_too_slow"
+    return body_timeout, "body_timeout"
 
 
 def _time_out(waiter: asyncio.Future[bool]) -> None:
@@ -130,21 +150,17 @@ class Reader:
                 return -1
 
     async def _wait_for_body(self, ex: BodyState) -> None:
-        """Wait for body bytes, within both bounds: ``body_timeout`` for this gap, and
-        the body's total allowance, ``body_timeout`` plus one second per
-        ``body_min_rate`` bytes received. Only time spent waiting on the client counts:
-        while the server does not read (its layer is full) the client is not slow."""
         cfg = self.cfg
-        allowance = cfg.body_timeout + ex.request_bytes / cfg.body_min_rate - ex.body_waited
-        if allowance <= 0:
-            raise BodyError(408, "body_too_slow", "request body slower than body_min_rate")
+        seconds, counter = body_wait(
+            cfg.body_timeout, cfg.body_min_rate, ex.request_bytes, ex.body_waited
+        )
+        if seconds <= 0:
+            raise BodyError(408, counter, _BODY_REASONS[counter])
         started = time.monotonic()
-        arrived = await self.wait(min(cfg.body_timeout, allowance))
+        arrived = await self.wait(seconds)
         ex.body_waited += time.monotonic() - started
         if not arrived:
-            if allowance < cfg.body_timeout:
-                raise BodyError(408, "body_too_slow", "request body slower than body_min_rate")
-            raise BodyError(408, "body_timeout", "request body stalled")
+            raise BodyError(408, counter, _BODY_REASONS[counter])
 
     async def read_body(
         self, ex: BodyState, *, wait_full: bool, wait_any: bool
