@@ -70,8 +70,9 @@ def _toml(irc_port: int | None) -> str:
         # short, so the suite sees it released too.
         "reply_window = 1",
         # 250 waits for the consumer (acknowledge = "consumed"); a mail whose worker was
-        # killed gets its 451 after this, well inside the SMTP client's timeout.
-        "ack_timeout = 3",
+        # killed gets its 451 after this, well inside the SMTP client's timeout (and
+        # long enough that a mail to a live worker on a loaded machine is not one).
+        "ack_timeout = 10",
     ]
     if irc_port is not None:
         lines += [
