@@ -9,7 +9,14 @@ directory on a free loopback port:
 * ``telephonist-split-1`` / ``-2``: ``telephonist serve`` plus one or two
   ``telephonist worker`` processes over the private Redis/Valkey server;
 * ``daphne`` / ``uvicorn``: Channels 4's ``ProtocolTypeRouter`` with Django's ASGI app and
-  an ``AsyncWebsocketConsumer`` echo (``bench/webapp/asgi.py``).
+  an ``AsyncWebsocketConsumer`` echo (``bench/webapp/asgi.py``);
+* ``channels-run`` / ``channels-split``: that same Channels application hosted in
+  Telephonist's workers, started as a Channels user moving to Telephonist starts it
+  (docs/django.md, "Moving a Channels project"): ``telephonist.django`` added to
+  ``INSTALLED_APPS`` (``bench/webapp/settings_telephonist.py``, ``ASGI_APPLICATION`` as
+  it is), then ``manage.py runserver``, or ``runinterfaces`` plus ``runworker`` processes
+  with the project's ``CHANNEL_LAYERS`` (channels_redis, which Telephonist's Redis layer
+  serves) on the private Redis/Valkey server.
 
 Logging per request is off everywhere (Telephonist ``access_log = false``, uvicorn
 ``--no-access-log``; Daphne writes none unless asked), so no server pays for a log
@@ -49,6 +56,8 @@ __all__ = ["SERVERS", "RunningServer", "ServerSpec", "serving"]
 
 REPO = Path(__file__).resolve().parent.parent
 SETTINGS = "bench.webapp.settings"
+#: The same project with ``telephonist.django`` added to ``INSTALLED_APPS``.
+HOSTED_SETTINGS = "bench.webapp.settings_telephonist"
 ROUTING = "bench.webapp.routing.routes"
 ASGI_APP = "bench.webapp.asgi:application"
 READY_LINE = "telephonist: ready"
@@ -57,7 +66,7 @@ READY_LINE = "telephonist: ready"
 @dataclass(frozen=True)
 class ServerSpec:
     name: str
-    kind: str  # "run", "split", "daphne", "uvicorn"
+    kind: str  # "run", "split", "channels-run", "channels-split", "daphne", "uvicorn"
     description: str
     workers: int = 0  # worker processes of a split deployment
     #: Channels' layer under Daphne/uvicorn (``bench/webapp/settings.py``): "memory",
@@ -66,11 +75,16 @@ class ServerSpec:
 
     @property
     def uses_redis(self) -> bool:
-        return self.kind == "split" or self.layer.startswith("redis")
+        return self.kind in ("split", "channels-split") or self.layer.startswith("redis")
 
     @property
     def is_telephonist(self) -> bool:
-        return self.kind in ("run", "split")
+        return self.kind in ("run", "split", "channels-run", "channels-split")
+
+    @property
+    def hosts_asgi_application(self) -> bool:
+        """Telephonist serving the project's Channels ``ASGI_APPLICATION``."""
+        return self.kind.startswith("channels-")
 
 
 SERVERS = (
@@ -136,8 +150,11 @@ def _toml(
     spec: ServerSpec, port: int, redis_url: str | None, keepalive: bool, tls: str | None
 ) -> str:
     endpoints = [f"tcp:port={port}:interface=127.0.0.1", *([tls] if tls else [])]
+    # A hosted Channels application is the project's ASGI_APPLICATION: no routing of ours
+    # (it would come first), and the layer is the project's CHANNEL_LAYERS.
+    routing = [] if spec.hosts_asgi_application else [f'routing = "{ROUTING}"']
     lines = [
-        f'routing = "{ROUTING}"',
+        *routing,
         'log_level = "WARNING"',
         "",
         "[interfaces.http]",
@@ -146,7 +163,7 @@ def _toml(
     ]
     if not keepalive:
         lines += ["", "[interfaces.http.websocket]", "ping_interval = 0"]
-    if spec.uses_redis:
+    if spec.uses_redis and not spec.hosts_asgi_application:
         if redis_url is None:
             raise RuntimeError(f"{spec.name} needs a Redis/Valkey server")
         lines += ["", "[layer]", 'BACKEND = "redis"', f'CONFIG = {{ hosts = ["{redis_url}"] }}']
@@ -156,7 +173,8 @@ def _toml(
 def _env(spec: ServerSpec, redis_url: str | None) -> dict[str, str]:
     # The repository root, not bench/, on the path: bench/http.py would shadow stdlib http.
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    env = {**os.environ, "PYTHONPATH": path, "DJANGO_SETTINGS_MODULE": SETTINGS}
+    settings = HOSTED_SETTINGS if spec.hosts_asgi_application else SETTINGS
+    env = {**os.environ, "PYTHONPATH": path, "DJANGO_SETTINGS_MODULE": settings}
     env["BENCH_CHANNEL_LAYER"] = spec.layer
     if redis_url is not None:
         env["BENCH_REDIS_URL"] = redis_url
@@ -173,6 +191,13 @@ def _commands(
         return [*cli, "run"], []
     if spec.kind == "split":
         return [*cli, "serve"], [[*cli, "worker"] for _ in range(spec.workers)]
+    manage = [python, "-m", "django"]  # manage.py, with DJANGO_SETTINGS_MODULE set
+    if spec.kind == "channels-run":
+        # No address argument: it would replace telephonist.toml's endpoints (TLS too).
+        return [*manage, "runserver", "--noreload"], []
+    if spec.kind == "channels-split":
+        workers = [[*manage, "runworker"] for _ in range(spec.workers)]
+        return [*manage, "runinterfaces"], workers
     if spec.kind == "daphne":
         args = ["-b", "127.0.0.1", "-p", str(port), *(["-e", tls] if tls else [])]
         if not keepalive:

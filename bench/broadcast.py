@@ -60,6 +60,16 @@ SERVERS = (
     ServerSpec("telephonist-run", "run", "Telephonist all-in-one, in-memory layer"),
     ServerSpec("telephonist-split-1", "split", "telephonist serve + 1 worker, Redis", 1),
     ServerSpec("telephonist-split-2", "split", "telephonist serve + 2 workers, Redis", 2),
+    ServerSpec(
+        "telephonist-channels", "channels-run", "Channels 4 app hosted by manage.py runserver"
+    ),
+    ServerSpec(
+        "telephonist-channels-split",
+        "channels-split",
+        "Channels 4 app, runinterfaces + 1 runworker, channels_redis settings",
+        1,
+        layer="redis-core",
+    ),
     ServerSpec("daphne-memory", "daphne", "Daphne + Channels 4, in-memory layer"),
     ServerSpec("daphne-redis-core", "daphne", "Daphne + channels_redis core", layer="redis-core"),
     ServerSpec(

@@ -44,6 +44,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 ROOT_URLCONF = "bench.webapp.urls"
+# What Daphne and uvicorn are given on their command lines; Telephonist's workers host it
+# when ``telephonist.django`` is installed (``settings_telephonist.py``).
+ASGI_APPLICATION = "bench.webapp.asgi.application"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
