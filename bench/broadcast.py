@@ -14,7 +14,11 @@ sends the frame.
 
 Servers: ``telephonist-run`` (all-in-one, in-memory layer), ``telephonist-split-1`` and
 ``-2`` (one interface server and one or two workers over a private Redis/Valkey),
-Daphne + Channels 4 on Channels' in-memory layer, on channels_redis core and on its
+``telephonist-channels`` (Channels 4's application, ``asgi.py``, hosted in the worker
+of ``manage.py runserver``, in-memory layer) and ``telephonist-channels-split`` and
+``-split-2`` (the same with ``runinterfaces`` and one or two ``runworker`` processes, the
+project's ``CHANNEL_LAYERS`` naming channels_redis core, which Telephonist's Redis layer
+serves), Daphne + Channels 4 on Channels' in-memory layer, on channels_redis core and on its
 pub/sub layer, uvicorn + Channels 4 on the in-memory layer and on channels_redis
 pub/sub.
 
@@ -70,6 +74,13 @@ SERVERS = (
         1,
         layer="redis-core",
     ),
+    ServerSpec(
+        "telephonist-channels-split-2",
+        "channels-split",
+        "Channels 4 app, runinterfaces + 2 runworkers, channels_redis settings",
+        2,
+        layer="redis-core",
+    ),
     ServerSpec("daphne-memory", "daphne", "Daphne + Channels 4, in-memory layer"),
     ServerSpec("daphne-redis-core", "daphne", "Daphne + channels_redis core", layer="redis-core"),
     ServerSpec(
@@ -81,6 +92,10 @@ SERVERS = (
     ),
 )
 CHANNELS = tuple(s.name for s in SERVERS if not s.is_telephonist)
+#: The anchor of the hosted Channels application (issue 18): the same project under
+#: Daphne on channels_redis, whichever of its two layers was faster in this run.
+DAPHNE_REDIS = ("daphne-redis-core", "daphne-redis-pubsub")
+HOSTED = ("telephonist-channels", "telephonist-channels-split", "telephonist-channels-split-2")
 
 
 async def _broadcasts(server: RunningServer, size: int, count: int) -> dict[str, float]:
@@ -184,8 +199,29 @@ def _fastest_channels(size: int) -> Callable[[Results], float | None]:
     return value
 
 
+def _vs_daphne_redis(name: str, size: int) -> Callable[[Results], float | None]:
+    def value(results: Results) -> float | None:
+        p50s = [results.median(f"broadcast/{n}/{size}/p50") for n in DAPHNE_REDIS]
+        known = [v for v in p50s if v is not None]
+        mine = results.median(f"broadcast/{name}/{size}/p50")
+        return min(known) / mine if known and mine else None
+
+    return value
+
+
 def _checks(sizes: list[int]) -> list[Check]:
     checks = []
+    for size in sizes:
+        checks += [
+            Check(
+                f"{name} vs faster Daphne + channels_redis, {size:,} (speed-up)",
+                _vs_daphne_redis(name, size),
+                fmt_ratio(at_least=True),
+                ">= 2x",
+                lambda v: v >= 2,
+            )
+            for name in HOSTED
+        ]
     for size in sizes:
         checks += [
             Check(
