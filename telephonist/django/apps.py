@@ -21,12 +21,14 @@ class TelephonistConfig(AppConfig):
         from ..core.layers import channel_layers
         from . import state  # noqa: F401  (connects its end-of-connection cleanup)
         from .channels_app import bridge_channels_layers
+        from .channels_db import track_connections
         from .checks import check_settings
         from .db import connect_hygiene
         from .settings import django_layer_settings
 
         checks.register(check_settings, "telephonist")
         connect_hygiene()
+        track_connections()  # before any connection opens (see channels_db)
         # get_channel_layer() in views, commands and shells: the project's layer as
         # Django's settings say (a running worker or server installs its own instead).
         channel_layers.configure(django_layer_settings)

@@ -32,6 +32,7 @@ from ..consumers.asgi_app import ASGIApp, AsgiApplicationConsumer
 from ..core.layers import channel_layers
 from ..lifespan import Lifespan
 from ..worker import connection_released
+from . import channels_db
 
 __all__ = [
     "SHUTDOWN_HOOK",
@@ -73,8 +74,11 @@ hosted_application = AsgiApplicationConsumer(load=load_application, name="ASGI_A
 
 async def load_at_startup(lifespan: Lifespan) -> None:
     """Worker start-up hook: import ``ASGI_APPLICATION`` now, so a broken ``asgi.py``
-    stops the worker at start rather than failing every connection."""
+    stops the worker at start rather than failing every connection. Channels' consumers
+    then skip their per-message database clean-up when no connection is open
+    (:mod:`.channels_db`)."""
     await asyncio.to_thread(lambda: hosted_application.application)
+    channels_db.install()
 
 
 async def drain_at_shutdown(lifespan: Lifespan) -> None:
