@@ -11,11 +11,12 @@ consumers is 1,000 such hops, one after the other through asgiref's single threa
 three quarters of the worker's CPU and latency (``bench/broadcast.py``), and they
 almost never close anything.
 
-``close_old_connections()`` only acts on a connection that is open: for a database
-wrapper whose ``connection`` is ``None`` it does nothing, in whichever thread it runs.
-Django announces every connection it opens (``connection_created``, sent by the
-wrapper that opened it); :func:`track_connections` keeps those wrappers (weakly). When
-none of them has an open connection, the hop would do nothing, and
+``close_old_connections()`` only acts on an open connection of the thread it runs in
+(Django's connections are per thread), and that thread is never the event loop's
+(asgiref runs it in an executor thread). Django announces every connection it opens
+(``connection_created``, sent by the wrapper that opened it); :func:`track_connections`
+keeps those wrappers (weakly). When none of them that belongs to another thread than
+the loop's has an open connection, the hop would do nothing, and
 :func:`aclose_old_connections` returns at once; otherwise it makes Channels' own hop,
 so a connection a consumer left open (``CONN_MAX_AGE``, plain ``sync_to_async``) is
 closed exactly when Channels would close it. A connection being opened by another
@@ -28,6 +29,7 @@ in Channels' modules that call it; tests and other processes keep Channels' func
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -57,14 +59,20 @@ def track_connections() -> None:
     connection_created.connect(_created, dispatch_uid="telephonist.channels_db")
 
 
-def open_connections() -> int:
-    """How many database connections are open, in any thread."""
-    return sum(1 for wrapper in list(_opened) if getattr(wrapper, "connection", None) is not None)
+def open_connections(*, besides_thread: int | None = None) -> int:
+    """How many database connections are open, in any thread but ``besides_thread``."""
+    return sum(
+        1
+        for wrapper in list(_opened)
+        if getattr(wrapper, "connection", None) is not None
+        and getattr(wrapper, "_thread_ident", None) != besides_thread
+    )
 
 
 async def aclose_old_connections() -> None:
-    """Channels' ``aclose_old_connections``, skipped when no connection is open."""
-    if not open_connections():
+    """Channels' ``aclose_old_connections``, skipped when no connection it could close
+    is open."""
+    if not open_connections(besides_thread=threading.get_ident()):
         counters["skipped"] += 1
         return
     counters["made"] += 1
