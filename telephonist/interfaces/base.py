@@ -69,7 +69,12 @@ __all__ = [
 ABORT = "telephonist.connection.abort"
 """Message type the server hands a reply handler when the connection's worker is gone."""
 
-ReplyHandler = Callable[[Content], Awaitable[None]]
+ReplyHandler = Callable[[Content], Awaitable[None] | None]
+"""A reply channel's handler: a coroutine function, or a plain function that returns
+``None`` having done everything it had to (it never waits). A plain one may be called
+right where the layer delivers the message, with no task woken for it: a broadcast to
+a process's 1,000 WebSockets is then one pass over their sockets
+(``telephonist.server.replies``)."""
 
 
 class InterfaceConfig(BaseModel):

@@ -18,18 +18,41 @@ The server sometimes has to speak to a handler itself: ``ABORT`` when a connecti
 worker is gone. :meth:`ReplyChannels.abort` hands it to the runner, which delivers it
 after the handler call in progress (never concurrently with it), interrupting an idle
 wait on the layer if need be. After an abort the channel's other messages do not matter.
+
+Inline delivery
+---------------
+A runner wakes once per message it is handed; a broadcast to a process's 1,000
+WebSockets is 1,000 task wake-ups before any frame is written, and measured, the
+wake-ups cost as much as the delivery. So where the handler is a plain function (it
+never waits: the WebSocket's is) and the layer offers ``listen``
+(``core/listeners.py``), the runner is also the channel's *listener*: the layer calls it
+with the message in the very pass that delivers it (a group send, the Redis inbox
+reader filing a pop), and it runs the handler there. The guarantees hold because the
+runner says it is ``ready`` only while it is parked on the layer with nothing in hand,
+not closed, with no ``ABORT`` to deliver and nothing left of an earlier call: then the
+message it is given is the channel's next one, and no other call of the handler is in
+progress (nor can start during it: ``ready`` is false while it runs). Whenever it is not
+ready, the layer queues as before, within the channel's capacity, and the runner
+receives from there in order. A "plain" handler that returns an awaitable after all (a
+lambda around a coroutine) is awaited by the runner before anything else, and the
+channel stops listening: the next messages take the ordinary path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import inspect
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
 from ..core.exceptions import LayerUnavailable
+from ..core.listeners import Listener, supports_listen
 from ..core.ratelog import RateLimitedLog
 from ..interfaces.base import ABORT, ReplyHandler
 from ..logging import connection_var, interface_var
@@ -43,16 +66,65 @@ _trouble = RateLimitedLog(log)
 _BATCH = 16  # messages taken per layer round trip: amortises Redis, bounds our buffer
 
 
+class _Listening(Protocol):
+    def listen(self, channel: str, listener: Listener) -> bool: ...
+
+    def unlisten(self, channel: str, listener: Listener) -> None: ...
+
+
 @dataclass(eq=False)
 class _Runner:
     name: str
     handler: ReplyHandler
     owner: str
+    counters: Counter[str]
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
     task: asyncio.Task[None] | None = None
     idle: bool = False  # waiting on the layer: safe to interrupt
     closed: bool = False
     interrupted: bool = False
     abort: Content | None = None
+    listening: _Listening | None = None  # the layer, while it may call us (see above)
+    calling: bool = False  # an inline handler call is in progress
+    pending: Awaitable[None] | None = None  # what an inline call left to await
+
+    @property
+    def ready(self) -> bool:
+        """The ``Listener`` protocol: the next message may be handled right now."""
+        return (
+            self.idle
+            and not self.calling
+            and not self.interrupted
+            and not self.closed
+            and self.abort is None
+            and self.pending is None
+        )
+
+    def __call__(self, message: Content) -> None:
+        """The layer's inline delivery (a ``Listener``), when it found us ``ready``."""
+        if self.closed or self.abort is not None or self.pending is not None:
+            # Changed by an earlier call of the same delivery pass: as for a batch.
+            self.counters["orphaned"] += 1
+            return
+        self.calling = True
+        try:
+            result = self.context.run(self.handler, message)
+        except Exception:
+            _handler_failed(self, message)
+        else:
+            if result is not None:  # not a plain handler after all: the runner awaits it
+                self.pending = result
+                self.stop_listening()
+                if self.task is not None and not self.interrupted:
+                    self.interrupted = True
+                    self.task.cancel()
+        finally:
+            self.calling = False
+
+    def stop_listening(self) -> None:
+        layer, self.listening = self.listening, None
+        if layer is not None:
+            layer.unlisten(self.name, self)
 
 
 def _interrupted(runner: _Runner) -> bool:
@@ -74,10 +146,17 @@ class ReplyChannels:
     def open(self, name: str, handler: ReplyHandler, owner: str) -> None:
         if name in self._runners:
             raise ValueError(f"reply channel {name!r} is already open")
-        runner = _Runner(name, handler, owner)
+        runner = _Runner(name, handler, owner, self._counters)
+        # The runner's own context, for its task and its inline calls alike: every line
+        # its handler logs names the connection.
+        runner.context.run(_name_connection, owner, name)
         runner.task = asyncio.get_running_loop().create_task(
-            self._run(runner), name=f"telephonist-reply:{name}"
+            self._run(runner), name=f"telephonist-reply:{name}", context=runner.context
         )
+        if supports_listen(self._layer) and not inspect.iscoroutinefunction(handler):
+            layer: _Listening = self._layer  # type: ignore[assignment]
+            if layer.listen(name, runner):
+                runner.listening = layer
         self._runners[name] = runner
         self._tasks.add(runner.task)
         runner.task.add_done_callback(self._tasks.discard)
@@ -88,6 +167,7 @@ class ReplyChannels:
         if runner is None:
             return False
         runner.closed = True
+        runner.stop_listening()
         self._interrupt(runner)
         return True
 
@@ -121,10 +201,12 @@ class ReplyChannels:
             runner.task.cancel()
 
     async def _run(self, runner: _Runner) -> None:
-        # This task's own context: every line its handler logs names the connection.
-        interface_var.set(runner.owner)
-        connection_var.set(runner.name)
-        while not runner.closed:
+        while True:
+            if runner.pending is not None:  # an inline call's rest: before anything else
+                pending, runner.pending = runner.pending, None
+                await self._finish(runner, pending)
+            if runner.closed:
+                return
             if runner.abort is not None:
                 message, runner.abort = runner.abort, None
                 await self._deliver(runner, message)
@@ -166,14 +248,33 @@ class ReplyChannels:
 
     async def _deliver(self, runner: _Runner, message: Content) -> None:
         try:
-            await runner.handler(message)
+            result = runner.handler(message)
+            if result is not None:
+                await result
         except asyncio.CancelledError:
             raise
         except Exception:
-            self._counters["handler_errors"] += 1
-            log.exception(
-                "reply handler of %s failed on %r",
-                runner.name,
-                message.get("type"),
-                extra={"interface": runner.owner},
-            )
+            _handler_failed(runner, message)
+
+    async def _finish(self, runner: _Runner, pending: Awaitable[None]) -> None:
+        try:
+            await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            _handler_failed(runner, None)
+
+
+def _name_connection(owner: str, name: str) -> None:
+    interface_var.set(owner)
+    connection_var.set(name)
+
+
+def _handler_failed(runner: _Runner, message: Content | None) -> None:
+    runner.counters["handler_errors"] += 1
+    log.exception(
+        "reply handler of %s failed on %r",
+        runner.name,
+        None if message is None else message.get("type"),
+        extra={"interface": runner.owner},
+    )

@@ -76,6 +76,7 @@ from ..exceptions import (
     MalformedMessage,
     MessageTooLarge,
 )
+from ..listeners import LISTEN, Listener
 from ..names import foreign_channel_error, require_valid_channel_name, require_valid_group_name
 from .claims import RedisClaims
 from .drops import Drops
@@ -110,7 +111,8 @@ class RedisChannelLayer(BaseChannelLayer):
     """
 
     #: ``claims`` (``core/claims.py``): set-if-absent with expiry, shared by every process.
-    extensions: ClassVar[list[str]] = [*BaseChannelLayer.extensions, CLAIMS]
+    #: ``listen`` (``core/listeners.py``): called where the inbox reader files a message.
+    extensions: ClassVar[list[str]] = [*BaseChannelLayer.extensions, CLAIMS, LISTEN]
 
     def __init__(
         self,
@@ -163,6 +165,7 @@ class RedisChannelLayer(BaseChannelLayer):
             retry_budget=retry_budget,
             backoff_cap=reconnect_max_delay,
             queued=self._observe_queued,
+            traffic=self.traffic,
         )
         self._groups = Groups(
             layout,
@@ -336,6 +339,26 @@ class RedisChannelLayer(BaseChannelLayer):
     ) -> list[Content]:
         state.ensure_inbox(tag)
         return await self._counted(state.local.receive(channel, n))
+
+    def listen(self, channel: str, listener: Listener) -> bool:
+        """Call ``listener`` where this loop's inbox reader files a message for
+        ``channel`` (``listeners.py``); ``False`` if the channel was made on another
+        loop (its messages reach that loop's reader, not ours)."""
+        require_valid_channel_name(channel)
+        tag = process_tag(channel)
+        state = self._state()
+        if self._owners.get(tag) is not state:
+            if tag not in self._made:
+                raise foreign_channel_error(channel)
+            return False
+        state.ensure_inbox(tag)
+        state.local.listen(channel, listener)
+        return True
+
+    def unlisten(self, channel: str, listener: Listener) -> None:
+        state = self._owners.get(process_tag(channel))
+        if state is not None:
+            state.local.unlisten(channel, listener)
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         state = self._state()

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..stats import LayerStats
+from ..stats import LayerStats, Traffic
 from .cluster import ClusterShard
 from .drops import Drops
 from .hosts import HostSpec
@@ -52,6 +52,8 @@ class Settings:
     #: Told the milliseconds each message popped from a shared channel had left before
     #: expiry: the layer turns that into its time in the queue (``queued`` timing).
     queued: Callable[[int], None] | None = None
+    #: The layer's ``traffic``: messages handed to listeners count as received there.
+    traffic: Traffic | None = None
 
 
 class LoopState:
@@ -66,7 +68,7 @@ class LoopState:
             self.shards = [Shard(self._node(spec)) for spec in settings.specs]
         self.senders = [SendBuffer(s, settings.stats, settings.ttl_ms) for s in self.shards]
         self.acks = AckBuffer(self._send_acks)
-        self.local = LocalChannels(settings.stats, self.acks, settings.drops)
+        self.local = LocalChannels(settings.stats, self.acks, settings.drops, settings.traffic)
         self.inboxes: dict[str, InboxReader] = {}
         self.readers: dict[str, ChannelReader] = {}
 

@@ -210,7 +210,9 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
 
     # -- replies from the consumer ----------------------------------------------------
 
-    async def _on_reply(self, message: dict[str, Any]) -> None:
+    def _on_reply(self, message: dict[str, Any]) -> None:
+        # A plain function, never waiting: the server may call it right where the layer
+        # delivers (a broadcast: one pass over the sockets, no task wake-up per member).
         if message.get("type") == ABORT:
             self.hub.report("aborted", f"worker gone: {message.get('reason')}")
         if message.get("type") == STATE_TYPE or (
