@@ -153,7 +153,7 @@ class ReplyChannels:
         runner.task = asyncio.get_running_loop().create_task(
             self._run(runner), name=f"telephonist-reply:{name}", context=runner.context
         )
-        if supports_listen(self._layer) and not inspect.iscoroutinefunction(handler):
+        if supports_listen(self._layer) and _plain(handler):
             layer: _Listening = self._layer  # type: ignore[assignment]
             if layer.listen(name, runner):
                 runner.listening = layer
@@ -263,6 +263,13 @@ class ReplyChannels:
             raise
         except Exception:
             _handler_failed(runner, None)
+
+
+def _plain(handler: ReplyHandler) -> bool:
+    """Whether ``handler`` looks like a plain function (a guess: one that returns an
+    awaitable after all is still served right, see the module docstring)."""
+    call = getattr(handler, "__call__", None)  # noqa: B004 (an instance's async __call__)
+    return not (inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call))
 
 
 def _name_connection(owner: str, name: str) -> None:
