@@ -25,9 +25,11 @@ class Recorder:
         self.ready = ready
         self.fail = fail
         self.got: list[Content] = []
+        self.arrived = asyncio.Event()
 
     def __call__(self, message: Content) -> None:
         self.got.append(message)
+        self.arrived.set()
         if self.fail:
             raise RuntimeError("listener bug")
 
@@ -43,23 +45,29 @@ async def layer(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     await made.close()
 
 
-async def _until(condition: Any) -> None:
+async def _until(condition: Any, *listeners: Recorder) -> None:
     """Redis delivers when its inbox reader files the pop: wait for it, bounded."""
     async with asyncio.timeout(DEADLINE):
         while not condition():
-            await asyncio.sleep(0.005)
+            for listener in listeners:
+                listener.arrived.clear()
+            await asyncio.wait(
+                [asyncio.ensure_future(r.arrived.wait()) for r in listeners],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
 
 
 async def test_a_ready_listener_takes_sends_and_group_sends(layer: Any) -> None:
     assert supports_listen(layer)
     a, b = await layer.new_channel(), await layer.new_channel()
     first, second = Recorder(), Recorder()
-    assert layer.listen(a, first) and layer.listen(b, second)
+    assert layer.listen(a, first)
+    assert layer.listen(b, second)
     await layer.group_add("room", a)
     await layer.group_add("room", b)
     await layer.send(a, {"type": "one"})
     await layer.group_send("room", {"type": "all", "list": [1]})
-    await _until(lambda: len(first.got) == 2 and len(second.got) == 1)
+    await _until(lambda: len(first.got) == 2 and len(second.got) == 1, first, second)
     assert [m["type"] for m in first.got] == ["one", "all"]
     first.got[1]["list"].append(2)  # each member its own copy
     assert second.got == [{"type": "all", "list": [1]}]
@@ -80,7 +88,7 @@ async def test_what_a_listener_is_not_ready_for_is_received_in_order(layer: Any)
     assert [m["n"] for m in got] == [1, 2]
     assert listener.got == []
     await layer.send(channel, {"type": "m", "n": 3})  # nothing queued now: it listens
-    await _until(lambda: len(listener.got) == 1)
+    await _until(lambda: len(listener.got) == 1, listener)
 
 
 async def test_unlisten_and_a_failing_listener(layer: Any) -> None:
@@ -92,7 +100,7 @@ async def test_unlisten_and_a_failing_listener(layer: Any) -> None:
     await layer.group_add("g", a)
     await layer.group_add("g", b)
     await layer.group_send("g", {"type": "x"})  # the listener's error is not the sender's
-    await _until(lambda: len(failing.got) == 1)
+    await _until(lambda: len(failing.got) == 1, failing)
     async with asyncio.timeout(DEADLINE):
         assert await layer.receive(b) == {"type": "x"}
     assert gone.got == []

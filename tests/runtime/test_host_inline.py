@@ -27,12 +27,14 @@ class Plain:
         self.messages: list[Content] = []
         self.running = False
         self.then: Any = None  # called inside the handler, once
+        self.arrived = asyncio.Event()
 
     def __call__(self, message: Content) -> None:
         assert not self.running, "a handler ran concurrently with itself"
         self.running = True
         try:
             self.messages.append(message)
+            self.arrived.set()
             then, self.then = self.then, None
             if then is not None:
                 then()
@@ -42,7 +44,8 @@ class Plain:
     async def wait_for(self, count: int) -> list[Content]:
         async with asyncio.timeout(WITHIN):
             while len(self.messages) < count:
-                await asyncio.sleep(0.005)  # a condition polled under a deadline
+                self.arrived.clear()
+                await self.arrived.wait()
         return self.messages
 
 
@@ -127,22 +130,24 @@ async def test_a_channel_closed_mid_broadcast_gets_nothing_more(host: InterfaceS
 async def test_a_plain_looking_handler_that_returns_a_coroutine(host: InterfaceServer) -> None:
     view = PROBES[0].host
     got: list[int] = []
-    gate = asyncio.Event()
+    gate, done = asyncio.Event(), asyncio.Event()
 
     async def handle(message: Content) -> None:
         await gate.wait()
         got.append(message["n"])
+        if len(got) == 5:
+            done.set()
 
     channel = await view.open_reply_channel(lambda m: handle(m), prefix="ws")
     runner = host.replies._runners[channel]
-    async with asyncio.timeout(WITHIN):
-        while not runner.ready:  # parked on the layer: the first send is called inline
-            await asyncio.sleep(0.005)
+    for _ in range(100):  # a few loop turns: the runner's first steps park it on the layer
+        if runner.ready:
+            break
+        await asyncio.sleep(0)
+    assert runner.ready  # so the first send is called inline
     for n in range(5):
         await host.layer.send(channel, {"type": "websocket.send", "n": n})
     gate.set()
-    async with asyncio.timeout(WITHIN):
-        while len(got) < 5:
-            await asyncio.sleep(0.005)
+    await asyncio.wait_for(done.wait(), WITHIN)
     assert got == [0, 1, 2, 3, 4]
     assert runner.listening is None  # it returned a coroutine: the ordinary path now
