@@ -6,6 +6,11 @@ clock runs from the ``group_send`` call to the last member's receive. Members pa
 ``cap`` are not waited for: the run reports ``None`` ("more than cap"). A layer that
 cannot even start the receivers within ``start_limit`` is reported as too slow to set up.
 
+Fan-out to listeners: the same group, but each member is a *listener*
+(``telephonist/core/listeners.py``), as the interface server's reply channels are when
+their handler never waits (WebSockets): the clock runs from the ``group_send`` call to
+the last member's call, with no receiver task to wake. Only layers offering ``listen``.
+
 Idle: one receive is left pending on a process-specific channel, and the private server's
 ``INFO commandstats`` is read before and after ``seconds`` of doing nothing else. A layer
 that polls (a blocking pop with a timeout, re-issued) shows up as commands per interval.
@@ -27,7 +32,7 @@ from _layers import Layer
 from _report import TooSlow
 from _servers import CommandCounter
 
-__all__ = ["FanOutRun", "fan_out", "idle_commands"]
+__all__ = ["FanOutRun", "fan_out", "fan_out_listeners", "idle_commands"]
 
 _JOIN_CONCURRENCY = 64  # group_add calls in flight while setting up (not measured)
 _SETTLE = 0.25  # seconds between setting up and measuring
@@ -110,6 +115,50 @@ async def fan_out(layer: Layer, members: int, *, cap: float, start_limit: float)
             await asyncio.wait_for(everyone.wait(), max(0.0, cap - send_returned))
     finally:
         await cancel_and_wait(receivers)
+    seconds = last - start if everyone.is_set() else None
+    return FanOutRun(seconds, send_returned, members - remaining)
+
+
+class _Member:
+    """A listener that is always ready and counts down to the last member."""
+
+    ready = True
+
+    def __init__(self, countdown: Callable[[], None]) -> None:
+        self._countdown = countdown
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        self._countdown()
+
+
+async def fan_out_listeners(layer: Any, members: int, *, cap: float) -> FanOutRun:
+    group = f"bench-fanout-{secrets.token_hex(4)}"
+    channels = await _join(layer, group, members)
+    remaining = members
+    last = 0.0
+    everyone = asyncio.Event()
+
+    def countdown() -> None:
+        nonlocal remaining, last
+        remaining -= 1
+        if remaining == 0:
+            last = time.perf_counter()
+            everyone.set()
+
+    listeners = [_Member(countdown) for _ in channels]
+    for channel, listener in zip(channels, listeners, strict=True):
+        layer.listen(channel, listener)
+    try:
+        await asyncio.sleep(_SETTLE)  # the inbox reader connects and blocks
+        await _wait_until_quiet()
+        start = time.perf_counter()
+        await layer.group_send(group, {"type": "bench.fanout", "text": "to everyone"})
+        send_returned = time.perf_counter() - start
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everyone.wait(), max(0.0, cap - send_returned))
+    finally:
+        for channel, listener in zip(channels, listeners, strict=True):
+            layer.unlisten(channel, listener)
     seconds = last - start if everyone.is_set() else None
     return FanOutRun(seconds, send_returned, members - remaining)
 

@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from functools import partial
 
 from _ceiling import ceiling
-from _fanout import fan_out, idle_commands
+from _fanout import fan_out, fan_out_listeners, idle_commands
 from _flow import round_trip, throughput
 from _layers import LayerSpec, fresh_layer
 from _report import Results
 
-__all__ = ["FIGURES", "Config", "Target", "run"]
+__all__ = ["FIGURES", "LISTENING", "Config", "Target", "run"]
 
 FIGURES = ("ceiling", "throughput", "round_trip", "fan_out", "idle")
+#: Layers whose fan-out is also measured to listeners (``_fanout.fan_out_listeners``).
+LISTENING = ("telephonist-memory", "telephonist-redis")
 #: Variant name: (batch, process). ``receive_process``: plain ``receive()`` on a process
 #: channel (``new_channel()``), the way a Channels consumer reads its ``channel_name``.
 VARIANTS = {
@@ -135,6 +137,12 @@ class _Runner:
         detail = {"send_returned": r.send_returned, "received": r.received}
         self.results.add(key, r.seconds, detail)
 
+    async def fan_out_listeners(self, key: str, spec: LayerSpec, members: int) -> None:
+        async with fresh_layer(spec, self.where.url) as layer:
+            r = await fan_out_listeners(layer, members, cap=self.cfg.fan_cap)
+        detail = {"send_returned": r.send_returned, "received": r.received}
+        self.results.add(key, r.seconds, detail)
+
     async def idle(self, key: str, spec: LayerSpec | None) -> None:
         """Commands while idle; ``spec`` None is the control: the server with no layer."""
         port, seconds = self.where.port, self.cfg.idle_seconds
@@ -193,6 +201,9 @@ class _Runner:
                 for spec in specs:
                     key = Results.key("fan_out", spec.name, str(members))
                     await self.step(key, partial(self.fan_out, key, spec, members))
+                    if spec.name in LISTENING:
+                        key = Results.key("fan_out_listen", spec.name, str(members))
+                        await self.step(key, partial(self.fan_out_listeners, key, spec, members))
 
     async def idle_all(self, specs: list[LayerSpec]) -> None:
         # A count, not a timing: once is enough. The control shows the server alone is quiet.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from _ceiling import TESTS
 from _layers import LayerSpec
 from _report import Check, Results, fmt_count, fmt_ms, render_table, targets_table
-from _run import Config
+from _run import LISTENING, Config
 
 __all__ = ["summary"]
 
@@ -64,6 +64,10 @@ def _group_table(
             )
         row.append(results.cell(Results.key("idle", spec.name), fmt_count))
         rows.append(row)
+        if spec.name in LISTENING:
+            keys = [Results.key("fan_out_listen", spec.name, str(n)) for n in sizes]
+            cells = [results.cell(key, fmt_ms, f"> {cap:g}s") for key in keys]
+            rows.append([f"{spec.name} (listeners)", *cells, ""])
     return render_table(header, rows)
 
 
@@ -158,6 +162,20 @@ def _checks() -> list[Check]:
         Check(
             "Redis group_send to 1,000, all received",
             _median(f"fan_out/{TEL_REDIS}/1000"),
+            lambda v: f"{fmt_ms(v)} ms",
+            "< 5 ms",
+            lambda v: v < 0.005,
+        ),
+        Check(
+            "Redis group_send to 1,000 listeners (interface server's path)",
+            _median(f"fan_out_listen/{TEL_REDIS}/1000"),
+            lambda v: f"{fmt_ms(v)} ms",
+            "< 5 ms",
+            lambda v: v < 0.005,
+        ),
+        Check(
+            "memory group_send to 1,000 listeners (interface server's path)",
+            _median(f"fan_out_listen/{TEL_MEMORY}/1000"),
             lambda v: f"{fmt_ms(v)} ms",
             "< 5 ms",
             lambda v: v < 0.005,
