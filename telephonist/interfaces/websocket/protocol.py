@@ -52,12 +52,14 @@ from ..base import ABORT, InterfaceHost
 from ..sendnow import can_send_now, send_now
 from .chat import STATE_TYPE, ChatFrameError, ChatSocket, plain_reply
 from .config import WebSocketConfig
+from .frames import LastFrame
 from .messages import Accept, Close, ReplyError, Send, is_wire_code, parse_reply
 from .origin import OriginPolicy
 
 __all__ = ["Hub", "ServerWebSocket"]
 
 STATE_OPEN = 3  # WebSocketProtocol.STATE_OPEN
+_LAST = LastFrame()  # one per process: a broadcast's sockets all share its loop
 #: Keys of the Channels 1.x reply form: such a dict is not a chat reply.
 _CHANNELS1 = frozenset({"accept", "bytes", "close"})
 #: What a plain text frame can carry; reactions, edits and deletes fall back or decline.
@@ -261,7 +263,7 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
                 self._accept(Accept())
             if self.state == STATE_OPEN:
                 if isinstance(action.data, str):
-                    self.sendMessage(action.data.encode("utf-8"), isBinary=False)
+                    self._send_text(action.data)
                 else:
                     self.sendMessage(action.data, isBinary=True)
         elif pending:
@@ -274,6 +276,27 @@ class ServerWebSocket(_Base):  # type: ignore[misc]
         else:
             self.hub.report("bad_reply", f"close code {action.code} cannot be sent")
             self.close_with(1011, "bad close code")
+
+    def _send_text(self, text: str) -> None:
+        # The plain case (no compression, no fragmenting, no frame log) takes a frame
+        # built once for every socket sent the same text (frames.py); the payload limit
+        # is checked by Autobahn on the other path, which raises for it.
+        if (
+            self._perMessageCompress is None
+            and not self.autoFragmentSize
+            and not self.logFrames
+            and not self.trackedTimings
+        ):
+            frame, size = _LAST.text(text)
+            if not 0 < self.maxMessagePayloadSize < size:
+                stats = self.trafficStats
+                stats.outgoingWebSocketMessages += 1
+                stats.outgoingWebSocketFrames += 1
+                stats.outgoingOctetsAppLevel += size
+                stats.outgoingOctetsWebSocketLevel += size
+                self.sendData(frame)
+                return
+        self.sendMessage(text.encode("utf-8"), isBinary=False)
 
     def _accept(self, action: Accept) -> None:
         if action.subprotocol is not None and action.subprotocol not in (
