@@ -107,7 +107,7 @@ def test_channels_redis_config_names_are_accepted() -> None:
     assert layer.get_capacity("http.request") == 200
     assert layer.get_capacity("websocket.send!x") == 20
     assert layer.get_capacity("other") == 50
-    assert layer.extensions == ["groups", "flush", "claims", "listen"]  # core/claims.py, listeners.py
+    assert layer.extensions == ["groups", "flush", "claims", "listen"]  # core/claims, listeners
 
 
 def test_unsupported_options_are_refused_clearly() -> None:
