@@ -70,12 +70,12 @@ class ServerSpec:
     description: str
     workers: int = 0  # worker processes of a split deployment
     #: Channels' layer under Daphne/uvicorn (``bench/webapp/settings.py``): "memory",
-    #: "redis-core" or "redis-pubsub".
+    #: "redis-core", "redis-pubsub" or "telephonist-redis".
     layer: str = "memory"
 
     @property
     def uses_redis(self) -> bool:
-        return self.kind in ("split", "channels-split") or self.layer.startswith("redis")
+        return self.kind in ("split", "channels-split") or "redis" in self.layer
 
     @property
     def is_telephonist(self) -> bool:

@@ -86,6 +86,12 @@ SERVERS = (
     ServerSpec(
         "daphne-redis-pubsub", "daphne", "Daphne + channels_redis pub/sub", layer="redis-pubsub"
     ),
+    ServerSpec(
+        "daphne-telephonist-redis",
+        "daphne",
+        "Daphne + Channels 4 on Telephonist's Redis layer",
+        layer="telephonist-redis",
+    ),
     ServerSpec("uvicorn-memory", "uvicorn", "uvicorn + Channels 4, in-memory layer"),
     ServerSpec(
         "uvicorn-redis-pubsub", "uvicorn", "uvicorn + channels_redis pub/sub", layer="redis-pubsub"
@@ -240,6 +246,17 @@ def _checks(sizes: list[int]) -> list[Check]:
                 fmt_ratio(at_least=True),
                 ">= 2x",
                 lambda v: v >= 2,
+            ),
+            Check(
+                f"Daphne + Channels project: Telephonist's Redis layer vs channels_redis "
+                f"pub/sub, {size:,} (speed-up)",
+                ratio(
+                    f"broadcast/daphne-redis-pubsub/{size}/p50",
+                    f"broadcast/daphne-telephonist-redis/{size}/p50",
+                ),
+                fmt_ratio(at_least=True),
+                "(info)",
+                None,
             ),
         ]
     return checks

@@ -3,7 +3,7 @@
 The database is configured (the auth and session apps want one) but no view touches it.
 ``CHANNEL_LAYERS`` is for Channels under Daphne and uvicorn (``bench/broadcast.py``):
 ``BENCH_CHANNEL_LAYER`` picks Channels' in-memory layer (the default), channels_redis
-core or its pub/sub layer on ``BENCH_REDIS_URL``. Telephonist reads its own layer from
+core or its pub/sub layer, or Telephonist's Redis layer, on ``BENCH_REDIS_URL``. Telephonist reads its own layer from
 ``telephonist.toml``.
 """
 
@@ -20,6 +20,12 @@ CHANNEL_LAYERS = {
         },
         "redis-pubsub": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [_REDIS]},
+        },
+        # The same Channels project with Telephonist's Redis layer as its CHANNEL_LAYERS
+        # (a drop-in: Channels builds it from BACKEND and CONFIG as any layer).
+        "telephonist-redis": {
+            "BACKEND": "telephonist.core.redis.RedisChannelLayer",
             "CONFIG": {"hosts": [_REDIS]},
         },
     }[_LAYER]
