@@ -3,8 +3,8 @@
 The database is configured (the auth and session apps want one) but no view touches it.
 ``CHANNEL_LAYERS`` is for Channels under Daphne and uvicorn (``bench/broadcast.py``):
 ``BENCH_CHANNEL_LAYER`` picks Channels' in-memory layer (the default), channels_redis
-core or its pub/sub layer, or Telephonist's Redis layer, on ``BENCH_REDIS_URL``. Telephonist reads its own layer from
-``telephonist.toml``.
+core or its pub/sub layer, or Telephonist's Redis layer, on ``BENCH_REDIS_URL``.
+Telephonist reads its own layer from ``telephonist.toml``.
 """
 
 import os
