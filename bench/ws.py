@@ -70,6 +70,18 @@ BATCH = 50
 WARMUP = 1.0
 SETTLE = 1.0  # seconds between the last connection opened and the idle window
 RUN, SPLIT1, SPLIT2, DAPHNE, UVICORN = (s.name for s in SERVERS)
+#: With ``--only``: the same Channels project under Daphne with a Redis layer as its
+#: ``CHANNEL_LAYERS`` (each consumer listens on its ``channel_name`` there, as every
+#: Channels consumer does): channels_redis core against Telephonist's Redis layer.
+LAYER_SERVERS = (
+    ServerSpec("daphne-redis-core", "daphne", "Daphne + channels_redis core", layer="redis-core"),
+    ServerSpec(
+        "daphne-telephonist-redis",
+        "daphne",
+        "Daphne + Channels 4 on Telephonist's Redis layer",
+        layer="telephonist-redis",
+    ),
+)
 ECHO_SERVERS = (RUN, SPLIT1, DAPHNE, UVICORN)
 IDLE_SERVERS = (RUN, DAPHNE, UVICORN)
 PATH = "/ws/echo"
@@ -311,6 +323,13 @@ def _checks() -> list[Check]:
             None,
         ),
         Check(
+            "Channels project under Daphne: Telephonist's Redis layer vs channels_redis core, echo",
+            ratio(rate.format("daphne-telephonist-redis"), rate.format("daphne-redis-core")),
+            fmt_ratio(at_least=True),
+            "(info)",
+            None,
+        ),
+        Check(
             "all-in-one vs uvicorn, echo round trips/s",
             ratio(rate.format(RUN), rate.format(UVICORN)),
             fmt_ratio(at_least=True),
@@ -408,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = parse_options(
         parser,
         argv,
-        servers=SERVERS,
+        servers=(*SERVERS, *LAYER_SERVERS),
         default_servers=sorted(set(ECHO_SERVERS) | set(IDLE_SERVERS)),
         figures=FIGURES,
         repeat=3,
