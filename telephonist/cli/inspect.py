@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import TelephonistConfig
-from ..config.describe import format_options
+from ..config import ConfigError, TelephonistConfig
+from ..config.describe import configured_values, format_options
 from ..core.memory import InMemoryChannelLayer
-from ..interfaces.plugins import discover, options_of
+from ..interfaces.plugins import InterfacePlugin, configure, discover, options_of
 from ..runtime import build_layer
 from ..runtime.status import default_socket_dir, layer_status, query_layer, query_sockets
 from ._common import EXIT_CONFIG, EXIT_FAILURE, add_common, config_from_args, fail
@@ -25,11 +25,15 @@ __all__ = ["add_interfaces", "add_status"]
 _INTERFACES_EPILOG = """\
 Lists every plugin of the `telephonist.interfaces` entry-point group, with each
 configuration key, its type and default. A plugin that fails to load is listed with
-the reason; the others are still shown.
+the reason; the others are still shown. For each interface, the configuration this
+command was given (telephonist.toml, TELEPHONIST_* variables, --set) is read too: the
+interface is shown as enabled, disabled or not configured, and each key whose value
+differs from its default shows `set <value>` (secrets masked).
 
 examples:
   telephonist interfaces
   telephonist interfaces --json
+  telephonist interfaces -s interfaces.irc.enabled=false
 """
 
 _STATUS_EPILOG = """\
@@ -55,8 +59,24 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.RawDescriptionHelpFormatter(prog, max_help_position=32)
 
 
+def _configured(
+    plugin: InterfacePlugin, config: TelephonistConfig
+) -> tuple[str, dict[str, str], list[str]]:
+    """The interface's state in ``config`` ("enabled", "disabled", "not configured" or
+    "invalid"), the value of each of its keys, and the problems when invalid."""
+    if plugin.name not in config.interfaces:
+        return "not configured", {}, []
+    try:
+        configured = configure(plugin, config.interfaces[plugin.name] or {})
+    except ConfigError as exc:
+        return "invalid", {}, list(exc.problems)
+    state = "enabled" if configured.config.enabled else "disabled"
+    return state, configured_values(configured.config), []
+
+
 def _interfaces(args: argparse.Namespace) -> int:
-    if config_from_args(args) is None:
+    config = config_from_args(args)
+    if config is None:
         return EXIT_CONFIG
     plugins = discover()
     if args.json:
@@ -66,8 +86,10 @@ def _interfaces(args: argparse.Namespace) -> int:
             if plugin.cls is None:
                 entry["error"] = plugin.error
             else:
+                state, values, problems = _configured(plugin, config)
                 entry["options"] = [o.as_dict() for o in options_of(plugin.cls.config_model)]
                 entry["event_channels"] = list(plugin.cls.event_channels)
+                entry["configured"] = {"state": state, "values": values, "problems": problems}
             doc[name] = entry
         print(json.dumps(doc, indent=2))
         return 0
@@ -78,9 +100,18 @@ def _interfaces(args: argparse.Namespace) -> int:
         if plugin.cls is None:
             print(f"  BROKEN: {plugin.error}\n")
             continue
+        state, values, problems = _configured(plugin, config)
+        rows = options_of(plugin.cls.config_model)
+        changed = sum(1 for r in rows if r.key in values and values[r.key] != r.default)
+        if state in ("enabled", "disabled"):
+            print(f"  in this configuration: {state}, {changed} key(s) set away from the default")
+        else:
+            print(f"  in this configuration: {state}")
+        for problem in problems:
+            print(f"    {printable(problem)}")
         if plugin.cls.event_channels:
             print(f"  events: {', '.join(plugin.cls.event_channels)}")
-        print("\n".join(format_options(options_of(plugin.cls.config_model))))
+        print("\n".join(format_options(rows, values=values)))
         print()
     return 0
 

@@ -29,7 +29,7 @@ import annotated_types
 from pydantic import BaseModel, SecretStr, TypeAdapter
 from pydantic.fields import FieldInfo
 
-__all__ = ["MASK", "Option", "describe_model", "format_options"]
+__all__ = ["MASK", "Option", "configured_values", "describe_model", "format_options"]
 
 MASK = "********"
 _DOC_COMMENT = re.compile(r"^\s*#:\s?(.*)$")
@@ -201,12 +201,44 @@ def describe_model(model: type[BaseModel], prefix: str = "") -> list[Option]:
     return rows
 
 
-def format_options(rows: Sequence[Option], indent: str = "  ") -> list[str]:
-    """Terminal lines: ``key  type  default ...  bounds`` and the description under it."""
+def configured_values(instance: BaseModel, prefix: str = "") -> dict[str, str]:
+    """The value of every option of a validated ``instance``, keyed and written as
+    :func:`describe_model` writes keys and defaults (JSON), so the two compare as text.
+    A nested table's keys come one by one; a list of tables or tables by name is one
+    value. Secrets are :data:`MASK` when set, whatever their depth."""
+    out: dict[str, str] = {}
+    for name, info in type(instance).model_fields.items():
+        value = getattr(instance, name)
+        key = prefix + name
+        if isinstance(value, BaseModel):
+            out.update(configured_values(value, key + "."))
+            continue
+        if _is_secret(info.annotation) and value not in (None, "", {}, [], ()):
+            out[key] = MASK
+            continue
+        try:
+            # SecretStr nested in lists or tables dumps as asterisks in JSON mode.
+            dumped = TypeAdapter(info.annotation or Any).dump_python(value, mode="json")
+        except Exception:
+            out[key] = repr(value)
+            continue
+        out[key] = json.dumps(dumped)
+    return out
+
+
+def format_options(
+    rows: Sequence[Option], indent: str = "  ", values: Mapping[str, str] | None = None
+) -> list[str]:
+    """Terminal lines: ``key  type  default ...  bounds`` and the description under it;
+    with ``values`` (:func:`configured_values`), ``set ...`` where the value differs
+    from the default."""
     key_w = max((len(r.key) for r in rows), default=0)
     lines = []
     for row in rows:
         head = f"{indent}{row.key:<{key_w}}  {row.type}  default {row.default}"
+        value = (values or {}).get(row.key)
+        if value is not None and value != row.default:
+            head += f"  set {value}"
         if row.bounds:
             head += f"  ({row.bounds})"
         lines.append(head)

@@ -165,6 +165,39 @@ def test_interfaces_lists_plugins_with_keys_types_and_defaults(project: Project)
     assert keys["max_line_bytes"]["default"] == "1024"
 
 
+def test_interfaces_shows_this_configuration_s_values_beside_the_defaults(
+    project: Project,
+) -> None:
+    done = run_cli(project, "interfaces", "-s", "interfaces.linechat.max_line_bytes=64")
+    assert done.returncode == 0, done.stderr
+    section = done.stdout.split("linechat  (", 1)[1].split("\n\n", 1)[0]
+    assert "in this configuration: enabled, 2 key(s) set away from the default" in section
+    line = next(x for x in section.splitlines() if x.strip().startswith("max_line_bytes"))
+    assert "default 1024" in line
+    assert "set 64" in line
+    port = next(x for x in section.splitlines() if x.strip().startswith("port "))
+    assert "set 0" in port
+    data = json.loads(
+        run_cli(project, "interfaces", "--json", "-s", "interfaces.linechat.enabled=false").stdout
+    )
+    configured = data["linechat"]["configured"]
+    assert configured["state"] == "disabled"
+    assert configured["values"]["enabled"] == "false"
+    assert configured["values"]["port"] == "0"
+
+
+def test_interfaces_names_an_invalid_configuration_and_still_lists_the_keys(
+    project: Project,
+) -> None:
+    done = run_cli(project, "interfaces", "-s", "interfaces.linechat.max_line_bytes=2")
+    section = done.stdout.split("linechat  (", 1)[1].split("\n\n", 1)[0]
+    assert "in this configuration: invalid" in section
+    assert "interfaces.linechat.max_line_bytes: Input should be greater than or equal to 16" in (
+        section
+    )
+    assert "default 1024" in section
+
+
 def test_status_shows_live_connections_and_counters(
     project: Project, spawn: Spawn, clients: Callable[[int], ChatClient]
 ) -> None:
