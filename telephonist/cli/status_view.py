@@ -139,6 +139,8 @@ def _worker(part: dict[str, Any]) -> list[str]:
     timings = dispatch.get("timings") or {}
     lines.append("  consumer timings:" if timings else "  consumer timings: none yet")
     lines += [f"    {_timing(route, snap)}" for route, snap in sorted(timings.items())]
+    for name, counts in sorted((dispatch.get("consumers") or {}).items()):
+        lines.append(f"  {name}: {_counts(counts)}")
     return lines
 
 

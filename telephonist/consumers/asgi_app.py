@@ -39,7 +39,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, ClassVar
 
 from ..core.base import BaseChannelLayer
@@ -126,6 +126,7 @@ class AsgiApplicationConsumer:
         *,
         load: Callable[[], ASGIApp] | None = None,
         name: str = "ASGI application",
+        extra_counters: Callable[[], Mapping[str, int]] | None = None,
     ) -> None:
         if (application is None) == (load is None):
             raise ValueError("give the application or a function that loads it, not both")
@@ -133,11 +134,20 @@ class AsgiApplicationConsumer:
         self._load = load
         self.name = name
         self.counters: Counter[str] = Counter()
+        self._extra_counters = extra_counters
         self._instances: dict[str, _Instance] = {}
         self._log = RateLimitedLog(log)
 
     def __len__(self) -> int:
         return len(self._instances)
+
+    def status_counters(self) -> dict[str, int]:
+        """Its counters and live instances, for ``telephonist status`` (the worker's
+        dispatcher reads this from every routed consumer that has it)."""
+        counts = {**self.counters, "instances_live": len(self._instances)}
+        if self._extra_counters is not None:
+            counts.update(self._extra_counters())
+        return counts
 
     def instance(self, connection: str) -> asyncio.Task[None] | None:
         """The task running ``connection``'s instance, while it runs."""

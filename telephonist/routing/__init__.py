@@ -9,7 +9,7 @@ What each protocol answers when nothing matches is in ``telephonist.routing.poli
 """
 
 from ._router import Match, Router, RoutingError, load_routing
-from ._routes import Include, Route, include, route, route_class
+from ._routes import Include, Route, describe_callable, include, route, route_class
 from .policies import ProtocolPolicy, register_protocol_policy
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Route",
     "Router",
     "RoutingError",
+    "describe_callable",
     "include",
     "load_routing",
     "register_protocol_policy",

@@ -62,10 +62,14 @@ class Router:
         problems: list[str] = []
         self._by_channel: dict[str, list[_Entry]] = {}
         self._descriptions: list[str] = []
+        self._consumers: dict[int, object] = {}  # by id: consumers need not be hashable
         self._walk(routing, (), "", 0, problems)
         if problems:
             raise RoutingError(problems)
         self.channels: frozenset[str] = frozenset(self._by_channel)
+        #: Every routed consumer once, in routing order (for status: see
+        #: :meth:`telephonist.worker.dispatch.Dispatcher.describe`).
+        self.consumers: tuple[object, ...] = tuple(self._consumers.values())
 
     def match(self, channel: str, content: Mapping[str, Any]) -> Match | None:
         """The first route on ``channel`` whose filters all pass, or ``None``."""
@@ -145,6 +149,7 @@ class Router:
             return
         entry = _Entry(all_stages, item.consumer, label)
         self._descriptions.append(label)
+        self._consumers.setdefault(id(item.consumer), item.consumer)
         for name in item.channels:
             self._by_channel.setdefault(name, []).append(entry)
 

@@ -48,7 +48,7 @@ from ..core.stats import LayerStats
 from ..core.timings import Timings
 from ..logging import connection_var, route_var
 from ..redaction import loggable_channel
-from ..routing import Match, Router
+from ..routing import Match, Router, describe_callable
 from ..routing.policies import policy_for
 from ..spec.completion import COMPLETION_KEY
 
@@ -139,7 +139,25 @@ class Dispatcher:
             "outcomes": self.counters(),
             "dropped": self.dropped(),
             "timings": self.timings.snapshot(),
+            "consumers": self.consumer_counters(),
         }
+
+    def consumer_counters(self) -> dict[str, dict[str, int]]:
+        """The own counters of routed consumers that keep some (a consumer object with
+        a ``status_counters()`` method, such as a hosted ASGI application), by name."""
+        out: dict[str, dict[str, int]] = {}
+        for consumer in self.router.consumers:
+            report = getattr(consumer, "status_counters", None)
+            if not callable(report):
+                continue
+            try:
+                counts = dict(report())
+            except Exception:  # a status read must never break the status answer
+                log.exception("status_counters() of %r failed", consumer)
+                continue
+            name = getattr(consumer, "name", None)
+            out[name if isinstance(name, str) else describe_callable(consumer)] = counts
+        return out
 
     # -- dispatching --------------------------------------------------------------------
 

@@ -366,6 +366,32 @@ def test_under_runserver(runserver: Site, browser: Callable[..., Any]) -> None:
 def test_under_runinterfaces_and_two_runworkers(split: Site, browser: Callable[..., Any]) -> None:
     """The guide's step 4: a worker for WebSockets, one for the views."""
     run_scenario(split, browser)
+    check_status_shows_the_hosted_application(split)
+
+
+def check_status_shows_the_hosted_application(site: Site) -> None:
+    """`telephonist status` over the project's layer: each worker reports the hosted
+    ASGI_APPLICATION's counters (instances, Channels' database clean-up hops)."""
+    env = {**site.env, "TELEPHONIST_LAYER__BACKEND": "redis"}
+    done = subprocess.run(
+        [sys.executable, "-m", "telephonist.cli", "status", "--json"],
+        cwd=site.root, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    workers = [p for p in json.loads(done.stdout)["processes"] if p["kind"] == "worker"]
+    assert len(workers) == 2, done.stdout
+    hosted = [w["dispatch"]["consumers"]["ASGI_APPLICATION"] for w in workers]
+    # Both chat sockets, the scope check and the view requests made instances.
+    assert sum(h["instances"] for h in hosted) >= 3, hosted
+    assert all(h["instances_live"] >= 0 for h in hosted), hosted
+    # Every hosted consumer message went through the clean-up check: made or skipped.
+    assert sum(h.get("db_cleanup_skipped", 0) + h.get("db_cleanup_made", 0) for h in hosted) > 0
+    text = subprocess.run(
+        [sys.executable, "-m", "telephonist.cli", "status"],
+        cwd=site.root, env=env, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert any(line.startswith("  ASGI_APPLICATION: ") and "instances=" in line
+               for line in text.splitlines()), text  # fmt: skip
 
 
 def test_under_daphne_with_telephonists_layer(daphne: Site, browser: Callable[..., Any]) -> None:
