@@ -19,7 +19,12 @@ Figures (``--only`` takes server names and/or these):
   round trips/s and p50/p99 round-trip time (``_wsload.py``), the server's CPU (percent
   of one core, and CPU time per round trip) and this client process's CPU (to show
   the client is not what limits the rate). Servers: ``telephonist-run``,
-  ``telephonist-split-1``, ``daphne``, ``uvicorn`` (``telephonist-split-2`` with ``--only``).
+  ``telephonist-split-1``, ``daphne``, ``uvicorn`` (``telephonist-split-2`` with ``--only``),
+  and the same Channels project under Daphne with a Redis ``CHANNEL_LAYERS``:
+  ``daphne-redis-core``, ``daphne-redis-pubsub`` (channels_redis) and
+  ``daphne-telephonist-redis`` (Telephonist's Redis layer as a drop-in), compared in the
+  ratio table for information. ``--only echo,daphne-redis-core,daphne-redis-pubsub,``
+  ``daphne-telephonist-redis`` runs just those three.
 * ``idle``: ``--idle-connections`` (default 5,000) connections opened in batches of 50,
   each having done one echo, then left alone: the server process's resident memory
   (``/proc/<pid>/status`` VmRSS) before and with them, per connection, and its CPU
@@ -70,19 +75,22 @@ BATCH = 50
 WARMUP = 1.0
 SETTLE = 1.0  # seconds between the last connection opened and the idle window
 RUN, SPLIT1, SPLIT2, DAPHNE, UVICORN = (s.name for s in SERVERS)
-#: With ``--only``: the same Channels project under Daphne with a Redis layer as its
-#: ``CHANNEL_LAYERS`` (each consumer listens on its ``channel_name`` there, as every
-#: Channels consumer does): channels_redis core against Telephonist's Redis layer.
+#: The same Channels project under Daphne with a Redis layer as its ``CHANNEL_LAYERS``
+#: (each consumer listens on its ``channel_name`` there, as every Channels consumer
+#: does): channels_redis core and pub/sub against Telephonist's Redis layer, the same
+#: ``CONFIG`` for all three (``bench/webapp/settings.py``), only ``BACKEND`` differs.
+CORE, PUBSUB, OURS = "daphne-redis-core", "daphne-redis-pubsub", "daphne-telephonist-redis"
 LAYER_SERVERS = (
-    ServerSpec("daphne-redis-core", "daphne", "Daphne + channels_redis core", layer="redis-core"),
+    ServerSpec(CORE, "daphne", "Daphne + channels_redis core", layer="redis-core"),
+    ServerSpec(PUBSUB, "daphne", "Daphne + channels_redis pub/sub", layer="redis-pubsub"),
     ServerSpec(
-        "daphne-telephonist-redis",
+        OURS,
         "daphne",
         "Daphne + Channels 4 on Telephonist's Redis layer",
         layer="telephonist-redis",
     ),
 )
-ECHO_SERVERS = (RUN, SPLIT1, DAPHNE, UVICORN)
+ECHO_SERVERS = (RUN, SPLIT1, DAPHNE, UVICORN, CORE, PUBSUB, OURS)
 IDLE_SERVERS = (RUN, DAPHNE, UVICORN)
 PATH = "/ws/echo"
 MB = 1024 * 1024
@@ -323,13 +331,6 @@ def _checks() -> list[Check]:
             None,
         ),
         Check(
-            "Channels project under Daphne: Telephonist's Redis layer vs channels_redis core, echo",
-            ratio(rate.format("daphne-telephonist-redis"), rate.format("daphne-redis-core")),
-            fmt_ratio(at_least=True),
-            "(info)",
-            None,
-        ),
-        Check(
             "all-in-one vs uvicorn, echo round trips/s",
             ratio(rate.format(RUN), rate.format(UVICORN)),
             fmt_ratio(at_least=True),
@@ -385,6 +386,26 @@ def _checks() -> list[Check]:
             "(info)",
             None,
         ),
+    ]
+
+
+def _layer_checks() -> list[Check]:
+    """The Channels project's echo under Daphne on Telephonist's Redis layer against the
+    same project on channels_redis core and pub/sub: no target in issue 16, for
+    information."""
+    figures = (("round trips/s", "rate", True), ("p50", "p50", False), ("p99", "p99", False))
+    figures += (("server CPU per round trip", "cpu_us", False),)
+    return [
+        Check(
+            f"Channels echo under Daphne, Telephonist's Redis layer vs channels_redis {name}: "
+            + what,
+            ratio(f"echo/{OURS}/{field}", f"echo/{theirs}/{field}"),
+            fmt_ratio(at_least=higher),
+            "(info)",
+            None,
+        )
+        for theirs, name in ((CORE, "core"), (PUBSUB, "pub/sub"))
+        for what, field, higher in figures
     ]
 
 

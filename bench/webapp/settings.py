@@ -5,28 +5,36 @@ The database is configured (the auth and session apps want one) but no view touc
 ``BENCH_CHANNEL_LAYER`` picks Channels' in-memory layer (the default), channels_redis
 core or its pub/sub layer, or Telephonist's Redis layer, on ``BENCH_REDIS_URL``.
 Telephonist reads its own layer from ``telephonist.toml``.
+
+Every Redis backend gets the same ``hosts``, with ``socket_timeout`` off: redis-py 8 made
+it default to 5 s, the same as channels_redis core's ``BZPOPMIN`` timeout, so a consumer
+whose ``channel_name`` gets nothing for 5 s dies with ``redis.exceptions.TimeoutError``
+and Daphne closes its socket 1011 (django/channels_redis#422, open; redis/redis-py#4091).
+This is the workaround given there, what a Channels project on redis-py 8 has to carry;
+the project moved to Telephonist's layer keeps it (only ``BACKEND`` changes).
 """
 
 import os
 
 _LAYER = os.environ.get("BENCH_CHANNEL_LAYER", "memory")
 _REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+_HOSTS = [{"address": _REDIS, "socket_timeout": None}]
 CHANNEL_LAYERS = {
     "default": {
         "memory": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
         "redis-core": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [_REDIS]},
+            "CONFIG": {"hosts": _HOSTS},
         },
         "redis-pubsub": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [_REDIS]},
+            "CONFIG": {"hosts": _HOSTS},
         },
         # The same Channels project with Telephonist's Redis layer as its CHANNEL_LAYERS
         # (a drop-in: Channels builds it from BACKEND and CONFIG as any layer).
         "telephonist-redis": {
             "BACKEND": "telephonist.core.redis.RedisChannelLayer",
-            "CONFIG": {"hosts": [_REDIS]},
+            "CONFIG": {"hosts": _HOSTS},
         },
     }[_LAYER]
 }
