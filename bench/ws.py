@@ -337,6 +337,7 @@ def _checks() -> list[Check]:
             ">= 1.5x",
             lambda v: v >= 1.5,
         ),
+        *_layer_checks(),
         Check(
             "all-in-one, idle (pings every 20 s): CPU % of a core",
             lambda r: r.median(idle.format(RUN, "cpu")),
