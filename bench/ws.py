@@ -77,8 +77,8 @@ SETTLE = 1.0  # seconds between the last connection opened and the idle window
 RUN, SPLIT1, SPLIT2, DAPHNE, UVICORN = (s.name for s in SERVERS)
 #: The same Channels project under Daphne with a Redis layer as its ``CHANNEL_LAYERS``
 #: (each consumer listens on its ``channel_name`` there, as every Channels consumer
-#: does): channels_redis core and pub/sub against Telephonist's Redis layer, the same
-#: ``CONFIG`` for all three (``bench/webapp/settings.py``), only ``BACKEND`` differs.
+#: does): channels_redis core and pub/sub against Telephonist's Redis layer
+#: (``bench/webapp/settings.py``: channels_redis with redis-py 8's socket timeout off).
 CORE, PUBSUB, OURS = "daphne-redis-core", "daphne-redis-pubsub", "daphne-telephonist-redis"
 LAYER_SERVERS = (
     ServerSpec(CORE, "daphne", "Daphne + channels_redis core", layer="redis-core"),
