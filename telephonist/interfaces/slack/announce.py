@@ -25,7 +25,6 @@ from typing import Any
 
 from ...chat import make_event
 from ...core.exceptions import ChannelFull, MessageTooLarge
-from ..base import InterfaceHost
 from . import spec
 from .chat_events import as_list
 from .logs import Throttled
@@ -50,7 +49,7 @@ def join_message(team: str, channel: Mapping[str, Any], bot: Bot, bot_name: str)
 
 
 async def announce(
-    team: str, bot: Bot, outbox: Outbox, names: NameCache, host: InterfaceHost,
+    team: str, bot: Bot, outbox: Outbox, names: NameCache,
     replies: ReplyChannels, limit: int, within: float, count: Callable[[str], None],
     log: Throttled,
 ) -> int:  # fmt: skip
@@ -79,9 +78,7 @@ async def announce(
         connection = await replies.conversation(target)
         message = join_message(team, channel, bot, bot_name)
         try:
-            await asyncio.wait_for(
-                host.send_event(spec.JOIN, message, connection=connection, last=True), within
-            )
+            await asyncio.wait_for(replies.send_event(spec.JOIN, message, connection), within)
         except (ChannelFull, MessageTooLarge, TimeoutError, OSError) as exc:
             count("announce_failed")
             log(logging.WARNING, "announce", "slack: could not announce the bot's join of %s: %r",

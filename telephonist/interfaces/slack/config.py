@@ -169,6 +169,17 @@ class SlackConfig(InterfaceConfig):
     max_attempts: int = Field(
         5, ge=1, description="tries of a call Slack rate-limits (429) before it is dropped"
     )
+    shared_rooms: bool | None = Field(
+        None,
+        description="a channel's reply channel is shared by every interface server, served "
+        "by the one holding the workspace's poster lease (None: on over a layer shared "
+        "between processes, off on the in-memory layer)",
+    )
+    poster_lease: float = Field(
+        10.0, ge=0.5, le=60,
+        description="seconds the workspace's poster lease lasts unrenewed (a dead poster's "
+        "rooms are taken over within about this)",
+    )  # fmt: skip
 
     # -- Socket Mode ----------------------------------------------------------------------
     connections: int = Field(1, ge=1, le=10, description="Socket Mode connections kept open")

@@ -139,9 +139,7 @@ class Intake:
             connection = session.reply_channel
         else:
             connection = await self.replies.conversation(mapped.target)
-        send = self.host.send_event(
-            mapped.channel, mapped.message, connection=connection, last=True
-        )
+        send = self.replies.send_event(mapped.channel, mapped.message, connection)
         try:
             await asyncio.wait_for(send, self.config.send_timeout)
         except (ChannelFull, MessageTooLarge, *_LAYER_DOWN) as exc:

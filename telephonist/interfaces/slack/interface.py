@@ -36,6 +36,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -43,10 +46,12 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 
 from ...chat import RateLimitedLog
 from ...core.claims import CLAIMS, claims_of
+from ...core.codec import Content
+from ...core.memory import InMemoryChannelLayer
 from ..base import Interface, InterfaceConfig, InterfaceHost
 from ..mounts import App, mount, unmount
 from . import spec
-from .actions import Declined, Plan, Rejected, Respond, WebCall
+from .actions import Declined, Plan, Rejected, Respond, WebCall, plan_reply
 from .announce import announce
 from .asgi import events_app
 from .chat_replies import is_slack_id
@@ -63,6 +68,7 @@ from .names import NameCache
 from .oauth import OAuthFlow
 from .replies import ReplyChannels
 from .respond import Responder
+from .rooms import SharedRooms
 from .stores import open_stores
 from .supervisor import Supervisor
 from .workspaces import Workspaces
@@ -116,6 +122,8 @@ class SlackInterface(Interface):
             if self.supervisor is not None:
                 await self.supervisor.stop(0)
             await self.workspaces.stop(0)
+            if self.replies.shared is not None:
+                await self.replies.shared.stop()
             self._unmount()
             raise
 
@@ -129,6 +137,15 @@ class SlackInterface(Interface):
                              "within this process only")  # fmt: skip
         dedup = Deduplicator(claims_of(self.host.layer), cfg.send_timeout + _PENDING_MARGIN,
                              cfg.dedup_ttl)  # fmt: skip
+        shared = cfg.shared_rooms
+        if shared is None:  # one process on the in-memory layer: one server, nothing to share
+            shared = not isinstance(self.host.layer, InMemoryChannelLayer)
+        if shared:
+            me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+            self.replies.shared = SharedRooms(self.host.layer, claims_of(self.host.layer), me,
+                                              cfg.poster_lease, cfg.max_conversations,
+                                              self._room_reply, self._count,
+                                              self.throttled)  # fmt: skip
         self.intake = Intake(self.host, cfg, self.workspaces, self.names, dedup, self.replies,
                              self.throttled, self.responder.uses.seen)  # fmt: skip
         if self.endpoint is not None:
@@ -147,7 +164,7 @@ class SlackInterface(Interface):
         for team, bot in self.workspaces.known_bots().items():
             outbox = self.workspaces.outbox(team)
             if outbox is not None:
-                await announce(team, bot, outbox, self.names, self.host, self.replies,
+                await announce(team, bot, outbox, self.names, self.replies,
                                cfg.announce_channels, cfg.api_timeout, self._count,
                                self.throttled)  # fmt: skip
 
@@ -160,6 +177,8 @@ class SlackInterface(Interface):
             self._announcing.cancel()
         if self.supervisor is not None:
             await self.supervisor.stop(drain_timeout)
+        if self.replies.shared is not None:  # before the outboxes drain what it handed them
+            await self.replies.shared.stop()
         remaining = max(0.0, deadline - loop.time())
         await self.responder.stop(remaining)
         await self.workspaces.stop(max(0.0, deadline - loop.time()))
@@ -212,6 +231,7 @@ class SlackInterface(Interface):
             "workspaces": self.workspaces.status(),
             "reply_channels": self.replies.counts(),
             "names_cached": len(self.names),
+            "shared_rooms": None if self.replies.shared is None else self.replies.shared.status(),
             "oauth": None
             if self.oauth is None
             else {
@@ -266,6 +286,10 @@ class SlackInterface(Interface):
         return WebCall(plan.method, {**plan.params, "user": found}, plan.channel, plan.counter)
 
     # -- outbound -------------------------------------------------------------------------
+
+    async def _room_reply(self, target: Target, message: Content) -> None:
+        """A message on a shared room's reply channel (``rooms.py``), on the poster."""
+        await self._execute(plan_reply(message, target, False), target)
 
     async def _execute(self, plan: Plan, target: Target) -> None:
         if isinstance(plan, Declined):

@@ -12,6 +12,12 @@ Slack is told we took an event only once it is on the layer. (So there is no wor
 affinity for Slack conversations; Slack does not promise ordering either, and every
 event carries its ``ts``.)
 
+With several interface servers (``shared_rooms``), a channel's own conversation (not a
+thread, not a direct message) has instead a reply channel every server names alike,
+served by the workspace's poster (``rooms.py``): a group that holds it gets each line
+to it once, whichever servers took the channel's events. :meth:`ReplyChannels.send_event`
+sends an event with either kind.
+
 A command or interaction gets an :class:`Interaction`: a reply channel of its own, open
 for ``interaction_window`` seconds (a ``response_url``'s life), at most
 ``max_interactions`` at once (the oldest close first). While its acknowledgement is
@@ -32,6 +38,7 @@ from ...core.codec import Content
 from ..base import ABORT, InterfaceHost
 from .actions import Ack, Plan, plan_reply
 from .mapping import Target
+from .rooms import SharedRooms, is_room
 
 __all__ = ["Interaction", "ReplyChannels"]
 
@@ -67,6 +74,8 @@ class ReplyChannels:
         self._window = window
         self._conversations: OrderedDict[tuple[str, str, str | None], str] = OrderedDict()
         self._interactions: OrderedDict[str, Interaction] = OrderedDict()
+        #: Set by the interface in a split deployment (``rooms.py``).
+        self.shared: SharedRooms | None = None
 
     def counts(self) -> dict[str, int]:
         return {"conversations": len(self._conversations), "interactions": len(self._interactions)}
@@ -74,6 +83,8 @@ class ReplyChannels:
     # -- conversations --------------------------------------------------------------------
 
     async def conversation(self, target: Target) -> str:
+        if self.shared is not None and is_room(target):
+            return self.shared.room(target)
         key = (target.team, target.channel or "", target.thread_ts)
         found = self._conversations.get(key)
         if found is not None:
@@ -94,6 +105,15 @@ class ReplyChannels:
             _, oldest = self._conversations.popitem(last=False)
             self._host.close_reply_channel(oldest)
         return channel
+
+    async def send_event(self, channel: str, message: dict[str, Any], connection: str) -> None:
+        """Send an event whose replies go to ``connection``, a conversation's or an
+        interaction's reply channel: a single-event connection of this server, or a
+        shared room's channel (no affinity to keep: any worker may take it)."""
+        if self.shared is not None and self.shared.owns(connection):
+            await self._host.send_event(channel, {**message, "reply_channel": connection})
+        else:
+            await self._host.send_event(channel, message, connection=connection, last=True)
 
     def _forget(self, key: tuple[str, str, str | None], channel: str) -> None:
         if self._conversations.get(key) == channel:
