@@ -124,6 +124,7 @@ class SlackInterface(Interface):
             await self.workspaces.stop(0)
             if self.replies.shared is not None:
                 await self.replies.shared.stop()
+                await self.replies.shared.release()
             self._unmount()
             raise
 
@@ -144,7 +145,7 @@ class SlackInterface(Interface):
             me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
             self.replies.shared = SharedRooms(self.host.layer, claims_of(self.host.layer), me,
                                               cfg.poster_lease, cfg.max_conversations,
-                                              self._room_reply, self._count,
+                                              self._room_reply, self.names, self._count,
                                               self.throttled)  # fmt: skip
         self.intake = Intake(self.host, cfg, self.workspaces, self.names, dedup, self.replies,
                              self.throttled, self.responder.uses.seen)  # fmt: skip
@@ -182,6 +183,8 @@ class SlackInterface(Interface):
         remaining = max(0.0, deadline - loop.time())
         await self.responder.stop(remaining)
         await self.workspaces.stop(max(0.0, deadline - loop.time()))
+        if self.replies.shared is not None:
+            await self.replies.shared.release()
         self.replies.close_all()
         self._unmount()
 

@@ -111,6 +111,9 @@ class ReplyChannels:
         interaction's reply channel: a single-event connection of this server, or a
         shared room's channel (no affinity to keep: any worker may take it)."""
         if self.shared is not None and self.shared.owns(connection):
+            team, user, name = message.get("team"), message.get("user_id"), message.get("user")
+            if isinstance(team, str) and isinstance(user, str) and isinstance(name, str):
+                await self.shared.seen(team, user, name)  # before any reply can name them
             await self._host.send_event(channel, {**message, "reply_channel": connection})
         else:
             await self._host.send_event(channel, message, connection=connection, last=True)

@@ -27,7 +27,11 @@ event, or its start-up announcement, ``announce.py``) tells the poster on
 ``slack-rooms.<team>`` (a normal channel only the poster reads); every server tells a
 new poster all the rooms it knows when it sees the lease change hands. Rooms are kept
 least recently used first, at most ``max_conversations`` per server; the poster holds
-one blocking receive per room it serves.
+one blocking receive per room it serves. The same notices carry the people a server has
+seen speak (id and display name), before their event goes on the layer: a ``private``
+reply names its addressee by display name (``ChatConsumer.reply`` fills ``to`` from the
+event's ``user``), and the poster, which may never have seen that person, finds the id
+in its name cache.
 
 Threads and direct messages keep their server's own reply channels: nothing joins them
 to room groups (``ChatBridge`` posts a room's lines in the channel), a direct answer
@@ -55,12 +59,14 @@ from ...core.exceptions import ChannelFull, LayerUnavailable
 from .lease import Lease
 from .logs import Throttled
 from .mapping import Target
+from .names import NameCache
 
 __all__ = ["SharedRooms", "is_room"]
 
 NOTICE = "slack.rooms"  # type of the message that tells the poster about rooms
 _BATCH = 16  # messages taken per receive
 _NOTICE_CHUNK = 200  # room ids per notice
+_TELL_WITHIN = 0.5  # seconds an event waits to tell the poster about its author, at most
 
 #: Carries out one message of a room's reply channel.
 Handle = Callable[[Target, Content], Awaitable[None]]
@@ -75,6 +81,11 @@ def is_room(target: Target) -> bool:
         and bool(channel)
         and not (channel or "").startswith("D")
     )
+
+
+def _valid_id(value: str) -> bool:
+    """A Slack id as it may appear in a layer channel name (notices are untrusted)."""
+    return 0 < len(value) <= 40 and value.isascii() and value.isalnum()
 
 
 def room_channel(team: str, channel: str) -> str:
@@ -102,7 +113,8 @@ class _Team:
 class SharedRooms:
     def __init__(
         self, layer: BaseChannelLayer, claims: Claims, me: str, lease_ttl: float,
-        max_rooms: int, handle: Handle, count: Callable[[str], None], log: Throttled,
+        max_rooms: int, handle: Handle, names: NameCache, count: Callable[[str], None],
+        log: Throttled,
     ) -> None:  # fmt: skip
         self._layer = layer
         self._claims = claims
@@ -110,6 +122,8 @@ class SharedRooms:
         self._ttl = lease_ttl
         self._max_rooms = max_rooms
         self._handle = handle
+        self._names = names
+        self._people: OrderedDict[tuple[str, str], str] = OrderedDict()  # (team, id) -> name
         self._count = count
         self._log = log
         self._rooms: OrderedDict[tuple[str, str], None] = OrderedDict()
@@ -139,6 +153,22 @@ class SharedRooms:
         else:
             self._add(team, channel, tell=True)
         return room_channel(team, channel)
+
+    async def seen(self, team: str, user_id: str, name: str) -> None:
+        """A person spoke in a room of ``team``: make sure the poster knows their name
+        (told before their event goes on the layer, so before any reply to it)."""
+        if not _valid_id(user_id) or not name or len(name) > 200:
+            return
+        key = (team, user_id)
+        if self._people.get(key) == name:
+            self._people.move_to_end(key)
+            return
+        self._people[key] = name
+        while len(self._people) > self._max_rooms:
+            self._people.popitem(last=False)
+        state = self._teams.get(team)
+        if state is not None and state.lease.holder not in (None, self.me):
+            await self._tell(team, [], [[user_id, name]], within=_TELL_WITHIN)
 
     def _add(self, team: str, channel: str, tell: bool) -> None:
         self._rooms[(team, channel)] = None
@@ -173,6 +203,9 @@ class SharedRooms:
     def _channels_of(self, team: str) -> list[str]:
         return [channel for (where, channel) in self._rooms if where == team]
 
+    def _people_of(self, team: str) -> list[list[str]]:
+        return [[user, name] for (where, user), name in self._people.items() if where == team]
+
     async def _changed(self, team: str, holder: str | None) -> None:
         state = self._teams[team]
         if holder == self.me:
@@ -188,15 +221,22 @@ class SharedRooms:
             self._count("poster_lost")
             for name in list(state.runners):
                 self._stop_runner(state, name)
-        if holder is not None:  # a new poster: tell it every room we know
-            await self._tell(team, self._channels_of(team))
+        if holder is not None:  # a new poster: tell it every room and person we know
+            await self._tell(team, self._channels_of(team), self._people_of(team))
 
-    async def _tell(self, team: str, channels: list[str]) -> None:
-        for start in range(0, len(channels), _NOTICE_CHUNK):
-            notice = {"type": NOTICE, "channels": channels[start : start + _NOTICE_CHUNK]}
+    async def _tell(self, team: str, channels: list[str], people: list[list[str]] | None = None,
+                    within: float | None = None) -> None:  # fmt: skip
+        people = people or []
+        within = self._ttl if within is None else within
+        for start in range(0, max(len(channels), len(people)), _NOTICE_CHUNK):
+            notice = {
+                "type": NOTICE,
+                "channels": channels[start : start + _NOTICE_CHUNK],
+                "people": people[start : start + _NOTICE_CHUNK],
+            }
             try:
                 await asyncio.wait_for(self._layer.send(notice_channel(team), notice),
-                                       self._ttl)  # fmt: skip
+                                       within)  # fmt: skip
             except (ChannelFull, LayerUnavailable, TimeoutError, OSError) as exc:
                 self._count("room_notice_failed")
                 self._log(logging.WARNING, "room_notice", "slack: could not tell the poster "
@@ -220,11 +260,22 @@ class SharedRooms:
                 self._count("room_notice_malformed")
                 return
             for channel in channels[:_NOTICE_CHUNK]:
-                if isinstance(channel, str) and 0 < len(channel) <= 40 and channel.isalnum():
+                if isinstance(channel, str) and _valid_id(channel):
                     if (team, channel) in self._rooms:
                         self._rooms.move_to_end((team, channel))
                     else:
                         self._add(team, channel, tell=False)
+            people = message.get("people")
+            for person in people[:_NOTICE_CHUNK] if isinstance(people, list) else ():
+                if (
+                    isinstance(person, list | tuple)
+                    and len(person) == 2
+                    and isinstance(person[0], str)
+                    and _valid_id(person[0])
+                    and isinstance(person[1], str)
+                    and 0 < len(person[1]) <= 200
+                ):
+                    self._names.put(team, f"u:{person[0]}", person[1])
 
         return handle
 
@@ -279,8 +330,8 @@ class SharedRooms:
         task.add_done_callback(self._tasks.discard)
 
     async def stop(self) -> None:
-        """Stop receiving (what was taken and not handed over goes back on the layer),
-        then give the leases up so another server takes over at once."""
+        """Stop receiving (what was taken and not handed over goes back on the layer)
+        and renewing; :meth:`release` then gives the leases up."""
         self._stopped = True
         tasks: list[asyncio.Task[None]] = list(self._tasks)
         for state in self._teams.values():
@@ -295,5 +346,11 @@ class SharedRooms:
             task.cancel()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), self._ttl)
+
+    async def release(self) -> None:
+        """Give the leases up, once the outboxes have posted what this server took (so
+        the next poster's first posts come after them, unless the drain outlasted the
+        lease): the next server takes over at its next renewal, not ``poster_lease``
+        later."""
         for state in self._teams.values():
             await state.lease.release()
