@@ -18,7 +18,10 @@ Inbound, two transports feed one :class:`~.intake.Intake`:
 Outbound, messages on reply channels (``replies.py``) are planned (``actions.py``) and
 carried out by :meth:`_execute`: Web API calls through the workspace's outbox
 (``outbox.py``: bounded, paced by tier, per channel and by 429s), ``response_url``
-posts through the :class:`~.respond.Responder`.
+posts through the :class:`~.respond.Responder`. With several interface servers on one
+layer (``shared_rooms``), a channel's reply channel is shared by all of them and served
+by the workspace's poster alone (``rooms.py``, ``lease.py``), so a line sent to a
+room's group is posted once.
 
 Counters (``host.count``): ``received``, ``duplicates``, ``duplicates_in_flight``,
 ``refused_full``, ``refused_too_large``, ``refused_unavailable``, ``refused_draining``,
@@ -29,7 +32,9 @@ Counters (``host.count``): ``received``, ``duplicates``, ``duplicates_in_flight`
 ``api_unreachable``, ``responded``, ``respond_refused``, ``respond_failed``,
 ``rejected`` (a reply that could not be carried out), ``chat_declined_<kind>`` and
 ``chat_fallback_<kind>`` (chat replies, ``chat_replies.py``), ``disconnect.<reason>``,
-``links_closed``, ``links_stale``, ``frames_malformed``, ``errors``.
+``links_closed``, ``links_stale``, ``frames_malformed``, ``poster_gained``,
+``poster_lost``, ``room_notice_failed``, ``room_notice_malformed``,
+``room_receive_errors``, ``errors``.
 """
 
 from __future__ import annotations
