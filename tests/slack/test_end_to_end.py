@@ -64,7 +64,8 @@ async def test_message_keys(slack: SlackStandIn) -> None:
     assert message["thread_ts"] is None
     assert message["event_id"] == delivery.payload["event_id"]
     assert (message["retry_attempt"], message["retry_reason"]) == (0, "")
-    assert message["reply_channel"].startswith("srv.")
+    assert message["reply_channel"].startswith("srv.")  # all-in-one: the server's own
+    assert stack.interface.replies.shared is None
 
 
 class MentionBot(ChatConsumer):
