@@ -52,6 +52,7 @@ async def test_message_keys(slack: SlackStandIn) -> None:
         delivery = slack.message(f"see <#{general.id}> &amp; <https://x.org|this>", alice, general)
         message = await stack.next_received()
         await delivery.acked()
+        assert stack.interface.replies.shared is None  # one server: nothing to share
     event = delivery.payload["event"]
     assert message["type"] == "slack.message"
     assert message["text"] == "see #general & this (https://x.org)"
@@ -65,7 +66,6 @@ async def test_message_keys(slack: SlackStandIn) -> None:
     assert message["event_id"] == delivery.payload["event_id"]
     assert (message["retry_attempt"], message["retry_reason"]) == (0, "")
     assert message["reply_channel"].startswith("srv.")  # all-in-one: the server's own
-    assert stack.interface.replies.shared is None
 
 
 class MentionBot(ChatConsumer):
