@@ -97,6 +97,7 @@ class _Conn:
     state: WorkerState
     queue: Queue = field(default_factory=deque)
     reason: str = CLOSED  # why it is CLOSING
+    heard: bool = False  # an event came for it since its server's silence was last checked
 
 
 @dataclass(eq=False, slots=True)
@@ -148,6 +149,7 @@ class WorkerTable:
         conn = self._conns.get(connection)
         if conn is not None:
             conn.queue.append((channel, message))
+            conn.heard = True
             if conn.state is not IDLE:
                 return None  # the fast path: its runner will get to it
             conn.state = RUNNING
@@ -222,6 +224,8 @@ class WorkerTable:
         silent_after = interval * self._settings.heartbeat_misses + interval
         actions: list[Action] = []
         for server in list(self._servers.values()):
+            if now - server.last_ack > silent_after and self._heard(server):
+                server.last_ack = now  # its acks are stuck behind its events, see _heard
             if now - server.last_ack > silent_after:
                 actions.append(ServerLost(server.prefix))
                 self._drop_server(server, SERVER_LOST, actions)
@@ -241,6 +245,21 @@ class WorkerTable:
         return actions
 
     # -- internals -------------------------------------------------------------------
+
+    def _heard(self, server: _Server) -> bool:
+        """Whether an event of ``server``'s connections came since this was last asked
+        (and forget that it did). A server that keeps sending events is alive even when
+        its acks do not arrive: under a burst the events fill this worker's inbox, and
+        the server's acks, sent to the same inbox, are refused as long as it stays full.
+        Without this, a worker slower than the burst for longer than the silence limit
+        would drop the server and the events queued for it. Asked only of a silent
+        server, so an event seen long before can defer the verdict by one period."""
+        heard = False
+        for name in server.connections:
+            conn = self._conns.get(name)
+            if conn is not None and conn.heard:
+                heard, conn.heard = True, False
+        return heard
 
     def _unbound(self, connection: str, channel: str, message: Content) -> Queue:
         conn = self._conns[connection] = _Conn(connection, None, CLOSING)

@@ -150,6 +150,9 @@ def idle_lost(h: Harness) -> None:
 
 def running_lost(h: Harness) -> None:
     h.event(1)
+    # The event proves the server alive through one silence period (its acks may be
+    # stuck behind its events in a full inbox); silent past the next, it is lost.
+    assert h.expire(h.now + SILENT + 0.01) == [Heartbeat(SERVER)]
     assert h.expire(h.now + SILENT + 0.01) == [ServerLost(SERVER), Discarded(CONN, 2)]
     assert h.counters["dropped_host_lost"] == 2
     assert h.state is S.CLOSING
@@ -220,6 +223,21 @@ def test_an_ack_keeps_a_server_alive_and_carries_releases() -> None:
     assert h.state is S.IDLE  # answered all along: never lost
 
 
+def test_events_keep_a_server_alive_when_its_acks_cannot_arrive() -> None:
+    # A burst fills the worker's inbox with the server's events: its acks, sent to
+    # the same inbox, are refused for as long as the worker is behind. The events
+    # that keep coming say the server is alive; only silence on both counts.
+    h = reach("RUNNING")
+    for n in range(1, 4 * int(SILENT)):
+        h.event(n)
+        assert h.expire(h.now + 1.0) == [Heartbeat(SERVER)]
+    assert h.state is S.RUNNING
+    assert h.expire(h.now + 1.0) == [Heartbeat(SERVER)]  # the last event's period
+    for _ in range(int(SILENT) - 1):
+        assert h.expire(h.now + 1.0) == [Heartbeat(SERVER)]
+    assert h.expire(h.now + 1.0)[0] == ServerLost(SERVER)
+
+
 def test_heartbeats_keep_their_schedule_when_a_server_comes_and_goes() -> None:
     h = reach("IDLE")
     first = h.table.deadline
@@ -253,6 +271,7 @@ class WorkerTableMachine(RuleBasedStateMachine):
         self.bound: set[str] = set()  # taken here and not released yet
         self.cut: list[str] = []  # servers lost or left, in this batch of actions
         self.beats: list[tuple[float, str]] = []
+        self.heard: set[str] = set()  # servers with an event since their silence was checked
 
     def _queue(self, conn: str, queue: Queue | None) -> None:
         if queue is not None:
@@ -310,6 +329,8 @@ class WorkerTableMachine(RuleBasedStateMachine):
 
     @rule(conn=st.sampled_from(CONNECTIONS), detached=st.booleans())
     def event(self, conn: str, detached: bool) -> None:
+        if conn in self.bound:
+            self.heard.add(conn.split("!")[0] + "!")
         n = self._n()
         self.queued[conn].append(n)
         if detached:
@@ -356,6 +377,11 @@ class WorkerTableMachine(RuleBasedStateMachine):
         target = self.now + dt
         while self.table.deadline <= target:
             self.now = max(self.now, self.table.deadline)
+            for server in self.table.snapshot()["hosts"]:
+                # A silent server whose events keep coming is alive (``_heard``).
+                if self.now - self.last_ack[server] > SILENT and server in self.heard:
+                    self.last_ack[server] = self.now
+                    self.heard.discard(server)
             actions, _ = self.table.expire(self.now)
             self._perform_all(actions)
         self.now = target
