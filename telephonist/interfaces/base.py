@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -121,6 +121,18 @@ class InterfaceHost(Protocol):
         connection's first event makes it a single-event connection: no affinity, and no
         abort if its worker dies (see the module docstring). Raises ``ChannelFull`` and
         ``MessageTooLarge`` for the interface to answer in its protocol."""
+        ...
+
+    async def send_events(
+        self, events: Sequence[tuple[str, Content, str]]
+    ) -> list[Exception | None]:
+        """Send several connections' events (channel, message, connection), in order, as
+        one batch: over Redis one round trip for all of them instead of one each. It may
+        take only a leading part of ``events`` (possibly none: a connection not yet bound
+        to a worker stops it); it returns one outcome per event it took, ``None`` (sent)
+        or the ``ChannelFull`` that refused it, and a refused event's later events of the
+        same connection are refused too. The caller sends what was not taken, and retries
+        what was refused, with :meth:`send_event`."""
         ...
 
     def count(self, name: str, n: int = 1) -> None:

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from ..affinity import control
@@ -41,6 +41,7 @@ __all__ = ["Affinity"]
 log = logging.getLogger("telephonist.affinity")
 _trouble = RateLimitedLog(log)  # what repeats for every connection during an outage
 _NEW = ServerState.NEW
+_BOUND = ServerState.BOUND
 
 
 class Affinity:
@@ -94,6 +95,55 @@ class Affinity:
         except BaseException:
             self.table.event_failed(connection)
             raise
+
+    async def send_bound(
+        self, events: Sequence[tuple[str, Content, str]]
+    ) -> list[Exception | None]:
+        """Send the leading run of ``events`` (channel, message, connection) whose
+        connections are bound, in one layer call (``send_many``: over Redis, one script
+        call instead of a round trip per event); per event sent, ``None`` or the
+        ``ChannelFull`` that refused it. Stops before the first event of a connection in
+        any other state (its first event, a bind under way...): :meth:`send` handles
+        those one at a time. Returns ``[]`` if the layer call failed as a whole (a
+        message too large, the layer unreachable): none of them counts as sent, and the
+        caller sends them one by one to learn which.
+
+        Order: every event is stamped before any is sent, so a refused one hands its
+        ``order`` back (``event_failed``) only if the later events of its connection
+        were refused too. They are: a bound connection's events all go to its worker's
+        inbox, and the layers refuse in order (the in-memory layer sends one after the
+        other with nothing taken in between; the Redis layer checks a batch's capacity
+        in one script call, atomically)."""
+        table = self.table
+        sends: list[tuple[str, Content]] = []
+        connections: list[str] = []
+        for channel, message, connection in events:
+            if table.state(connection) is not _BOUND:
+                break
+            send = table.event(connection, channel, message, False, self._clock)
+            assert send is not None  # a bound connection's event always goes out
+            sends.append(send)
+            connections.append(connection)
+        if not sends:
+            return []
+        try:
+            accepted = await self._layer.send_many(sends)
+        except Exception:
+            for connection in reversed(connections):
+                table.event_failed(connection)
+            return []
+        outcomes: list[Exception | None] = []
+        for (target, _), ok in zip(sends, accepted, strict=True):
+            if ok:
+                self._counters["events"] += 1
+                outcomes.append(None)
+            else:
+                self._counters["full"] += 1
+                outcomes.append(ChannelFull(f"channel {target!r} is at capacity"))
+        for connection, outcome in zip(reversed(connections), reversed(outcomes), strict=True):
+            if outcome is not None:
+                table.event_failed(connection)
+        return outcomes
 
     async def _send(self, channel: str, message: Content) -> None:
         try:

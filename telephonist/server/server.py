@@ -74,6 +74,16 @@ class _InterfaceView:
             raise
         self.counters["events"] += 1
 
+    async def send_events(
+        self, events: Sequence[tuple[str, Content, str]]
+    ) -> list[Exception | None]:
+        outcomes = await self._server.send_events(events)
+        sent = outcomes.count(None)
+        self.counters["events"] += sent
+        if len(outcomes) > sent:
+            self.counters["overloaded"] += len(outcomes) - sent
+        return outcomes
+
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
 
@@ -140,6 +150,17 @@ class InterfaceServer:
             self.counters["events"] += 1
             return
         await self.affinity.send(channel, message, connection, last)
+
+    async def send_events(
+        self, events: Sequence[tuple[str, Content, str]]
+    ) -> list[Exception | None]:
+        """``InterfaceHost.send_events``: the leading run of bound connections' events
+        in one layer call (see ``Affinity.send_bound``)."""
+        if self.affinity is None:
+            return []
+        for channel, _, _ in events:
+            require_valid_channel_name(channel)
+        return await self.affinity.send_bound(events)
 
     @property
     def control_channel(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from telephonist.core.base import BaseChannelLayer
 from telephonist.core.codec import Content
@@ -61,6 +61,11 @@ class MiniHost:
             self._order[connection] = order + 1
         else:
             await self._layer.send(channel, message)
+
+    async def send_events(
+        self, events: Sequence[tuple[str, Content, str]]
+    ) -> list[Exception | None]:
+        return []  # no batches: the interface sends each event with send_event
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n

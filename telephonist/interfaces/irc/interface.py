@@ -57,6 +57,9 @@ from .transport import IrcReactor
 __all__ = ["IrcInterface"]
 
 _CTCP_BURST, _CTCP_RATE = 3, 0.5  # CTCP answers: a CTCP flood must not fill our queue
+# Events published in one go, at most: well under the Redis layer's 500 messages per
+# script call, so a batch's capacity is checked in one call (see ``send_events``).
+_BATCH = 64
 
 
 class IrcInterface(Interface):
@@ -193,12 +196,25 @@ class IrcInterface(Interface):
         queue = self._inbound[client.name]
         pressure = self._pressure[client.name]
         while True:
-            event = await queue.get()
-            try:
-                await self._deliver(client, event, pressure)
-            except Exception:  # a bug must not silence the network: log, count, go on
-                self.host.count("errors")
-                self.log.exception("could not publish a %s event", event.channel)
+            batch = [await queue.get()]
+            while queue.qsize() and len(batch) < _BATCH:
+                batch.append(queue.get_nowait())
+            done, batching = 0, len(batch) > 1
+            while done < len(batch):
+                try:
+                    taken = await self._deliver_bound(client, batch, done) if batching else 0
+                    if taken < len(batch) - done and batching:
+                        # Refused, or a conversation to open: one at a time from here,
+                        # so a full inbox is not offered the whole batch again and again.
+                        batching = False
+                    if not taken:
+                        await self._deliver(client, batch[done], pressure)
+                        taken = 1
+                except Exception:  # a bug must not silence the network: log, count, go on
+                    self.host.count("errors")
+                    self.log.exception("could not publish a %s event", batch[done].channel)
+                    taken = 1
+                done += taken
             resumed = pressure.settled(queue.qsize())
             if resumed is not None and not self._stopping:
                 client.resume_reading()
@@ -208,6 +224,31 @@ class IrcInterface(Interface):
                         client.name,
                         resumed.stalled_for,
                     )
+
+    async def _deliver_bound(self, client: NetworkClient, batch: list[Event], start: int) -> int:
+        """Publish events from ``batch[start]`` on in one go (``host.send_events``: over
+        Redis one round trip, not one per event), as far as their conversations are open
+        and bound to a worker; returns how many were done with (published, or dropped
+        the way ``_deliver`` drops them). An event the layer refused is left, with the
+        rest, for ``_deliver``, which retries it with back-off: the same backpressure,
+        and the same order, as one event at a time."""
+        if len(batch) - start < 2:
+            return 0  # one event: the general path costs no more
+        fold = client.session.fold
+        items: list[tuple[str, Content, str]] = []
+        for event in batch[start:]:
+            folded = fold(event.room) if event.room is not None else None
+            conv = self.conversations.find(client.name, folded)
+            if conv is None:
+                break  # a new conversation: opened by _deliver
+            items.append((event.channel, event.message, conv.reply_channel))
+        if len(items) < 2:
+            return 0
+        outcomes = await self.host.send_events(items)
+        for k, outcome in enumerate(outcomes):
+            if isinstance(outcome, ChannelFull):
+                return k  # _deliver retries it (and the layer refused what follows too)
+        return len(outcomes)
 
     async def _deliver(self, client: NetworkClient, event: Event, pressure: Backpressure) -> None:
         fold = client.session.fold
