@@ -22,13 +22,21 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any, TypeVar
 
 from .base import BaseChannelLayer
 from .codec import Content
 
-__all__ = ["SyncLayer", "home_loop", "release_sync_layer", "running_home_loop", "sync_layer"]
+__all__ = [
+    "SyncLayer",
+    "home_loop",
+    "pop_home_loop",
+    "push_home_loop",
+    "release_sync_layer",
+    "running_home_loop",
+    "sync_layer",
+]
 
 T = TypeVar("T")
 
@@ -48,6 +56,16 @@ def home_loop(loop: asyncio.AbstractEventLoop | None) -> Iterator[None]:
         yield
     finally:
         _home_loop.reset(token)
+
+
+def push_home_loop(loop: asyncio.AbstractEventLoop | None) -> Token[Any]:
+    """``home_loop`` without the context manager, for the worker's per-message path
+    (a generator-based one costs two frames per message); undo with ``pop_home_loop``."""
+    return _home_loop.set(loop)
+
+
+def pop_home_loop(token: Token[Any]) -> None:
+    _home_loop.reset(token)
 
 
 def running_home_loop() -> asyncio.AbstractEventLoop | None:

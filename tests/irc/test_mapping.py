@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,7 +12,7 @@ from telephonist.chat import validate_event
 from telephonist.interfaces.irc import spec
 from telephonist.interfaces.irc.events import Event, Ignored, map_line
 from telephonist.interfaces.irc.lines import MAX_LINE_BYTES, parse_line
-from telephonist.interfaces.irc.replies import Rejected, plan_reply
+from telephonist.interfaces.irc.replies import Plan, Rejected, _chat_reply, plan_reply
 from telephonist.interfaces.irc.session import Session, casefold
 
 
@@ -275,6 +277,25 @@ def test_injection_through_text_stays_inside_privmsg(text: str) -> None:
 def test_rejected(message: dict[str, object]) -> None:
     with pytest.raises(Rejected):
         plan_reply(message, "#r", session())
+
+
+def _planned(plan: Callable[[], Plan]) -> Plan | str:
+    try:
+        return plan()
+    except Rejected as exc:
+        return f"rejected: {exc}"
+
+
+@given(
+    text=st.text(max_size=1200) | st.sampled_from(["", " ", "\n", "pong 7", "\x00", "é" * 400]),
+    room=st.sampled_from(["#r", "#" + "r" * 300, "Al", "#é"]),
+)
+def test_plain_text_fast_path_plans_what_the_chat_path_plans(text: str, room: str) -> None:
+    # {"text": ...} alone skips the chat reply's checks: the same plan, or the same
+    # refusal, as the general path gives it.
+    s = session()
+    general = _planned(lambda: _chat_reply({"text": text}, room, s, frozenset()))
+    assert _planned(lambda: plan_reply({"text": text}, room, s)) == general
 
 
 def test_chat_reply_without_room_is_rejected() -> None:

@@ -43,6 +43,7 @@ from ...chat import (
     attribution,
     fallback_for,
     is_chat_reply,
+    safe_text,
     validate_reply,
 )
 from . import spec
@@ -142,6 +143,15 @@ def _supported(session: Session, caps: Collection[str]) -> set[str]:
     return kinds
 
 
+def _plain_reply(text: str, room: str, session: Session) -> Plan:
+    """The commonest reply, ``{"text": ...}`` and nothing else, as ``_chat_reply`` plans
+    it (a message, always supported, with no attribution, tags or fallback), without
+    checking the keys it does not have (tests compare the two)."""
+    plan = Plan("chat.message")
+    plan.lines = _text_lines("PRIVMSG", room, safe_text(text), False, session)
+    return plan
+
+
 def _chat_reply(
     message: Mapping[str, Any], room: str | None, session: Session, caps: Collection[str]
 ) -> Plan:
@@ -187,6 +197,10 @@ def plan_reply(
     conversation (``room`` is ``None`` for the network-wide conversation); ``caps`` are
     the IRCv3 capabilities enabled on the connection."""
     kind = message.get("type")
+    if len(message) == 1 and room is not None:
+        text = message.get("text")
+        if type(text) is str:
+            return _plain_reply(text, room, session)
     if is_chat_reply(message):
         return _chat_reply(message, room, session, caps)
     if kind in _TEXT_COMMANDS:
