@@ -24,8 +24,9 @@ measured:
 
 Repeats (default 3) interleave the bots (repeats outer, bots rotated); the printed
 table has medians, then the ratios the targets of issue 16 are stated in. Everything
-goes to ``bench/results/irc-<timestamp>.json``, with the WARNING lines Telephonist
-logged (a full channel, a dropped event) counted per bot.
+goes to ``bench/results/irc-<timestamp>.json``, with the warnings Telephonist logged
+counted per bot: backpressure stalls (a full inbox paused reading; nothing is lost)
+apart from drops (an event or reply given up on) and anything else.
 
 ``--profile`` adds, after the measurements of the last repeat, 10 s of bursts of 2,000
 pings against each Telephonist deployment with ``py-spy`` attached to each of its
@@ -93,8 +94,27 @@ async def _warm_up(client: LoadClient) -> None:
         raise RuntimeError(f"warm-up burst: {burst.answered} of {burst.sent} answered")
 
 
-def _warnings(procs: list[Process]) -> int:
-    return sum(1 for proc in procs for line in proc.output().splitlines() if " WARNING " in line)
+# What Telephonist's processes log under a burst, told apart: a stall (the worker's
+# inbox full, reading paused until it has room: backpressure at work, nothing lost) is
+# not a drop (an event or a reply given up on, which the "lost" column also counts).
+_STALL = "stopped reading:"
+_DROPS = ("dropped ", "dropping its connections", "stopped sending heartbeats")
+
+
+def _log_counts(procs: list[Process]) -> tuple[int, int, int]:
+    """(backpressure stalls, drops, other warnings and errors) in the bot's logs."""
+    stalls = drops = other = 0
+    for proc in procs:
+        for line in proc.output().splitlines():
+            if " WARNING " not in line and " ERROR " not in line:
+                continue
+            if _STALL in line:
+                stalls += 1
+            elif any(mark in line for mark in _DROPS):
+                drops += 1
+            else:
+                other += 1
+    return stalls, drops, other
 
 
 async def _measure_bot(
@@ -151,7 +171,10 @@ async def _turn(
                     await _profile(results, spec, client, procs)
             finally:
                 if spec.is_telephonist:
-                    results.add(f"irc/{spec.name}/warnings", float(_warnings(procs)))
+                    stalls, drops, other = _log_counts(procs)
+                    results.add(f"irc/{spec.name}/stalls", float(stalls))
+                    results.add(f"irc/{spec.name}/drops", float(drops))
+                    results.add(f"irc/{spec.name}/warnings", float(other))
                 for proc in procs:  # the front first: it drains, then the worker
                     proc.stop()
     finally:
@@ -306,11 +329,15 @@ def _summary(results: Results, opts: Options[BotSpec]) -> str:
         targets_table(results, _checks()),
     ]
     for spec in opts.servers:
-        warnings = results.samples.get(f"irc/{spec.name}/warnings")
-        if warnings and any(warnings):
+        counts = {
+            what: sum(v or 0 for v in results.samples.get(f"irc/{spec.name}/{what}", []))
+            for what in ("stalls", "drops", "warnings")
+        }
+        if any(counts.values()):
             parts.append(
-                f"{spec.name} logged {sum(w or 0 for w in warnings):,.0f} warnings "
-                "(see its process log: a full channel, a dropped event)"
+                f"{spec.name} logged {counts['stalls']:,.0f} backpressure stalls (inbox "
+                f"full, reading paused, nothing lost), {counts['drops']:,.0f} drops and "
+                f"{counts['warnings']:,.0f} other warnings (see its process log)"
             )
     for name, profile in results.meta.get("profiles", {}).items():
         parts += ["", f"Profile of {name} (bursts of 2,000, py-spy):", profile]
