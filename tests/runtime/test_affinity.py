@@ -459,3 +459,44 @@ async def test_a_real_worker_runs_a_single_event_connection_without_binding_it()
         connection_released.disconnect(_released)
         await host.stop(drain_timeout=0)
         await worker.stop(drain_timeout=1)
+
+
+async def test_a_batch_of_bound_events_is_sent_in_order_and_refused_in_order(
+    settings: AffinitySettings,
+) -> None:
+    # send_events (the IRC interface's batches): one layer call for the leading run of
+    # bound connections' events; a full inbox refuses the rest of the batch, whose
+    # orders go back, so the next send_event carries on without a gap.
+    PROBES.clear()
+    host = InterfaceServer(InMemoryChannelLayer(capacity=5), [configured()], affinity=settings)
+    await host.start()
+    try:
+        worker = non_local_name(await host.layer.new_channel("worker."))
+        inbox = control.inbox_of(worker)
+        view, conn, _ = await _connection(host)
+        await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
+        await _receive(host.layer, "probe.connect")
+        await host.layer.send(control.control_channel_of(conn), control.bind(conn, worker, 0.2))
+        await view.send_event("probe.data", {"type": "probe.data", "n": 0}, connection=conn)
+        assert (await _receive(host.layer, inbox))["message"]["order"] == 1  # bound now
+
+        batch = [("probe.data", {"type": "probe.data", "n": n}, conn) for n in range(1, 9)]
+        outcomes = await view.send_events(batch)
+        assert outcomes[:5] == [None] * 5
+        assert len(outcomes) == 8
+        assert all(isinstance(o, ChannelFull) for o in outcomes[5:])
+        got = [(await _receive(host.layer, inbox))["message"] for _ in range(5)]
+        assert [(m["n"], m["order"]) for m in got] == [(n, n + 1) for n in range(1, 6)]
+        await view.send_event("probe.data", {"type": "probe.data", "n": 6}, connection=conn)
+        assert (await _receive(host.layer, inbox))["message"]["order"] == 7
+
+        other = await view.open_reply_channel(Recorder(), prefix="probe")
+        mixed = [
+            ("probe.data", {"type": "probe.data", "n": 7}, conn),
+            ("probe.connect", {"type": "probe.connect"}, other),  # not bound: stops it
+            ("probe.data", {"type": "probe.data", "n": 8}, conn),
+        ]
+        assert await view.send_events(mixed) == [None]
+        assert (await _receive(host.layer, inbox))["message"]["order"] == 8
+    finally:
+        await host.stop(drain_timeout=0)
