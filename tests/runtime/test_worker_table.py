@@ -313,6 +313,7 @@ class WorkerTableMachine(RuleBasedStateMachine):
         server = conn.split("!")[0] + "!"
         if server not in self.table.snapshot()["hosts"]:
             self.last_ack[server] = self.now  # known from now on
+            self.heard.discard(server)  # a new record: what its old connections had is gone
         actions = self.table.take(conn, "probe.connect", {"n": n}, self.now)
         assert actions[0] == Bind(conn)
         self.bound.add(conn)
