@@ -8,7 +8,11 @@ which maps it to an event (``events.py``) and puts it on that network's inbound 
 One *pump* task per network takes events off the queue in order, finds the event's
 conversation (``conversations.py``: one reply channel per room) and hands it to
 ``host.send_event`` with that conversation as the ``connection``, so the host stamps
-``reply_channel`` and ``order`` and keeps the room's events on one worker.
+``reply_channel`` and ``order`` and keeps the room's events on one worker. When several
+events wait, the pump hands those of conversations already bound to a worker over in one
+go (``host.send_events``, up to 64: over Redis one script call, not a round trip each);
+the first event of a new conversation, and an event the layer refused, go the one-at-a-
+time way below.
 
 Backpressure is IRC's own (``backpressure.py`` decides, the pump acts): when the layer
 answers ``ChannelFull``, the pump stops reading that network's socket (the server and
