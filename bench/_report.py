@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import statistics
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,14 @@ __all__ = [
     "fmt_ms",
     "fmt_ratio",
     "median",
+    "median_check",
     "ratio",
+    "ratio_check",
+    "ratio_checks",
     "render_table",
     "targets_table",
     "telephonist_source",
+    "verdict",
 ]
 
 Sample = float | None
@@ -169,6 +174,67 @@ def ratio(top: str, bottom: str) -> Callable[[Results], float | None]:
         return a / b if a is not None and b else None
 
     return value
+
+
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+
+
+def verdict(target: str) -> Callable[[float], bool] | None:
+    """The test a target as written stands for: ``">= 3x"``, ``"<= 1x"``, ``"< 2%"`` (a
+    comparison, a bound and a unit the test ignores); ``None`` for ``"(info)"``. Reading it
+    from the text keeps the printed target and the verdict from drifting apart."""
+    if target == "(info)":
+        return None
+    comparison, _, bound = target.partition(" ")
+    compare = _COMPARISONS[comparison]
+    limit = float(bound.rstrip("x%"))
+    return lambda value: compare(value, limit)
+
+
+def ratio_check(
+    what: str, top: str, bottom: str, target: str = "(info)", *, higher: bool = True
+) -> Check:
+    """A ``Check`` on the ratio of two keys' medians; ``higher``: more is better (the
+    ratio is rounded down for display), else less is (rounded up)."""
+    return Check(what, ratio(top, bottom), fmt_ratio(at_least=higher), target, verdict(target))
+
+
+def ratio_checks(table: str, higher: Collection[str] = ("rate",)) -> list[Check]:
+    """``ratio_check``s from a text table, a target per two lines: what it says, then,
+    indented, ``numerator / denominator  field  target``::
+
+        all-in-one vs Daphne, sync view req/s
+            http/telephonist-run/sync / http/daphne/sync  rate  >= 3x
+
+    compares the medians of ``http/telephonist-run/sync/rate`` and
+    ``http/daphne/sync/rate`` against ``>= 3x``. More is better for the fields in
+    ``higher``, less for the others."""
+    lines = table.strip("\n").splitlines()
+    checks = []
+    for what, spec in zip(lines[::2], lines[1::2], strict=True):
+        top, slash, bottom, field, *target = spec.split()
+        if what[:1].isspace() or not spec[:1].isspace() or slash != "/" or not target:
+            raise ValueError(f"target table: cannot read {what!r} / {spec!r}")
+        checks.append(
+            ratio_check(
+                what,
+                f"{top}/{field}",
+                f"{bottom}/{field}",
+                " ".join(target),
+                higher=field in higher,
+            )
+        )
+    return checks
+
+
+def median_check(what: str, key: str, show: Callable[[float], str], target: str) -> Check:
+    """A ``Check`` on one key's median."""
+    return Check(what, lambda results: results.median(key), show, target, verdict(target))
 
 
 def targets_table(results: Results, checks: list[Check]) -> str:

@@ -40,6 +40,7 @@ __all__ = [
     "rotated",
     "run_main",
     "show_ms",
+    "summary",
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -210,6 +211,21 @@ def header(results: Results, title: str) -> str:
         f"Python {meta['python']}; medians of {meta['repeat']} interleaved repeats\n"
         f"{meta['telephonist']}\n{versions}"
     )
+
+
+def summary(
+    results: Results, title: str, body: list[str], profile_heading: str = "Profile of {name}:"
+) -> str:
+    """A script's printed summary: the header, ``body`` (its tables), then the profiles
+    (``meta["profiles"]``, each under ``profile_heading``), servers not available, errors."""
+    lines = [header(results, title), "", *body]
+    for name, profile in results.meta.get("profiles", {}).items():
+        lines += ["", profile_heading.format(name=name), profile]
+    for name, reason in results.missing.items():
+        lines.append(f"not available: {name}: {reason}")
+    for key, error in results.errors.items():
+        lines.append(f"error: {key}: {error}")
+    return "\n".join(lines)
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:

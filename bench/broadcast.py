@@ -52,7 +52,7 @@ from collections.abc import Callable
 from _procfs import cpu_seconds
 from _report import Check, Results, fmt_ratio, ratio, render_table, targets_table
 from _web import RunningServer, ServerSpec, serving
-from _webrun import Options, flush, header, log, parse_options, rotated, run_main, show_ms
+from _webrun import Options, flush, log, parse_options, rotated, run_main, show_ms, summary
 from _wsload import raise_nofile
 from _wsraw import Board, members
 
@@ -265,8 +265,6 @@ def _checks(sizes: list[int]) -> list[Check]:
 def _summary(results: Results, opts: Options[ServerSpec]) -> str:
     sizes = opts.extra["sizes"]
     parts = [
-        header(results, "Telephonist broadcast benchmark"),
-        "",
         f"Time from one frame sent to the last of N members having it ({opts.extra['broadcasts']}"
         f" broadcasts, the first {DISCARD} not counted); CPU ms = server processes' CPU time "
         "per broadcast",
@@ -274,11 +272,7 @@ def _summary(results: Results, opts: Options[ServerSpec]) -> str:
         "",
         targets_table(results, _checks(sizes)),
     ]
-    for name, reason in results.missing.items():
-        parts.append(f"not available: {name}: {reason}")
-    for key, error in results.errors.items():
-        parts.append(f"error: {key}: {error}")
-    return "\n".join(parts)
+    return summary(results, "Telephonist broadcast benchmark", parts)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,18 +56,27 @@ from collections.abc import Sequence
 from _h2load import H2Result, h2load_binary, h2load_version, run_h2load
 from _procfs import cpu_seconds
 from _profile import profile_run
-from _report import Check, Results, fmt_count, fmt_ms, fmt_ratio, ratio, render_table, targets_table
+from _report import (
+    Check,
+    Results,
+    fmt_count,
+    fmt_ms,
+    median_check,
+    ratio_checks,
+    render_table,
+    targets_table,
+)
 from _web import SERVERS, RunningServer, ServerSpec, serving
 from _webrun import (
     RESULTS_DIR,
     Options,
     flush,
-    header,
     log,
     parse_options,
     rotated,
     run_main,
     show_ms,
+    summary,
 )
 from _wrk import WrkResult, run_wrk, wrk_binary, wrk_version
 
@@ -76,7 +85,7 @@ H2 = "h2"  # the figure name of the HTTP/2 rows
 CONNECTIONS = 64
 THREADS = 2
 H2_CLIENTS, H2_STREAMS = 16, 4
-RUN, SPLIT1, SPLIT2, DAPHNE, UVICORN = (s.name for s in SERVERS)
+RUN = SERVERS[0].name
 
 
 def _load(server: RunningServer, wrk: str, view: str, seconds: int) -> tuple[WrkResult, float]:
@@ -274,130 +283,48 @@ def _table_h2(results: Results, specs: Sequence[ServerSpec], views: Sequence[str
 
 
 def _checks() -> list[Check]:
-    rate = "http/{}/{}/rate"
-    p99 = "http/{}/{}/p99"
+    # Issue 4: the sync view and HTTP/2; issue 16: async views at least 3x both servers,
+    # p99 no worse.
     return [
-        Check(
-            "all-in-one vs Daphne, sync view over HTTP/2 (TLS) req/s",
-            ratio(rate.format(RUN, "h2-sync"), rate.format(DAPHNE, "h2-sync")),
-            fmt_ratio(at_least=True),
-            ">= 3x",
-            lambda v: v >= 3,
-        ),
-        Check(
-            "all-in-one vs Daphne, sync view over HTTP/2 (TLS) server CPU per request",
-            ratio(f"http/{RUN}/h2-sync/cpu_us", f"http/{DAPHNE}/h2-sync/cpu_us"),
-            fmt_ratio(at_least=False),
-            "(info)",
-            None,
-        ),
-        Check(
-            "all-in-one h2c vs Daphne HTTP/2 (TLS), sync view req/s",
-            ratio(rate.format(RUN, "h2c-sync"), rate.format(DAPHNE, "h2-sync")),
-            fmt_ratio(at_least=True),
-            "(info)",
-            None,
-        ),
-        Check(
-            "split, 1 worker vs Daphne, sync view over HTTP/2 (TLS) req/s",
-            ratio(rate.format(SPLIT1, "h2-sync"), rate.format(DAPHNE, "h2-sync")),
-            fmt_ratio(at_least=True),
-            "(info)",
-            None,
-        ),
-        Check(
-            "all-in-one vs Daphne, async view over HTTP/2 (TLS) req/s",
-            ratio(rate.format(RUN, "h2-async"), rate.format(DAPHNE, "h2-async")),
-            fmt_ratio(at_least=True),
-            "(info)",
-            None,
-        ),
-        Check(
-            "all-in-one vs Daphne, sync view req/s",
-            ratio(rate.format(RUN, "sync"), rate.format(DAPHNE, "sync")),
-            fmt_ratio(at_least=True),
-            ">= 3x",
-            lambda v: v >= 3,
-        ),
-        Check(
-            "all-in-one vs Daphne, sync view p99",
-            ratio(p99.format(RUN, "sync"), p99.format(DAPHNE, "sync")),
-            fmt_ratio(at_least=False),
-            "<= 1x",
-            lambda v: v <= 1,
-        ),
-        Check(
-            "all-in-one vs Daphne, sync view server CPU per request",
-            ratio(f"http/{RUN}/sync/cpu_us", f"http/{DAPHNE}/sync/cpu_us"),
-            fmt_ratio(at_least=False),
-            "(info)",
-            None,
-        ),
-        Check(
-            "split, 1 worker vs Daphne, sync view req/s",
-            ratio(rate.format(SPLIT1, "sync"), rate.format(DAPHNE, "sync")),
-            fmt_ratio(at_least=True),
-            ">= 2x",
-            lambda v: v >= 2,
-        ),
-        Check(
-            "split, 2 workers vs Daphne, sync view req/s",
-            ratio(rate.format(SPLIT2, "sync"), rate.format(DAPHNE, "sync")),
-            fmt_ratio(at_least=True),
-            "(info)",
-            None,
-        ),
-        Check(
-            "all-in-one vs uvicorn, sync view req/s",
-            ratio(rate.format(RUN, "sync"), rate.format(UVICORN, "sync")),
-            fmt_ratio(at_least=True),
-            "(info)",
-            None,
-        ),
-        # Issue 16: async views at least 3x both, p99 no worse.
-        Check(
-            "all-in-one vs Daphne, async view req/s",
-            ratio(rate.format(RUN, "async"), rate.format(DAPHNE, "async")),
-            fmt_ratio(at_least=True),
-            ">= 3x",
-            lambda v: v >= 3,
-        ),
-        Check(
-            "all-in-one vs uvicorn, async view req/s",
-            ratio(rate.format(RUN, "async"), rate.format(UVICORN, "async")),
-            fmt_ratio(at_least=True),
-            ">= 3x",
-            lambda v: v >= 3,
-        ),
-        Check(
-            "all-in-one vs Daphne, async view p99",
-            ratio(p99.format(RUN, "async"), p99.format(DAPHNE, "async")),
-            fmt_ratio(at_least=False),
-            "<= 1x",
-            lambda v: v <= 1,
-        ),
-        Check(
-            "all-in-one vs uvicorn, async view p99",
-            ratio(p99.format(RUN, "async"), p99.format(UVICORN, "async")),
-            fmt_ratio(at_least=False),
-            "<= 1x",
-            lambda v: v <= 1,
-        ),
-        Check(
-            "all-in-one sync view p50",
-            lambda r: r.median(f"http/{RUN}/sync/p50"),
-            show_ms,
-            "(info)",
-            None,
-        ),
+        *ratio_checks("""
+all-in-one vs Daphne, sync view over HTTP/2 (TLS) req/s
+    http/telephonist-run/h2-sync / http/daphne/h2-sync  rate  >= 3x
+all-in-one vs Daphne, sync view over HTTP/2 (TLS) server CPU per request
+    http/telephonist-run/h2-sync / http/daphne/h2-sync  cpu_us  (info)
+all-in-one h2c vs Daphne HTTP/2 (TLS), sync view req/s
+    http/telephonist-run/h2c-sync / http/daphne/h2-sync  rate  (info)
+split, 1 worker vs Daphne, sync view over HTTP/2 (TLS) req/s
+    http/telephonist-split-1/h2-sync / http/daphne/h2-sync  rate  (info)
+all-in-one vs Daphne, async view over HTTP/2 (TLS) req/s
+    http/telephonist-run/h2-async / http/daphne/h2-async  rate  (info)
+all-in-one vs Daphne, sync view req/s
+    http/telephonist-run/sync / http/daphne/sync  rate  >= 3x
+all-in-one vs Daphne, sync view p99
+    http/telephonist-run/sync / http/daphne/sync  p99  <= 1x
+all-in-one vs Daphne, sync view server CPU per request
+    http/telephonist-run/sync / http/daphne/sync  cpu_us  (info)
+split, 1 worker vs Daphne, sync view req/s
+    http/telephonist-split-1/sync / http/daphne/sync  rate  >= 2x
+split, 2 workers vs Daphne, sync view req/s
+    http/telephonist-split-2/sync / http/daphne/sync  rate  (info)
+all-in-one vs uvicorn, sync view req/s
+    http/telephonist-run/sync / http/uvicorn/sync  rate  (info)
+all-in-one vs Daphne, async view req/s
+    http/telephonist-run/async / http/daphne/async  rate  >= 3x
+all-in-one vs uvicorn, async view req/s
+    http/telephonist-run/async / http/uvicorn/async  rate  >= 3x
+all-in-one vs Daphne, async view p99
+    http/telephonist-run/async / http/daphne/async  p99  <= 1x
+all-in-one vs uvicorn, async view p99
+    http/telephonist-run/async / http/uvicorn/async  p99  <= 1x
+"""),
+        median_check("all-in-one sync view p50", f"http/{RUN}/sync/p50", show_ms, "(info)"),
     ]
 
 
 def _summary(results: Results, specs: Sequence[ServerSpec], opts: Options[ServerSpec]) -> str:
     views = [v for v in VIEWS if v in opts.figures]
     parts = [
-        header(results, "Telephonist HTTP benchmark"),
-        "",
         f"GET /sync and /async of one Django project, wrk -t{THREADS} -c{CONNECTIONS} "
         f"-d{opts.duration}s --latency; CPU % = server processes' CPU time over the run, "
         "in percent of one core; µs/req = server CPU time per request (all its processes)",
@@ -416,13 +343,7 @@ def _summary(results: Results, specs: Sequence[ServerSpec], opts: Options[Server
     parts += [
         targets_table(results, _checks()),
     ]
-    for name, profile in results.meta.get("profiles", {}).items():
-        parts += ["", f"Profile of {name}, py-spy:", profile]
-    for name, reason in results.missing.items():
-        parts.append(f"not available: {name}: {reason}")
-    for key, error in results.errors.items():
-        parts.append(f"error: {key}: {error}")
-    return "\n".join(parts)
+    return summary(results, "Telephonist HTTP benchmark", parts, "Profile of {name}, py-spy:")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,9 +64,19 @@ from collections.abc import Callable, Sequence
 
 from _procfs import cpu_seconds, rss_bytes
 from _profile import profile_run
-from _report import Check, Results, fmt_count, fmt_ms, fmt_ratio, ratio, render_table, targets_table
+from _report import (
+    Check,
+    Results,
+    fmt_count,
+    fmt_ms,
+    median_check,
+    ratio_check,
+    ratio_checks,
+    render_table,
+    targets_table,
+)
 from _web import SERVERS, RunningServer, ServerSpec, serving
-from _webrun import RESULTS_DIR, Options, flush, header, log, parse_options, rotated, run_main
+from _webrun import RESULTS_DIR, Options, flush, log, parse_options, rotated, run_main, summary
 from _wsload import echo_load, idle_connections, open_count, raise_nofile
 
 FIGURES = ("echo", "idle", "idle-quiet")
@@ -299,93 +309,50 @@ def _idle_table(results: Results, specs: Sequence[ServerSpec], count: int, figur
 
 
 def _checks() -> list[Check]:
-    rate, p99 = "echo/{}/rate", "echo/{}/p99"
-    idle, quiet = "idle/{}/{}", "idle-quiet/{}/{}"
+    idle = f"idle/{RUN}"
     return [
-        Check(
-            "all-in-one vs Daphne, echo round trips/s",
-            ratio(rate.format(RUN), rate.format(DAPHNE)),
-            fmt_ratio(at_least=True),
-            ">= 1.5x",
-            lambda v: v >= 1.5,
-        ),
-        Check(
-            "all-in-one vs Daphne, echo p99",
-            ratio(p99.format(RUN), p99.format(DAPHNE)),
-            fmt_ratio(at_least=False),
-            "<= 1x",
-            lambda v: v <= 1,
-        ),
-        Check(
-            "all-in-one vs Daphne, server CPU per round trip",
-            ratio(f"echo/{RUN}/cpu_us", f"echo/{DAPHNE}/cpu_us"),
-            fmt_ratio(at_least=False),
-            "(info)",
-            None,
-        ),
-        Check(
-            "split, 1 worker vs Daphne, echo round trips/s",
-            ratio(rate.format(SPLIT1), rate.format(DAPHNE)),
-            fmt_ratio(at_least=True),
-            "(info)",
-            None,
-        ),
-        Check(
-            "all-in-one vs uvicorn, echo round trips/s",
-            ratio(rate.format(RUN), rate.format(UVICORN)),
-            fmt_ratio(at_least=True),
-            ">= 1.5x",
-            lambda v: v >= 1.5,
-        ),
+        *ratio_checks("""
+all-in-one vs Daphne, echo round trips/s
+    echo/telephonist-run / echo/daphne  rate  >= 1.5x
+all-in-one vs Daphne, echo p99
+    echo/telephonist-run / echo/daphne  p99  <= 1x
+all-in-one vs Daphne, server CPU per round trip
+    echo/telephonist-run / echo/daphne  cpu_us  (info)
+split, 1 worker vs Daphne, echo round trips/s
+    echo/telephonist-split-1 / echo/daphne  rate  (info)
+all-in-one vs uvicorn, echo round trips/s
+    echo/telephonist-run / echo/uvicorn  rate  >= 1.5x
+"""),
         *_layer_checks(),
-        Check(
+        median_check(
             "all-in-one, idle (pings every 20 s): CPU % of a core",
-            lambda r: r.median(idle.format(RUN, "cpu")),
+            f"{idle}/cpu",
             lambda v: f"{v:.2f}%",
             "< 2%",
-            lambda v: v < 2,
         ),
-        Check(
-            "all-in-one vs Daphne, idle (pings every 20 s): CPU",
-            ratio(idle.format(RUN, "cpu"), idle.format(DAPHNE, "cpu")),
-            fmt_ratio(at_least=False),
-            "(info)",
-            None,
-        ),
-        Check(
-            "all-in-one vs uvicorn, idle (pings every 20 s): CPU",
-            ratio(idle.format(RUN, "cpu"), idle.format(UVICORN, "cpu")),
-            fmt_ratio(at_least=False),
-            "< 1x",
-            lambda v: v < 1,
-        ),
-        Check(
+        *ratio_checks("""
+all-in-one vs Daphne, idle (pings every 20 s): CPU
+    idle/telephonist-run / idle/daphne  cpu  (info)
+all-in-one vs uvicorn, idle (pings every 20 s): CPU
+    idle/telephonist-run / idle/uvicorn  cpu  < 1x
+"""),
+        median_check(
             "all-in-one, idle without pings: CPU % of a core",
-            lambda r: r.median(quiet.format(RUN, "cpu")),
+            f"idle-quiet/{RUN}/cpu",
             lambda v: f"{v:.2f}%",
             "(info)",
-            None,
         ),
-        Check(
-            "all-in-one vs Daphne, idle memory per connection",
-            ratio(idle.format(RUN, "per_connection"), idle.format(DAPHNE, "per_connection")),
-            fmt_ratio(at_least=False),
-            "< 1x",
-            lambda v: v < 1,
-        ),
-        Check(
-            "all-in-one vs uvicorn, idle memory per connection",
-            ratio(idle.format(RUN, "per_connection"), idle.format(UVICORN, "per_connection")),
-            fmt_ratio(at_least=False),
-            "< 1x",
-            lambda v: v < 1,
-        ),
-        Check(
+        *ratio_checks("""
+all-in-one vs Daphne, idle memory per connection
+    idle/telephonist-run / idle/daphne  per_connection  < 1x
+all-in-one vs uvicorn, idle memory per connection
+    idle/telephonist-run / idle/uvicorn  per_connection  < 1x
+"""),
+        median_check(
             "all-in-one, idle connections still open at the end",
-            lambda r: r.median(idle.format(RUN, "open")),
+            f"{idle}/open",
             fmt_count,
             "(info)",
-            None,
         ),
     ]
 
@@ -397,13 +364,12 @@ def _layer_checks() -> list[Check]:
     figures = (("round trips/s", "rate", True), ("p50", "p50", False), ("p99", "p99", False))
     figures += (("server CPU per round trip", "cpu_us", False),)
     return [
-        Check(
+        ratio_check(
             f"Channels echo under Daphne, Telephonist's Redis layer vs channels_redis {name}: "
             + what,
-            ratio(f"echo/{OURS}/{field}", f"echo/{theirs}/{field}"),
-            fmt_ratio(at_least=higher),
-            "(info)",
-            None,
+            f"echo/{OURS}/{field}",
+            f"echo/{theirs}/{field}",
+            higher=higher,
         )
         for theirs, name in ((CORE, "core"), (PUBSUB, "pub/sub"))
         for what, field, higher in figures
@@ -412,7 +378,7 @@ def _layer_checks() -> list[Check]:
 
 def _summary(results: Results, opts: Options[ServerSpec]) -> str:
     count, seconds = opts.extra["idle_connections"], opts.extra["idle_seconds"]
-    parts = [header(results, "Telephonist WebSocket benchmark"), ""]
+    parts: list[str] = []
     if "echo" in opts.figures:
         parts += [
             f"Echo: {ECHO_CONNECTIONS} connections, 32-byte text frames, {WARMUP:g} s warm-up + "
@@ -430,13 +396,8 @@ def _summary(results: Results, opts: Options[ServerSpec]) -> str:
                 "",
             ]
     parts.append(targets_table(results, _checks()))
-    for name, profile in results.meta.get("profiles", {}).items():
-        parts += ["", f"Profile of {name} (echo, py-spy):", profile]
-    for name, reason in results.missing.items():
-        parts.append(f"not available: {name}: {reason}")
-    for key, error in results.errors.items():
-        parts.append(f"error: {key}: {error}")
-    return "\n".join(parts)
+    title = "Telephonist WebSocket benchmark"
+    return summary(results, title, parts, "Profile of {name} (echo, py-spy):")
 
 
 def main(argv: list[str] | None = None) -> int:
