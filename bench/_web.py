@@ -46,13 +46,13 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from telephonist.testing.processes import Process, free_port, wait_until
 
-__all__ = ["SERVERS", "RunningServer", "ServerSpec", "serving"]
+__all__ = ["SERVERS", "RunningServer", "ServerSpec", "serving", "wait_serving"]
 
 REPO = Path(__file__).resolve().parent.parent
 SETTINGS = "bench.webapp.settings"
@@ -211,10 +211,10 @@ def _commands(
     raise ValueError(f"unknown server kind {spec.kind!r}")
 
 
-def _serves(port: int) -> bool:
+def _serves(port: int, path: str, timeout: float) -> bool:
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/sync")
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn.request("GET", path)
         status = conn.getresponse().status
         conn.close()
     except OSError:
@@ -230,14 +230,25 @@ def _accepts(port: int) -> bool:
     return True
 
 
-def _wait_ready(port: int, procs: list[Process], timeout: float) -> None:
+def wait_serving(
+    port: int,
+    procs: Sequence[Process],
+    *,
+    announced: Sequence[Process],
+    path: str = "/sync",
+    timeout: float = 60.0,
+    request_timeout: float = 2.0,
+) -> None:
+    """Wait until each of ``announced`` has printed ``READY_LINE``, then until GET ``path``
+    on ``port`` answers 200 (the whole path, front to worker); fail early if any of
+    ``procs`` exits."""
     deadline = time.monotonic() + timeout
-    for worker in procs[1:]:
-        worker.wait_for_line(f"^{READY_LINE}$", timeout=max(0.0, deadline - time.monotonic()))
+    for proc in announced:
+        proc.wait_for_line(f"^{READY_LINE}$", timeout=max(0.0, deadline - time.monotonic()))
     wait_until(
-        lambda: _serves(port),
+        lambda: _serves(port, path, request_timeout),
         timeout=max(0.0, deadline - time.monotonic()),
-        what=f"200 to GET /sync on port {port}",
+        what=f"200 to GET {path} on port {port}",
         watch=procs,
         interval=0.05,
     )
@@ -274,7 +285,8 @@ def serving(
             for i, cmd in enumerate([front_cmd, *worker_cmds]):
                 log = directory / f"process-{i}.log"
                 procs.append(Process(cmd, log=log, cwd=directory, env=env, new_session=True))
-            _wait_ready(port, procs, timeout)
+            # Workers announce themselves; a front that is not Telephonist's may not.
+            wait_serving(port, procs, announced=procs[1:], timeout=timeout)
             if tls_port is not None:
                 wait_until(
                     lambda: _accepts(tls_port),

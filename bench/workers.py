@@ -34,7 +34,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(
 # ruff: noqa: E402
 import argparse
 import contextlib
-import http.client
 import os
 import statistics
 import tempfile
@@ -45,14 +44,14 @@ from dataclasses import dataclass
 from _procfs import cpu_seconds
 from _report import render_table
 from _servers import PrivateServer, find_server_binary, private_server
+from _web import wait_serving
 from _wrk import run_wrk, wrk_binary
 
-from telephonist.testing.processes import Process, free_port, wait_until
+from telephonist.testing.processes import Process, free_port
 
 REPO = _HERE.parent
 ROUTING = "bench.scaling.routing.routes"
 PATHS = ("/async", "/cpu", "/wait")
-READY_LINE = "telephonist: ready"
 # (name, workers, worker.threads)
 SHAPES = (("1 worker", 1, 16), ("2 workers", 2, 16), ("1 worker, 32 threads", 1, 32))
 
@@ -88,30 +87,6 @@ def _toml(port: int, redis_url: str, threads: int) -> str:
     )
 
 
-def _serves(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("GET", "/async")
-        status = conn.getresponse().status
-        conn.close()
-    except OSError:
-        return False
-    return status == 200
-
-
-def _wait_ready(port: int, procs: list[Process], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    for proc in procs:
-        proc.wait_for_line(f"^{READY_LINE}$", timeout=max(0.0, deadline - time.monotonic()))
-    wait_until(  # and the whole path answers
-        lambda: _serves(port),
-        timeout=max(0.0, deadline - time.monotonic()),
-        what=f"200 to GET /async on port {port}",
-        watch=procs,
-        interval=0.05,
-    )
-
-
 @contextlib.contextmanager
 def deployment(
     workers: int, threads: int, redis: PrivateServer
@@ -129,7 +104,7 @@ def deployment(
             for i, command in enumerate(["serve", *["worker"] * workers]):
                 log = directory / f"{command}-{i}.log"
                 procs.append(Process([*cli, command], log=log, cwd=directory, env=env))
-            _wait_ready(port, procs)
+            wait_serving(port, procs, announced=procs, path="/async", request_timeout=5)
             names = ["serve", *(f"worker{i}" for i in range(1, workers + 1))]
             pids = {name: proc.pid for name, proc in zip(names, procs, strict=True)}
             yield port, {**pids, "redis": redis.proc.pid}
