@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from telephonist.django.pytest_plugin import consumer_tester, telephonist_live_server
+from tests.django.chatpage import browser
+from tests.django.multichat import ircd
 from tests.django.testapp import counting_sessions
 
-__all__ = ["consumer_tester", "telephonist_live_server"]
+__all__ = ["browser", "consumer_tester", "ircd", "telephonist_live_server"]
 
 
 @pytest.fixture

@@ -18,9 +18,6 @@ import asyncio
 import os
 import shutil
 import smtplib
-import struct
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -31,53 +28,12 @@ import pytest
 
 from telephonist.chat import excerpt
 from telephonist.django.testing import LiveServer
-from tests.irc.peer import Peer
+from tests.django import chatpage
+from tests.django.multichat import BOT, EXAMPLE, ROOT, irc_user, migrate, smtp_port
 from tests.irc.servers import Ngircd
-from tests.servers import free_port, require_service
+from tests.servers import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "multichat"
 SHOTS = {"desktop": ROOT / "docs" / "multichat.png", "phone": ROOT / "docs" / "multichat-phone.png"}
-SIZES = {"desktop": (1280, 800), "phone": (390, 780)}
-WAIT = 20.0
-BOT = "multichat"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-# What the page shows, read the way the tests need it.
-MESSAGES_JS = """
-return Array.from(document.querySelectorAll('#log li.msg'), li => ({
-  user: li.querySelector('.author').textContent,
-  protocol: li.querySelector('.meta .badge').className.replace('badge badge-', ''),
-  text: li.querySelector('.text').textContent,
-  own: li.classList.contains('own'),
-  collapsed: li.classList.contains('collapsed'),
-  reply: (li.querySelector('.quote') || {}).textContent || '',
-  reactions: Array.from(li.querySelectorAll('.reaction'), b => b.textContent),
-}));
-"""
-MEMBERS_JS = """
-return Array.from(document.querySelectorAll('#members li'), li => [
-  li.querySelector('.member-name').textContent,
-  li.querySelector('.badge').className.replace('badge badge-', '')]);
-"""
-
-
-def migrate(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=EXAMPLE, env={**os.environ, **env}, check=True, timeout=120,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def ircd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ngircd]:
-    binary = Ngircd.find()
-    if binary is None:
-        require_service("ngircd (apt install ngircd; scripts/peers/irc.sh)")
-    server = Ngircd(Path(tmp_path_factory.mktemp("multichat-ircd")), binary=binary or "")
-    yield server.start()  # type: ignore[misc]
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -97,116 +53,6 @@ def multichat(ircd: Ngircd) -> Iterator[LiveServer]:
             yield server
 
 
-def _smtp_port(server: LiveServer) -> int:
-    return int(server.urls["email"][0].rsplit(":", 1)[1])
-
-
-@pytest.fixture
-def browser() -> Iterator[Callable[..., Any]]:
-    """``browser(width, height)`` opens a new headless Chromium session (each a person)."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        require_service("chromium and chromedriver (scripts/peers/browser.sh installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    drivers: list[Any] = []
-    profiles: list[tempfile.TemporaryDirectory[str]] = []
-
-    def start(width: int = 1280, height: int = 800) -> Any:
-        profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
-        profiles.append(profile)
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in (
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--hide-scrollbars", "--force-device-scale-factor=1",
-            "--lang=en-GB", f"--user-data-dir={profile.name}",
-        ):  # fmt: skip
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        driver.set_page_load_timeout(WAIT)
-        driver.set_window_size(width, height)
-        inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-        driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])  # the viewport
-        drivers.append(driver)
-        return driver
-
-    yield start
-    for driver in drivers:
-        driver.quit()  # ends chromedriver and its Chromium, which we started
-    for profile in profiles:
-        profile.cleanup()
-
-
-def wait(driver: Any, check: Callable[[Any], Any], what: str) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, WAIT).until(check, message=what)
-
-
-def open_room(driver: Any, server: LiveServer, room: str, name: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
-    driver.get(f"{server.http_url}/chat/{room}/")
-    field = wait(driver, lambda d: d.find_element(By.ID, "name"), "no name field")
-    wait(driver, lambda d: field.is_displayed(), "the page did not ask for a name")
-    field.send_keys(name, Keys.ENTER)  # the keyboard alone joins
-    wait(driver, lambda d: d.find_element(By.ID, "composer-text").is_displayed(), "not joined")
-    wait(driver, lambda d: "Connected" in d.find_element(By.ID, "status").text, "not connected")
-
-
-def say(driver: Any, text: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
-    box = driver.find_element(By.ID, "composer-text")
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        box.send_keys(line)
-        if index < len(lines) - 1:
-            box.send_keys(Keys.SHIFT, Keys.ENTER)  # a new line, not a send
-    box.send_keys(Keys.ENTER)
-
-
-def messages(driver: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = driver.execute_script(MESSAGES_JS)
-    return found
-
-
-def wait_for_message(driver: Any, text: str, **expected: Any) -> dict[str, Any]:
-    def shown(d: Any) -> dict[str, Any] | None:
-        for message in messages(d):
-            if message["text"] == text and all(message[k] == v for k, v in expected.items()):
-                return message
-        return None
-
-    found: dict[str, Any] = wait(driver, shown, f"{text!r} ({expected}) never appeared")
-    return found
-
-
-def overflow(driver: Any) -> list[str]:
-    """Elements wider than the page (nothing may make the page scroll sideways)."""
-    found: list[str] = driver.execute_script(
-        """const width = document.documentElement.clientWidth;
-        const out = [];
-        if (document.documentElement.scrollWidth > width) out.push('page');
-        for (const el of document.querySelectorAll('#log, #log li, .layout > *, .top')) {
-          const box = el.getBoundingClientRect();
-          const wide = box.right > width + 1 || el.scrollWidth > el.clientWidth + 1;
-          if (wide) out.push(el.id || el.className);
-        }
-        return out;"""
-    )
-    return found
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    width, height = struct.unpack(">II", path.read_bytes()[16:24])
-    return width, height
-
-
 def photograph(driver: Any, which: str, tmp: Path) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -216,62 +62,55 @@ def photograph(driver: Any, which: str, tmp: Path) -> None:
     driver.find_element(By.ID, "composer-text").click()
     taken = tmp / f"{which}.png"
     driver.save_screenshot(str(taken))
-    assert png_size(taken) == SIZES[which]
+    assert chatpage.png_size(taken) == chatpage.SIZES[which]
     if os.environ.get("MULTICHAT_SCREENSHOTS"):
         shutil.copy(taken, SHOTS[which])
     assert SHOTS[which].exists(), f"{SHOTS[which]} is missing: run with MULTICHAT_SCREENSHOTS=1"
-    assert png_size(SHOTS[which]) == png_size(taken), "the committed screenshot is stale"
-
-
-async def _irc_user(port: int) -> Peer:
-    carol = Peer("carol")
-    await carol.connect(port)
-    async with asyncio.timeout(30):
-        while True:  # the bridge is up once the bot is in #lobby (it may join after us)
-            carol.send("JOIN #lobby")
-            try:
-                await carol.expect(
-                    lambda ln: (ln.command == "JOIN" and ln.source is not None
-                                and ln.source.nick == BOT)
-                    or (ln.command == "353" and BOT in ln.param(3).replace("@", " ").split()),
-                    within=3,
-                )  # fmt: skip
-                return carol
-            except TimeoutError:
-                carol.send("PART #lobby")
+    assert chatpage.png_size(SHOTS[which]) == chatpage.png_size(taken), (
+        "the committed screenshot is stale"
+    )
 
 
 def test_two_browsers_an_irc_user_and_a_mail_in_one_room(
     multichat: LiveServer, ircd: Ngircd, browser: Callable[..., Any], tmp_path: Path
 ) -> None:
     loop = asyncio.new_event_loop()
-    carol = loop.run_until_complete(_irc_user(ircd.port))
-    ann, bob = browser(*SIZES["desktop"]), browser(*SIZES["phone"])
+    carol = loop.run_until_complete(irc_user(ircd.port, "carol"))
+    ann, bob = browser(*chatpage.SIZES["desktop"]), browser(*chatpage.SIZES["phone"])
     try:
-        open_room(ann, multichat, "lobby", "ann")
-        open_room(bob, multichat, "lobby", "bob")
+        chatpage.open_room(ann, multichat, "lobby", "ann")
+        chatpage.open_room(bob, multichat, "lobby", "bob")
         everyone = {("ann", "websocket"), ("bob", "websocket"), ("carol", "irc")}
-        wait(ann, lambda d: everyone <= {tuple(m) for m in d.execute_script(MEMBERS_JS)},
-             "members across protocols")  # fmt: skip
+        chatpage.wait(
+            ann,
+            lambda d: everyone <= {tuple(m) for m in d.execute_script(chatpage.MEMBERS_JS)},
+            "members across protocols",
+        )
 
-        say(ann, "Good morning! Standup in ten minutes.")
-        wait_for_message(bob, "Good morning! Standup in ten minutes.", user="ann", own=False)
-        wait_for_message(ann, "Good morning! Standup in ten minutes.", own=True)
-        line = loop.run_until_complete(carol.privmsgs("#lobby", 1, within=WAIT, sender=BOT))
+        chatpage.say(ann, "Good morning! Standup in ten minutes.")
+        chatpage.wait_for_message(
+            bob, "Good morning! Standup in ten minutes.", user="ann", own=False
+        )
+        chatpage.wait_for_message(ann, "Good morning! Standup in ten minutes.", own=True)
+        line = loop.run_until_complete(
+            carol.privmsgs("#lobby", 1, within=chatpage.WAIT, sender=BOT)
+        )
         assert line[0].line.param(1) == "[web] <ann> Good morning! Standup in ten minutes."
 
         carol.send("PRIVMSG #lobby :On my way, two minutes. The build is green.")
-        wait_for_message(ann, "On my way, two minutes. The build is green.", protocol="irc")
+        chatpage.wait_for_message(
+            ann, "On my way, two minutes. The build is green.", protocol="irc"
+        )
 
         mail = EmailMessage()
         mail["From"] = "Dan Smith <dan@example.com>"
         mail["To"] = "room-lobby@localhost"
         mail["Subject"] = "release notes"
         mail.set_content("Release notes for 2.4 are in the wiki.\nPlease read before 3pm.")
-        with smtplib.SMTP("127.0.0.1", _smtp_port(multichat), timeout=WAIT) as smtp:
+        with smtplib.SMTP("127.0.0.1", smtp_port(multichat), timeout=chatpage.WAIT) as smtp:
             smtp.send_message(mail)
         notes = "Release notes for 2.4 are in the wiki.\nPlease read before 3pm."
-        wait_for_message(bob, notes, user="Dan Smith", protocol="email")
+        chatpage.wait_for_message(bob, notes, user="Dan Smith", protocol="email")
 
         # Bob answers carol (a reply) and likes ann's line, with the keyboard.
         from selenium.webdriver.common.by import By
@@ -279,17 +118,17 @@ def test_two_browsers_an_irc_user_and_a_mail_in_one_room(
         carol_line = bob.find_elements(By.CSS_SELECTOR, "#log li.msg")[1]
         carol_line.click()  # on a phone a tap on a message shows what can be done with it
         carol_line.find_element(By.CSS_SELECTOR, "button[aria-label='Reply']").click()
-        say(bob, "Thanks! Joining now.")
-        answer = wait_for_message(ann, "Thanks! Joining now.", user="bob")
+        chatpage.say(bob, "Thanks! Joining now.")
+        answer = chatpage.wait_for_message(ann, "Thanks! Joining now.", user="bob")
         assert answer["reply"].startswith("↪ carol: On my way")
         first = bob.find_elements(By.CSS_SELECTOR, "#log li.msg")[0]
         first.click()
         first.find_element(By.CSS_SELECTOR, "button[aria-label='React']").click()
         first.find_element(By.CSS_SELECTOR, "button[aria-label='React with 👍']").click()
-        wait_for_message(ann, "Good morning! Standup in ten minutes.", reactions=["👍 1"])
+        chatpage.wait_for_message(ann, "Good morning! Standup in ten minutes.", reactions=["👍 1"])
         # On IRC: every line from elsewhere once, attributed (carol's own never echoed).
         relayed = [r.line.param(1) for r in loop.run_until_complete(
-            carol.privmsgs("#lobby", 4, within=WAIT, sender=BOT))]  # fmt: skip
+            carol.privmsgs("#lobby", 4, within=chatpage.WAIT, sender=BOT))]  # fmt: skip
         assert relayed == [
             "[mail] <Dan Smith> Release notes for 2.4 are in the wiki.",
             "[mail] <Dan Smith> Please read before 3pm.",
@@ -298,19 +137,26 @@ def test_two_browsers_an_irc_user_and_a_mail_in_one_room(
             "[web] * bob reacted 👍 to ann: “Good morning! Standup in ten minutes.”",
         ]
 
-        say(ann, "/me waves")
-        wait_for_message(bob, "* ann waves", user="ann")
+        chatpage.say(ann, "/me waves")
+        chatpage.wait_for_message(bob, "* ann waves", user="ann")
         long = "Build log excerpt: " + "compiling module and linking objects " * 90
-        say(ann, long.strip())
-        shown = wait_for_message(bob, long.strip(), user="ann")
+        chatpage.say(ann, long.strip())
+        shown = chatpage.wait_for_message(bob, long.strip(), user="ann")
         assert shown["collapsed"], "a very long message is collapsed until opened"
 
         # Every line once, everyone's own marked; the page never scrolls sideways.
-        texts = [m["text"] for m in messages(ann)]
+        texts = [m["text"] for m in chatpage.messages(ann)]
         assert len(texts) == len(set(texts)) == 6
-        assert [m["own"] for m in messages(bob)] == [False, False, False, True, False, False]
+        assert [m["own"] for m in chatpage.messages(bob)] == [
+            False,
+            False,
+            False,
+            True,
+            False,
+            False,
+        ]
         for driver, which in ((ann, "desktop"), (bob, "phone")):
-            assert overflow(driver) == [], which
+            assert chatpage.overflow(driver) == [], which
             layout = driver.execute_script(
                 """return ['.rooms', '#log', '.members', '#composer'].map(s => {
                   const box = document.querySelector(s).getBoundingClientRect();
@@ -341,13 +187,15 @@ def test_history_once_and_reconnecting_after_a_restart(
     first = server().start()
     ann = browser()
     try:
-        open_room(ann, first, "kitchen", "ann")
+        chatpage.open_room(ann, first, "kitchen", "ann")
         for text in ("one", "two", "three"):
-            say(ann, text)
-            wait_for_message(ann, text)
+            chatpage.say(ann, text)
+            chatpage.wait_for_message(ann, text)
         ann.refresh()  # a re-join: the history once, not twice
-        wait(ann, lambda d: "Connected" in d.find_element(By.ID, "status").text, "reconnected")
-        assert [m["text"] for m in messages(ann)] == ["one", "two", "three"]
+        chatpage.wait(
+            ann, lambda d: "Connected" in d.find_element(By.ID, "status").text, "reconnected"
+        )
+        assert [m["text"] for m in chatpage.messages(ann)] == ["one", "two", "three"]
 
         first.stop()  # a graceful stop closes sockets with 1001
 
@@ -355,13 +203,15 @@ def test_history_once_and_reconnecting_after_a_restart(
             sentence = str(d.find_element(By.ID, "status").text)
             return "The server is restarting" in sentence and "Reconnecting in" in sentence
 
-        wait(ann, said, "no sentence for the restart")
+        chatpage.wait(ann, said, "no sentence for the restart")
         again = server().start()
         try:
-            wait(ann, lambda d: "Connected" in d.find_element(By.ID, "status").text, "no reconnect")
-            assert [m["text"] for m in messages(ann)] == ["one", "two", "three"]
-            say(ann, "four")
-            wait_for_message(ann, "four", own=True)
+            chatpage.wait(
+                ann, lambda d: "Connected" in d.find_element(By.ID, "status").text, "no reconnect"
+            )
+            assert [m["text"] for m in chatpage.messages(ann)] == ["one", "two", "three"]
+            chatpage.say(ann, "four")
+            chatpage.wait_for_message(ann, "four", own=True)
         finally:
             again.stop()
     finally:
@@ -375,7 +225,7 @@ def test_limits_labels_and_no_outside_assets(
     from selenium.webdriver.common.keys import Keys
 
     page = browser()
-    open_room(page, multichat, "garden", "fay")
+    chatpage.open_room(page, multichat, "garden", "fay")
     box = page.find_element(By.ID, "composer-text")
     # The server's limits: its hello frame's max_text, the bridge's name length.
     assert box.get_attribute("maxlength") == "4000"
@@ -385,8 +235,8 @@ def test_limits_labels_and_no_outside_assets(
     assert page.find_element(By.ID, "composer-count").text == "4000 / 4000"
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.DELETE)
-    say(page, "first line\nsecond line")  # Shift+Enter kept the line break
-    wait_for_message(page, "first line\nsecond line", own=True)
+    chatpage.say(page, "first line\nsecond line")  # Shift+Enter kept the line break
+    chatpage.wait_for_message(page, "first line\nsecond line", own=True)
     box.send_keys(Keys.ARROW_UP)  # edits the last own message
     assert box.get_attribute("value") == "first line\nsecond line"
     box.send_keys(Keys.ESCAPE)
@@ -412,7 +262,7 @@ def test_limits_labels_and_no_outside_assets(
 def test_only_room_mailboxes_take_mail(multichat: LiveServer) -> None:
     """``recipients`` from the room-name rule: any other address is refused at RCPT,
     so nothing is acknowledged that no room would see."""
-    with smtplib.SMTP("127.0.0.1", _smtp_port(multichat), timeout=WAIT) as smtp:
+    with smtplib.SMTP("127.0.0.1", smtp_port(multichat), timeout=chatpage.WAIT) as smtp:
         smtp.ehlo()
         smtp.mail("dan@example.com")
         assert smtp.rcpt("nobody@localhost")[0] == 550

@@ -37,24 +37,8 @@ import websockets.sync.client
 from telephonist.chat import excerpt
 from telephonist.django.testing import LiveServer
 from telephonist.testing.slack import ApiCall, Delivery, SlackStandIn, StandInThread
-from tests.django.test_multichat import (  # noqa: F401 (browser, ircd: fixtures)
-    EXAMPLE,
-    MEMBERS_JS,
-    ROOT,
-    SIZES,
-    _smtp_port,
-    browser,
-    ircd,
-    messages,
-    migrate,
-    open_room,
-    overflow,
-    png_size,
-    say,
-    wait,
-    wait_for_message,
-)
-from tests.irc.peer import Peer
+from tests.django import chatpage
+from tests.django.multichat import EXAMPLE, ROOT, irc_user, migrate, smtp_port
 from tests.irc.servers import Ngircd
 from tests.servers import free_port
 
@@ -156,7 +140,7 @@ def standin() -> Iterator[StandInThread]:
 
 
 @pytest.fixture(scope="module")
-def bridged(ircd: Ngircd, standin: StandInThread) -> Iterator[LiveServer]:  # noqa: F811
+def bridged(ircd: Ngircd, standin: StandInThread) -> Iterator[LiveServer]:
     slack = standin.slack
     standin.call(lambda s: s.add_channel("lobby"))
     with tempfile.TemporaryDirectory(prefix="multichat-") as tmp:
@@ -178,24 +162,6 @@ def bridged(ircd: Ngircd, standin: StandInThread) -> Iterator[LiveServer]:  # no
         with server:
             assert "interface slack: socket mode" in server.log, server.log
             yield server
-
-
-async def _irc_peer(port: int, nick: str) -> Peer:
-    peer = Peer(nick)
-    await peer.connect(port)
-    async with asyncio.timeout(30):
-        while True:  # the bridge is up once the bot is in #lobby (it may join after us)
-            peer.send("JOIN #lobby")
-            try:
-                await peer.expect(
-                    lambda ln: (ln.command == "JOIN" and ln.source is not None
-                                and ln.source.nick == BOT)
-                    or (ln.command == "353" and BOT in ln.param(3).replace("@", " ").split()),
-                    within=3,
-                )  # fmt: skip
-                return peer
-            except TimeoutError:
-                peer.send("PART #lobby")
 
 
 class SlackUser:
@@ -238,76 +204,83 @@ def _line(driver: Any, text: str) -> Any:
 
 
 def test_one_room_across_irc_slack_mail_and_two_browsers(
-    bridged: LiveServer, ircd: Ngircd, standin: StandInThread,  # noqa: F811
-    browser: Callable[..., Any], tmp_path: Path,  # noqa: F811
+    bridged: LiveServer, ircd: Ngircd, standin: StandInThread,
+    browser: Callable[..., Any], tmp_path: Path,
 ) -> None:  # fmt: skip
     from selenium.webdriver.common.by import By
 
     loop = asyncio.new_event_loop()
-    carol = loop.run_until_complete(_irc_peer(ircd.port, "carol"))
-    dave = loop.run_until_complete(_irc_peer(ircd.port, "dave"))
+    carol = loop.run_until_complete(irc_user(ircd.port, "carol"))
+    dave = loop.run_until_complete(irc_user(ircd.port, "dave"))
     sam = SlackUser(standin)
-    ann, bob = browser(*SIZES["desktop"]), browser(*SIZES["phone"])
+    ann, bob = browser(*chatpage.SIZES["desktop"]), browser(*chatpage.SIZES["phone"])
     try:
-        open_room(ann, bridged, "lobby", "ann")
-        open_room(bob, bridged, "lobby", "bob")
+        chatpage.open_room(ann, bridged, "lobby", "ann")
+        chatpage.open_room(bob, bridged, "lobby", "bob")
         sam.do(lambda s: s.membership(sam.user, sam.channel))
         everyone = {("ann", "websocket"), ("bob", "websocket"), ("carol", "irc"),
                     ("dave", "irc"), ("Sam", "slack")}  # fmt: skip
-        wait(ann, lambda d: everyone <= {tuple(m) for m in d.execute_script(MEMBERS_JS)},
-             "members across protocols")  # fmt: skip
+        chatpage.wait(
+            ann,
+            lambda d: everyone <= {tuple(m) for m in d.execute_script(chatpage.MEMBERS_JS)},
+            "members across protocols",
+        )
 
         first = "Good morning! Standup in ten minutes."
-        say(ann, first)
-        wait_for_message(bob, first, user="ann", own=False)
+        chatpage.say(ann, first)
+        chatpage.wait_for_message(bob, first, user="ann", own=False)
         carol.send("PRIVMSG #lobby :On my way, two minutes.")
-        wait_for_message(ann, "On my way, two minutes.", user="carol", protocol="irc")
+        chatpage.wait_for_message(ann, "On my way, two minutes.", user="carol", protocol="irc")
         deploy = "Deploy is done, dashboards are green."
         deploy_ts = sam.say(deploy)
-        wait_for_message(bob, deploy, user="Sam", protocol="slack")
+        chatpage.wait_for_message(bob, deploy, user="Sam", protocol="slack")
 
         mail = EmailMessage()
         mail["From"] = "Dan Smith <dan@example.com>"
         mail["To"] = "room-lobby@localhost"
         mail["Subject"] = "release notes"
         mail.set_content("Release notes for 2.4 are in the wiki.\nPlease read before 3pm.")
-        with smtplib.SMTP("127.0.0.1", _smtp_port(bridged), timeout=WAIT) as smtp:
+        with smtplib.SMTP("127.0.0.1", smtp_port(bridged), timeout=WAIT) as smtp:
             smtp.send_message(mail)
         notes = "Release notes for 2.4 are in the wiki.\nPlease read before 3pm."
-        wait_for_message(ann, notes, user="Dan Smith", protocol="email")
+        chatpage.wait_for_message(ann, notes, user="Dan Smith", protocol="email")
 
         # Bob answers Sam: in Slack, in Sam's thread; Sam answers in the thread.
         line = _line(bob, deploy)
         line.click()
         line.find_element(By.CSS_SELECTOR, "button[aria-label='Reply']").click()
-        say(bob, "Nice, thanks Sam!")
-        assert wait_for_message(ann, "Nice, thanks Sam!", user="bob")["reply"].startswith("↪ Sam")
+        chatpage.say(bob, "Nice, thanks Sam!")
+        assert chatpage.wait_for_message(ann, "Nice, thanks Sam!", user="bob")["reply"].startswith(
+            "↪ Sam"
+        )
         threaded = sam.wait_posted("[web] &lt;bob&gt; Nice, thanks Sam!")
         assert threaded.params.get("thread_ts") == deploy_ts
         rollback = "Rollback plan is in the doc."
         rollback_ts = sam.say(rollback, thread_ts=deploy_ts)
-        assert wait_for_message(ann, rollback, protocol="slack")["reply"].startswith("↪ Sam")
+        assert chatpage.wait_for_message(ann, rollback, protocol="slack")["reply"].startswith(
+            "↪ Sam"
+        )
 
         # Sam edits, reacts, acts and deletes; bob reacts and ann acts, on the web.
         edited = "Deploy is done, all dashboards are green."
         sam.do(lambda s: s.edit(deploy_ts, edited, sam.channel))
-        wait_for_message(bob, edited, user="Sam")
+        chatpage.wait_for_message(bob, edited, user="Sam")
         sam.do(lambda s: s.reaction("tada", sam.user, sam.channel, deploy_ts))
-        wait_for_message(ann, edited, reactions=["🎉 1"])
+        chatpage.wait_for_message(ann, edited, reactions=["🎉 1"])
         top = _line(bob, first)
         top.click()
         top.find_element(By.CSS_SELECTOR, "button[aria-label='React']").click()
         top.find_element(By.CSS_SELECTOR, "button[aria-label='React with 👍']").click()
-        wait_for_message(ann, first, reactions=["👍 1"])
-        say(ann, "/me waves")
-        wait_for_message(bob, "* ann waves", user="ann")
+        chatpage.wait_for_message(ann, first, reactions=["👍 1"])
+        chatpage.say(ann, "/me waves")
+        chatpage.wait_for_message(bob, "* ann waves", user="ann")
         sam.say("is looking at the logs", subtype="me_message")
-        wait_for_message(ann, "* Sam is looking at the logs", protocol="slack")
+        chatpage.wait_for_message(ann, "* Sam is looking at the logs", protocol="slack")
         sam.do(lambda s: s.delete(rollback_ts, sam.channel))
-        wait_for_message(bob, "This message was deleted.", user="Sam")
+        chatpage.wait_for_message(bob, "This message was deleted.", user="Sam")
         last = "That's all, thanks."
-        say(ann, last)
-        wait_for_message(bob, last, user="ann")
+        chatpage.say(ann, last)
+        chatpage.wait_for_message(bob, last, user="ann")
 
         # IRC, both clients: every line from elsewhere once, attributed, in order.
         quote = excerpt(deploy, 40)
@@ -353,11 +326,11 @@ def test_one_room_across_irc_slack_mail_and_two_browsers(
         assert all(standin.wait(lambda s, d=d: d.acked()) for d in echoes)
 
         # The page: every line once, its origin on a badge; no sideways scrolling.
-        texts = [m["text"] for m in messages(ann)]
+        texts = [m["text"] for m in chatpage.messages(ann)]
         assert len(texts) == len(set(texts)) == 9, texts
-        badges = {m["protocol"] for m in messages(ann)}
+        badges = {m["protocol"] for m in chatpage.messages(ann)}
         assert badges == {"websocket", "irc", "slack", "email"}
-        assert overflow(ann) == []
+        assert chatpage.overflow(ann) == []
         ann.execute_script("document.getElementById('log').scrollTop = 1e9")
         _photograph(ann, tmp_path)
     finally:
@@ -374,11 +347,11 @@ def _photograph(driver: Any, tmp: Path) -> None:
     driver.find_element(By.ID, "composer-text").click()
     taken = tmp / "slack.png"
     driver.save_screenshot(str(taken))
-    assert png_size(taken) == SIZES["desktop"]
+    assert chatpage.png_size(taken) == chatpage.SIZES["desktop"]
     if os.environ.get("MULTICHAT_SCREENSHOTS"):
         shutil.copy(taken, SHOT)
     assert SHOT.exists(), f"{SHOT} is missing: run with MULTICHAT_SCREENSHOTS=1"
-    assert png_size(SHOT) == png_size(taken), "the committed screenshot is stale"
+    assert chatpage.png_size(SHOT) == chatpage.png_size(taken), "the committed screenshot is stale"
 
 
 def test_make_run_says_how_to_bridge_slack() -> None:

@@ -21,24 +21,16 @@ from typing import Any
 import pytest
 
 from telephonist.testing.processes import Process, free_port
-from tests.django.test_multichat import (
-    EXAMPLE,
-    browser,
-    migrate,
-    open_room,
-    say,
-    wait_for_message,
-)
+from tests.django import chatpage
+from tests.django.multichat import EXAMPLE, migrate
 from tests.servers import RedisServer
-
-__all__ = ["browser"]
 
 pytestmark = [pytest.mark.redis]
 WAIT = 60.0
 
 
 class Site:
-    """What ``open_room`` needs of a server: where its pages are."""
+    """What ``chatpage.open_room`` needs of a server: where its pages are."""
 
     def __init__(self, http_url: str) -> None:
         self.http_url = http_url
@@ -92,10 +84,10 @@ def test_split_example_serves_its_static_files_and_chats(
             assert served.headers["content-type"] == "text/javascript"
         # The page works: its script runs, joins the room over a WebSocket, talks.
         ann, bob = browser(), browser()
-        open_room(ann, server, "lobby", "ann")
-        open_room(bob, server, "lobby", "bob")
-        say(ann, "split and served")
-        wait_for_message(bob, "split and served", user="ann", own=False)
+        chatpage.open_room(ann, server, "lobby", "ann")
+        chatpage.open_room(bob, server, "lobby", "bob")
+        chatpage.say(ann, "split and served")
+        chatpage.wait_for_message(bob, "split and served", user="ann", own=False)
         for proc in processes:
             assert "Traceback" not in proc.output(), proc.output()
 
