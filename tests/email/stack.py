@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from telephonist.config.model import AffinitySettings, ServerSettings, WorkerSettings
-from telephonist.consumers import Message
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.interfaces.email import EmailConfig, EmailInterface
 from telephonist.interfaces.plugins import ConfiguredInterface, InterfacePlugin
 from telephonist.routing import Include, Route, Router
 from telephonist.server import InterfaceServer
 from telephonist.worker import Worker
+from tests import recording
 
 __all__ = ["Stack", "recorder", "running_stack"]
 
@@ -70,19 +70,9 @@ class Stack:
 
 
 def recorder(stack_ref: list[Stack], reply: Callable[[dict[str, Any]], Any] | None = None) -> Any:
-    """An async function consumer that queues ``message.content`` for the test and,
-    with ``reply``, answers ``reply(content)`` on the reply channel."""
-
-    async def consume(message: Message, **kwargs: str) -> None:
-        content = dict(message.content)
-        content["_kwargs"] = kwargs
-        await stack_ref[0].received.put(content)
-        if reply is not None and message.reply_channel is not None:
-            answer = reply(content)
-            if answer is not None:
-                await message.reply_channel.send(answer)
-
-    return consume
+    """``tests.recording.recorder`` with the route's captured groups (the mailbox) as
+    ``content["_kwargs"]``."""
+    return recording.recorder(stack_ref, reply, kwargs=True)
 
 
 @contextlib.asynccontextmanager

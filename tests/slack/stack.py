@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from telephonist.consumers import Message
 from telephonist.core.base import BaseChannelLayer
 from telephonist.routing import Include, Route
 from telephonist.testing.slack import SlackApp, SlackStandIn, running_app, settings_for
+from tests.recording import recorder
 
 __all__ = ["SlackStack", "config_for", "recorder", "running_stack"]
 
@@ -60,21 +60,6 @@ class SlackStack:
 
     async def start_worker(self, routing: Sequence[Route | Include]) -> None:
         await self.app.start_worker(routing)
-
-
-def recorder(ref: list[SlackStack], reply: Callable[[dict[str, Any]], Any] | None = None) -> Any:
-    """A consumer that queues what it gets for the test and, with ``reply``, answers
-    ``reply(content)`` on the reply channel."""
-
-    async def consume(message: Message, **kwargs: str) -> None:
-        content = dict(message.content)
-        await ref[0].received.put(content)
-        if reply is not None and message.reply_channel is not None:
-            answer = reply(content)
-            if answer is not None:
-                await message.reply_channel.send(answer)
-
-    return consume
 
 
 @contextlib.asynccontextmanager
