@@ -9,7 +9,6 @@ started: the reloader's parent and child) is killed in teardown
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -19,11 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import websockets
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 
 from telephonist.testing.processes import free_port
+from tests.django.wsclient import talk
 from tests.servers import RedisServer
 
 from .processes import TIMEOUT, Proc
@@ -59,18 +58,6 @@ def manage(tmp_path: Path) -> Iterator[Manage]:
         proc.kill()
 
 
-def echo(url: str, *texts: str) -> list[str]:
-    async def talk() -> list[str]:
-        async with asyncio.timeout(TIMEOUT), websockets.connect(url) as ws:
-            answers = []
-            for text in texts:
-                await ws.send(text)
-                answers.append(str(await ws.recv()))
-            return answers
-
-    return asyncio.run(talk())
-
-
 def test_runserver_serves_every_interface_with_a_worker_and_stops_gracefully(
     manage: Manage,
 ) -> None:
@@ -82,7 +69,7 @@ def test_runserver_serves_every_interface_with_a_worker_and_stops_gracefully(
     assert proc.wait_for(r"^interface email: disabled: not configured \(no \[interfaces\.email")
     proc.wait_for(r"^telephonist: ready$")
 
-    assert echo(f"ws://127.0.0.1:{port}/echo/", "a", "b") == ["echo a", "echo b"]
+    assert talk(f"ws://127.0.0.1:{port}/echo/", "a", "b") == ["echo a", "echo b"]
     url = f"http://127.0.0.1:{port}/static/testapp/site.css"
     with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
         assert response.status == 200
@@ -139,7 +126,7 @@ def test_split_runinterfaces_and_runworker_over_redis(
     found = worker.wait_for(r"^worker (\S+): (.*)$")
     assert found.group(2) == "websocket.connect, websocket.disconnect, websocket.receive"
     worker.wait_for(r"^telephonist: ready$")
-    assert echo("ws" + url[len("http") :] + "/echo/", "over redis") == ["echo over redis"]
+    assert talk("ws" + url[len("http") :] + "/echo/", "over redis") == ["echo over redis"]
     assert worker.stop() == 0
     assert interfaces.stop() == 0
 

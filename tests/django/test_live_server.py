@@ -3,27 +3,13 @@ against the test database (pytest fixture and TestCase)."""
 
 from __future__ import annotations
 
-import asyncio
 import urllib.request
-
-import websockets
 
 from telephonist.django.testing import LiveServer, TelephonistLiveServerTestCase
 from tests.django.testapp.models import Note
+from tests.django.wsclient import talk
 
 TIMEOUT = 30.0
-
-
-def talk(url: str, *texts: str) -> list[str]:
-    async def run() -> list[str]:
-        async with asyncio.timeout(TIMEOUT), websockets.connect(url) as ws:
-            answers = []
-            for text in texts:
-                await ws.send(text)
-                answers.append(str(await ws.recv()))
-            return answers
-
-    return asyncio.run(run())
 
 
 def test_fixture_serves_the_project_against_the_test_database(
