@@ -347,30 +347,15 @@ class Mail(Person):
         assert mail["In-Reply-To"] == parent
 
 
-class Line(Person):
-    protocol, interface = "linechat", "linechat"
-    inbound = ("join", "message", "action", "leave")
+class _Lines(Person):
+    """A person on one of the test plugins' line protocols (``tests/plugins``): plain
+    text in, one line per message out; a multi-line message comes as its lines."""
 
-    def __init__(self, client: LineClient, nick: str) -> None:
+    def __init__(self, client: LineClient | UdpClient, nick: str) -> None:
         self.client, self.nick = client, nick
-
-    @classmethod
-    async def open(cls, servers: Servers, nick: str) -> Line:
-        return cls(await LineClient.open(servers.stack, nick, nick), nick)
-
-    def mine(self, content: dict[str, Any], event: ChatEvent) -> bool:
-        return event["protocol"] == "linechat" and event["room"] in (self.nick, "lobby")
 
     async def say(self, text: str) -> None:
         self.client.say(text)
-
-    async def produce(self, kind: str) -> None:
-        if kind == "message":
-            self.client.say("hello \x01\u202eworld")
-        elif kind == "action":
-            self.client.say("/me waves")
-        elif kind == "leave":
-            await self.client.close()
 
     async def expect(self, kind: str) -> None:
         if kind == "message":
@@ -390,6 +375,26 @@ class Line(Person):
 
     async def close(self) -> None:
         await self.client.close()
+
+
+class Line(_Lines):
+    protocol, interface = "linechat", "linechat"
+    inbound = ("join", "message", "action", "leave")
+
+    @classmethod
+    async def open(cls, servers: Servers, nick: str) -> Line:
+        return cls(await LineClient.open(servers.stack, nick, nick), nick)
+
+    def mine(self, content: dict[str, Any], event: ChatEvent) -> bool:
+        return event["protocol"] == "linechat" and event["room"] in (self.nick, "lobby")
+
+    async def produce(self, kind: str) -> None:
+        if kind == "message":
+            self.client.say("hello \x01\u202eworld")
+        elif kind == "action":
+            self.client.say("/me waves")
+        elif kind == "leave":
+            await self.client.close()
 
 
 class SlackPerson(Person):
@@ -482,44 +487,19 @@ class SlackPerson(Person):
         assert (call.params["text"], call.params.get("thread_ts")) == ("threaded", parent)
 
 
-class Udp(Person):
+class Udp(_Lines):
     """A connectionless protocol: the conversation is the peer's address (docs/writing-an-
     interface.md, section 6); everyone talks in the configured room."""
 
     protocol, interface = "udpchat", "udpchat"
     inbound = ("message", "action")
 
-    def __init__(self, client: UdpClient, nick: str) -> None:
-        self.client, self.nick = client, nick
-
     @classmethod
     async def open(cls, servers: Servers, nick: str) -> Udp:
         return cls(await UdpClient.open(servers.stack, nick), nick)
 
-    async def say(self, text: str) -> None:
-        self.client.say(text)
-
     async def produce(self, kind: str) -> None:
         self.client.say("hello \x01\u202eworld" if kind == "message" else "/me waves")
-
-    async def expect(self, kind: str) -> None:
-        if kind == "message":
-            assert [await self.client.next_line() for _ in range(2)] == ["pong", "line two"]
-        else:
-            assert await self.client.next_line() == {"action": "* waves", "notice": "note"}[kind]
-
-    async def next_line(self) -> str:
-        return await self.client.next_line()
-
-    async def expect_relay(self) -> None:
-        lines = [await self.client.next_line() for _ in range(2)]
-        assert lines == ["[web] <ann> one", "[web] <ann> two"]
-
-    async def expect_private(self) -> None:
-        assert await self.client.next_line() == "psst"
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 PEOPLE: dict[str, type[Any]] = {
