@@ -62,6 +62,13 @@ class Raw:
                 self.events += self.conn.receive_data(data)
             self.writer.write(self.conn.data_to_send())
 
+    async def goaway(self, error_code: int) -> None:
+        """Read until the server's GOAWAY, which must carry ``error_code``; then close."""
+        gone = await self.until(h2.events.ConnectionTerminated)
+        assert gone is not None, f"closed without a GOAWAY: {self.events}"
+        assert gone.error_code == error_code
+        await self.close()
+
     async def close(self) -> None:
         self.writer.close()
         await self.writer.wait_closed()
