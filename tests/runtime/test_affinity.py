@@ -4,6 +4,7 @@ worker, then the real host and two real workers on the in-memory layer."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -325,15 +326,41 @@ def _sync_data(message: ConsumerMessage) -> None:
     message.reply_channel.send({"type": "probe.ack", "n": message["n"]})  # type: ignore[union-attr]
 
 
+@contextlib.asynccontextmanager
+async def _running(
+    router: Router,
+    released: Callable[..., None],
+    *,
+    workers: int = 1,
+    capacity: int = 100,
+    settings: WorkerSettings | None = None,
+) -> AsyncIterator[tuple[InterfaceServer, list[Worker]]]:
+    """``workers`` real workers on ``router`` and a host with the probe interface, on one
+    in-memory layer, with ``released`` connected to ``connection_released`` meanwhile;
+    stopped on the way out (the host first, as a deployment drains)."""
+    layer = InMemoryChannelLayer(capacity=capacity)
+    settings = settings or WorkerSettings(concurrency=8)
+    started = [Worker(layer, router, settings) for _ in range(workers)]
+    host = InterfaceServer(layer, [configured()])
+    connection_released.connect(released)
+    for worker in started:
+        await worker.start()
+    await host.start()
+    try:
+        yield host, started
+    finally:
+        connection_released.disconnect(released)
+        await host.stop(drain_timeout=0)
+        for worker in started:
+            await worker.stop(drain_timeout=1)
+
+
 @pytest.mark.parametrize("consumer", [_on_data, _sync_data], ids=["async", "sync"])
 async def test_every_event_of_a_connection_reaches_one_worker_in_order(consumer: Any) -> None:
     STATE.clear()
     RELEASED.clear()
     PROBES.clear()
-    layer = InMemoryChannelLayer(capacity=1000)
     router = Router([route("probe.connect", _on_connect), route("probe.data", consumer)])
-    workers = [Worker(layer, router, WorkerSettings(concurrency=8, threads=4)) for _ in range(2)]
-    host = InterfaceServer(layer, [configured()])
     all_released = asyncio.Event()
 
     def _released(connection: str, **kwargs: Any) -> None:
@@ -341,11 +368,9 @@ async def test_every_event_of_a_connection_reaches_one_worker_in_order(consumer:
         if len(RELEASED) == 12:
             all_released.set()
 
-    connection_released.connect(_released)
-    for worker in workers:
-        await worker.start()
-    await host.start()
-    try:
+    settings = WorkerSettings(concurrency=8, threads=4)
+    running = _running(router, _released, workers=2, capacity=1000, settings=settings)
+    async with running as (_host, workers):
         view = PROBES[0].host
 
         async def converse() -> tuple[str, list[Content]]:
@@ -367,11 +392,6 @@ async def test_every_event_of_a_connection_reaches_one_worker_in_order(consumer:
         # Releases reach the workers after each connection's last event.
         await asyncio.wait_for(all_released.wait(), WITHIN)
         assert sorted(RELEASED) == sorted(conn for conn, _ in results)
-    finally:
-        connection_released.disconnect(_released)
-        await host.stop(drain_timeout=0)
-        for worker in workers:
-            await worker.stop(drain_timeout=1)
 
 
 async def test_a_connection_closed_before_any_worker_took_it_is_served_whole() -> None:
@@ -379,7 +399,6 @@ async def test_a_connection_closed_before_any_worker_took_it_is_served_whole() -
     even saw the connect. Both events are consumed, then the connection is released."""
     STATE.clear()
     PROBES.clear()
-    layer = InMemoryChannelLayer(capacity=100)
     seen: list[int] = []
     released = asyncio.Event()
 
@@ -390,12 +409,7 @@ async def test_a_connection_closed_before_any_worker_took_it_is_served_whole() -
         released.set()
 
     router = Router([route("probe.connect", _on_connect), route("probe.data", data)])
-    worker = Worker(layer, router, WorkerSettings(concurrency=8))
-    host = InterfaceServer(layer, [configured()])
-    connection_released.connect(_released)
-    await worker.start()
-    await host.start()
-    try:
+    async with _running(router, _released):
         view = PROBES[0].host
         conn = await view.open_reply_channel(Recorder())
         await view.send_event("probe.connect", {"type": "probe.connect"}, connection=conn)
@@ -404,15 +418,10 @@ async def test_a_connection_closed_before_any_worker_took_it_is_served_whole() -
         await asyncio.wait_for(released.wait(), WITHIN)
         assert seen == [7]
         assert conn in STATE
-    finally:
-        connection_released.disconnect(_released)
-        await host.stop(drain_timeout=0)
-        await worker.stop(drain_timeout=1)
 
 
 async def test_a_real_worker_runs_a_single_event_connection_without_binding_it() -> None:
     PROBES.clear()
-    layer = InMemoryChannelLayer(capacity=100)
     seen: list[Content] = []
     released: list[str] = []
     done = asyncio.Event()
@@ -429,12 +438,7 @@ async def test_a_real_worker_runs_a_single_event_connection_without_binding_it()
         all_released.set()
 
     router = Router([route("probe.connect", record), route("probe.data", record)])
-    worker = Worker(layer, router, WorkerSettings(concurrency=8))
-    host = InterfaceServer(layer, [configured()])
-    connection_released.connect(_released)
-    await worker.start()
-    await host.start()
-    try:
+    async with _running(router, _released) as (host, (worker,)):
         view = PROBES[0].host
         conn = await view.open_reply_channel(Recorder())
         await view.send_event(
@@ -455,10 +459,6 @@ async def test_a_real_worker_runs_a_single_event_connection_without_binding_it()
         assert worker.status()["counters"].get("unbound_events", 0) == 0
         await asyncio.wait_for(all_released.wait(), WITHIN)  # its state is dropped as usual
         assert conn in released
-    finally:
-        connection_released.disconnect(_released)
-        await host.stop(drain_timeout=0)
-        await worker.stop(drain_timeout=1)
 
 
 async def test_a_batch_of_bound_events_is_sent_in_order_and_refused_in_order(
