@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig
+from telephonist.interfaces.irc import IrcConfig, IrcInterface, NetworkConfig, spec
 from telephonist.interfaces.irc.config import EVENT_KINDS
 from tests.irc.harness import MiniHost
-from tests.irc.peer import Peer
+from tests.irc.peer import Peer, joined
 from tests.irc.servers import InspIRCd, Ngircd
 from tests.irc.services import SERVICES_NAME, AnopeServices
 from tests.irc.stack import IrcStack
@@ -112,6 +112,41 @@ def network(port: int, nick: str, **overrides: Any) -> NetworkConfig:
 #: whose recorder consumer hands events to the test) or, where a test asks for it, a
 #: ``MiniHost``; both offer ``layer``, ``next_event`` and ``counters``.
 Started = tuple[IrcInterface, Any]
+
+
+async def bot_in_room(
+    start_irc: Callable[..., Awaitable[Started]],
+    peers: Callable[[str], Peer],
+    port: int,
+    room: str,
+    nick: str,
+    watcher: str,
+    **overrides: Any,
+) -> tuple[Peer, Any]:
+    """``watcher`` joins ``room`` first, then the bot (``network(port, nick, ...)``)
+    starts in it; once the watcher has seen the bot join: (the watcher, the runtime)."""
+    peer = await peers(watcher).connect(port)
+    await peer.join(room)
+    _, runtime = await start_irc(network(port, nick, channels=[room], **overrides))
+    await peer.expect(joined(nick, room))
+    return peer, runtime
+
+
+async def said(peer: Peer, runtime: Any, room: str, text: str) -> dict[str, Any]:
+    """``peer`` says ``text`` in ``room``; the message event the bot published for it."""
+    peer.send(f"PRIVMSG {room} :{text}")
+    event: dict[str, Any] = await runtime.next_event(spec.RECEIVE)
+    return event
+
+
+async def answered(
+    runtime: Any, reply_channel: str, peer: Peer, to: str, nick: str, text: str
+) -> None:
+    """A consumer's ``text`` on ``reply_channel`` reaches ``peer`` in ``to`` (a room, or
+    the peer's own nick), sent by the bot ``nick``, as one line."""
+    await runtime.layer.send(reply_channel, {"text": text})
+    (reply,) = await peer.privmsgs(to, 1, sender=nick)
+    assert reply.line.param(1) == text
 
 
 @pytest.fixture

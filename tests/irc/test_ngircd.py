@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from telephonist.interfaces.irc import spec
-from tests.irc.conftest import Started, network
+from tests.irc.conftest import Started, answered, bot_in_room, network, said
 from tests.irc.peer import Peer, joined, too_early
 from tests.irc.servers import Ngircd
 
@@ -30,8 +30,7 @@ async def test_connect_join_and_answer_ping(
     own_join = await host.next_event(spec.JOIN, lambda m: m["user"] == nick)
     assert own_join["self"] is True
 
-    alice.send(f"PRIVMSG {room} :!ping")
-    event = await host.next_event(spec.RECEIVE)
+    event = await said(alice, host, room, "!ping")
     assert event["kind"] == "message"
     assert event["text"] == "!ping"
     assert event["user"] == "alice1"
@@ -41,27 +40,20 @@ async def test_connect_join_and_answer_ping(
     assert event["ident"] == "~alice1"
     assert event["host"] == "127.0.0.1"
     assert event["order"] >= 0
-    await host.layer.send(event["reply_channel"], {"text": "pong"})
-    (reply,) = await alice.privmsgs(room, 1, sender=nick)
-    assert reply.line.param(1) == "pong"
+    await answered(host, event["reply_channel"], alice, room, nick, "pong")
 
     alice.send(f"PRIVMSG {nick} :hello in private")
     private = await host.next_event(spec.RECEIVE)
     assert private["room"] == "alice1"
     assert private["private"] is True
     assert private["reply_channel"] != event["reply_channel"]
-    await host.layer.send(private["reply_channel"], {"text": "hi alice"})
-    (answer,) = await alice.privmsgs("alice1", 1, sender=nick)
-    assert answer.line.param(1) == "hi alice"
+    await answered(host, private["reply_channel"], alice, "alice1", nick, "hi alice")
 
 
 async def test_room_events_are_ordered_on_one_reply_channel(
     ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
 ) -> None:
-    alice = await peers("alice2").connect(ngircd.port)
-    await alice.join(room)
-    _, host = await start_irc(network(ngircd.port, nick, channels=[room]))
-    await alice.expect(joined(nick, room))
+    alice, host = await bot_in_room(start_irc, peers, ngircd.port, room, nick, "alice2")
     for i in range(20):
         alice.send(f"PRIVMSG {room} :m{i}")
     events = [await host.next_event(spec.RECEIVE) for _ in range(20)]
@@ -75,10 +67,7 @@ async def test_room_events_are_ordered_on_one_reply_channel(
 async def test_injection_never_reaches_the_wire_as_a_command(
     ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
 ) -> None:
-    alice = await peers("alice3").connect(ngircd.port)
-    await alice.join(room)
-    _, host = await start_irc(network(ngircd.port, nick, channels=[room]))
-    await alice.expect(joined(nick, room))
+    alice, host = await bot_in_room(start_irc, peers, ngircd.port, room, nick, "alice3")
     alice.send(f"PRIVMSG {room} :!echo")
     reply_channel = (await host.next_event(spec.RECEIVE))["reply_channel"]
     attempts = [
@@ -114,23 +103,17 @@ async def test_injection_never_reaches_the_wire_as_a_command(
     assert [t.param(1) for t in topics] == ["t QUIT :topic"]
     assert host.counters["rejected"] == 4
     # And the bot is still there: it answers in the channel.
-    await host.layer.send(reply_channel, {"text": "still here"})
-    (last,) = await alice.privmsgs(room, 1, sender=nick)
-    assert last.line.param(1) == "still here"
+    await answered(host, reply_channel, alice, room, nick, "still here")
 
 
 async def test_fifty_line_reply_arrives_complete_and_paced(
     ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
 ) -> None:
-    alice = await peers("alice4").connect(ngircd.port)
-    await alice.join(room)
     burst, rate = 5, 40.0
-    _, host = await start_irc(
-        network(ngircd.port, nick, channels=[room], flood_burst=burst, flood_rate=rate)
+    alice, host = await bot_in_room(
+        start_irc, peers, ngircd.port, room, nick, "alice4", flood_burst=burst, flood_rate=rate
     )
-    await alice.expect(joined(nick, room))
-    alice.send(f"PRIVMSG {room} :!fifty")
-    event = await host.next_event(spec.RECEIVE)
+    event = await said(alice, host, room, "!fifty")
     since = time.monotonic()
     await host.layer.send(
         event["reply_channel"], {"text": "\n".join(f"line {i}" for i in range(50))}
@@ -145,12 +128,8 @@ async def test_fifty_line_reply_arrives_complete_and_paced(
 async def test_long_text_is_split_at_the_relayed_limit_without_breaking_utf8(
     ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
 ) -> None:
-    alice = await peers("alice5").connect(ngircd.port)
-    await alice.join(room)
-    _, host = await start_irc(network(ngircd.port, nick, channels=[room]))
-    await alice.expect(joined(nick, room))
-    alice.send(f"PRIVMSG {room} :!long")
-    event = await host.next_event(spec.RECEIVE)
+    alice, host = await bot_in_room(start_irc, peers, ngircd.port, room, nick, "alice5")
+    event = await said(alice, host, room, "!long")
     text = "".join(f"wörd{i}€😀 " for i in range(300))  # ~4 KB, 1-4 byte characters
     await host.layer.send(event["reply_channel"], {"text": text})
     pieces: list[str] = []

@@ -13,7 +13,7 @@ import pytest
 from telephonist.core.memory import InMemoryChannelLayer
 from telephonist.interfaces.irc import IrcConfig, spec
 from telephonist.interfaces.irc.transport import IrcReactor, tls_context
-from tests.irc.conftest import Started, network
+from tests.irc.conftest import Started, answered, bot_in_room, network, said
 from tests.irc.harness import MiniHost
 from tests.irc.peer import Peer, joined
 from tests.irc.servers import MiniIrcd, Ngircd, make_cert
@@ -43,11 +43,8 @@ async def test_reconnects_after_a_server_restart_and_rejoins(
     assert rejoined == {room, room + "b"}
     alice = await peers("alice7").connect(private_ngircd.port)
     await alice.join(room)
-    alice.send(f"PRIVMSG {room} :are you back?")
-    event = await host.next_event(spec.RECEIVE)
-    await host.layer.send(event["reply_channel"], {"text": "yes"})
-    (reply,) = await alice.privmsgs(room, 1, sender=nick)
-    assert reply.line.param(1) == "yes"
+    event = await said(alice, host, room, "are you back?")
+    await answered(host, event["reply_channel"], alice, room, nick, "yes")
 
 
 async def test_a_frozen_server_is_detected_by_lag_and_left(
@@ -90,11 +87,8 @@ async def test_tls_with_a_trusted_ca(
     assert interface.endpoints()[0].startswith("ircs://")
     alice = await peers("alice8").connect(ngircd.port)
     await alice.join(room)
-    alice.send(f"PRIVMSG {room} :over tls?")
-    event = await host.next_event(spec.RECEIVE)
-    await host.layer.send(event["reply_channel"], {"text": "over tls"})
-    (reply,) = await alice.privmsgs(room, 1, sender=nick)
-    assert reply.line.param(1) == "over tls"
+    event = await said(alice, host, room, "over tls?")
+    await answered(host, event["reply_channel"], alice, room, nick, "over tls")
 
 
 async def test_a_full_channel_pauses_reading_and_loses_nothing(
@@ -128,29 +122,20 @@ async def test_a_full_channel_pauses_reading_and_loses_nothing(
 async def test_a_gone_worker_unbinds_the_conversation_which_binds_the_next_one(
     ngircd: Ngircd, start_irc: StartIrc, peers: Peers, room: str, nick: str
 ) -> None:
-    alice = await peers("alice10").connect(ngircd.port)
-    await alice.join(room)
-    _, stack = await start_irc(network(ngircd.port, nick, channels=[room]))
-    await alice.expect(joined(nick, room))
-    alice.send(f"PRIVMSG {room} :one")
-    first = await stack.next_event(spec.RECEIVE)
+    alice, stack = await bot_in_room(start_irc, peers, ngircd.port, room, nick, "alice10")
+    first = await said(alice, stack, room, "one")
     # The worker goes away: the host unbinds its conversations (an IRC room outlives
     # any worker) instead of aborting them. The room's reply channel stays open: what
     # is sent to it meanwhile (a bridge's group send, say) still reaches the room.
     await stack.stop_worker()
-    await stack.layer.send(first["reply_channel"], {"text": "while no worker"})
-    (meanwhile,) = await alice.privmsgs(room, 1, sender=nick)
-    assert meanwhile.line.param(1) == "while no worker"
+    await answered(stack, first["reply_channel"], alice, room, nick, "while no worker")
     assert stack.server.counters["unbound"] >= 1  # the goodbye came first (room, network)
     await stack.start_worker()
-    alice.send(f"PRIVMSG {room} :two")
-    second = await stack.next_event(spec.RECEIVE)
+    second = await said(alice, stack, room, "two")
     # The same conversation, bound anew: to the shared channel, in order from 0.
     assert second["reply_channel"] == first["reply_channel"]
     assert second["order"] == 0
-    await stack.layer.send(second["reply_channel"], {"text": "bound again"})
-    (reply,) = await alice.privmsgs(room, 1, sender=nick)
-    assert reply.line.param(1) == "bound again"
+    await answered(stack, second["reply_channel"], alice, room, nick, "bound again")
     assert stack.counters["aborted"] == 0
 
 
@@ -163,8 +148,7 @@ async def test_join_part_kick_and_topic_actions(
     await alice.join(other)  # alice creates #other and is its operator
     interface, host = await start_irc(network(ngircd.port, nick, channels=[room]))
     await alice.expect(joined(nick, room))
-    alice.send(f"PRIVMSG {room} :go")
-    event = await host.next_event(spec.RECEIVE)
+    event = await said(alice, host, room, "go")
     reply_channel = event["reply_channel"]
     await host.layer.send(reply_channel, {"type": spec.SEND_JOIN, "channel": other})
     await alice.expect(joined(nick, other))
@@ -202,11 +186,8 @@ async def test_a_server_without_cap_support(
         assert connect["caps"] == []  # "421 CAP": registered without negotiation
         alice = await peers("alice12").connect(server.port)
         await alice.join(room)
-        alice.send(f"PRIVMSG {room} :plain old irc")
-        event = await stack.next_event(spec.RECEIVE)
-        await stack.layer.send(event["reply_channel"], {"text": "works"})
-        (reply,) = await alice.privmsgs(room, 1, sender=nick)
-        assert reply.line.param(1) == "works"
+        event = await said(alice, stack, room, "plain old irc")
+        await answered(stack, event["reply_channel"], alice, room, nick, "works")
     finally:
         server.stop()
 
@@ -221,8 +202,7 @@ async def test_stop_sends_what_is_queued_then_quits(
     alice = await peers("alice13").connect(ngircd.port)
     await alice.join(room)
     await alice.expect(joined(nick, room))
-    alice.send(f"PRIVMSG {room} :bye soon")
-    event = await stack.next_event(spec.RECEIVE)
+    event = await said(alice, stack, room, "bye soon")
     await stack.layer.send(event["reply_channel"], {"text": "\n".join(map(str, range(10)))})
     await alice.privmsgs(room, 1, sender=nick)  # the first is out, nine are queued
     await stack.stop()  # drains the outbox (bounded), then QUIT
