@@ -51,7 +51,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(
 # ruff: noqa: E402
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from _h2load import H2Result, h2load_binary, h2load_version, run_h2load
 from _procfs import cpu_seconds
@@ -220,6 +220,23 @@ def _profile(
     results.meta.setdefault("profiles", {})[f"{spec.name} ({view} view)"] = report
 
 
+#: The cells of one measurement (a server, a view, a protocol): field, format.
+_CPU = (("cpu", lambda v: f"{v:.0f}"), ("cpu_us", lambda v: f"{v:,.0f}"))
+_WRK_CELLS = (("rate", fmt_count), ("p50", fmt_ms), ("p99", fmt_ms), *_CPU)
+_H2_CELLS = (("rate", fmt_count), *_CPU)  # h2load prints no percentiles
+
+
+def _cells(
+    results: Results, key: str, fields: Sequence[tuple[str, Callable[[float], str]]]
+) -> list[str]:
+    return [results.cell(f"{key}/{field}", fmt) for field, fmt in fields]
+
+
+def _errors(results: Results, keys: Sequence[str]) -> str:
+    """The errors the load tool saw, over all of a server's measurements ``keys``."""
+    return f"{sum(s or 0 for key in keys for s in results.samples.get(f'{key}/errors', [])):,.0f}"
+
+
 def _table(results: Results, specs: Sequence[ServerSpec], views: Sequence[str]) -> str:
     header_row = ["server"]
     for view in views:
@@ -233,20 +250,11 @@ def _table(results: Results, specs: Sequence[ServerSpec], views: Sequence[str]) 
         if Results.key("http", spec.name) in results.errors:
             rows.append([spec.name, "error", *[""] * (len(header_row) - 2)])
             continue
+        keys = [Results.key("http", spec.name, view) for view in views]
         row = [spec.name]
-        errors = 0.0
-        for view in views:
-            key = Results.key("http", spec.name, view)
-            row += [
-                results.cell(f"{key}/rate", fmt_count),
-                results.cell(f"{key}/p50", fmt_ms),
-                results.cell(f"{key}/p99", fmt_ms),
-                results.cell(f"{key}/cpu", lambda v: f"{v:.0f}"),
-                results.cell(f"{key}/cpu_us", lambda v: f"{v:,.0f}"),
-            ]
-            errors += sum(s or 0 for s in results.samples.get(f"{key}/errors", []))
-        row.append(f"{errors:,.0f}")
-        rows.append(row)
+        for key in keys:
+            row += _cells(results, key, _WRK_CELLS)
+        rows.append([*row, _errors(results, keys)])
     return render_table(header_row, rows)
 
 
@@ -263,22 +271,17 @@ def _table_h2(results: Results, specs: Sequence[ServerSpec], views: Sequence[str
         if Results.key("http", spec.name) in results.errors:
             rows.append([spec.name, "error", *[""] * (len(header_row) - 2)])
             continue
+        keys = [
+            Results.key("http", spec.name, f"{row}-{view}")
+            for view in views
+            for row in ("h2", "h2c")
+        ]
+        measured = [key for key in keys if f"{key}/rate" in results.samples]
         cells = [spec.name]
-        errors = 0.0
-        for view in views:
-            for row in ("h2", "h2c"):
-                key = Results.key("http", spec.name, f"{row}-{view}")
-                if f"{key}/rate" not in results.samples:
-                    cells += ["-", "", ""]
-                    continue
-                cells += [
-                    results.cell(f"{key}/rate", fmt_count),
-                    results.cell(f"{key}/cpu", lambda v: f"{v:.0f}"),
-                    results.cell(f"{key}/cpu_us", lambda v: f"{v:,.0f}"),
-                ]
-                errors += sum(s or 0 for s in results.samples.get(f"{key}/errors", []))
-        cells.append(f"{errors:,.0f}")
-        rows.append(cells)
+        for key in keys:
+            # "-": not measured (no h2c on Daphne, say).
+            cells += _cells(results, key, _H2_CELLS) if key in measured else ["-", "", ""]
+        rows.append([*cells, _errors(results, measured)])
     return render_table(header_row, rows)
 
 
