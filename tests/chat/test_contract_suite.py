@@ -20,6 +20,7 @@ would: events in over Socket Mode, answers seen as the Web API calls the interfa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -522,6 +523,22 @@ def nick_for(request: pytest.FixtureRequest) -> str:
     return "p" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
 
 
+@contextlib.asynccontextmanager
+async def present(
+    servers: Servers, who: str, request: pytest.FixtureRequest, *, wait_join: bool = True
+) -> AsyncIterator[Any]:
+    """``PEOPLE[who]`` connected under the test's own nick; with ``wait_join``, once the
+    consumer has seen them join (on protocols that have joins); closed on the way out."""
+    cls = PEOPLE[who]
+    person = await cls.open(servers, nick_for(request))
+    try:
+        if wait_join and "join" in cls.inbound:
+            await seen(lambda c, e: person.mine(c, e) and e["kind"] == "join")
+        yield person
+    finally:
+        await person.close()
+
+
 # -- the suite ---------------------------------------------------------------------------
 
 
@@ -529,11 +546,7 @@ def nick_for(request: pytest.FixtureRequest) -> str:
 async def test_every_inbound_kind_reaches_the_consumer(
     servers: Servers, who: str, kind: str, request: pytest.FixtureRequest
 ) -> None:
-    cls = PEOPLE[who]
-    person = await cls.open(servers, nick_for(request))
-    try:
-        if kind != "join" and "join" in cls.inbound:
-            await seen(lambda c, e: person.mine(c, e) and e["kind"] == "join")
+    async with present(servers, who, request, wait_join=kind != "join") as person:
         await person.produce(kind)
         content, event = await seen(lambda c, e: person.mine(c, e) and e["kind"] == kind)
         assert validate_event(event)
@@ -549,8 +562,6 @@ async def test_every_inbound_kind_reaches_the_consumer(
             assert (event["reply_to"], event["thread_id"]) == ("<parent@x>", "<root@x>")
         if kind == "reaction":
             assert (event["emoji"], event["reply_to"]) == ("👍", "m1")
-    finally:
-        await person.close()
 
 
 @pytest.mark.parametrize(("who", "kind"), REPLIES)
@@ -558,11 +569,8 @@ async def test_every_reply_kind_is_done_or_falls_back_or_is_declined(
     servers: Servers, who: str, kind: str, request: pytest.FixtureRequest
 ) -> None:
     cls = PEOPLE[who]
-    person = await cls.open(servers, nick_for(request))
     stack = servers.stack
-    try:
-        if "join" in cls.inbound:
-            await seen(lambda c, e: person.mine(c, e) and e["kind"] == "join")
+    async with present(servers, who, request) as person:
         if kind in cls.native:
             await person.say(f"!{kind}")
             await person.expect(kind)
@@ -577,38 +585,24 @@ async def test_every_reply_kind_is_done_or_falls_back_or_is_declined(
         assert (
             stack.counters(cls.interface)[f"chat_fallback_{kind}"] > before[f"chat_fallback_{kind}"]
         )
-    finally:
-        await person.close()
 
 
 @pytest.mark.parametrize("who", list(PEOPLE))
 async def test_relayed_lines_are_attributed_and_private_replies_private(
     servers: Servers, who: str, request: pytest.FixtureRequest
 ) -> None:
-    cls = PEOPLE[who]
-    person = await cls.open(servers, nick_for(request))
-    try:
-        if "join" in cls.inbound:
-            await seen(lambda c, e: person.mine(c, e) and e["kind"] == "join")
+    async with present(servers, who, request) as person:
         await person.say("!relay")
         await person.expect_relay()
         await person.say("!private")
         await person.expect_private()
-    finally:
-        await person.close()
 
 
 @pytest.mark.parametrize("who", list(PEOPLE))
 async def test_answers_thread_where_the_protocol_can(
     servers: Servers, who: str, request: pytest.FixtureRequest
 ) -> None:
-    cls = PEOPLE[who]
-    person = await cls.open(servers, nick_for(request))
-    try:
-        if "join" in cls.inbound:
-            await seen(lambda c, e: person.mine(c, e) and e["kind"] == "join")
+    async with present(servers, who, request) as person:
         await person.say("!thread")
         _, event = await seen(lambda c, e: person.mine(c, e) and e["text"] == "!thread")
         await person.expect_thread(event["message_id"])
-    finally:
-        await person.close()
