@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import pytest
 import pytest_asyncio
@@ -234,13 +234,40 @@ class WebPlain(WebJson):
         assert await self.client.next_line() == "threaded"
 
 
-class Irc(Person):
+class _LineClient(Protocol):
+    def say(self, text: str) -> None: ...
+    async def next_line(self) -> str: ...
+    async def close(self) -> None: ...
+
+
+class _Lines(Person):
+    """A person whose client reads what they are sent as text lines (IRC, and the test
+    plugins' line protocols): a relayed message comes as one attributed line per line."""
+
+    client: _LineClient
+
+    def __init__(self, client: _LineClient, nick: str) -> None:
+        self.client, self.nick = client, nick
+
+    async def say(self, text: str) -> None:
+        self.client.say(text)
+
+    async def next_line(self) -> str:
+        return await self.client.next_line()
+
+    async def expect_relay(self) -> None:
+        lines = [await self.client.next_line() for _ in range(2)]
+        assert lines == ["[web] <ann> one", "[web] <ann> two"]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class Irc(_Lines):
     protocol, interface = "irc", "irc"
     inbound = ("join", "message", "action", "notice", "topic", "leave")
     network: ClassVar[str] = "ngircd"
-
-    def __init__(self, client: IrcClient, nick: str) -> None:
-        self.client, self.nick = client, nick
+    client: IrcClient
 
     @classmethod
     async def open(cls, servers: Servers, nick: str) -> Irc:
@@ -250,9 +277,6 @@ class Irc(Person):
 
     def mine(self, content: dict[str, Any], event: ChatEvent) -> bool:
         return super().mine(content, event) and content.get("network") == self.network
-
-    async def say(self, text: str) -> None:
-        self.client.say(text)
 
     async def produce(self, kind: str) -> None:
         peer = self.client.peer
@@ -282,19 +306,9 @@ class Irc(Person):
             assert line.tags.get("+draft/react") == "👍"
             assert line.tags.get("+draft/reply")
 
-    async def next_line(self) -> str:
-        return await self.client.next_line()
-
-    async def expect_relay(self) -> None:
-        lines = [await self.client.next_line() for _ in range(2)]
-        assert lines == ["[web] <ann> one", "[web] <ann> two"]
-
     async def expect_private(self) -> None:
         line = await self.client.from_bot()
         assert (line.param(0), line.param(1)) == (self.nick, "psst")
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 class IrcTags(Irc):
@@ -348,15 +362,9 @@ class Mail(Person):
         assert mail["In-Reply-To"] == parent
 
 
-class _Lines(Person):
+class _Plugin(_Lines):
     """A person on one of the test plugins' line protocols (``tests/plugins``): plain
-    text in, one line per message out; a multi-line message comes as its lines."""
-
-    def __init__(self, client: LineClient | UdpClient, nick: str) -> None:
-        self.client, self.nick = client, nick
-
-    async def say(self, text: str) -> None:
-        self.client.say(text)
+    text in and out."""
 
     async def expect(self, kind: str) -> None:
         if kind == "message":
@@ -364,21 +372,11 @@ class _Lines(Person):
         else:
             assert await self.client.next_line() == {"action": "* waves", "notice": "note"}[kind]
 
-    async def next_line(self) -> str:
-        return await self.client.next_line()
-
-    async def expect_relay(self) -> None:
-        lines = [await self.client.next_line() for _ in range(2)]
-        assert lines == ["[web] <ann> one", "[web] <ann> two"]
-
     async def expect_private(self) -> None:
         assert await self.client.next_line() == "psst"
 
-    async def close(self) -> None:
-        await self.client.close()
 
-
-class Line(_Lines):
+class Line(_Plugin):
     protocol, interface = "linechat", "linechat"
     inbound = ("join", "message", "action", "leave")
 
@@ -488,7 +486,7 @@ class SlackPerson(Person):
         assert (call.params["text"], call.params.get("thread_ts")) == ("threaded", parent)
 
 
-class Udp(_Lines):
+class Udp(_Plugin):
     """A connectionless protocol: the conversation is the peer's address (docs/writing-an-
     interface.md, section 6); everyone talks in the configured room."""
 
