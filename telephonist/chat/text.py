@@ -50,6 +50,13 @@ _REMOVE = {
 _SPACES = re.compile(r"\s+")
 
 
+# Every character the full treatment below changes (line breaks other than LF, removed
+# characters, surrogates): text with none of them is already safe.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
+)
+
+
 def _plain(text: str) -> bool:
     """Printable ASCII holds nothing this module changes; two scans in C say so, where
     the full treatment costs a dict lookup per character (most chat lines are this)."""
@@ -59,7 +66,10 @@ def _plain(text: str) -> bool:
 def safe_text(text: str, limit: int | None = None) -> str:
     """``text`` made plain and safe to show (see the module docstring); with ``limit``,
     cut to at most that many characters, the last being ``…`` when something was cut."""
-    if not _plain(text):
+    # Lines of plain ASCII take the first test; a mail's body of many lines (or any
+    # text with accents or emoji) the second, one scan in C instead of a dict lookup
+    # per character.
+    if not _plain(text) and _UNSAFE.search(text) is not None:
         text = _BREAKS.sub("\n", text)
         text = _SURROGATES.sub("\ufffd", text).translate(_REMOVE)
     if limit is not None and len(text) > limit:

@@ -100,6 +100,25 @@ def test_charset_decode_is_total(data: bytes, charset: str | None) -> None:
     charset_decode(data, charset).encode("utf-8")
 
 
+@settings(max_examples=500)
+@given(
+    st.text(
+        st.characters(min_codepoint=0x20, max_codepoint=0x7E) | st.sampled_from("\t\r\n\x00\x7f=?"),
+        max_size=100,
+    )
+)
+def test_the_printable_ascii_shortcuts_agree_with_the_full_decoding(value: str) -> None:
+    """``clean_text`` and ``decode_header_value`` return printable ASCII (without an
+    encoded word) at once; the full treatment gives the same answer for all of it."""
+    if value.isprintable():
+        assert clean_text(value) == headers._CONTROL.sub(" ", headers.scrub(value))
+        if "=?" not in value:
+            assert decode_header_value(value) == headers._decode_header_value(value)
+    for word in ("=?utf-8?q?x?=", "=?", "?="):
+        joined = value + word
+        assert decode_header_value(joined) == headers._decode_header_value(joined)
+
+
 @given(st.text(max_size=100))
 def test_clean_text_removes_every_line_break(value: str) -> None:
     cleaned = clean_text(value)

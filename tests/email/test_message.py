@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from email import policy
 from email.message import EmailMessage
+from typing import Any
+from unittest import mock
 
 import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telephonist.interfaces.email import message
 from telephonist.interfaces.email.message import ParseLimits, html_to_text, parse_message
+from telephonist.interfaces.email.simple import plain_charset, split_simple
 
 words = st.text(
     st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=0, max_size=60
@@ -152,3 +156,99 @@ def test_auto_submitted_and_nested_message() -> None:
     assert att["content_type"] == "message/rfc822"
     assert att["content"] is not None
     assert b"Subject: inner" in att["content"]
+
+
+# -- the single plain-text part shortcut (simple.py) against the stdlib parser ----------
+
+_NAMES = st.sampled_from(
+    ["From", "To", "Cc", "Reply-To", "Subject", "Message-ID", "In-Reply-To", "References",
+     "Date", "Auto-Submitted", "MIME-Version", "X-Mailer", "content-type", "Content-Type",
+     "CONTENT-TRANSFER-ENCODING", "Content-Transfer-Encoding", "Content-Disposition",
+     "From ", "X:Y", "", "X Y", "Caf\u00e9", "X-\x7f"]
+)  # fmt: skip
+_COMMON_NAMES = st.sampled_from(["From", "To", "Subject", "Message-ID", "Content-Type", "Date"])
+_TYPES = st.sampled_from(
+    ["text/plain", "TEXT/Plain; charset=UTF-8", 'text/plain; charset="iso-8859-1"',
+     "text/plain; charset=utf-8; format=flowed", "text/plain; format=flowed; delsp=yes",
+     "text/plain;charset=us-ascii", "text/plain; charset=utf-8;", "text/plain ; charset = utf-8",
+     "text/plain; charset*=utf-8''x", "text/plain; name=a.txt", "text/plain; charset=bogus",
+     'text/plain; charset="a;b"', "text/plain; charset=utf-16", "text/html", "text",
+     "multipart/alternative; boundary=x", "message/rfc822", "text/plain\r\n charset=utf-8",
+     "text/plain; charset=utf-8 (comment)", "text/plain; charset=\"utf-8"]
+)  # fmt: skip
+_ENCODINGS = st.sampled_from(
+    ["7bit", "8bit", "binary", "base64", "Base64", "base64 ", "quoted-printable", "x-uue",
+     "uuencode", "x-token", ""]
+)  # fmt: skip
+_VALUE_CHARS = st.characters(max_codepoint=0x7F) | st.sampled_from(
+    ["=?utf-8?q?caf=C3=A9?=", "\u00e9", "\r\n ", "\r\n\t", "\n", "\r", "\x0c", "\x1c", "<a@b.c>",
+     "Ann <ann@x.org>", "\u2028"]
+)  # fmt: skip
+_PRINTABLE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=30)
+# Mostly what common mail has, often enough something the shortcut must refuse.
+_VALUES = (
+    _PRINTABLE
+    | _PRINTABLE
+    | _PRINTABLE
+    | _PRINTABLE
+    | _PRINTABLE
+    | st.lists(_VALUE_CHARS, max_size=12).map("".join)
+)
+
+
+@st.composite
+def _raw_mail(draw: st.DrawFn) -> bytes:
+    fields: list[tuple[str, str]] = []
+    for _ in range(draw(st.integers(1, 6))):
+        name = draw(_NAMES if draw(st.integers(0, 9)) == 0 else _COMMON_NAMES)
+        kind = name.lower()
+        if kind == "content-type":
+            value = draw(_TYPES)
+        elif kind == "content-transfer-encoding":
+            value = draw(_ENCODINGS)
+        else:
+            value = draw(_VALUES)
+        fields.append((name, value))
+    prefix = draw(st.sampled_from(["", "From ann@x.org Mon Dec  7\r\n", " fold\r\n", ":x\r\n"]))
+    prefix = prefix if draw(st.integers(0, 9)) == 0 else ""
+    colon = draw(st.sampled_from([": ", ":", ":  \t"]))
+    head = prefix + "".join(f"{name}{colon}{value}\r\n" for name, value in fields)
+    separator = draw(
+        st.sampled_from(["\n", "", "\r"]) if draw(st.integers(0, 9)) == 0 else st.just("\r\n")
+    )
+    body = draw(
+        st.binary(max_size=200)
+        | st.lists(st.sampled_from(["line", "\r\n", "\n", "\r", "> quoted", "caf\u00e9", "-- "]))
+        .map("".join)
+        .map(str.encode)
+    )
+    return head.encode("utf-8", "surrogateescape") + separator.encode() + body
+
+
+def _general(raw: bytes) -> dict[str, Any]:
+    with mock.patch.object(message, "split_simple", return_value=None):
+        return parse_message(raw)
+
+
+@settings(max_examples=1000)
+@given(_raw_mail())
+def test_the_plain_text_shortcut_gives_what_the_stdlib_parser_gives(raw: bytes) -> None:
+    """``parse_message`` reads the header items and body of a single plain-text part
+    itself (``simple.py``); for every mail, taken or not, its keys are the ones the
+    general parser gives."""
+    assert parse_message(raw) == _general(raw)
+
+
+def test_common_mail_takes_the_shortcut() -> None:
+    raw = (
+        b"From: Ann <ann@x.org>\r\nTo: room@localhost\r\nSubject: hi\r\n"
+        b"References: <a@x.org>\r\n <b@x.org>\r\n"
+        b"Content-Type: text/plain; charset=UTF-8; format=flowed\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nHello\r\n"
+    )
+    simple = split_simple(raw)
+    assert simple is not None
+    items, body = simple
+    assert plain_charset({n.lower(): v for n, v in reversed(items)}) == "utf-8"
+    assert body == b"Hello\r\n"
+    assert parse_message(raw) == _general(raw)

@@ -63,6 +63,8 @@ def scrub(value: str) -> str:
 def clean_text(value: str) -> str:
     """Replace every control character (tab kept) by a space: decoded header text is
     shown, logged and echoed into replies, so it must be one harmless line."""
+    if value.isascii() and value.isprintable():
+        return value  # nothing to replace: two scans in C (most header text)
     return _CONTROL.sub(" ", scrub(value))
 
 
@@ -121,6 +123,15 @@ def decode_header_value(value: str) -> str:
     Adjacent encoded words in the same charset are joined *as bytes* before decoding,
     because senders may split a multi-byte character across two words.
     """
+    if value.isascii() and value.isprintable() and "=?" not in value:
+        # Printable ASCII on one line without an encoded word: nothing the full decoding
+        # does would change it but the strip (most header values; a property test
+        # checks they agree).
+        return value.strip()
+    return _decode_header_value(value)
+
+
+def _decode_header_value(value: str) -> str:
     value = _FOLD.sub(" ", decode_8bit(value))
     out: list[str] = []
     pending: list[tuple[str, bytes]] = []  # run of adjacent encoded words

@@ -29,6 +29,7 @@ from .headers import (
     scrub,
 )
 from .quoting import strip_quoted_reply
+from .simple import Items, plain_charset, split_simple
 from .spec import AttachmentIn
 
 __all__ = ["ParseLimits", "html_to_text", "parse_message"]
@@ -120,8 +121,10 @@ class _Walk:
 
     def body(self, part: StdMessage) -> str:
         data = part.get_payload(decode=True)
-        text = charset_decode(data if isinstance(data, bytes) else b"", part.get_content_charset())
-        text = text.replace("\r\n", "\n")
+        return self.text(data if isinstance(data, bytes) else b"", part.get_content_charset())
+
+    def text(self, data: bytes, charset: str | None) -> str:
+        text = charset_decode(data, charset).replace("\r\n", "\n")
         if len(text) > self.limits.body_limit:
             self.truncated = True
             text = text[: self.limits.body_limit]
@@ -188,13 +191,29 @@ def _as_bytes(msg: Any) -> bytes:
         return b""
 
 
-def _first_values(msg: StdMessage, limit: int) -> dict[str, str]:
+def _first_values(items: Items) -> dict[str, str]:
     """The first value of each top-level header, by lower-case name: one pass, where
     each ``msg.get`` would scan every header again."""
-    first: dict[str, str] = {}
-    for name, value in msg.items()[:limit]:
-        first.setdefault(name.lower(), str(value))
-    return first
+    return {name.lower(): value for name, value in reversed(items)}
+
+
+def _structure(raw: bytes, limits: ParseLimits) -> tuple[Items, dict[str, str], _Walk]:
+    """The top-level header items (raw values), their first values and the walked MIME
+    tree: read directly for a single plain-text part (``simple.py``), else by the
+    stdlib parser."""
+    walk = _Walk(limits)
+    simple = split_simple(raw)
+    if simple is not None:
+        items, body = simple
+        first = _first_values(items)
+        charset = plain_charset(first)
+        if charset is not False:
+            walk.plain = walk.text(body, charset if isinstance(charset, str) else None)
+            return items, first, walk
+    msg = BytesParser(policy=_POLICY).parsebytes(raw)
+    walk.walk(msg, 0)
+    items = [(name, str(value)) for name, value in msg.items()]
+    return items, _first_values(items), walk
 
 
 def parse_message(raw: bytes, limits: ParseLimits | None = None) -> dict[str, Any]:
@@ -203,21 +222,16 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> dict[str, An
     ``addresses``, ``user``, ``user_name``, ``plain``, ``html``, ``text``,
     ``attachments``, ``truncated``, ``defects``, ``auto_submitted``."""
     limits = limits or ParseLimits()
-    msg = BytesParser(policy=_POLICY).parsebytes(raw)
-    walk = _Walk(limits)
-    walk.walk(msg, 0)
-
-    items = msg.items()
+    items, first, walk = _structure(raw, limits)
     headers: list[list[str]] = []
     for name, value in items[: limits.max_headers]:
-        headers.append([clean_text(name).strip().lower(), decode_header_value(str(value))])
+        headers.append([clean_text(name).strip().lower(), decode_header_value(value)])
     if len(items) > limits.max_headers:
         walk.defects.add("TooManyHeaders")
-    first = _first_values(msg, len(items))
 
     addresses: dict[str, list[list[str]]] = {}
     for header, key in _ADDRESS_HEADERS.items():
-        values = [str(v) for v in msg.get_all(header, [])] if header in first else []
+        values = [v for n, v in items if n.lower() == header] if header in first else []
         addresses[key] = [[n, a] for n, a in parse_addresses(*values)] if values else []
     author = addresses["from"][0] if addresses["from"] else ["", ""]
 
