@@ -22,20 +22,46 @@ a quoted local part (``"a@b"@domain``)      ``553 5.1.X``
 ==========================================  =========================================
 
 The null sender ``<>`` (bounces) is not an address and is always allowed.
+
+Before any of that, aiosmtpd reads the address with the stdlib's RFC 5322 header parser
+(``get_angle_addr``), a token tree built in Python for every ``MAIL`` and ``RCPT``; the
+bare aiosmtpd sink spent about a sixth of its CPU there. :func:`plain_address` reads the
+form nearly every client sends, ``<local@domain>`` with dot-atoms and then parameters, in
+one regex, and gives what the header parser would (a property test checks it); any
+other form still goes through aiosmtpd's own parsing.
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "MAX_DOMAIN",
     "MAX_LOCAL_PART",
     "address_problem",
     "has_source_route",
+    "plain_address",
     "route_refusal",
 ]
 
 MAX_LOCAL_PART = 64  # octets, RFC 5321 4.5.3.1.1
 MAX_DOMAIN = 255  # octets, RFC 5321 4.5.3.1.2
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# <dot-atom@dot-atom>, then nothing or blanks and parameters (which start with neither a
+# blank nor a comment: the header parser would skip both).
+_PLAIN = re.compile(
+    rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+([^ \t(].*))?"
+)
+
+
+def plain_address(argument: str) -> tuple[str, str] | None:
+    """``(address, parameters)`` of a ``MAIL``/``RCPT`` argument (after ``FROM:``/``TO:``)
+    of the common form, as aiosmtpd's parsing returns them; ``None`` for any other form."""
+    found = _PLAIN.fullmatch(argument)
+    if found is None:
+        return None
+    return found[1], found[2] or ""
 
 
 def has_source_route(argument: str) -> bool:

@@ -15,7 +15,10 @@ the embedder is done here:
 * *draining*: ``SessionTracker`` knows every live session, so ``stop`` can close idle
   ones at once and give open transactions a bounded time to finish;
 * *source routes*: aiosmtpd's address parser drops them silently, so ``MAIL`` and
-  ``RCPT`` look at the raw argument first and refuse one (``envelope.py``).
+  ``RCPT`` look at the raw argument first and refuse one (``envelope.py``);
+* *address parsing*: the common ``<local@domain>`` is read by a regex before aiosmtpd's
+  RFC 5322 token parser, which cost a sixth of a bare aiosmtpd server's CPU
+  (``envelope.plain_address``, checked against it by a property test).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 
 from .config import EmailConfig
-from .envelope import has_source_route, route_refusal
+from .envelope import has_source_route, plain_address, route_refusal
 
 __all__ = ["SMTPSession", "SessionTracker", "make_server_tls", "start_listener"]
 
@@ -149,6 +152,17 @@ class SMTPSession(SMTP):  # type: ignore[misc,unused-ignore]  # aiosmtpd is unty
         if callable(count):
             count()
         return True
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd's address parsing (private, called by its MAIL, RCPT and VRFY), with
+        # the common form read in one regex first (envelope.plain_address).
+        plain = plain_address(arg)
+        if plain is None:
+            return super()._getaddr(arg)  # type: ignore[no-any-return]
+        address, rest = plain
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
 
     @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str | None) -> None:
