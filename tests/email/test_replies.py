@@ -3,6 +3,7 @@ side is a recording double (the end-to-end tests use the real host)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -47,12 +48,12 @@ async def test_reply_then_limit_then_closed() -> None:
     reg = registry(host, sent)
     channel = await reg.open(CTX)
     for i in range(5):
-        await host.handlers[channel]({"text": f"r{i}"})
+        host.handlers[channel]({"text": f"r{i}"})
     assert len(sent) == 3  # max_replies
     # Closed for replies, but still waiting for the consumer's completion (the SMTP
     # answer may depend on it); the completion closes it.
     assert host.closed == []
-    await host.handlers[channel]({"type": DONE, "outcome": "consumed"})
+    host.handlers[channel]({"type": DONE, "outcome": "consumed"})
     assert host.closed == [channel]
     assert await reg.completion(channel) == CLOSED  # forgotten: nothing to wait for
     assert host.counters["reply_limit"] == 1
@@ -63,7 +64,7 @@ async def test_bounces_and_robots_get_no_reply() -> None:
     host, sent = _Host(), []
     reg = registry(host, sent)
     channel = await reg.open(ReplyContext("a@example.org", None, "x", None, (), "bounce"))
-    await host.handlers[channel]({"text": "hello?"})
+    host.handlers[channel]({"text": "hello?"})
     assert sent == []
     assert host.counters["reply_suppressed"] == 1
 
@@ -75,9 +76,9 @@ async def test_abort_and_close_and_eviction() -> None:
     second = await reg.open(CTX)
     third = await reg.open(CTX)  # evicts the oldest
     assert host.closed == [first]
-    await host.handlers[second]({"type": ABORT, "reason": "worker gone"})
-    await host.handlers[third]({"text": "bye", "close": True})
-    await host.handlers[third]({"type": DONE, "outcome": "consumed"})
+    host.handlers[second]({"type": ABORT, "reason": "worker gone"})
+    host.handlers[third]({"text": "bye", "close": True})
+    host.handlers[third]({"type": DONE, "outcome": "consumed"})
     assert host.closed == [first, second, third]
     assert len(sent) == 1
     assert len(reg) == 0
@@ -88,16 +89,16 @@ async def test_completion_resolves_and_closes_unless_kept() -> None:
     reg = registry(host, sent)
     channel = await reg.open(CTX)
     done = reg.completion(channel)
-    await host.handlers[channel]({"text": "thanks"})
-    await host.handlers[channel]({"type": DONE, "outcome": "error"})
+    host.handlers[channel]({"text": "thanks"})
+    host.handlers[channel]({"type": DONE, "outcome": "error"})
     assert await reg.wait_done(channel, done, 1.0) == "error"
     assert host.closed == [channel]
     assert len(reg) == 0
     assert len(sent) == 1
     reg.keep = True  # keep_reply_channels: a later reply still goes out
     kept = await reg.open(CTX)
-    await host.handlers[kept]({"type": DONE, "outcome": "consumed"})
-    await host.handlers[kept]({"text": "later"})
+    host.handlers[kept]({"type": DONE, "outcome": "consumed"})
+    host.handlers[kept]({"text": "later"})
     assert len(reg) == 1
     assert len(sent) == 2
     never = await reg.open(CTX)
@@ -109,7 +110,7 @@ async def test_bad_reply_is_counted_not_raised() -> None:
     host, sent = _Host(), []
     reg = registry(host, sent)
     channel = await reg.open(CTX)
-    await host.handlers[channel]({"text": "x", "cc": "not an address"})
+    host.handlers[channel]({"text": "x", "cc": "not an address"})
     assert sent == []
     assert host.counters["reply_invalid"] == 1
 
@@ -126,13 +127,13 @@ async def test_chat_reply_kinds_in_mail() -> None:
     host, sent = _Host(), []
     reg = registry(host, sent, max_replies=10)
     channel = await reg.open(CTX)
-    await host.handlers[channel]({"text": "line one\nline two", "user": "ann", "protocol": "irc"})
-    await host.handlers[channel]({"text": "waves", "kind": "action", "user": "bob"})
-    await host.handlers[channel]({"text": "re", "reply_to": "<m0@x>"})
+    host.handlers[channel]({"text": "line one\nline two", "user": "ann", "protocol": "irc"})
+    host.handlers[channel]({"text": "waves", "kind": "action", "user": "bob"})
+    host.handlers[channel]({"text": "re", "reply_to": "<m0@x>"})
     reaction = {"kind": "reaction", "emoji": "👍", "reply_to": "<m1@x>", "user": "cy"}
-    await host.handlers[channel](reaction)
-    await host.handlers[channel]({**reaction, "fallback": "reacted 👍"})
-    await host.handlers[channel]({"kind": "delete", "message_id": "<m1@x>"})
+    host.handlers[channel](reaction)
+    host.handlers[channel]({**reaction, "fallback": "reacted 👍"})
+    host.handlers[channel]({"kind": "delete", "message_id": "<m1@x>"})
     mails = [_mail(m) for m in sent]
     assert [m["From"].addresses[0].display_name for m in mails] == ["ann (irc)", "bob", "", "cy"]
     assert {m["From"].addresses[0].addr_spec for m in mails} == {"support@example.org"}
@@ -143,3 +144,17 @@ async def test_chat_reply_kinds_in_mail() -> None:
     assert host.counters["chat_declined_reaction"] == 1
     assert host.counters["chat_fallback_reaction"] == 1
     assert host.counters["chat_declined_delete"] == 1
+
+
+async def test_reply_window_closes_each_channel_in_turn() -> None:
+    """One timer for the oldest channel serves them all (opening order is window order)."""
+    host, sent = _Host(), []
+    reg = registry(host, sent, window=0.0)
+    first, second = await reg.open(CTX), await reg.open(CTX)
+    async with asyncio.timeout(5):
+        assert await reg.completion(second) == CLOSED
+        assert await reg.completion(first) == CLOSED
+        assert host.closed == [first, second]
+        third = await reg.open(CTX)  # a timer again once the registry was empty
+        assert await reg.completion(third) == CLOSED
+    assert len(reg) == 0

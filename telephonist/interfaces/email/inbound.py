@@ -270,12 +270,11 @@ class InboundHandler:
                 try:
                     # A mail is one event: no connection affinity to bind and release
                     # (``last=True``). The completion, or ``reply_window``, ends it.
-                    await asyncio.wait_for(
-                        self.host.send_event(
+                    # A timeout scope, not wait_for: no task of its own per mail.
+                    async with asyncio.timeout(self.config.send_timeout):
+                        await self.host.send_event(
                             self.config.channel, candidate, connection=channel, last=True
-                        ),
-                        self.config.send_timeout,
-                    )
+                        )
                     self.outage.ok()
                     return channel
                 except MessageTooLarge:

@@ -7,8 +7,9 @@ when the channel closes (unless ``keep_reply_channels``), so a consumed mail hol
 state here. The completion's outcome is what ``wait_done`` returns to the inbound handler
 (``acknowledge = "consumed"``). Without a completion (a worker died, or is not a
 Telephonist worker) the channel closes ``reply_window`` seconds after it opened (one
-timer handle each, no sweeping), and when ``max_reply_channels`` are open the oldest
-closes early. A consumer that answers later sends through ``email.send`` instead.
+timer for the oldest channel: they are kept in opening order, which is the order their
+windows end), and when ``max_reply_channels`` are open the oldest closes early. A
+consumer that answers later sends through ``email.send`` instead.
 
 A message on a reply channel is a chat reply (``telephonist.chat``: ``{"text": ...}``,
 an ``action``, a relayed message with ``user``; see ``chat.py``) with ``html``,
@@ -56,7 +57,7 @@ CLOSED = "closed"  # closed before its completion came (abort, shutdown, evictio
 @dataclass(slots=True, eq=False)
 class _Entry:
     context: ReplyContext
-    timer: asyncio.TimerHandle
+    deadline: float  # loop time when reply_window ends
     done: asyncio.Future[str]
     sent: int = 0  # replies so far
     muted: bool = False  # closed for replies, still waiting for the completion
@@ -81,7 +82,10 @@ class ReplyRegistry:
         self.keep = False  # keep_reply_channels: stay open after the completion
         # acknowledge = "queued": nobody waits for the outcome, so it is reported here.
         self.report_outcomes = False
+        # In opening order, which is deadline order (one window for all): a single timer,
+        # for the oldest, is all reply_window needs.
         self._open: OrderedDict[str, _Entry] = OrderedDict()
+        self._timer: asyncio.TimerHandle | None = None
         self._declines = RateLimitedLog(log)
 
     def __len__(self) -> int:
@@ -90,17 +94,33 @@ class ReplyRegistry:
     async def open(self, context: ReplyContext) -> str:
         name: list[str] = []
 
-        async def handler(message: Content) -> None:
-            await self._on_message(name[0], message)
+        # A plain function (it never waits): the server may then call it in the very
+        # pass that delivers the message, with no task woken per completion.
+        def handler(message: Content) -> None:
+            self._on_message(name[0], message)
 
         channel = await self.host.open_reply_channel(handler, prefix="email")
         name.append(channel)
         loop = asyncio.get_running_loop()
-        timer = loop.call_later(self.window, self.close, channel)
-        self._open[channel] = _Entry(context, timer, loop.create_future())
+        deadline = loop.time() + self.window
+        self._open[channel] = _Entry(context, deadline, loop.create_future())
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._expire)
         while len(self._open) > self.max_open:
             self.close(next(iter(self._open)))
         return channel
+
+    def _expire(self) -> None:
+        """Close the channels whose ``reply_window`` is over; wait for the next one."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._open:
+            channel, entry = next(iter(self._open.items()))
+            if entry.deadline > now:
+                self._timer = loop.call_at(entry.deadline, self._expire)
+                return
+            self.close(channel)
 
     def completion(self, channel: str) -> asyncio.Future[str]:
         """Resolves to the outcome of ``channel``'s completion, or ``CLOSED``. Take it
@@ -125,7 +145,6 @@ class ReplyRegistry:
     def close(self, channel: str) -> None:
         entry = self._open.pop(channel, None)
         if entry is not None:
-            entry.timer.cancel()
             if not entry.done.done():
                 entry.done.set_result(CLOSED)
             self.host.close_reply_channel(channel)
@@ -133,8 +152,11 @@ class ReplyRegistry:
     def close_all(self) -> None:
         for channel in list(self._open):
             self.close(channel)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    async def _on_message(self, channel: str, message: Content) -> None:
+    def _on_message(self, channel: str, message: Content) -> None:
         entry = self._open.get(channel)
         if entry is None:
             return
