@@ -96,20 +96,23 @@ async def run_once(name: str, args: argparse.Namespace, tag: str) -> dict[str, A
     with started(name, port) as server:
         await send_mails(port, WARMUP, clients=args.clients, new_connection=False, tag=tag + "w")
         rss0, cpu0, peak = rss_bytes(server.pid), cpu_seconds(server.pid), [0]
+        own0 = time.process_time()  # the clients' CPU: this process is the load
         sampler = asyncio.get_running_loop().create_task(_sample_rss(server.pid, peak))
         try:
             kept = await send_mails(port, args.mails, clients=args.clients,
                                     new_connection=False, tag=tag + "k")  # fmt: skip
         finally:
             sampler.cancel()
-        rss1, cpu1 = rss_bytes(server.pid), cpu_seconds(server.pid)
+        rss1, cpu1, own1 = rss_bytes(server.pid), cpu_seconds(server.pid), time.process_time()
         new = await send_mails(port, args.new, clients=args.clients, new_connection=True,
                                tag=tag + "n")  # fmt: skip
-        cpu2 = cpu_seconds(server.pid)
+        cpu2, own2 = cpu_seconds(server.pid), time.process_time()
     return {
         "server": name,
         **_figures("kept", kept, cpu1 - cpu0),
         **_figures("new", new, cpu2 - cpu1),
+        "kept_client_cpu_per_mail": (own1 - own0) / max(1, kept.sent),
+        "new_client_cpu_per_mail": (own2 - own1) / max(1, new.sent),
         "rss_start": rss0, "rss_end": rss1, "rss_peak": max(peak[0], rss1),
         "rss_growth_pct": 100 * (rss1 - rss0) / rss0,
     }  # fmt: skip
@@ -125,7 +128,7 @@ def _figures(pattern: str, load: Load, cpu: float) -> dict[str, Any]:
 
 def summarise(runs: list[dict[str, Any]], names: Sequence[str]) -> tuple[str, dict[str, Any]]:
     def med(name: str, key: str) -> float | None:
-        return median([r[key] for r in runs if r["server"] == name and r[key] is not None])
+        return median([r[key] for r in runs if r["server"] == name and r.get(key) is not None])
 
     keys = ("kept_rate", "kept_p50", "kept_p99", "kept_cpu_per_mail", "new_rate", "new_p50",
             "new_p99", "new_cpu_per_mail", "rss_start", "rss_end", "rss_peak",
@@ -155,6 +158,14 @@ def summarise(runs: list[dict[str, Any]], names: Sequence[str]) -> tuple[str, di
     rows = [[n, *(cell(table[n][k], kind) for k, kind in zip(keys, kinds, strict=True)),
              str(table[n]["refused"])] for n in names]  # fmt: skip
     lines = [render_table(header, rows), ""]
+    # The load generator is this process, on the same 2 cores: if it needed more CPU per
+    # mail than a server, the ratios would measure the clients.
+    clients = ", ".join(
+        f"{n} {1e6 * (med(n, 'kept_client_cpu_per_mail') or 0):,.0f}"
+        f"/{1e6 * (med(n, 'new_client_cpu_per_mail') or 0):,.0f}"
+        for n in names
+    )
+    lines += [f"clients' CPU us/mail (kept/new), same client for every server: {clients}", ""]
     sink = table.get("sink")
     for n in ("queued", "consumed"):
         mine = table.get(n)

@@ -113,6 +113,7 @@ class SMTPSession(SMTP):  # type: ignore[misc,unused-ignore]  # aiosmtpd is unty
         tracker: SessionTracker,
         tls_context: ssl.SSLContext | None,
         implicit_tls: bool,
+        authenticator: Callable[..., AuthResult] | None = None,
     ) -> None:
         # Read by SMTP.__init__ to size its StreamReader: the longest line we buffer.
         self.line_length_limit = config.max_line_length
@@ -128,7 +129,7 @@ class SMTPSession(SMTP):  # type: ignore[misc,unused-ignore]  # aiosmtpd is unty
             timeout=config.timeout,
             auth_required=config.auth_required,
             auth_require_tls=True,
-            authenticator=_authenticator(config),
+            authenticator=authenticator or _authenticator(config),
             auth_exclude_mechanism=[] if config.auth_users else ["LOGIN", "PLAIN"],
             command_call_limit=dict(_CALL_LIMITS),
             loop=asyncio.get_running_loop(),
@@ -158,7 +159,7 @@ class SMTPSession(SMTP):  # type: ignore[misc,unused-ignore]  # aiosmtpd is unty
         # the common form read in one regex first (envelope.plain_address).
         plain = plain_address(arg)
         if plain is None:
-            return super()._getaddr(arg)  # type: ignore[no-any-return]
+            return super()._getaddr(arg)
         address, rest = plain
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
@@ -222,11 +223,13 @@ async def start_listener(
     tls_context: ssl.SSLContext | None,
     implicit_tls: bool,
 ) -> asyncio.Server:
+    authenticator = _authenticator(config)  # once per listener, not per connection
+
     def factory() -> asyncio.BaseProtocol:
         if tracker.full():
             log.warning("email: connection limit (%d) reached, answering 421", tracker.limit)
             return _Busy()
-        return SMTPSession(handler, config, tracker, tls_context, implicit_tls)
+        return SMTPSession(handler, config, tracker, tls_context, implicit_tls, authenticator)
 
     loop = asyncio.get_running_loop()
     return await loop.create_server(
