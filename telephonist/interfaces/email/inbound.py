@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import logging
 from dataclasses import replace
 from typing import Any
@@ -50,6 +51,7 @@ from .fallback import fallback_keys, slimmed
 from .headers import normalize_address
 from .message import parse_message
 from .replies import TIMEOUT, ReplyRegistry
+from .server import hook_names
 
 __all__ = ["InboundHandler"]
 
@@ -86,6 +88,11 @@ class InboundHandler:
         self.consumed = config.acknowledge == "consumed"
         self.outage = OutageLog(log, "email: the channel layer")
         self._warn = RateLimitedLog(log)
+
+    def __dir__(self) -> list[str]:
+        # What aiosmtpd looks for on every connection (handle_* hooks, auth_* methods),
+        # found once: see SMTPSession.__dir__.
+        return hook_names(type(self), ("handle_", "auth_"))
 
     def count_refused_address(self) -> None:
         """An envelope address in a relay form was refused (``envelope.py``)."""
@@ -302,6 +309,13 @@ class InboundHandler:
             self.replies.close(channel)
             log.exception("email: unexpected error sending to the layer; answering 451")
             raise _Rejected(_TRY_LATER) from None
+
+
+# aiosmtpd reads handle_EHLO's signature on every connection (to tell its two hook
+# styles apart); computed once here, inspect.signature finds it and stops there.
+InboundHandler.handle_EHLO.__signature__ = inspect.signature(  # type: ignore[attr-defined]
+    InboundHandler.handle_EHLO
+)
 
 
 def _login(session: Any) -> str | None:

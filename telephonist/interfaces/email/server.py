@@ -16,6 +16,9 @@ the embedder is done here:
   ones at once and give open transactions a bounded time to finish;
 * *source routes*: aiosmtpd's address parser drops them silently, so ``MAIL`` and
   ``RCPT`` look at the raw argument first and refuse one (``envelope.py``);
+* *introspection*: aiosmtpd looks up a session's verbs and its handler's hooks with
+  ``dir()`` on every connection; ``dir()`` of a session (and of the handler) answers
+  with just those names, found once per class;
 * *address parsing*: the common ``<local@domain>`` is read by a regex before aiosmtpd's
   RFC 5322 token parser, which cost a sixth of a bare aiosmtpd server's CPU
   (``envelope.plain_address``, checked against it by a property test).
@@ -36,7 +39,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 from .config import EmailConfig
 from .envelope import has_source_route, plain_address, route_refusal
 
-__all__ = ["SMTPSession", "SessionTracker", "make_server_tls", "start_listener"]
+__all__ = ["SMTPSession", "SessionTracker", "hook_names", "make_server_tls", "start_listener"]
 
 log = logging.getLogger("telephonist.interfaces.email.server")
 
@@ -103,8 +106,28 @@ def _authenticator(config: EmailConfig) -> Callable[..., AuthResult]:
     return authenticate
 
 
+_HOOK_NAMES: dict[tuple[type, tuple[str, ...]], list[str]] = {}
+
+
+def hook_names(cls: type, prefixes: tuple[str, ...]) -> list[str]:
+    """The attributes of ``cls`` named with one of ``prefixes``, found once per class."""
+    names = _HOOK_NAMES.get((cls, prefixes))
+    if names is None:
+        names = sorted(name for name in dir(cls) if name.startswith(prefixes))
+        _HOOK_NAMES[cls, prefixes] = names
+    return names
+
+
 class SMTPSession(SMTP):  # type: ignore[misc,unused-ignore]  # aiosmtpd is untyped
     """One SMTP connection (aiosmtpd ``SMTP`` with per-session limits and tracking)."""
+
+    def __dir__(self) -> list[str]:
+        # aiosmtpd's __init__ finds a session's verbs (smtp_*) and AUTH mechanisms
+        # (auth_*) with dir() and inspect.getmembers(), on every connection: measured,
+        # that introspection was most of what a new connection cost the bare aiosmtpd
+        # sink. Those names are all it looks for and they are the class's, so a
+        # session's dir() lists just them, found once per class.
+        return hook_names(type(self), ("smtp_", "auth_"))
 
     def __init__(
         self,
