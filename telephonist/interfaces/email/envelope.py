@@ -24,11 +24,12 @@ a quoted local part (``"a@b"@domain``)      ``553 5.1.X``
 The null sender ``<>`` (bounces) is not an address and is always allowed.
 
 Before any of that, aiosmtpd reads the address with the stdlib's RFC 5322 header parser
-(``get_angle_addr``), a token tree built in Python for every ``MAIL`` and ``RCPT``; the
-bare aiosmtpd sink spent about a sixth of its CPU there. :func:`plain_address` reads the
-form nearly every client sends, ``<local@domain>`` with dot-atoms and then parameters, in
-one regex, and gives what the header parser would (a property test checks it); any
-other form still goes through aiosmtpd's own parsing.
+(``get_angle_addr``), a token tree built in Python (and a class defined) for every
+``MAIL`` and ``RCPT``: measured, more than half the instructions the bare aiosmtpd sink
+executes per mail. :func:`plain_address` reads the form nearly every client sends,
+``<local@domain>`` with dot-atoms and then parameters, in one regex, and gives what the
+header parser would (a property test checks it); any other form still goes through
+aiosmtpd's own parsing.
 """
 
 from __future__ import annotations
