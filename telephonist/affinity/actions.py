@@ -124,4 +124,13 @@ class Discarded(NamedTuple):
     events: int
 
 
-WorkerAction = Bind | Run | Heartbeat | Gone | ServerLost | Released | Discarded
+class Interrupt(NamedTuple):
+    """An overtaking event (``http.disconnect``) was queued behind the event the
+    connection's runner is at work on: interrupt that event's consumer if it opted in
+    (``telephonist.consumers.interrupt``). The overtaking event itself stays queued and
+    is delivered in order, once."""
+
+    connection: str
+
+
+WorkerAction = Bind | Run | Heartbeat | Gone | ServerLost | Released | Discarded | Interrupt

@@ -37,6 +37,8 @@ Transitions (``-`` leaves the table)::
     IDLE      event                          RUNNING   queue it, Run
     RUNNING   event                          RUNNING   queue it
     CLOSING   event                          CLOSING   queue it
+    RUNNING   overtaking event               RUNNING   queue it, Interrupt
+    CLOSING   overtaking event               CLOSING   queue it, Interrupt
     RUNNING   runner done                    IDLE
     CLOSING   runner done                    -         Released (its reason)
     IDLE      release                        -         Released ("closed")
@@ -52,6 +54,14 @@ The fast path: an event for a connection held here appends to its queue and retu
 ``None`` when its runner is already at work, else that queue for a new runner (no action
 list, no deadline); the runner pops events from that queue without asking the table,
 and calls :meth:`WorkerTable.done` once it is empty.
+
+An *overtaking* event (:data:`OVERTAKING`: ``http.disconnect``, the client has gone)
+says the event being run is moot. It is queued like any other, so the consumer still
+gets it in order and once, but when a runner is at work on an earlier event the table
+also returns :class:`Interrupt`: the driver interrupts the running consumer if that
+consumer opted in (:mod:`telephonist.consumers.interrupt`), so a view waiting on
+something stops instead of running to its end for nobody. Whether a consumer may be
+cut short is the consumer's call, not the table's: the table only says when.
 """
 
 from __future__ import annotations
@@ -65,10 +75,11 @@ from typing import Any
 from ..config.model import AffinitySettings
 from ..core.codec import Content
 from ..core.names import non_local_name
-from .actions import Bind, Discarded, Gone, Heartbeat, Released, Run, ServerLost
+from ..spec.http import DISCONNECT as HTTP_DISCONNECT
+from .actions import Bind, Discarded, Gone, Heartbeat, Interrupt, Released, Run, ServerLost
 from .actions import WorkerAction as Action
 
-__all__ = ["INF", "Event", "Queue", "WorkerState", "WorkerTable"]
+__all__ = ["INF", "OVERTAKING", "Event", "Queue", "WorkerState", "WorkerTable"]
 
 INF = float("inf")
 CLOSED = "closed"
@@ -77,6 +88,9 @@ STOPPING = "worker stopping"
 
 Event = tuple[str, Content]  # (channel, message)
 Queue = deque[Event]  # one connection's: the table appends, its runner pops from the left
+
+#: Event types that interrupt the event a connection's runner is at work on (see above).
+OVERTAKING = frozenset({HTTP_DISCONNECT})
 
 
 class WorkerState(enum.Enum):
@@ -143,15 +157,19 @@ class WorkerTable:
         conn.queue.append((channel, message))
         return [Bind(connection), Run(connection, conn.queue)]
 
-    def event(self, connection: str, channel: str, message: Content) -> Queue | None:
+    def event(self, connection: str, channel: str, message: Content) -> Queue | Interrupt | None:
         """Queue an event behind the connection's earlier ones; returns the queue when
-        a runner must start for it (the runner pops from its left)."""
+        a runner must start for it (the runner pops from its left), :class:`Interrupt`
+        when it overtakes the event a runner is at work on."""
         conn = self._conns.get(connection)
         if conn is not None:
             conn.queue.append((channel, message))
             conn.heard = True
-            if conn.state is not IDLE:
-                return None  # the fast path: its runner will get to it
+            if conn.state is not IDLE:  # the fast path: its runner will get to it
+                if message.get("type") in OVERTAKING:
+                    self._counters["overtaking"] += 1
+                    return Interrupt(connection)
+                return None
             conn.state = RUNNING
             return conn.queue
         # Events without a bind here (the server kept sending after we dropped the
@@ -159,7 +177,7 @@ class WorkerTable:
         self._counters["unbound_events"] += 1
         return self._unbound(connection, channel, message)
 
-    def detached(self, connection: str, channel: str, message: Content) -> Queue | None:
+    def detached(self, connection: str, channel: str, message: Content) -> Queue | Interrupt | None:
         """An event of a single-event connection: run like a bound one (after any
         earlier event of that connection here), but nothing is bound and no release
         will come."""

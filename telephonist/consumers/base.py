@@ -46,6 +46,10 @@ class _Consumer:
     #: Channels this consumer is routed on by ``route_class``.
     channels: ClassVar[Collection[str]] = ()
     is_async: ClassVar[bool] = False
+    #: ``True``: an async consumer whose client leaves (an ``http.disconnect`` arriving
+    #: while it runs) is cancelled where it waits, as Django cancels an async view; off
+    #: by default (``consumers.interrupt`` says why). Sync consumers cannot be.
+    interruptible: ClassVar[bool] = False
 
     def __init__(self, message: Message, **kwargs: str) -> None:
         self.message = message

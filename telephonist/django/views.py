@@ -25,8 +25,16 @@ The consumer itself is async: it assembles bodies that arrive in several message
 (``asgi_body``), then hands the request to one of the paths. Replies go to the reply
 channel; a full reply channel is the interface telling us the client reads slower than
 we write, so sends back off and retry (bounded by ``send_timeout``) and a streaming
-view simply produces at the client's pace. ``http.disconnect`` (route it too, as
-``route_class`` does) stops a streaming response early.
+view simply produces at the client's pace.
+
+``http.disconnect`` (route it too, as ``route_class`` does) means the client has gone.
+The consumer opts in to being interrupted by it (``consumers.interrupt``) while a view
+runs, so the worker lets it overtake the connection's queue: an async view is
+cancelled where it waits (``CancelledError``, then ``request_finished``, as under
+Django's ``ASGIHandler``), a streaming response stops at its next chunk (async or
+sync), and nothing more is sent. A sync view running in a thread cannot be cancelled:
+it runs to its end, its whole response is dropped, and the disconnect is delivered
+after it, once, like any event.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, ClassVar
 
+from ..consumers.interrupt import interruptible
 from ..consumers.message import Message
 from ..core.base import BaseChannelLayer
 from ..core.exceptions import ChannelFull
@@ -95,6 +104,8 @@ class _Reply:
         delay = 0.001
         async with asyncio.timeout(self.timeout):
             while True:
+                if self.gone.is_set():
+                    return  # nobody will read it: do not wait for room
                 try:
                     await self.layer.send(self.channel, message)
                     return
@@ -192,10 +203,12 @@ class DjangoViewConsumer:
             return  # more chunks to come
         reply = self._replies[key] = _Reply(message.channel_layer, key, self.send_timeout)
         try:
-            if self._is_async_view(body):
-                await self._run_async(body, reply)
-            else:
-                await self._run_sync(body, reply)
+            # The client leaving while the view runs stops it (the module docstring).
+            with interruptible(reply.disconnect, connection=key):
+                if self._is_async_view(body):
+                    await self._run_async(body, reply)
+                else:
+                    await self._run_sync(body, reply)
         finally:
             self._replies.pop(key, None)
             body.file.close()
@@ -217,6 +230,8 @@ class DjangoViewConsumer:
     async def _run_sync(self, body: Body, reply: _Reply) -> None:
         loop = asyncio.get_running_loop()
         first = await loop.run_in_executor(self._executor, self._wsgi_call, body, reply, loop)
+        if reply.gone.is_set():
+            return  # the client left while the view ran: nobody to answer
         for message in first:  # a whole (non-streaming) response: sent from the loop
             await reply.send(message)
 
@@ -251,7 +266,7 @@ class DjangoViewConsumer:
             self._send_from_thread(started[0], reply, loop)
             for chunk in result:
                 if reply.gone.is_set():
-                    break  # the client went away: stop producing
+                    return []  # the client went away: stop producing, send nothing more
                 if chunk:
                     message = {"type": RESPONSE_BODY, "body": chunk, "more_body": True}
                     self._send_from_thread(message, reply, loop)

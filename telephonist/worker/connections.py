@@ -11,6 +11,13 @@ heartbeats and goodbyes, and tells :data:`connection_released` receivers when a
 connection's state is gone so they can drop whatever they keep for it. One timer task
 sleeps until the table's ``deadline`` (the next heartbeat) and then calls ``expire``;
 with no connection held it waits on an event, so an idle worker sends nothing.
+
+:class:`Interrupt` (an ``http.disconnect`` overtaking the event a runner is at work on)
+goes to :func:`telephonist.consumers.interrupt.interrupt`, which interrupts the running
+consumer only if it opted in. When that cancelled the runner's own task, the runner
+absorbs exactly that cancellation (``Task.uncancel``) and goes on to the next queued
+event, the disconnect itself; any other cancellation (the worker stopping) still ends
+the runner.
 """
 
 from __future__ import annotations
@@ -23,10 +30,20 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..affinity import control
-from ..affinity.actions import Bind, Discarded, Gone, Heartbeat, Released, Run, ServerLost
+from ..affinity.actions import (
+    Bind,
+    Discarded,
+    Gone,
+    Heartbeat,
+    Interrupt,
+    Released,
+    Run,
+    ServerLost,
+)
 from ..affinity.actions import WorkerAction as Action
 from ..affinity.worker import INF, Queue, WorkerTable
 from ..config.model import AffinitySettings
+from ..consumers.interrupt import interrupt
 from ..consumers.signals import Signal
 from ..core.base import BaseChannelLayer
 from ..core.codec import Content
@@ -69,6 +86,8 @@ class Connections:
         self._timer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._sleeping_until = INF
+        # Connections whose runner task an interruption cancelled: the runner absorbs it.
+        self._cancelled: dict[str, asyncio.Task[Any]] = {}
 
     def __len__(self) -> int:
         return len(self.table)
@@ -91,18 +110,31 @@ class Connections:
         """An event of a single-event connection: run it like a bound one (after any
         earlier event of that connection here), but bind nothing and heartbeat nothing;
         its server keeps no affinity, so it expects no release either."""
-        if (queue := self.table.detached(connection, channel, message)) is not None:
-            self._start(connection, queue)
+        start = self.table.detached(connection, channel, message)
+        if start is not None:
+            self._start(connection, start)
 
     def enqueue(self, connection: str, channel: str, message: Content) -> None:
         """Queue an event behind the connection's earlier ones (holds one slot)."""
-        if (queue := self.table.event(connection, channel, message)) is not None:
-            self._start(connection, queue)
+        start = self.table.event(connection, channel, message)
+        if start is not None:
+            self._start(connection, start)
 
-    def _start(self, connection: str, queue: Queue) -> None:
-        task = self._loop.create_task(self._run(connection, queue))
+    def _start(self, connection: str, start: Queue | Interrupt) -> None:
+        if isinstance(start, Interrupt):
+            self._interrupt(connection)
+            return
+        task = self._loop.create_task(self._run(connection, start))
         self._busy.add(task)
         task.add_done_callback(self._busy.discard)
+
+    def _interrupt(self, connection: str) -> None:
+        entry = interrupt(connection)
+        if entry is None:
+            return  # the running consumer did not opt in: the event waits its turn
+        self._counters["interrupted"] += 1
+        if entry.task is not None:
+            self._cancelled[connection] = entry.task
 
     async def _run(self, connection: str, queue: Queue) -> None:
         try:
@@ -110,12 +142,29 @@ class Connections:
                 channel, message = queue.popleft()
                 try:
                     await self._dispatch(channel, message)
+                except asyncio.CancelledError:
+                    if not self._absorb(connection):
+                        raise
+                else:
+                    if self._cancelled:  # the consumer swallowed its interruption
+                        self._absorb(connection)
                 finally:
                     self._free_slot()
         finally:
+            if self._cancelled:
+                self._cancelled.pop(connection, None)
             released = self.table.done(connection)
             if released is not None:
                 self._released(released)
+
+    def _absorb(self, connection: str) -> bool:
+        """Undo the cancellation an interruption made of this runner's task; ``False``
+        when it was none, or when another one (the worker stopping) is pending too."""
+        task = asyncio.current_task()
+        if task is None or self._cancelled.get(connection) is not task:
+            return False
+        del self._cancelled[connection]
+        return task.uncancel() == 0
 
     # -- control messages from servers ------------------------------------------------
 

@@ -39,6 +39,7 @@ from typing import Any
 from ..consumers.base import is_async_consumer
 from ..consumers.context import consumer_context
 from ..consumers.exceptions import ConsumeLater, DenyConnection
+from ..consumers.interrupt import interruptible
 from ..consumers.message import AsyncMessage, Message
 from ..consumers.signals import Signal, consumer_finished, consumer_started
 from ..core.base import BaseChannelLayer
@@ -122,6 +123,7 @@ class Dispatcher:
         #: Consumer run time per route (seconds, every outcome), for status and metrics.
         self.timings = Timings()
         self._async: dict[Any, bool] = {}
+        self._cut: dict[Any, bool] = {}
 
     # -- status -----------------------------------------------------------------------
 
@@ -218,7 +220,11 @@ class Dispatcher:
                 message: Message = AsyncMessage(content, channel, self.layer)
                 self._hook(True, match, message, is_async=True)
                 try:
-                    await match.consumer(message, **match.kwargs)
+                    if self._interruptible(match.consumer):
+                        with interruptible():
+                            await match.consumer(message, **match.kwargs)
+                    else:
+                        await match.consumer(message, **match.kwargs)
                 finally:
                     self._hook(False, match, message, is_async=True)
                 return
@@ -255,6 +261,17 @@ class Dispatcher:
                 route=match.route,
                 is_async=is_async,
             )
+
+    def _interruptible(self, consumer: Callable[..., Any]) -> bool:
+        """Whether the consumer opted in to being cancelled when its client leaves
+        (``consumers.interrupt``): ``interruptible = True`` on it or on its class."""
+        try:
+            return self._cut[consumer]
+        except KeyError:
+            flag = self._cut[consumer] = _opted_in(consumer)
+            return flag
+        except TypeError:  # an unhashable callable object: just ask each time
+            return _opted_in(consumer)
 
     def _is_async(self, consumer: Callable[..., Any]) -> bool:
         try:
@@ -320,3 +337,10 @@ class Dispatcher:
             )
             return Outcome.DROPPED
         return Outcome.CONSUME_LATER
+
+
+def _opted_in(consumer: object) -> bool:
+    flag = getattr(consumer, "interruptible", None)
+    if flag is None:
+        flag = getattr(getattr(consumer, "consumer_class", None), "interruptible", None)
+    return flag is True

@@ -18,6 +18,7 @@ from telephonist.affinity.actions import (
     Discarded,
     Gone,
     Heartbeat,
+    Interrupt,
     Released,
     Run,
     ServerLost,
@@ -120,6 +121,22 @@ def busy_event(state: WorkerState) -> Callable[[Harness], None]:
     return check
 
 
+def overtaking_event(state: WorkerState) -> Callable[[Harness], None]:
+    def check(h: Harness) -> None:
+        gone = {"n": 1, "type": "http.disconnect"}
+        assert h.table.event(CONN, "http.disconnect", gone) == Interrupt(CONN)
+        assert h.state is state
+        assert h.counters["overtaking"] == 1
+        assert h.run_all()[0] == [0, 1]  # still delivered, in order, once
+        # With no runner at work it is an event like any other: it starts one.
+        h = reach("IDLE")
+        assert h.started(h.table.event(CONN, "http.disconnect", gone))
+        assert h.state is S.RUNNING
+        assert h.counters["overtaking"] == 0
+
+    return check
+
+
 def running_done(h: Harness) -> None:
     assert h.run_all() == ([0], None)
     assert h.state is S.IDLE
@@ -189,6 +206,8 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, Callable[[Harness], None]]] = {
     ("IDLE", "event"): ("IDLE", idle_event),
     ("RUNNING", "event"): ("RUNNING", busy_event(S.RUNNING)),
     ("CLOSING", "event"): ("CLOSING", busy_event(S.CLOSING)),
+    ("RUNNING", "overtaking event"): ("RUNNING", overtaking_event(S.RUNNING)),
+    ("CLOSING", "overtaking event"): ("CLOSING", overtaking_event(S.CLOSING)),
     ("RUNNING", "runner done"): ("RUNNING", running_done),
     ("CLOSING", "runner done"): ("CLOSING", closing_done),
     ("IDLE", "release"): ("IDLE", idle_release),
@@ -272,6 +291,7 @@ class WorkerTableMachine(RuleBasedStateMachine):
         self.cut: list[str] = []  # servers lost or left, in this batch of actions
         self.beats: list[tuple[float, str]] = []
         self.heard: set[str] = set()  # servers with an event since their silence was checked
+        self.interrupts = 0
 
     def _queue(self, conn: str, queue: Queue | None) -> None:
         if queue is not None:
@@ -328,16 +348,27 @@ class WorkerTableMachine(RuleBasedStateMachine):
                 assert self.queued[conn] == [], "a lost server's events still queued"
                 self.bound.discard(conn)
 
-    @rule(conn=st.sampled_from(CONNECTIONS), detached=st.booleans())
-    def event(self, conn: str, detached: bool) -> None:
+    @rule(conn=st.sampled_from(CONNECTIONS), detached=st.booleans(), overtakes=st.booleans())
+    def event(self, conn: str, detached: bool, overtakes: bool) -> None:
         if conn in self.bound:
             self.heard.add(conn.split("!")[0] + "!")
         n = self._n()
         self.queued[conn].append(n)
+        message = {"n": n, "type": "http.disconnect" if overtakes else "probe.data"}
+        busy = conn in self.running
         if detached:
-            start = self.table.detached(conn, "probe.data", {"n": n})
+            start = self.table.detached(conn, "probe.data", message)
         else:
-            start = self.table.event(conn, "probe.data", {"n": n})
+            start = self.table.event(conn, "probe.data", message)
+        if isinstance(start, Interrupt):
+            # Only an overtaking event, only while a runner is at work on this connection;
+            # the event itself is still queued behind the others (checked by run_one).
+            assert overtakes and busy, "interrupted with no runner at work"
+            assert start.connection == conn
+            self.interrupts += 1
+            self._queue(conn, None)
+            return
+        assert not (overtakes and busy), "an overtaking event did not interrupt its runner"
         self._queue(conn, start)
 
     @rule(conn=st.sampled_from(CONNECTIONS))
@@ -417,6 +448,7 @@ class WorkerTableMachine(RuleBasedStateMachine):
         assert leftover == 0, self.queued
         total = sum(len(r) for r in self.ran.values()) + self.discarded
         assert total == self.serial
+        assert self.counters["overtaking"] == self.interrupts
 
 
 WorkerTableMachine.TestCase.settings = hypothesis_settings(
