@@ -17,4 +17,12 @@ urlpatterns = [
     path("body", views.echo_body),
     path("adownload", views.adownload),
     path("acount", views.acount),
+    path("probe/await", views.await_mark),
+    path("probe/marks", views.marks),
+    path("probe/ahang", views.ahang),
+    path("probe/astream", views.astream_hang),
+    path("probe/stream", views.stream_forever),
+    path("probe/shang", views.shang),
+    path("probe/go", views.go),
+    path("probe/disconnects", views.disconnects),
 ]
