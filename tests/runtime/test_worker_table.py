@@ -363,7 +363,8 @@ class WorkerTableMachine(RuleBasedStateMachine):
         if isinstance(start, Interrupt):
             # Only an overtaking event, only while a runner is at work on this connection;
             # the event itself is still queued behind the others (checked by run_one).
-            assert overtakes and busy, "interrupted with no runner at work"
+            assert overtakes, "an ordinary event interrupted its runner"
+            assert busy, "interrupted with no runner at work"
             assert start.connection == conn
             self.interrupts += 1
             self._queue(conn, None)
