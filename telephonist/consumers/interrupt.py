@@ -67,9 +67,15 @@ def interruptible(
 ) -> Iterator[Interruptible]:
     """Within this block the consumer may be interrupted when its client leaves (see the
     module docstring). ``connection`` defaults to the one of the message being consumed;
-    outside a worker there is none and nothing can interrupt the block."""
+    outside a worker there is none and nothing can interrupt the block. Without
+    ``on_interrupt`` it must be entered in the task to cancel (on the loop)."""
     name = connection if connection is not None else connection_var.get()
-    task = asyncio.current_task() if on_interrupt is None else None
+    task = None
+    if on_interrupt is None:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no loop in this thread: only a callback could stop it
+            name = None
     entry = Interruptible(name, task, on_interrupt)
     if name is None:
         yield entry

@@ -143,11 +143,13 @@ class Connections:
                 try:
                     await self._dispatch(channel, message)
                 except asyncio.CancelledError:
-                    if not self._absorb(connection):
+                    if self._absorb(connection) is not True:
                         raise
                 else:
-                    if self._cancelled:  # the consumer swallowed its interruption
-                        self._absorb(connection)
+                    # The consumer swallowed its interruption; a stop requested meanwhile
+                    # still stops the runner.
+                    if self._cancelled and self._absorb(connection) is False:
+                        raise asyncio.CancelledError
                 finally:
                     self._free_slot()
         finally:
@@ -157,12 +159,13 @@ class Connections:
             if released is not None:
                 self._released(released)
 
-    def _absorb(self, connection: str) -> bool:
-        """Undo the cancellation an interruption made of this runner's task; ``False``
-        when it was none, or when another one (the worker stopping) is pending too."""
+    def _absorb(self, connection: str) -> bool | None:
+        """Undo the cancellation an interruption made of this runner's task: ``True``
+        if that was all, ``False`` if another one (the worker stopping) is pending too,
+        ``None`` if the interruption cancelled nothing of this runner."""
         task = asyncio.current_task()
         if task is None or self._cancelled.get(connection) is not task:
-            return False
+            return None
         del self._cancelled[connection]
         return task.uncancel() == 0
 
