@@ -29,8 +29,8 @@ does. So only a consumer that says it is ready for it is interrupted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import Any
 
 from ..logging import connection_var
 
@@ -38,14 +38,16 @@ __all__ = ["Interruptible", "interrupt", "interruptible"]
 
 
 class Interruptible:
-    """One consumer's opt-in for one connection, while it runs."""
+    """One consumer's opt-in for one connection: a context manager that arms it while
+    the block runs (made by :func:`interruptible`; a class, not a generator: it is on
+    the path of every request of ``DjangoViewConsumer``)."""
 
     __slots__ = ("connection", "interrupted", "on_interrupt", "task")
 
     def __init__(
         self,
         connection: str | None,
-        task: asyncio.Task[object] | None,
+        task: asyncio.Task[Any] | None,
         on_interrupt: Callable[[], None] | None,
     ) -> None:
         self.connection = connection
@@ -55,20 +57,30 @@ class Interruptible:
         #: Set once :func:`interrupt` reached it: the client has gone.
         self.interrupted = False
 
+    def __enter__(self) -> Interruptible:
+        if self.connection is not None:
+            _armed[self.connection] = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        name = self.connection
+        if name is not None and _armed.get(name) is self:
+            del _armed[name]
+
 
 # Armed consumers by connection (reply channel), in this process. Names are unique per
 # connection, and affinity runs one event of a connection at a time, so one per name.
 _armed: dict[str, Interruptible] = {}
 
 
-@contextlib.contextmanager
 def interruptible(
     on_interrupt: Callable[[], None] | None = None, *, connection: str | None = None
-) -> Iterator[Interruptible]:
-    """Within this block the consumer may be interrupted when its client leaves (see the
-    module docstring). ``connection`` defaults to the one of the message being consumed;
-    outside a worker there is none and nothing can interrupt the block. Without
-    ``on_interrupt`` it must be entered in the task to cancel (on the loop)."""
+) -> Interruptible:
+    """``with interruptible(): ...``: within the block the consumer may be interrupted
+    when its client leaves (see the module docstring). ``connection`` defaults to the
+    one of the message being consumed; outside a worker there is none and nothing can
+    interrupt the block. Without ``on_interrupt`` it must be entered in the task to
+    cancel (on the loop)."""
     name = connection if connection is not None else connection_var.get()
     task = None
     if on_interrupt is None:
@@ -76,16 +88,7 @@ def interruptible(
             task = asyncio.current_task()
         except RuntimeError:  # no loop in this thread: only a callback could stop it
             name = None
-    entry = Interruptible(name, task, on_interrupt)
-    if name is None:
-        yield entry
-        return
-    _armed[name] = entry
-    try:
-        yield entry
-    finally:
-        if _armed.get(name) is entry:
-            del _armed[name]
+    return Interruptible(name, task, on_interrupt)
 
 
 def interrupt(connection: str) -> Interruptible | None:
