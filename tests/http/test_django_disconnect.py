@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from telephonist.testing.processes import wait_until
 from tests.http.process import RunningServer, toml_for
 from tests.servers import RedisServer
 
@@ -210,9 +211,18 @@ def test_sync_view_runs_to_its_end_then_gets_the_disconnect_once(
     d, big = d_big
     key = secrets.token_hex(4)
     before_count = d.disconnects()
+    interrupted = d.worker_counters().get("interrupted", 0)
     sock = _request(_port(d), f"/probe/shang?key={key}", big)
     d.wait_mark(key, "started")
     _close(sock)
+    # The disconnect overtook the view (the consumer was told: its answer is dropped)
+    # before the view is let go.
+    wait_until(
+        lambda: d.worker_counters().get("interrupted", 0) > interrupted,
+        timeout=10,
+        what="the disconnect to reach the worker",
+    )
+    assert d.disconnects() == before_count  # not delivered yet: the view still runs
     assert d.http.get("/probe/go", params={"key": key}).text == "ok"
     d.wait_mark(key, "returned")
     d.wait_mark(key, "finished")
