@@ -147,3 +147,17 @@ async def test_no_per_mail_state_once_consumed(acknowledge: str) -> None:
         assert stack.worker is not None
         assert stack.worker.counters["completions"] == 30
         assert stack.worker.status()["affinity"].get("connections", 0) in (0, {})
+
+
+def test_a_reply_window_shorter_than_the_wait_for_the_consumer_is_refused() -> None:
+    """The completion comes back on the mail's reply channel: a window that closed it
+    before ``ack_timeout`` would answer 451 for a mail its consumer was still handling."""
+    from pydantic import ValidationError
+
+    from telephonist.interfaces.email.config import EmailConfig
+
+    with pytest.raises(ValidationError, match=r"reply_window \(1\) must be at least ack_timeout"):
+        EmailConfig(domains=["example.org"], reply_window=1, ack_timeout=10)
+    # Equal is enough, and with "queued" nobody waits on the channel.
+    assert EmailConfig(domains=["example.org"], reply_window=10, ack_timeout=10)
+    assert EmailConfig(domains=["example.org"], reply_window=1, acknowledge="queued")

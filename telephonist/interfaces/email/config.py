@@ -188,6 +188,15 @@ class EmailConfig(InterfaceConfig):
             raise ValueError("auth_users needs TLS (tls_cert and tls_key): AUTH is TLS-only")
         if self.auth_required and not self.auth_users:
             raise ValueError("auth_required needs auth_users")
+        if self.acknowledge == "consumed" and self.reply_window < self.ack_timeout:
+            # The completion comes back on the mail's reply channel: a window shorter
+            # than the wait would close it first and answer 451 for a mail its
+            # consumer was still handling (the wait would end at reply_window).
+            raise ValueError(
+                f"reply_window ({self.reply_window:g}) must be at least ack_timeout "
+                f'({self.ack_timeout:g}) with acknowledge = "consumed": the consumer\'s '
+                "completion comes back on the mail's reply channel"
+            )
         for pattern in self.recipients:
             try:
                 re.compile(pattern)
