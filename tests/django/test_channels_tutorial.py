@@ -44,7 +44,6 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from telephonist.testing.processes import free_port, wait_for_port
-from tests.django.test_multichat import browser as browser  # the fixture
 from tests.servers import RedisServer
 
 from .processes import Proc
