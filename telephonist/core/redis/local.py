@@ -50,7 +50,7 @@ from ..stats import LayerStats, Traffic
 from .drops import INBOX, Drops
 from .keys import Envelope, now_ms, owned_by, process_tag
 
-__all__ = ["AckBuffer", "LocalChannels"]
+__all__ = ["AckBuffer", "LocalChannels", "Waiter"]
 
 Acks = dict[str, Counter[str]]  # process tag -> channel -> messages that left the buffer
 
@@ -122,11 +122,17 @@ def _copier(message: Content, payload: memoryview) -> Callable[[], Content]:
 
 
 @dataclass(slots=True)
-class _Waiter:
+class Waiter:
+    """One waiting receive: its future is resolved with ``taken`` on the first message;
+    it keeps collecting up to ``n`` until it runs. ``queued``: still in its channel's
+    waiter queue (``deliver`` dequeues a waiter as soon as it has all it asked for, so
+    the receiver, once woken, has nothing left to tidy)."""
+
     future: asyncio.Future[list[Content]]
     n: int
     taken: list[Content] = field(default_factory=list)
     expires: list[int] = field(default_factory=list)
+    queued: bool = True
 
 
 Buffered = tuple[int, "memoryview | Content"]  # (expires_ms, payload, or a message put back)
@@ -147,7 +153,7 @@ class LocalChannels:
         self._drops = drops or Drops(stats)
         self._traffic = traffic or Traffic()
         self._buffers: dict[str, deque[Buffered]] = {}
-        self._waiters: dict[str, deque[_Waiter]] = {}
+        self._waiters: dict[str, deque[Waiter]] = {}
         self._listeners: dict[str, Listener] = {}
         self._timer: asyncio.TimerHandle | None = None
 
@@ -193,7 +199,10 @@ class LocalChannels:
                     waiter = first
                     break
                 waiters.popleft()  # cancelled, or has all it asked for
+                first.queued = False
             if waiter is None:
+                if waiters is not None:
+                    del waiters_of[channel]  # every one of them dequeued just above
                 if not owned_by(channel, tag):  # checked here only: a waiter's is ours
                     self._drops.malformed(INBOX, "an envelope naming a channel of another process")
                     continue
@@ -213,16 +222,22 @@ class LocalChannels:
                 if copy is None:
                     copy = _copier(message, envelope.payload)
                 mine = copy()
-            taken = waiter.taken
             taken.append(mine)
             waiter.expires.append(expires)
             if len(taken) == 1:
                 waiter.future.set_result(taken)
+            if len(taken) >= waiter.n:
+                # It has all it asked for: out of the queue now, in this pass, so the
+                # woken receiver has no bookkeeping left (1,000 of them, one each).
+                waiters.popleft()  # type: ignore[union-attr]  # a waiter came from it
+                waiter.queued = False
+                if not waiters:
+                    del waiters_of[channel]
             handed.append(channel)
         if handed:
             self._acks.add_all(handed)  # they left this process's hands
+            self._traffic.received += len(handed)
         if calls:
-            self._traffic.received += len(calls)
             call_listeners(calls)  # after the filing: a listener sees a settled state
 
     def _undeliverable(self, envelope: Envelope, tag: str, first: str, exc: Exception) -> None:
@@ -236,7 +251,7 @@ class LocalChannels:
         if gone:
             self._acks.add_all(gone)
 
-    def _first_waiter(self, channel: str) -> _Waiter | None:
+    def _first_waiter(self, channel: str) -> Waiter | None:
         waiters = self._waiters.get(channel)
         while waiters:
             waiter = waiters[0]
@@ -244,40 +259,61 @@ class LocalChannels:
             if len(taken) < waiter.n if taken else not waiter.future.done():
                 return waiter
             waiters.popleft()
+            waiter.queued = False
         return None
 
-    def _hand(self, channel: str, waiter: _Waiter, expires_ms: int, message: Content) -> None:
+    def _hand(self, channel: str, waiter: Waiter, expires_ms: int, message: Content) -> None:
         waiter.taken.append(message)
         waiter.expires.append(expires_ms)
         if len(waiter.taken) == 1:
             waiter.future.set_result(waiter.taken)
         self._acks.add(channel)  # it left this process's hands
+        self._traffic.received += 1
 
     async def receive(self, channel: str, max_messages: int) -> list[Content]:
-        taken = self._take(channel, max_messages)
+        taken = self.take(channel, max_messages)
         if taken:
             return taken
-        waiter = _Waiter(asyncio.get_running_loop().create_future(), max_messages)
+        waiter = self.wait(channel, max_messages)
+        try:
+            return await waiter.future
+        except BaseException:
+            self.put_back(channel, waiter)
+            raise
+        finally:
+            self.stop_waiting(channel, waiter)
+
+    # ``take``, ``wait`` and ``stop_waiting`` are ``receive`` in pieces, for a caller
+    # that awaits the future in its own frame (``RedisChannelLayer.receive``): each
+    # coroutine frame between a receiver and its future is resumed on every wake-up.
+
+    def wait(self, channel: str, max_messages: int) -> Waiter:
+        """Queue a waiter for ``channel`` (call only after ``take`` found nothing); the
+        caller awaits its ``future``, then calls ``stop_waiting`` whatever happened, and
+        ``put_back`` first if the await raised."""
+        waiter = Waiter(asyncio.get_running_loop().create_future(), max_messages)
         waiters = self._waiters.get(channel)
         if waiters is None:
             waiters = self._waiters[channel] = deque()
         waiters.append(waiter)
-        try:
-            return await waiter.future
-        except BaseException:
-            self._put_back(channel, waiter)
-            raise
-        finally:
-            # From here on nothing more is handed to this waiter.
-            waiter.n = 0
-            if waiters and waiters[0] is waiter:
+        return waiter
+
+    def stop_waiting(self, channel: str, waiter: Waiter) -> None:
+        # From here on nothing more is handed to this waiter.
+        waiter.n = 0
+        if not waiter.queued:
+            return  # ``deliver`` took it out of the queue when it had all it asked for
+        waiter.queued = False
+        waiters = self._waiters.get(channel)
+        if waiters:
+            if waiters[0] is waiter:
                 waiters.popleft()
             elif waiter in waiters:
                 waiters.remove(waiter)
-            if not waiters:
-                self._forget_if_idle(channel)
+        if not waiters:
+            self._forget_if_idle(channel)
 
-    def _put_back(self, channel: str, waiter: _Waiter) -> None:
+    def put_back(self, channel: str, waiter: Waiter) -> None:
         """A receive cancelled with messages already handed to it: back to the head of
         the buffer, in order, counted again, and on to the next waiter."""
         if not waiter.taken:
@@ -286,6 +322,7 @@ class LocalChannels:
         waiter.taken.clear()
         waiter.n = 0
         self._acks.add(channel, -len(taken))
+        self._traffic.received -= len(taken)
         buffer = self._buffers.get(channel)
         if buffer is None:
             buffer = self._buffers[channel] = deque()
@@ -305,7 +342,8 @@ class LocalChannels:
                     continue
             self._hand(channel, other, expires, item)
 
-    def _take(self, channel: str, max_messages: int) -> list[Content]:
+    def take(self, channel: str, max_messages: int) -> list[Content]:
+        """Up to ``max_messages`` buffered for ``channel`` (expired ones dropped), at once."""
         buffer = self._buffers.get(channel)
         if not buffer:
             return []
@@ -327,6 +365,7 @@ class LocalChannels:
         if expired:
             self._stats.incr("expired", expired)
         self._acks.add(channel, expired + malformed + len(taken))
+        self._traffic.received += len(taken)
         self._forget_if_idle(channel)
         return taken
 
