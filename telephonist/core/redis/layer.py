@@ -301,7 +301,8 @@ class RedisChannelLayer(BaseChannelLayer):
                     local.put_back(channel, waiter)
                     raise
                 finally:
-                    local.stop_waiting(channel, waiter)
+                    if waiter.queued:  # not once ``deliver`` handed it all it asked for
+                        local.stop_waiting(channel, waiter)
         return (await self._receive(channel, 1))[0]
 
     async def receive_many(self, channel: str, max_messages: int = 100) -> list[Content]:

@@ -281,7 +281,8 @@ class LocalChannels:
             self.put_back(channel, waiter)
             raise
         finally:
-            self.stop_waiting(channel, waiter)
+            if waiter.queued:  # not once ``deliver`` handed it all it asked for
+                self.stop_waiting(channel, waiter)
 
     # ``take``, ``wait`` and ``stop_waiting`` are ``receive`` in pieces, for a caller
     # that awaits the future in its own frame (``RedisChannelLayer.receive``): each
@@ -289,8 +290,8 @@ class LocalChannels:
 
     def wait(self, channel: str, max_messages: int) -> Waiter:
         """Queue a waiter for ``channel`` (call only after ``take`` found nothing); the
-        caller awaits its ``future``, then calls ``stop_waiting`` whatever happened, and
-        ``put_back`` first if the await raised."""
+        caller awaits its ``future``, then, whatever happened, calls ``stop_waiting`` if
+        the waiter is still ``queued``, and ``put_back`` first if the await raised."""
         waiter = Waiter(asyncio.get_running_loop().create_future(), max_messages)
         waiters = self._waiters.get(channel)
         if waiters is None:
@@ -299,10 +300,9 @@ class LocalChannels:
         return waiter
 
     def stop_waiting(self, channel: str, waiter: Waiter) -> None:
-        # From here on nothing more is handed to this waiter.
+        """Take a waiter that is still ``queued`` out of its queue: from here on nothing
+        more is handed to it. (One that ``deliver`` dequeued is out already.)"""
         waiter.n = 0
-        if not waiter.queued:
-            return  # ``deliver`` took it out of the queue when it had all it asked for
         waiter.queued = False
         waiters = self._waiters.get(channel)
         if waiters:
