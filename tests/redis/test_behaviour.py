@@ -129,6 +129,67 @@ async def test_group_send_pushes_once_per_process(
     assert sorted(await one.group_channels("room")) == sorted([*mine, theirs, "plain.member"])
 
 
+async def test_a_group_send_to_thousands_of_own_channels_keeps_capacity_per_channel(
+    server: RedisServer, probe: Probe, make_layer: MakeLayer
+) -> None:
+    """More members of one process than one script call's chunk (2,000): every member
+    with room gets the message once, the full one is skipped and counted, each member's
+    count is one, and receivers woken by the delivery leave no bookkeeping behind."""
+    layer = make_layer([server.url], capacity=2)
+    channels = [await layer.new_channel() for _ in range(2_100)]
+    full = channels[1_999]  # in the first chunk; its neighbour starts the second
+    await layer.send(full, {"type": "1"})
+    await layer.send(full, {"type": "2"})
+    for channel in channels:
+        await layer.group_add("crowd", channel)
+    receivers = [asyncio.create_task(layer.receive(ch)) for ch in channels if ch != full]
+    await asyncio.sleep(0)
+    await layer.group_send("crowd", {"type": "crowd"})
+    got = await asyncio.wait_for(asyncio.gather(*receivers), T)
+    assert got == [{"type": "crowd"}] * (len(channels) - 1)
+    assert got[0] is not got[1]  # each its own copy
+    assert layer.stats.get("full") == 1
+    assert layer.traffic.received == len(channels) - 1
+    counts = f"{layer.prefix}:n:{{{process_tag(full)}}}"
+    async with asyncio.timeout(T):  # the acks ride on a later round trip
+        while probe.client.hlen(counts) != 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert probe.client.hget(counts, full) == b"2"
+    assert not layer._state().local.waiting()
+    assert [m["type"] for m in [await layer.receive(full), await layer.receive(full)]] == [
+        "1",
+        "2",
+    ]
+
+
+async def test_a_receiver_cancelled_as_a_group_send_wakes_it_loses_nothing(
+    server: RedisServer, make_layer: MakeLayer
+) -> None:
+    """Cancel one of many receivers at every point around the delivery of a group send:
+    the message handed to it is handed on to the channel's next receive."""
+    layer = make_layer([server.url])
+    channels = [await layer.new_channel() for _ in range(50)]
+    for channel in channels:
+        await layer.group_add("room", channel)
+    victim = channels[25]
+    for delay in range(8):  # yields between the send and the cancel: sweeps the race
+        receivers = {ch: asyncio.create_task(layer.receive(ch)) for ch in channels}
+        await asyncio.sleep(0)
+        sending = asyncio.create_task(layer.group_send("room", {"type": "r", "i": delay}))
+        for _ in range(delay):
+            await asyncio.sleep(0)
+        receivers[victim].cancel()
+        await sending
+        results = await asyncio.wait_for(
+            asyncio.gather(*receivers.values(), return_exceptions=True), T
+        )
+        for channel, result in zip(receivers, results, strict=True):
+            if channel == victim and isinstance(result, asyncio.CancelledError):
+                result = await asyncio.wait_for(layer.receive(victim), T)
+            assert result == {"type": "r", "i": delay}, (delay, channel)
+        assert not layer._state().local.waiting()
+
+
 async def test_delivered_messages_leave_their_channels_count(
     server: RedisServer, probe: Probe, make_layer: MakeLayer
 ) -> None:
