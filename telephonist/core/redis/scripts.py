@@ -169,15 +169,21 @@ _FAN_OUT = (
 local TOKEN = {TOKEN_LENGTH}
 -- same: the capacity of every member when no override applies to any (no call per
 -- member), else nil and cap_of(member) decides.
+-- Per member, the loops below run a few table operations and no function they can do
+-- without: explicit indexes rather than #t + 1 (a length is a search), library
+-- functions as locals.
+local find, sub = string.find, string.sub
 local function fan_out(members, cap_of, same, prefix, payload, exp, now, ttl)
   local procs, order, full, trimmed, plain = {{}}, {{}}, 0, 0, nil
   for _, m in ipairs(members) do
-    local bang = string.find(m, '!', 1, true)
+    local bang = find(m, '!', 1, true)
     if bang then
-      local tag = string.sub(m, math.max(1, bang - TOKEN), bang - 1)
+      local tag = sub(m, bang > TOKEN and bang - TOKEN or 1, bang - 1)
       local p = procs[tag]
-      if not p then p = {{}}; procs[tag] = p; order[#order + 1] = tag end
-      p[#p + 1] = m
+      if not p then p = {{n = 0}}; procs[tag] = p; order[#order + 1] = tag end
+      local k = p.n + 1
+      p[k] = m
+      p.n = k
     else
       local list = prefix .. ':c:{{' .. m .. '}}'
       local cap = same or cap_of(m)
@@ -204,7 +210,7 @@ local function fan_out(members, cap_of, same, prefix, payload, exp, now, ttl)
     -- empty or small, and reading it whole is cheaper than asking about every member.
     local known = nil
     local size = redis.call('HLEN', counts)
-    if size * 4 <= #names then
+    if size * 4 <= names.n then
       known = {{}}
       if size > 0 then
         local flat = redis.call('HGETALL', counts)
@@ -212,11 +218,11 @@ local function fan_out(members, cap_of, same, prefix, payload, exp, now, ttl)
       end
     end
     local pushed = false
-    for from = 1, #names, CHUNK do
-      local to = math.min(#names, from + CHUNK - 1)
+    for from = 1, names.n, CHUNK do
+      local to = math.min(names.n, from + CHUNK - 1)
       local current = nil
       if not known then current = redis.call('HMGET', counts, unpack(names, from, to)) end
-      local accepted, updates = {{}}, {{}}
+      local accepted, updates, a = {{}}, {{}}, 0
       for i = from, to do
         local m = names[i]
         local c
@@ -224,13 +230,14 @@ local function fan_out(members, cap_of, same, prefix, payload, exp, now, ttl)
         if c >= (same or cap_of(m)) then
           full = full + 1
         else
-          accepted[#accepted + 1] = m
-          updates[#updates + 1] = m
-          updates[#updates + 1] = c + 1
+          a = a + 1
+          accepted[a] = m
+          updates[2 * a - 1] = m
+          updates[2 * a] = c + 1
         end
       end
-      if #accepted > 0 then
-        redis.call('HSET', counts, unpack(updates))
+      if a > 0 then
+        redis.call('HSET', counts, unpack(updates, 1, 2 * a))
         redis.call('RPUSH', inbox, exp .. '|' .. table.concat(accepted, ',') .. '|' .. payload)
         pushed = true
       end
