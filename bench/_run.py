@@ -136,12 +136,16 @@ class _Runner:
             )
         detail = {"send_returned": r.send_returned, "received": r.received}
         self.results.add(key, r.seconds, detail)
+        if r.cpu is not None:
+            self.results.add(Results.key("fan_out_cpu", spec.name, str(members)), r.cpu)
 
     async def fan_out_listeners(self, key: str, spec: LayerSpec, members: int) -> None:
         async with fresh_layer(spec, self.where.url) as layer:
             r = await fan_out_listeners(layer, members, cap=self.cfg.fan_cap)
         detail = {"send_returned": r.send_returned, "received": r.received}
         self.results.add(key, r.seconds, detail)
+        if r.cpu is not None:
+            self.results.add(Results.key("fan_out_listen_cpu", spec.name, str(members)), r.cpu)
 
     async def idle(self, key: str, spec: LayerSpec | None) -> None:
         """Commands while idle; ``spec`` None is the control: the server with no layer."""
