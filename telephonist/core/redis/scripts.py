@@ -167,12 +167,12 @@ _FAN_OUT = (
     + _CHUNKS
     + f"""
 local TOKEN = {TOKEN_LENGTH}
--- same: the capacity of every member when no override applies to any (no call per
--- member), else nil and cap_of(member) decides.
 -- Per member, the loops below run a few table operations and no function they can do
 -- without: explicit indexes rather than #t + 1 (a length is a search), library
 -- functions as locals.
 local find, sub = string.find, string.sub
+-- same: the capacity of every member when no override applies to any (no call per
+-- member), else nil and cap_of(member) decides.
 local function fan_out(members, cap_of, same, prefix, payload, exp, now, ttl)
   local procs, order, full, trimmed, plain = {{}}, {{}}, 0, 0, nil
   for _, m in ipairs(members) do
