@@ -18,13 +18,18 @@ pass ``--url``.
 
 Figures (the same code as layer.py's, from ``_flow`` and ``_fanout``): ``rtt`` (p50 of
 2,000 round trips, ms), ``recv`` and ``many`` (msgs/s, 16 senders, one receiver with
-``receive`` / ``receive_many(100)``), ``fan`` (ms until 1,000 members received).
+``receive`` / ``receive_many(100)``), ``fan`` (ms until 1,000 members received) and
+``fancpu`` (this process's CPU ms over the same span), ``listen`` and ``listencpu`` (the
+same to 1,000 listeners), ``script`` (Redis layer only: the server's own time for the
+group-send script to 1,000 members of one process, µs, from ``SLOWLOG``). The CPU and
+script figures move little with the load on a shared machine; the wall-clock ones do.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -34,7 +39,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-FIGURES = ("rtt", "recv", "many", "fan")
+# bench/email.py and bench/http.py shadow the standard library's ``email`` and ``http``
+# (see layer.py): look in bench/ last.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
+FIGURES = ("rtt", "recv", "many", "fan", "fancpu", "listen", "listencpu", "script")
 ANCHORS = ("channels-memory", "channels_redis-pubsub", "channels_redis-core")
 
 
@@ -56,9 +64,12 @@ def _make(layer: str, url: str, prefix: str) -> Any:
 
 
 async def _measure(layer_name: str, url: str, figure: str, n: int, index: int) -> float:
-    from _fanout import fan_out
+    from _fanout import fan_out, fan_out_listeners
     from _flow import round_trip, throughput
 
+    # As layer.py's steps: without the garbage of the figure before, a full collection
+    # (20-60 ms with 10,000 members set up) lands inside a measurement or not by chance.
+    gc.collect()
     layer = _make(layer_name, url, f"perf{os.getpid()}x{index}")
     close = getattr(layer, "close", None) or getattr(layer, "close_pools", None)
     try:
@@ -70,14 +81,48 @@ async def _measure(layer_name: str, url: str, figure: str, n: int, index: int) -
             default = 20_000 if batch else 6_000
             r = await throughput(layer, n or default, senders=16, window=64, batch=batch)
             return r.rate
-        if figure == "fan":
+        if figure in ("fan", "fancpu"):
             run = await fan_out(layer, n or 1000, cap=10.0, start_limit=10.0)
-            return float("nan") if run.seconds is None else run.seconds * 1000
+            value = run.seconds if figure == "fan" else run.cpu
+            return float("nan") if value is None else value * 1000
+        if figure in ("listen", "listencpu"):
+            run = await fan_out_listeners(layer, n or 1000, cap=10.0)
+            value = run.seconds if figure == "listen" else run.cpu
+            return float("nan") if value is None else value * 1000
+        if figure == "script":
+            return await _script_time(layer, url, n or 1000)
         raise ValueError(figure)
     finally:
         await layer.flush()
         if close is not None:
             await close()
+
+
+async def _script_time(layer: Any, url: str, members: int) -> float:
+    """Server time (µs, ``SLOWLOG``) of one group send to ``members`` channels of this
+    process: the fan-out script alone, without the round trip or the receiving side."""
+    import redis
+    from _fanout import _join
+
+    client = redis.Redis.from_url(url)
+    try:
+        await _join(layer, "perf-script", members)
+        client.config_set("slowlog-log-slower-than", 0)
+        client.slowlog_reset()
+        await layer.group_send("perf-script", {"type": "perf.script", "text": "to everyone"})
+        entries = client.slowlog_get(128)
+        client.config_set("slowlog-log-slower-than", 10_000)
+    finally:
+        client.close()
+    calls = [e["duration"] for e in entries if e["command"].startswith(b"EVALSHA")]
+    return float(max(calls))  # the fan-out script is the one long call
+
+
+def _prefer(src: str) -> None:
+    """Import ``telephonist`` from ``src``: an editable install's import hook answers
+    before ``sys.path`` is searched, so PYTHONPATH alone does not pick the other tree."""
+    sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f)]
+    sys.path.insert(0, src)
 
 
 async def _child(args: argparse.Namespace) -> dict[str, list[float]]:
@@ -103,8 +148,9 @@ def _with_server(args: argparse.Namespace) -> Any:
 
 def _run_child(src: Path | None, args: argparse.Namespace, url: str) -> dict[str, list[float]]:
     env = dict(os.environ)
-    paths = [str(HERE)] + ([str(src)] if src else [str(HERE.parent)])
+    paths = ([str(src)] if src else [str(HERE.parent)]) + [str(HERE)]
     env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["CORE_PERF_SRC"] = str(src) if src else ""
     cmd = [sys.executable, str(HERE / "_core_perf.py"), "--child", "--layer", args.layer]
     cmd += ["--figure", ",".join(args.figures), "--repeat", "1", "--url", url, "-n", str(args.n)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
@@ -125,6 +171,8 @@ def main() -> None:
     args = parser.parse_args()
     args.figures = [f for f in args.figure.split(",") if f]
     if args.child or args.once:
+        if os.environ.get("CORE_PERF_SRC"):
+            _prefer(os.environ["CORE_PERF_SRC"])
         if args.once:
             args.repeat = 1
         result = asyncio.run(_child(args))
