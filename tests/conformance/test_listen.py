@@ -91,6 +91,41 @@ async def test_what_a_listener_is_not_ready_for_is_received_in_order(layer: Any)
     await _until(lambda: len(listener.got) == 1, listener)
 
 
+class ReadyFromTheSecond(Recorder):
+    """Not ready for the first message it is asked about, ready for every later one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    @property  # type: ignore[override]
+    def ready(self) -> bool:
+        self.asked += 1
+        return self.asked > 1
+
+    @ready.setter
+    def ready(self, value: bool) -> None:
+        pass
+
+
+async def test_a_receive_holding_a_message_keeps_the_next_from_the_listener(
+    layer: Any,
+) -> None:
+    """A receive handed a message returns it before anything after it is taken: the
+    next message, delivered before the receiver ran, is queued, not given to the now
+    ready listener (which would then see it first)."""
+    channel = await layer.new_channel()
+    listener = ReadyFromTheSecond()
+    layer.listen(channel, listener)
+    receiving = asyncio.create_task(layer.receive(channel))
+    await asyncio.sleep(0)  # the receive waits
+    await layer.send_many([(channel, {"type": "m", "n": 1}), (channel, {"type": "m", "n": 2})])
+    async with asyncio.timeout(DEADLINE):
+        assert (await receiving)["n"] == 1
+        assert (await layer.receive(channel))["n"] == 2
+    assert listener.got == []
+
+
 async def test_unlisten_and_a_failing_listener(layer: Any) -> None:
     a, b = await layer.new_channel(), await layer.new_channel()
     failing, gone = Recorder(fail=True), Recorder()

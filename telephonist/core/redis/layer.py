@@ -301,7 +301,7 @@ class RedisChannelLayer(BaseChannelLayer):
                     local.put_back(channel, waiter)
                     raise
                 finally:
-                    if waiter.queued:  # not once ``deliver`` handed it all it asked for
+                    if waiter.queued:
                         local.stop_waiting(channel, waiter)
         return (await self._receive(channel, 1))[0]
 

@@ -125,8 +125,8 @@ def _copier(message: Content, payload: memoryview) -> Callable[[], Content]:
 class Waiter:
     """One waiting receive: its future is resolved with ``taken`` on the first message;
     it keeps collecting up to ``n`` until it runs. ``queued``: still in its channel's
-    waiter queue (``deliver`` dequeues a waiter as soon as it has all it asked for, so
-    the receiver, once woken, has nothing left to tidy)."""
+    waiter queue (a waiter found cancelled or full at the head is dropped from it by
+    whoever looks next; otherwise its receiver takes it out when it returns)."""
 
     future: asyncio.Future[list[Content]]
     n: int
@@ -226,13 +226,9 @@ class LocalChannels:
             waiter.expires.append(expires)
             if len(taken) == 1:
                 waiter.future.set_result(taken)
-            if len(taken) >= waiter.n:
-                # It has all it asked for: out of the queue now, in this pass, so the
-                # woken receiver has no bookkeeping left (1,000 of them, one each).
-                waiters.popleft()  # type: ignore[union-attr]  # a waiter came from it
-                waiter.queued = False
-                if not waiters:
-                    del waiters_of[channel]
+            # The waiter stays queued until its receiver runs: while it holds a message
+            # it has not returned, the listener check above must see it (a listener
+            # handed the next message would get it first).
             handed.append(channel)
         if handed:
             self._acks.add_all(handed)  # they left this process's hands
@@ -281,7 +277,7 @@ class LocalChannels:
             self.put_back(channel, waiter)
             raise
         finally:
-            if waiter.queued:  # not once ``deliver`` handed it all it asked for
+            if waiter.queued:
                 self.stop_waiting(channel, waiter)
 
     # ``take``, ``wait`` and ``stop_waiting`` are ``receive`` in pieces, for a caller
@@ -301,7 +297,7 @@ class LocalChannels:
 
     def stop_waiting(self, channel: str, waiter: Waiter) -> None:
         """Take a waiter that is still ``queued`` out of its queue: from here on nothing
-        more is handed to it. (One that ``deliver`` dequeued is out already.)"""
+        more is handed to it."""
         waiter.n = 0
         waiter.queued = False
         waiters = self._waiters.get(channel)
