@@ -280,29 +280,6 @@ class RedisChannelLayer(BaseChannelLayer):
     # -- receiving --------------------------------------------------------------------
 
     async def receive(self, channel: str) -> Content:
-        require_valid_channel_name(channel)
-        state = self._state()
-        if "!" in channel:
-            tag = process_tag(channel)
-            if self._owners.get(tag) is state:
-                # This loop's own channel, as a Channels consumer reads its
-                # ``channel_name``: ``LocalChannels.receive`` in pieces, awaited in this
-                # one frame, the only one a delivery resumes (a group send to 1,000 of
-                # this process's channels resumes 1,000 of them).
-                state.ensure_inbox(tag)
-                local = state.local
-                taken = local.take(channel, 1)
-                if taken:
-                    return taken[0]
-                waiter = local.wait(channel, 1)
-                try:
-                    return (await waiter.future)[0]
-                except BaseException:
-                    local.put_back(channel, waiter)
-                    raise
-                finally:
-                    if waiter.queued:
-                        local.stop_waiting(channel, waiter)
         return (await self._receive(channel, 1))[0]
 
     async def receive_many(self, channel: str, max_messages: int = 100) -> list[Content]:

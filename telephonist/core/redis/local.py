@@ -280,9 +280,9 @@ class LocalChannels:
             if waiter.queued:
                 self.stop_waiting(channel, waiter)
 
-    # ``take``, ``wait`` and ``stop_waiting`` are ``receive`` in pieces, for a caller
-    # that awaits the future in its own frame (``RedisChannelLayer.receive``): each
-    # coroutine frame between a receiver and its future is resumed on every wake-up.
+    # ``take``, ``wait``, ``put_back`` and ``stop_waiting`` are ``receive`` in pieces,
+    # for a caller that awaits the waiter's future in its own frame (each coroutine
+    # frame between a receiver and its future is resumed on every wake-up).
 
     def wait(self, channel: str, max_messages: int) -> Waiter:
         """Queue a waiter for ``channel`` (call only after ``take`` found nothing); the
