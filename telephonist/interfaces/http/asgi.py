@@ -19,27 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from ...spec.http import DISCONNECT, REQUEST, HTTPScope
 from ..mounts import App
+from .exchange import Exchange
 from .reader import BodyError, Closed
 
-__all__ = ["Served", "serve_app"]
-
-
-class Served(Protocol):
-    """The exchange an app answers: an HTTP/1.1 ``Exchange`` or an HTTP/2 ``H2Stream``."""
-
-    finished: bool
-    completed: bool
-    done: asyncio.Future[None]
-
-    async def on_reply(self, message: dict[str, Any]) -> None: ...
-
-    def start_response_timer(self, seconds: float) -> None: ...
-
-    def fail(self, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None: ...
+__all__ = ["serve_app"]
 
 
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
@@ -56,7 +43,7 @@ def _reap(task: asyncio.Task[None]) -> None:
 async def serve_app(
     app: App,
     scope: HTTPScope,
-    ex: Served,
+    ex: Exchange[Any],
     read: Callable[[], Awaitable[tuple[bytes, bool]]],
     *,
     violation: Callable[[str, str], None],

@@ -1,23 +1,24 @@
-"""One request/response exchange: the reply side.
+"""One request/response exchange: what HTTP/1.1 and HTTP/2 share in driving a reply.
 
 Theory of operation
 -------------------
 The host calls ``Exchange.on_reply`` with each message that arrives on the request's
-reply channel, in order. ``http.response.start`` is held until the first body message
-so that head and first body bytes leave in one write; ``http.response.body`` with
-``more_body`` streams (h11 chooses chunked encoding when no Content-Length is given,
-and close-delimited framing for HTTP/1.0 clients). Whatever ends the exchange
-(the last body, a server answer such as 504 or 502, a malformed reply, the client
-going away) calls ``finish`` exactly once; ``done`` then resolves and the connection
-decides whether to read the next request.
+reply channel, in order. What a message means (held, written, refused, the server
+answering instead) is decided by the sans-I/O ``Reply`` (``reply.py``); this class
+runs it on the event loop: it owns the ``response_timeout`` timer (armed once the
+request is on the layer, stopped when the head leaves, armed again while trailers are
+due), turns the machine's ``Fail`` into a counter, a log line and ``fail``, and ends
+the exchange exactly once (``finish``: ``done`` resolves and the connection decides
+what comes next). Framing and writing are the protocol's: ``H1Exchange``
+(``h1_exchange.py``, h11 over a socket) and ``H2Stream`` (``h2_stream.py``, h2 frames
+on a stream) implement the hooks at the end.
 
 Every exchange has its own reply channel, so a consumer answering after its 504 writes
 to a closed channel (counted as orphaned by the host), never into the next response.
-
-An exchange knows its connection only through ``Link`` below (write, close,
-backpressure, reporting, freeing the reply channel), not the connection's class, the
-server or the host: the same exchange serves a request a mounted app answers in-process
-(``asgi.py``), which has no reply channel at all.
+An exchange knows its connection only through its link (``ExchangeLink`` plus what
+the protocol adds), not the connection's class, the server or the host: the same
+exchange serves a request a mounted app answers in-process (``asgi.py``), which has no
+reply channel at all.
 """
 
 from __future__ import annotations
@@ -25,33 +26,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-import h11
+from .reply import TRAILING, Fail, Reply, Send, Trailers
 
-from ...spec.http import RESPONSE_BODY, RESPONSE_START
-from ..base import ABORT
-from .response import ReplyError, error_events, parse_body, parse_start
+__all__ = ["Exchange", "ExchangeLink", "Request"]
 
-__all__ = ["Exchange", "Link"]
+H = TypeVar("H")
 
 
-class Link(Protocol):
-    """What an exchange needs of the HTTP connection it answers on."""
+class ExchangeLink(Protocol):
+    """What every exchange needs of its connection."""
 
     @property
     def accepting(self) -> bool:
         """False once the server is shutting down (this response is the last one)."""
-        ...
-
-    def write(self, data: bytes) -> None: ...
-
-    def close(self) -> None:
-        """Close once written data is flushed."""
-        ...
-
-    async def drained(self) -> None:
-        """Return once the client has taken enough of what was written."""
         ...
 
     def report(self, counter: str, reason: str) -> None:
@@ -61,16 +50,32 @@ class Link(Protocol):
     def close_reply_channel(self, channel: str) -> None: ...
 
 
-class Exchange:
-    """The state of one request's response."""
+class Request(Protocol):
+    """What the access log and the scope need of a request (``h11.Request``'s names)."""
 
-    def __init__(self, proto: Link, conn: h11.Connection, request: h11.Request) -> None:
-        self.proto = proto
-        self.conn = conn
+    @property
+    def method(self) -> bytes: ...
+
+    @property
+    def target(self) -> bytes: ...
+
+    @property
+    def http_version(self) -> bytes: ...
+
+
+class Exchange(Generic[H]):
+    """The state of one request's response (see the module docstring); ``H`` is the
+    protocol's response head."""
+
+    #: Whether the protocol offers ``http.response.trailers``.
+    TRAILERS: ClassVar[bool] = False
+
+    def __init__(self, link: ExchangeLink, request: Request) -> None:
+        self.link = link
         self.request = request
         self.is_head = request.method == b"HEAD"
+        self.reply: Reply[H] = Reply(self._make_head, is_head=self.is_head, trailers=self.TRAILERS)
         self.reply_channel = ""
-        self.started = False  # response head written
         self.completed = False  # response written to its end
         self.finished = False
         self.delivered = False  # the first event is on the layer
@@ -79,29 +84,25 @@ class Exchange:
         self.request_bytes = 0
         self.body_waited = 0.0  # seconds spent waiting for body bytes (body_min_rate)
         self.client: str | int = ""  # for the access log: the scope's client (proxy-aware)
-        self.body_ended = False  # h11 has given the request's EndOfMessage
-        self.carry = b""  # body bytes read but not sent yet (over one chunk)
-        self.status = 0
-        self.body_bytes = 0
+        self.body_bytes = 0  # for the access log: body bytes written
         self.started_at = time.monotonic()
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending: h11.Response | None = None
+        self.on_finish: Callable[[Any], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self.on_finish: Callable[[Exchange], None] | None = None
+        self._timeout = 60.0  # response_timeout, for the trailers too
 
-    # -- timers -----------------------------------------------------------------------
+    # -- the response timer -------------------------------------------------------------
 
     def start_response_timer(self, seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(seconds, self._response_timed_out)
+        self._timeout = seconds
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._timed_out)
 
-    def _response_timed_out(self) -> None:
+    def _timed_out(self) -> None:
         self._timer = None
-        # The head is written with the first body message: until then the client has
-        # nothing, so a start without a body still times out.
-        if not self.finished and not self.started:
-            self.proto.report("response_timeout", "consumer sent no response in time")
-            self.fail(504)
+        if not self.finished:
+            step = self.reply.timed_out()
+            if step is not None:
+                self._fail(step)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -113,62 +114,27 @@ class Exchange:
     async def on_reply(self, message: dict[str, Any]) -> None:
         if self.finished:
             return
-        kind = message.get("type")
-        try:
-            if kind == RESPONSE_START:
-                if self._pending is not None or self.started:
-                    raise ReplyError("http.response.start sent twice")
-                # A request body not all read yet: the connection closes after this
-                # response (the rest is never read), and the client is told up front.
-                # Shutting down: this is the connection's last response.
-                close = self.conn.their_state is not h11.DONE or not self.proto.accepting
-                self._pending = parse_start(message, close=close)
-            elif kind == RESPONSE_BODY:
-                self._body(*parse_body(message))
-                # Backpressure: take the next reply only once the client keeps up.
-                await self.proto.drained()
-            elif kind == ABORT:
-                self.proto.report("aborted", f"worker gone: {message.get('reason')}")
-                self.fail(502)
-            else:
-                raise ReplyError(f"unexpected reply type {kind!r}")
-        except ReplyError as exc:
-            self.proto.report("bad_reply", str(exc))
-            self.fail(500)
-
-    def _body(self, body: bytes, more: bool) -> None:
-        if self._pending is None and not self.started:
-            raise ReplyError("http.response.body before http.response.start")
-        out: list[bytes] = []
-        try:
-            if self._pending is not None:
-                self._cancel_timer()
-                response, self._pending = self._pending, None
-                self.status = response.status_code
-                out.append(self.conn.send(response) or b"")
-                self.started = True
-            if body and not self.is_head:
-                out.append(self.conn.send(h11.Data(data=body)) or b"")
-                self.body_bytes += len(body)
-            if not more:
-                out.append(self.conn.send(h11.EndOfMessage()) or b"")
-        except h11.LocalProtocolError as exc:
-            # Framing broken by the consumer (more bytes than its Content-Length...):
-            # the stream can no longer be trusted, so the connection goes.
-            self.proto.write(b"".join(out))
-            self.proto.report("bad_reply", f"response framing: {exc}")
-            self.proto.close()
-            self.finish()
+        step = self.reply.receive(message)
+        if step is None:
             return
-        self.proto.write(b"".join(out))
-        if not more:
-            self.completed = True
-            self.finish()
-            if self.single:
-                # Nothing more will be sent for it, and nothing more is wanted from it:
-                # closing here, inside the handler, lets the channel's runner end now
-                # instead of parking on the layer until _retire interrupts it.
-                self.proto.close_reply_channel(self.reply_channel)
+        if type(step) is Send:
+            head, body, end = step
+            if head is not None:
+                self._cancel_timer()  # the client has something: no 504 any more
+            await self._send(head, body, end)
+            if self.reply.state is TRAILING and not self.finished:
+                # The last body is out; the trailers end the response, in time.
+                self.start_response_timer(self._timeout)
+        elif type(step) is Fail:
+            self._fail(step)
+        else:
+            assert type(step) is Trailers
+            self._cancel_timer()
+            self._send_trailers(step.headers)
+
+    def _fail(self, step: Fail) -> None:
+        self.link.report(step.counter, step.reason)
+        self.fail(step.status)
 
     # -- ending -----------------------------------------------------------------------
 
@@ -176,30 +142,64 @@ class Exchange:
         return self.finished
 
     def fail(self, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-        """Answer ``status`` if nothing was sent yet, else close; then finish. Closing
-        (not resetting) flushes what was sent, so the client sees a response cut short
-        (no final chunk, fewer bytes than Content-Length) and cannot take it as whole."""
+        """Answer ``status`` if nothing was sent yet, else cut the response short (the
+        client sees it incomplete and cannot take it as whole); then finish."""
         if self.finished:
             return
-        if self.started or self.conn.our_state is not h11.SEND_RESPONSE:
-            self.proto.close()
+        if self._can_answer() and self.reply.answer(status):
+            self._answer(status, headers)
         else:
-            self.status = status
-            self.proto.write(
-                b"".join(
-                    self.conn.send(ev) or b""
-                    for ev in error_events(status, close=True, headers=headers)
-                )
-            )
-            self.proto.close()
+            self.reply.end()
+            self._cut()
         self.finish()
+
+    def _complete(self) -> None:
+        self.completed = True
+        self.finish()
+        if self.single:
+            # Nothing more will be sent for it, and nothing more is wanted from it:
+            # closing here, inside the handler, lets the channel's runner end now
+            # instead of parking on the layer until the connection retires it.
+            self.link.close_reply_channel(self.reply_channel)
 
     def finish(self) -> None:
         if self.finished:
             return
         self.finished = True
+        self.reply.end()
         self._cancel_timer()
+        self._ended()
         if self.on_finish is not None:
             self.on_finish(self)
         if not self.done.done():
             self.done.set_result(None)
+
+    # -- the protocol's part ------------------------------------------------------------
+
+    def _make_head(self, message: dict[str, Any]) -> H:
+        """The head of ``http.response.start`` (``ReplyError`` if malformed)."""
+        raise NotImplementedError
+
+    async def _send(self, head: H | None, body: bytes, end: bool) -> None:
+        """Write ``head`` if given, then ``body``; ``end``: the response ends here
+        (``_complete`` once written)."""
+        raise NotImplementedError
+
+    def _send_trailers(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """Write the trailers, which end the response (only where ``TRAILERS``)."""
+        raise NotImplementedError
+
+    def _can_answer(self) -> bool:
+        """Whether the protocol can still carry an answer of the server's."""
+        raise NotImplementedError
+
+    def _answer(self, status: int, headers: list[tuple[bytes, bytes]] | None) -> None:
+        """Write the server's short plain-text answer ``status``."""
+        raise NotImplementedError
+
+    def _cut(self) -> None:
+        """End a response already started, so the client sees it cut short."""
+        raise NotImplementedError
+
+    def _ended(self) -> None:
+        """The exchange is over: stop waiting for request input (if the exchange does)."""

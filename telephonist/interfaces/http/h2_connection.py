@@ -304,7 +304,7 @@ class Http2Connection(H2Output):
             self.conn.acknowledge_received_data(unread, sid)
         open_ = self.conn.streams.get(sid)
         if open_ is not None and not open_.closed and not stream.client_gone:
-            self.reset(sid, NO_ERROR if stream.started else CANCEL)
+            self.reset(sid, NO_ERROR if stream.reply.started else CANCEL)
         self.flush()
         self._maybe_idle()
 

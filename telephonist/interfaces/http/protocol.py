@@ -61,8 +61,8 @@ from ..sendnow import can_send_now
 from ..sendnow import write as write_now
 from ..upgrade import Upgraded, Upgrader, UpgradeRequest
 from .asgi import serve_app
-from .exchange import Exchange
 from .flow import WriteWatch
+from .h1_exchange import H1Exchange
 from .h2_connection import Http2Connection
 from .h2_guard import sniff
 from .reader import BodyError, Closed, Reader
@@ -97,7 +97,7 @@ class HttpProtocol(Protocol):
         self._lingering = False  # closed for writing; reading to discard (``linger``)
         self._lingered = 0
         self._linger_timer: asyncio.TimerHandle | None = None
-        self._exchange: Exchange | None = None
+        self._exchange: H1Exchange | None = None
         self._task: asyncio.Task[None] | None = None
         self._watch = WriteWatch()
         self.upgraded: Upgraded | None = None  # the protocol that took the connection over
@@ -108,7 +108,7 @@ class HttpProtocol(Protocol):
         self._sniff: bytes | None = b"" if self.cfg.http2.enabled else None
         self.requests = 0
         # Made once, not per request: an exchange ending wakes a wait for body bytes.
-        self._on_finish: Callable[[Exchange], None] = lambda _ex: self.reader.wake()
+        self._on_finish: Callable[[H1Exchange], None] = lambda _ex: self.reader.wake()
         #: Resolves when the connection is gone (shutdown waits on it).
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -312,7 +312,7 @@ class HttpProtocol(Protocol):
         if length is not None and length > self.cfg.max_body_bytes:
             self.refuse(413, "body_too_large", f"declared body of {length} bytes")
             return False
-        ex = self._exchange = Exchange(self, conn, request)
+        ex = self._exchange = H1Exchange(self, conn, request)
         ex.on_finish = self._on_finish
         app = state.mounts.find(split_target(request.target)[0]) if state.mounts.table else None
         if app is not None:
@@ -360,7 +360,7 @@ class HttpProtocol(Protocol):
         return True
 
     async def _stream(
-        self, ex: Exchange, headers: list[tuple[bytes, bytes]], has_body: bool, small: bool
+        self, ex: H1Exchange, headers: list[tuple[bytes, bytes]], has_body: bool, small: bool
     ) -> None:
         # A small declared body travels in the first message (one message per request
         # for most POSTs); a bigger one starts with what is already here. Without a
@@ -399,7 +399,7 @@ class HttpProtocol(Protocol):
                 return
 
     async def _send(
-        self, ex: Exchange, message: HTTPRequestEvent | HTTPBodyEvent, last: bool = False
+        self, ex: H1Exchange, message: HTTPRequestEvent | HTTPBodyEvent, last: bool = False
     ) -> bool:
         try:
             await self.state.host.send_event(
@@ -426,13 +426,13 @@ class HttpProtocol(Protocol):
             return False
         return True
 
-    def _scope(self, ex: Exchange, headers: list[tuple[bytes, bytes]]) -> HTTPScope:
+    def _scope(self, ex: H1Exchange, headers: list[tuple[bytes, bytes]]) -> HTTPScope:
         scope = self.state.scope_for("http", ex.request, headers, self.endpoint)
         client = scope["client"]
         ex.client = client[0] if client else "unix"
         return scope
 
-    async def _retire(self, ex: Exchange) -> None:
+    async def _retire(self, ex: H1Exchange) -> None:
         """After an exchange: tell the consumer if it was cut short, free its channel,
         log it."""
         self._exchange = None

@@ -25,7 +25,6 @@ from ..mounts import Mounts
 from ..upgrade import Upgrader
 from .config import HttpConfig
 from .exchange import Exchange
-from .h2_stream import H2Stream
 from .proxy import TrustedProxies
 from .scope import Endpoint, www_scope
 
@@ -118,8 +117,9 @@ class ServerState:
         else:
             self.log.warning("http %s from %s: %s", counter, peer or "-", reason)
 
-    def access(self, ex: Exchange | H2Stream, peer: str | None) -> None:
-        self.answers[ex.status or 0] += 1
+    def access(self, ex: Exchange[Any], peer: str | None) -> None:
+        status = ex.reply.status
+        self.answers[status] += 1
         if not self.config.access_log or not access_log.isEnabledFor(logging.INFO):
             return
         req = ex.request
@@ -127,7 +127,6 @@ class ServerState:
         method = req.method.decode("ascii", "replace")
         target = req.target.decode("ascii", "replace")
         version = req.http_version.decode("ascii", "replace")
-        status = ex.status or 0
         took = (time.monotonic() - ex.started_at) * 1000
         # The same line in text; in JSON its parts are fields too (``access``).
         access_log.info(
