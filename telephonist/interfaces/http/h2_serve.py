@@ -8,23 +8,20 @@ that a consumer can see: the same scope (``http_version`` ``"2"``), the same
 the same answers (503 for a full channel or a layer out, 413/431 for a message too
 large, 504 for no response in time, 408 for a stalled body), ``http.disconnect`` when
 the client goes before the response ended, one reply channel per stream, the same
-mounted paths and the same access log line.
+mounted paths and the same access log line: the intake (``intake.py``) is HTTP/1.1's.
 """
 
 from __future__ import annotations
 
-from ...core.exceptions import ChannelFull, LayerUnavailable, MessageTooLarge
 from ...spec.http import (
-    DISCONNECT,
     REQUEST,
     TRAILERS_EXTENSION,
-    HTTPBodyEvent,
-    HTTPDisconnectEvent,
     HTTPRequestEvent,
     HTTPScope,
 )
 from .asgi import serve_app
 from .h2_stream import H2Stream
+from .intake import deliver, retire
 from .reader import BodyError, Closed
 from .scope import Endpoint, split_target, www_scope
 from .state import ServerState
@@ -62,15 +59,11 @@ async def serve_stream(
         stream.client = client[0] if client else "unix"
         app = state.mounts.find(split_target(request.target)[0]) if state.mounts.table else None
         if app is not None:
-
-            async def read() -> tuple[bytes, bool]:
-                return await stream.read_body(wait_full=False, wait_any=True)
-
             await serve_app(
                 app,
                 scope,
                 stream,
-                read,
+                stream.read_more,
                 violation=lambda counter, reason: state.violation(counter, reason, peer),
                 response_timeout=cfg.response_timeout,
             )
@@ -79,7 +72,7 @@ async def serve_stream(
                 stream.on_reply, prefix="http"
             )
             try:
-                await _stream(state, stream, scope, headers, peer)
+                await _deliver(state, stream, scope, headers, peer)
             except BodyError as exc:
                 state.violation(exc.counter, exc.reason, peer)
                 stream.fail(exc.status)
@@ -87,92 +80,20 @@ async def serve_stream(
                 pass
         await stream.done
     finally:
-        await _retire(state, stream, peer)
+        await retire(state, stream, peer)
 
 
-async def _stream(
+async def _deliver(
     state: ServerState,
     stream: H2Stream,
     scope: HTTPScope,
     headers: list[tuple[bytes, bytes]],
     peer: str | None,
 ) -> None:
-    cfg = state.config
     length = next((v for n, v in headers if n == b"content-length"), None)
-    small = length is not None and length.isdigit() and int(length) <= cfg.body_chunk_bytes
+    small = length is not None and length.isdigit() and int(length) <= state.config.body_chunk_bytes
     # As on HTTP/1.1: a small declared body (or one already ended) goes in the first
     # message; a bigger one starts with what is here.
     body, done = await stream.read_body(wait_full=small or stream.ended, wait_any=False)
     message: HTTPRequestEvent = {"type": REQUEST, **scope, "body": body, "more_body": not done}
-    if not await _send(state, stream, message, peer, last=done):
-        return
-    stream.delivered, stream.single = True, done
-    stream.start_response_timer(cfg.response_timeout)
-    while not done and not stream.finished:
-        body, done = await stream.read_body(wait_full=False, wait_any=True)
-        if stream.is_over():
-            break
-        more: HTTPBodyEvent = {
-            "type": REQUEST,
-            "method": message["method"],
-            "path": message["path"],
-            "scheme": message["scheme"],
-            "http_version": message["http_version"],
-            "query_string": message["query_string"],
-            "root_path": message["root_path"],
-            "body": body,
-            "more_body": not done,
-        }
-        if not await _send(state, stream, more, peer):
-            return
-
-
-async def _send(
-    state: ServerState,
-    stream: H2Stream,
-    message: HTTPRequestEvent | HTTPBodyEvent,
-    peer: str | None,
-    last: bool = False,
-) -> bool:
-    retry = [(b"retry-after", str(state.config.retry_after).encode())]
-    try:
-        await state.host.send_event(
-            REQUEST,
-            message,  # type: ignore[arg-type]  # a TypedDict is a dict at run time
-            connection=stream.reply_channel,
-            last=last,
-        )
-    except ChannelFull:
-        state.violation("channel_full", f"{REQUEST} is full", peer)
-        stream.fail(503, retry)
-        return False
-    except LayerUnavailable as exc:
-        state.violation("layer_unavailable", str(exc), peer)
-        stream.fail(503, retry)
-        return False
-    except MessageTooLarge as exc:
-        state.violation("message_too_large", str(exc), peer)
-        stream.fail(413 if message.get("body") else 431)
-        return False
-    return True
-
-
-async def _retire(state: ServerState, stream: H2Stream, peer: str | None) -> None:
-    """As ``HttpProtocol._retire``: tell the consumer if it was cut short, free the
-    reply channel, log the request."""
-    if not stream.finished:
-        stream.finish()
-    host = state.host
-    if stream.reply_channel:
-        if stream.delivered and not stream.completed:
-            disconnect: HTTPDisconnectEvent = {"type": DISCONNECT}
-            try:
-                await host.send_event(
-                    DISCONNECT,
-                    disconnect,  # type: ignore[arg-type]
-                    connection=stream.reply_channel,
-                )
-            except Exception as exc:  # best effort: the client is gone anyway.
-                state.log.debug("http.disconnect not sent: %s", exc)
-        host.close_reply_channel(stream.reply_channel)
-    state.access(stream, peer)
+    await deliver(state, stream, message, stream.read_more, peer)

@@ -156,6 +156,10 @@ class H2Stream(Exchange[list[tuple[bytes, bytes]]]):
             self.link.consumed(self.sid, len(data))
         return data, self.ended and not self._buf
 
+    async def read_more(self) -> tuple[bytes, bool]:
+        """The next body chunk after the first: as soon as the client sent some."""
+        return await self.read_body(wait_full=False, wait_any=True)
+
     async def _wait(self, seconds: float) -> bool:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()

@@ -11,17 +11,14 @@ Twisted owns the socket (TCP, Unix or TLS, from an endpoint string) and calls
    of ``strict`` (400). Waiting is bounded by ``keepalive_timeout`` before the first
    byte and ``header_timeout`` after it (408), which is what stops slow-loris clients.
 2. *Event.* The ``http.request`` message (scope keys plus the first body chunk) goes
-   to the layer; a full channel is answered 503 with ``Retry-After``.
-   A request whose body came whole with it (no body, or a small one) is sent with
-   ``last=True``: a single-event connection, without affinity (no bind and no release
-   on the layer, which is most of what a request costs there); its wait is bounded by
+   to the layer (``intake.py``, shared with HTTP/2); a full channel is answered 503
+   with ``Retry-After``. A request whose body came whole with it (no body, or a small
+   one) is a single-event connection, without affinity; its wait is bounded by
    ``response_timeout`` only.
 3. *Body.* Further chunks of at most ``body_chunk_bytes`` follow as more
    ``http.request`` events of the same connection (affinity keeps them in order on one
-   worker). They repeat the scope's short routing keys (``method``, ``path``, ...), so
-   the routes that matched the first chunk match them too; ``order`` > 0 tells them
-   apart. Each wait for body bytes is bounded by ``body_timeout``.
-4. *Response.* The ``Exchange`` writes replies as they arrive; the loop waits for it
+   worker), each wait for body bytes bounded by ``body_timeout``.
+4. *Response.* The ``H1Exchange`` writes replies as they arrive; the loop waits for it
    to finish (reply done, 504, 502, client gone) and goes back to 1 if both sides
    allow keep-alive. Pipelined requests simply wait in the buffer: one exchange at a time
    is what keeps responses in request order.
@@ -35,7 +32,7 @@ wants (``Upgrade: websocket``) leaves this loop: the connection is handed over
 (``interfaces/upgrade.py``) and ``dataReceived`` forwards bytes to the new protocol from
 then on. A request for a *mounted* path (``interfaces/mounts.py``) is answered
 in-process by an ASGI app (``asgi.py``) instead of going to the layer, through the same
-``Exchange``, and the loop goes on as after any request.
+``H1Exchange``, and the loop goes on as after any request.
 """
 
 from __future__ import annotations
@@ -48,12 +45,8 @@ import h11
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 
-from ...core.exceptions import ChannelFull, LayerUnavailable, MessageTooLarge
 from ...spec.http import (
-    DISCONNECT,
     REQUEST,
-    HTTPBodyEvent,
-    HTTPDisconnectEvent,
     HTTPRequestEvent,
     HTTPScope,
 )
@@ -65,6 +58,7 @@ from .flow import WriteWatch
 from .h1_exchange import H1Exchange
 from .h2_connection import Http2Connection
 from .h2_guard import sniff
+from .intake import deliver, retire
 from .reader import BodyError, Closed, Reader
 from .response import raw_error
 from .scope import split_target
@@ -287,8 +281,10 @@ class HttpProtocol(Protocol):
             self.state.log.exception("HTTP connection from %s failed", self.endpoint.peer_host)
             self.abort()
         finally:
-            if self._exchange is not None:
-                await self._retire(self._exchange)
+            ex = self._exchange
+            if ex is not None:
+                self._exchange = None
+                await retire(self.state, ex, self.endpoint.peer_host)
             if self.upgraded is None and self.h2 is None:
                 self.close()
 
@@ -315,39 +311,38 @@ class HttpProtocol(Protocol):
         ex = self._exchange = H1Exchange(self, conn, request)
         ex.on_finish = self._on_finish
         app = state.mounts.find(split_target(request.target)[0]) if state.mounts.table else None
+        peer = self.endpoint.peer_host
         if app is not None:
-            peer = self.endpoint.peer_host
-
-            async def read() -> tuple[bytes, bool]:
-                if conn.they_are_waiting_for_100_continue:
-                    self.write(
-                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
-                    )
-                return await self.reader.read_body(ex, wait_full=False, wait_any=True)
-
             await serve_app(
                 app,
                 self._scope(ex, headers),
                 ex,
-                read,
+                self._read_more,
                 violation=lambda counter, reason: state.violation(counter, reason, peer),
                 response_timeout=self.cfg.response_timeout,
             )
         else:
             ex.reply_channel = await state.host.open_reply_channel(ex.on_reply, prefix="http")
-            has_body = chunked or bool(length)
             try:
-                await self._stream(
-                    ex,
-                    headers,
-                    has_body,
-                    small=length is not None and length <= self.cfg.body_chunk_bytes,
+                # A small declared body travels in the first message (one message per
+                # request for most POSTs); a bigger one starts with what is already
+                # here. Without a body this just takes h11's EndOfMessage, so keep-alive
+                # state is right.
+                small = length is not None and length <= self.cfg.body_chunk_bytes
+                body, done = await self.reader.read_body(
+                    ex, wait_full=small or not (chunked or length), wait_any=False
                 )
+                scope = self._scope(ex, headers)
+                message: HTTPRequestEvent = {
+                    "type": REQUEST, **scope, "body": body, "more_body": not done
+                }  # fmt: skip
+                await deliver(state, ex, message, self._read_more, peer)
             except BodyError as exc:
-                state.violation(exc.counter, exc.reason, self.endpoint.peer_host)
+                state.violation(exc.counter, exc.reason, peer)
                 ex.fail(exc.status)
         await ex.done
-        await self._retire(ex)
+        self._exchange = None
+        await retire(state, ex, peer)
         if self._closing or self._closed or not state.accepting:
             return False
         if conn.their_state is not h11.DONE:
@@ -359,99 +354,21 @@ class HttpProtocol(Protocol):
         self.reader.buf[:0] = conn.trailing_data[0]
         return True
 
-    async def _stream(
-        self, ex: H1Exchange, headers: list[tuple[bytes, bytes]], has_body: bool, small: bool
-    ) -> None:
-        # A small declared body travels in the first message (one message per request
-        # for most POSTs); a bigger one starts with what is already here. Without a
-        # body this just takes h11's EndOfMessage, so keep-alive state is right.
-        body, done = await self.reader.read_body(
-            ex, wait_full=small or not has_body, wait_any=False
-        )
-        scope = self._scope(ex, headers)
-        message: HTTPRequestEvent = {"type": REQUEST, **scope, "body": body, "more_body": not done}
-        # A request in one message (most of them) goes without affinity: no bind and
-        # no release on the layer. Its wait is bounded by response_timeout (504)
-        # instead of its worker's heartbeats (502); see docs/runtime.md.
-        if not await self._send(ex, message, last=done):
-            return
-        ex.delivered, ex.single = True, done
-        ex.start_response_timer(self.cfg.response_timeout)
-        if ex.conn.they_are_waiting_for_100_continue:
-            self.write(ex.conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
-        while not done and not ex.finished:
-            body, done = await self.reader.read_body(ex, wait_full=False, wait_any=True)
-            if ex.is_over():  # the response may have ended while we read
-                break
-            # The short routing keys again, so route filters match every chunk alike.
-            more: HTTPBodyEvent = {
-                "type": REQUEST,
-                "method": scope["method"],
-                "path": scope["path"],
-                "scheme": scope["scheme"],
-                "http_version": scope["http_version"],
-                "query_string": scope["query_string"],
-                "root_path": scope["root_path"],
-                "body": body,
-                "more_body": not done,
-            }
-            if not await self._send(ex, more):
-                return
-
-    async def _send(
-        self, ex: H1Exchange, message: HTTPRequestEvent | HTTPBodyEvent, last: bool = False
-    ) -> bool:
-        try:
-            await self.state.host.send_event(
-                REQUEST,
-                # An event TypedDict is a plain dict at run time, but mypy does not take it
-                # for the layer's dict[str, Any] (a cast would cost a call per event).
-                message,  # type: ignore[arg-type]
-                connection=ex.reply_channel,
-                last=last,
-            )
-        except ChannelFull:
-            self.state.violation("channel_full", f"{REQUEST} is full", self.endpoint.peer_host)
-            ex.fail(503, [(b"retry-after", str(self.cfg.retry_after).encode())])
-            return False
-        except LayerUnavailable as exc:
-            # The layer's server is out (a Redis restart, a Sentinel failover) for longer
-            # than its retry budget: the same answer as a full layer, not a reset.
-            self.state.violation("layer_unavailable", str(exc), self.endpoint.peer_host)
-            ex.fail(503, [(b"retry-after", str(self.cfg.retry_after).encode())])
-            return False
-        except MessageTooLarge as exc:
-            self.state.violation("message_too_large", str(exc), self.endpoint.peer_host)
-            ex.fail(413 if message.get("body") else 431)
-            return False
-        return True
+    async def _read_more(self) -> tuple[bytes, bool]:
+        """The request's next body chunk (after the first), once the client sent some;
+        a client waiting for ``100 Continue`` is told to go on first."""
+        ex = self._exchange
+        assert ex is not None
+        conn = ex.conn
+        if conn.they_are_waiting_for_100_continue:
+            self.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b"")
+        return await self.reader.read_body(ex, wait_full=False, wait_any=True)
 
     def _scope(self, ex: H1Exchange, headers: list[tuple[bytes, bytes]]) -> HTTPScope:
         scope = self.state.scope_for("http", ex.request, headers, self.endpoint)
         client = scope["client"]
         ex.client = client[0] if client else "unix"
         return scope
-
-    async def _retire(self, ex: H1Exchange) -> None:
-        """After an exchange: tell the consumer if it was cut short, free its channel,
-        log it."""
-        self._exchange = None
-        if not ex.finished:
-            ex.finish()
-        host = self.state.host
-        if ex.reply_channel:
-            if ex.delivered and not ex.completed:
-                disconnect: HTTPDisconnectEvent = {"type": DISCONNECT}
-                try:
-                    await host.send_event(
-                        DISCONNECT,
-                        disconnect,  # type: ignore[arg-type]  # see _send
-                        connection=ex.reply_channel,
-                    )
-                except Exception as exc:  # best effort: the client is gone anyway.
-                    self.state.log.debug("http.disconnect not sent: %s", exc)
-            host.close_reply_channel(ex.reply_channel)
-        self.state.access(ex, self.endpoint.peer_host)
 
     def _upgrade(
         self,
