@@ -28,6 +28,9 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+import h11
+
+from .h2_head import H2Request
 from .reply import TRAILING, Fail, Reply, Send, Trailers
 
 __all__ = ["Exchange", "ExchangeLink", "Request"]
@@ -50,17 +53,8 @@ class ExchangeLink(Protocol):
     def close_reply_channel(self, channel: str) -> None: ...
 
 
-class Request(Protocol):
-    """What the access log and the scope need of a request (``h11.Request``'s names)."""
-
-    @property
-    def method(self) -> bytes: ...
-
-    @property
-    def target(self) -> bytes: ...
-
-    @property
-    def http_version(self) -> bytes: ...
+#: What the access log and the scope need of a request: h11's, or HTTP/2's with its names.
+Request = h11.Request | H2Request
 
 
 class Exchange(Generic[H]):

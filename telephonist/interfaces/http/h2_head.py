@@ -14,9 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from .h2_stream import H2Request
+__all__ = ["H2Request", "Head", "read_head"]
 
-__all__ = ["Head", "read_head"]
+
+class H2Request(NamedTuple):
+    """What the access log and the scope need of a request (``h11.Request``'s names)."""
+
+    method: bytes
+    target: bytes
+    http_version: bytes
 
 
 class Head(NamedTuple):

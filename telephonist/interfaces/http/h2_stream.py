@@ -29,13 +29,14 @@ from __future__ import annotations
 import asyncio
 import time
 from http import HTTPStatus
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from .exchange import Exchange, ExchangeLink
+from .h2_head import H2Request
 from .reader import BodyError, Closed, body_wait
 from .response import ReplyError, date_header, parse_start
 
-__all__ = ["H2Request", "H2Stream", "StreamLink"]
+__all__ = ["H2Request", "H2Stream", "StreamLink"]  # H2Request: from h2_head
 
 #: RST_STREAM codes (RFC 9113 7).
 NO_ERROR, INTERNAL_ERROR, CANCEL = 0x0, 0x2, 0x8
@@ -45,14 +46,6 @@ NO_ERROR, INTERNAL_ERROR, CANCEL = 0x0, 0x2, 0x8
 _HOP = frozenset(
     (b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade")
 )
-
-
-class H2Request(NamedTuple):
-    """What the access log and the scope need of a request (``h11.Request``'s names)."""
-
-    method: bytes
-    target: bytes
-    http_version: bytes
 
 
 class StreamLink(ExchangeLink, Protocol):
