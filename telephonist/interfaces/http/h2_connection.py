@@ -12,8 +12,9 @@ for a WebSocket upgrade; writes, backpressure and closing still go through it
 Each chunk of bytes goes to the ``FrameGuard`` (flood accounting, ``h2_guard.py``) and
 then to ``h2``, which turns it into events. A ``RequestReceived`` opens an ``H2Stream``
 (``h2_stream.py``) and a task that serves it exactly as HTTP/1.1 serves a request
-(``h2_serve.py``); DATA, END_STREAM and RST_STREAM go to their stream; WINDOW_UPDATE
-wakes streams waiting to send. Whatever breaks the connection's rules (a flood, a
+(``h2_serve.py``), or, for an extended CONNECT (RFC 8441), a tunnel for the
+upgrader (``h2_tunnel.open_tunnel``); DATA, END_STREAM and RST_STREAM go to their
+stream; WINDOW_UPDATE wakes streams waiting to send. Whatever breaks the connection's rules (a flood, a
 protocol error, a window overrun, too many streams) is one GOAWAY with its error code,
 one log line (rate-limited), one counter; the streams in flight end as if the client
 had gone, and the process serves everyone else on.
@@ -32,14 +33,13 @@ import h2.settings
 from hyperframe.frame import GoAwayFrame
 
 from ...core.ratelog import RateLimitedLog
-from ..upgrade import UpgradeRequest
 from .h2_guard import FrameGuard, GuardLimits, Violation
-from .h2_head import Head, read_head
+from .h2_head import read_head
 from .h2_output import H2Output, Outlet
 from .h2_serve import serve_stream
 from .h2_stream import CANCEL, H2Stream
-from .h2_tunnel import StreamTransport, handshake_head
-from .scope import Endpoint, www_scope
+from .h2_tunnel import StreamTransport, open_tunnel
+from .scope import Endpoint
 from .state import ServerState
 
 __all__ = ["Http2Connection"]
@@ -221,7 +221,9 @@ class Http2Connection(H2Output):
             max_body_bytes=cfg.max_body_bytes,
         )
         if head.protocol is not None:
-            self._tunnel(sid, head)
+            open_tunnel(
+                self, self.state, self.endpoint, self.out.transport, sid, head, self._opened
+            )
             return
         stream = H2Stream(
             self,
@@ -241,43 +243,9 @@ class Http2Connection(H2Output):
         )
         task.add_done_callback(lambda _t: self._retired(sid))
 
-    def _tunnel(self, sid: int, head: Head) -> None:
-        """An extended CONNECT (RFC 8441): hand the stream to the upgrader that takes
-        the HTTP/1.1 request it stands for (``h2_tunnel``)."""
-        assert head.protocol is not None
-        path, headers = head.request.target, head.headers
-        as_h1 = [(b"upgrade", head.protocol), (b"connection", b"upgrade"), *headers]
-        upgrader = next((u for u in self.state.upgraders if u.wants(b"GET", as_h1)), None)
-        problem = head.problem
-        if problem is None and upgrader is None:
-            problem = (501, "bad_request", "extended CONNECT for a protocol not served here")
-        if problem is not None or upgrader is None:
-            status, counter, reason = problem or (501, "bad_request", "no upgrader")
-            self.report(counter, reason)
-            self.send_error(
-                sid, [(b":status", str(status).encode()), (b"content-length", b"0")], b""
-            )
-            return
-        cfg = self.state.config
-        tunnel = StreamTransport(
-            self, sid, self.out.transport, max(1 << 20, 2 * cfg.websocket.max_message_bytes)
-        )
-        self.tunnels[sid] = tunnel
+    def _opened(self, tunnel: StreamTransport) -> None:
+        self.tunnels[tunnel.sid] = tunnel
         self._cancel_idle()
-        peer = self.endpoint.peer_host
-        scope = www_scope(
-            kind=upgrader.scope_type,
-            method=b"GET",
-            target=path,
-            http_version=b"2",
-            headers=headers,
-            endpoint=self.endpoint,
-            forwarded=self.state.proxies.forwarded(peer, headers),
-            root_path=cfg.root_path,
-        )
-        tunnel.protocol = upgrader.upgrade(
-            UpgradeRequest(tunnel, scope, handshake_head(path, headers))
-        )
 
     def tunnel_closed(self, sid: int) -> None:
         if self.tunnels.pop(sid, None) is not None and not self._closed:

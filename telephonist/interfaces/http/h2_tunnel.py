@@ -9,7 +9,8 @@ else (the held handshake, origins, subprotocols, frame and message limits, the
 consumer's ``websocket.*`` messages) is what HTTP/1.1 WebSockets already have, in the
 upgrader the HTTP connection hands sockets to (``interfaces/upgrade.py``).
 
-So the stream is given to that same upgrader as a connection:
+So the stream is given to that same upgrader as a connection (``open_tunnel``, when
+the connection sees the CONNECT):
 
 * ``handshake_head`` writes the HTTP/1.1 upgrade request the CONNECT stands for (its
   path, headers and a fresh ``Sec-WebSocket-Key``), which the upgrader parses as usual;
@@ -31,14 +32,18 @@ import asyncio
 import base64
 import os
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
 
-from ..upgrade import Upgraded
+from ..upgrade import Upgraded, UpgradeRequest
+from .h2_head import Head
+from .scope import Endpoint, www_scope
+from .state import ServerState
 
-__all__ = ["StreamTransport", "TunnelLink", "handshake_head"]
+__all__ = ["StreamTransport", "TunnelLink", "handshake_head", "open_tunnel"]
 
 _DROP = frozenset(
     (b"connection", b"upgrade", b"sec-websocket-accept", b"transfer-encoding", b"keep-alive")
@@ -52,6 +57,8 @@ class TunnelLink(Protocol):
 
     async def send_data(self, sid: int, data: bytes, end: bool) -> bool: ...
 
+    def send_error(self, sid: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None: ...
+
     def reset(self, sid: int, code: int) -> None: ...
 
     def consumed(self, sid: int, n: int) -> None: ...
@@ -59,6 +66,48 @@ class TunnelLink(Protocol):
     def report(self, counter: str, reason: str) -> None: ...
 
     def tunnel_closed(self, sid: int) -> None: ...
+
+
+def open_tunnel(
+    link: TunnelLink,
+    state: ServerState,
+    endpoint: Endpoint,
+    under: Any,
+    sid: int,
+    head: Head,
+    opened: Callable[[StreamTransport], None],
+) -> None:
+    """An extended CONNECT: hand stream ``sid`` (of the connection on Twisted transport
+    ``under``) to the upgrader that takes the HTTP/1.1
+    request it stands for, or answer it (501 for a protocol not served here, or what
+    the head's checks found). ``opened`` gets the tunnel before the upgrader sees it
+    (which may already end it: a refused origin)."""
+    assert head.protocol is not None
+    path, headers = head.request.target, head.headers
+    as_h1 = [(b"upgrade", head.protocol), (b"connection", b"upgrade"), *headers]
+    upgrader = next((u for u in state.upgraders if u.wants(b"GET", as_h1)), None)
+    problem = head.problem
+    if problem is None and upgrader is None:
+        problem = (501, "bad_request", "extended CONNECT for a protocol not served here")
+    if problem is not None or upgrader is None:
+        status, counter, reason = problem or (501, "bad_request", "no upgrader")
+        link.report(counter, reason)
+        link.send_error(sid, [(b":status", str(status).encode()), (b"content-length", b"0")], b"")
+        return
+    cfg = state.config
+    tunnel = StreamTransport(link, sid, under, max(1 << 20, 2 * cfg.websocket.max_message_bytes))
+    opened(tunnel)
+    scope = www_scope(
+        kind=upgrader.scope_type,
+        method=b"GET",
+        target=path,
+        http_version=b"2",
+        headers=headers,
+        endpoint=endpoint,
+        forwarded=state.proxies.forwarded(endpoint.peer_host, headers),
+        root_path=cfg.root_path,
+    )
+    tunnel.protocol = upgrader.upgrade(UpgradeRequest(tunnel, scope, handshake_head(path, headers)))
 
 
 def handshake_head(path: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
