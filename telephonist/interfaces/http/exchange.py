@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import h11
 
 from .h2_head import H2Request
-from .reply import TRAILING, Fail, Reply, Send, Trailers
+from .reply import DONE, TRAILING, Fail, Reply, Send, Trailers
 
 __all__ = ["Exchange", "ExchangeLink", "Request"]
 
@@ -116,7 +116,7 @@ class Exchange(Generic[H]):
             if head is not None:
                 self._cancel_timer()  # the client has something: no 504 any more
             await self._send(head, body, end)
-            if self.reply.state is TRAILING and not self.finished:
+            if not end and self.reply.state is TRAILING and not self.finished:
                 # The last body is out; the trailers end the response, in time.
                 self.start_response_timer(self._timeout)
         elif type(step) is Fail:
@@ -160,7 +160,8 @@ class Exchange(Generic[H]):
         if self.finished:
             return
         self.finished = True
-        self.reply.end()
+        if self.reply.state is not DONE:
+            self.reply.end()
         self._cancel_timer()
         self._ended()
         if self.on_finish is not None:
@@ -174,9 +175,10 @@ class Exchange(Generic[H]):
         """The head of ``http.response.start`` (``ReplyError`` if malformed)."""
         raise NotImplementedError
 
-    async def _send(self, head: H | None, body: bytes, end: bool) -> None:
+    def _send(self, head: H | None, body: bytes, end: bool) -> Awaitable[None]:
         """Write ``head`` if given, then ``body``; ``end``: the response ends here
-        (``_complete`` once written)."""
+        (``_complete`` once written). The awaitable returns once the next reply message
+        may be taken (the client keeps up)."""
         raise NotImplementedError
 
     def _send_trailers(self, headers: list[tuple[bytes, bytes]]) -> None:

@@ -18,6 +18,7 @@ The exchange also keeps where the request's body reading stands (``reader.BodySt
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 import h11
@@ -58,7 +59,7 @@ class H1Exchange(Exchange[h11.Response]):
         close = self.conn.their_state is not h11.DONE or not self.link.accepting
         return parse_start(message, close=close)
 
-    async def _send(self, head: h11.Response | None, body: bytes, end: bool) -> None:
+    def _send(self, head: h11.Response | None, body: bytes, end: bool) -> Awaitable[None]:
         conn, out = self.conn, []
         try:
             if head is not None:
@@ -78,7 +79,7 @@ class H1Exchange(Exchange[h11.Response]):
             if end:
                 self._complete()
         # Backpressure: take the next reply only once the client keeps up.
-        await self.link.drained()
+        return self.link.drained()
 
     def _can_answer(self) -> bool:
         return self.conn.our_state is h11.SEND_RESPONSE

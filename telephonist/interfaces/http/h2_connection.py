@@ -14,10 +14,10 @@ then to ``h2``, which turns it into events. A ``RequestReceived`` opens an ``H2S
 (``h2_stream.py``) and a task that serves it exactly as HTTP/1.1 serves a request
 (``h2_serve.py``), or, for an extended CONNECT (RFC 8441), a tunnel for the
 upgrader (``h2_tunnel.open_tunnel``); DATA, END_STREAM and RST_STREAM go to their
-stream; WINDOW_UPDATE wakes streams waiting to send. Whatever breaks the connection's rules (a flood, a
-protocol error, a window overrun, too many streams) is one GOAWAY with its error code,
-one log line (rate-limited), one counter; the streams in flight end as if the client
-had gone, and the process serves everyone else on.
+stream; WINDOW_UPDATE wakes streams waiting to send. Whatever breaks the connection's
+rules (a flood, a protocol error, a window overrun, too many streams) is one GOAWAY
+with its error code, one log line (rate-limited), one counter; the streams in flight
+end as if the client had gone, and the process serves everyone else on.
 """
 
 from __future__ import annotations

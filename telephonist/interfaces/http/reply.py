@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
 
 from ...spec.http import RESPONSE_BODY, RESPONSE_START, RESPONSE_TRAILERS
 from ..base import ABORT
@@ -86,6 +86,10 @@ class Fail(NamedTuple):
     reason: str
 
 
+def _spent(message: dict[str, Any]) -> NoReturn:
+    raise AssertionError("a start after the start was taken")  # receive() refuses it first
+
+
 class Reply(Generic[H]):
     """One request's reply (see the module docstring). ``make_head`` turns a start into
     the driver's head, or raises ``ReplyError``; ``is_head``: a HEAD request (bodies are
@@ -120,11 +124,32 @@ class Reply(Generic[H]):
             if kind == RESPONSE_BODY:
                 if state is TRAILING:
                     raise ReplyError("http.response.body after the last body")
-                return self._body(*parse_body(message))
+                body, more = parse_body(message)
+                head = self._head
+                if head is not None:
+                    self._head = None
+                    self.started = True
+                    self.status = self._held
+                elif state is not SENDING:
+                    raise ReplyError("http.response.body before http.response.start")
+                if self._is_head:
+                    body = b""
+                if more:
+                    self.state = SENDING
+                    return Send(head, body, False)
+                if self._trailers:
+                    self.state = TRAILING
+                    return Send(head, body, False)
+                self.state = DONE
+                return Send(head, body, True)
             if kind == RESPONSE_START:
                 if state is not WAITING:
                     raise ReplyError("http.response.start sent twice")
                 self._head = self._make_head(message)
+                # Taken once: let go of the driver's method, which would otherwise keep
+                # the driver and this machine in a reference cycle (freed only by the
+                # garbage collector, not when the exchange is dropped).
+                self._make_head = _spent
                 self._held = message["status"]  # valid: make_head checked it
                 if self._offer_trailers:
                     self._trailers = bool(message.get("trailers", False))
@@ -137,25 +162,6 @@ class Reply(Generic[H]):
             raise ReplyError(f"unexpected reply type {kind!r}")
         except ReplyError as exc:
             return Fail(500, "bad_reply", str(exc))
-
-    def _body(self, body: bytes, more: bool) -> Send[H]:
-        head = self._head
-        if head is not None:
-            self._head = None
-            self.started = True
-            self.status = self._held
-        elif self.state is not SENDING:
-            raise ReplyError("http.response.body before http.response.start")
-        if self._is_head:
-            body = b""
-        if more:
-            self.state = SENDING
-            return Send(head, body, False)
-        if self._trailers:
-            self.state = TRAILING
-            return Send(head, body, False)
-        self.state = DONE
-        return Send(head, body, True)
 
     def _trailer(self, message: dict[str, Any]) -> Trailers | None:
         if self.state is not TRAILING:
@@ -188,6 +194,7 @@ class Reply(Generic[H]):
         driver writes the short answer), False if the response is to be cut short."""
         self.state = DONE
         self._head = None
+        self._make_head = _spent
         if self.started:
             return False
         self.started = True
@@ -203,3 +210,4 @@ class Reply(Generic[H]):
         """The reply ends without an answer (the client is gone, the framing broke)."""
         self.state = DONE
         self._head = None
+        self._make_head = _spent
