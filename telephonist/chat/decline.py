@@ -15,44 +15,23 @@ The contract's answer is the same everywhere, so a consumer can rely on it:
    person did is silently lost;
 4. otherwise the reply is *declined*: nothing is sent, counter ``chat_declined_<kind>``
    goes up and one warning is logged (at most one per kind per minute per interface,
-   with the number of declines since the last line: a chatty bot must not flood logs).
+   then one line with the number of declines in that minute: a chatty bot must not
+   flood logs; :class:`telephonist.core.ratelog.RateLimitedLog`).
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Collection
 from typing import cast
 
+# The core's: one line per key per minute, then a count of the repeats (re-exported as
+# ``telephonist.chat.RateLimitedLog``, the name interface plugins import it by).
+from ..core.ratelog import RateLimitedLog
 from .contract import ChatReply
 
 __all__ = ["Degraded", "RateLimitedLog", "degrade", "fallback_for"]
 
 Count = Callable[[str], None]
-
-
-class RateLimitedLog:
-    """Warnings by key, at most one per ``interval`` seconds each, with a tally."""
-
-    def __init__(self, log: logging.Logger, interval: float = 60.0) -> None:
-        self.log = log
-        self.interval = interval
-        self._last: dict[str, float] = {}
-        self._quiet: dict[str, int] = {}
-
-    def warning(self, key: str, message: str, *args: object) -> None:
-        now = time.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < self.interval:
-            self._quiet[key] = self._quiet.get(key, 0) + 1
-            return
-        if len(self._last) > 1000:  # keys are kinds and reasons: a few; bounded anyway
-            self._last.clear()
-        self._last[key] = now
-        quiet = self._quiet.pop(key, 0)
-        suffix = f" ({quiet} more since the last such line)" if quiet else ""
-        self.log.warning(message + suffix, *args)
 
 
 class Degraded:
