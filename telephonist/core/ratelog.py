@@ -35,6 +35,7 @@ _OVERFLOW = "(other)"  # the key that new keys share once ``max_keys`` are open
 @dataclass(slots=True)
 class _Window:
     until: float
+    level: int = logging.WARNING
     suppressed: int = 0
 
 
@@ -60,6 +61,17 @@ class RateLimitedLog:
     ) -> None:
         """Log ``message % args`` at WARNING unless ``key`` was logged in the last
         ``interval`` seconds (then it is only counted)."""
+        self.log(logging.WARNING, key, message, *args, exc_info=exc_info)
+
+    def log(
+        self,
+        level: int,
+        key: str,
+        message: str,
+        *args: object,
+        exc_info: BaseException | None = None,
+    ) -> None:
+        """:meth:`warning` at ``level``; the closing count is written at that level too."""
         now = self._clock()
         with self._lock:
             if key not in self._windows and len(self._windows) >= self._max_keys:
@@ -69,10 +81,10 @@ class RateLimitedLog:
                 window.suppressed += 1
                 return
             closed = self._windows.pop(key, None)  # ran out with no timer to close it
-            window = self._windows[key] = _Window(now + self.interval)
+            window = self._windows[key] = _Window(now + self.interval, level)
         if closed is not None:
             self._summarise(key, closed)
-        self.logger.warning(message, *args, exc_info=exc_info)
+        self.logger.log(level, message, *args, exc_info=exc_info)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -88,9 +100,11 @@ class RateLimitedLog:
 
     def _summarise(self, key: str, window: _Window) -> None:
         if window.suppressed:
-            self.logger.warning(
-                "%s: %d more like it in the last %g s", key, window.suppressed, self.interval
-            )
+            self.logger.log(
+                window.level,
+                "%s: %d more like it in the last %g s",
+                key, window.suppressed, self.interval,
+            )  # fmt: skip
 
 
 class OutageLog:

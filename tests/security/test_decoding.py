@@ -147,3 +147,20 @@ def test_keys_past_the_bound_share_one_window(caplog: pytest.LogCaptureFixture) 
         for key in ["a", "b", "c", "d", "e"]:
             log.warning(key, "key %s", key)
     assert [r.getMessage() for r in caplog.records] == ["key a", "key b", "key c"]
+
+
+def test_a_line_and_its_count_keep_the_level_they_were_logged_at(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [100.0]
+    log = RateLimitedLog(logging.getLogger("tests.ratelog"), interval=10, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="tests.ratelog"):
+        log.log(logging.INFO, "poster", "now posting")
+        log.log(logging.INFO, "poster", "now posting")
+        now[0] += 10
+        log.log(logging.ERROR, "poster", "could not post")
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, "now posting"),
+        (logging.INFO, "poster: 1 more like it in the last 10 s"),
+        (logging.ERROR, "could not post"),
+    ]

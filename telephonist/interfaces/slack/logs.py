@@ -2,44 +2,21 @@
 
 A failure that repeats (Slack down, the layer full, a consumer sending bad replies)
 must not flood the log: the first occurrence of a *key* is logged at once, the next
-ones within ``interval`` seconds only counted, and the next line logged says how many
-were suppressed. Counters (``host.count``) still see every occurrence.
+ones within ``interval`` seconds only counted, and one line closes the window with how
+many there were. Counters (``host.count``) still see every occurrence. This is the
+core's :class:`~telephonist.core.ratelog.RateLimitedLog`, called with the level first
+as the Slack modules do: ``throttled(logging.WARNING, key, message, *args)``.
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
 from typing import Any
+
+from ...core.ratelog import RateLimitedLog
 
 __all__ = ["Throttled"]
 
-_MAX_KEYS = 1024
 
-
-class Throttled:
-    def __init__(
-        self,
-        log: logging.Logger,
-        interval: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.log = log
-        self.interval = interval
-        self._clock = clock
-        self._last: dict[str, tuple[float, int]] = {}  # key -> (last logged, suppressed)
-
+class Throttled(RateLimitedLog):
     def __call__(self, level: int, key: str, message: str, *args: Any) -> None:
-        now = self._clock()
-        last, suppressed = self._last.get(key, (float("-inf"), 0))
-        if now - last < self.interval:
-            self._last[key] = (last, suppressed + 1)
-            return
-        if len(self._last) >= _MAX_KEYS and key not in self._last:
-            self._last.clear()  # bounded: forgetting only means logging again
-        self._last[key] = (now, 0)
-        if suppressed:
-            message += " (%d more like it since the last report)"
-            args = (*args, suppressed)
-        self.log.log(level, message, *args)
+        self.log(level, key, message, *args)
