@@ -265,22 +265,10 @@ class Dispatcher:
     def _interruptible(self, consumer: Callable[..., Any]) -> bool:
         """Whether the consumer opted in to being cancelled when its client leaves
         (``consumers.interrupt``): ``interruptible = True`` on it or on its class."""
-        try:
-            return self._cut[consumer]
-        except KeyError:
-            flag = self._cut[consumer] = _opted_in(consumer)
-            return flag
-        except TypeError:  # an unhashable callable object: just ask each time
-            return _opted_in(consumer)
+        return _remembered(self._cut, consumer, _opted_in)
 
     def _is_async(self, consumer: Callable[..., Any]) -> bool:
-        try:
-            return self._async[consumer]
-        except KeyError:
-            flag = self._async[consumer] = is_async_consumer(consumer)
-            return flag
-        except TypeError:  # an unhashable callable object: just ask each time
-            return is_async_consumer(consumer)
+        return _remembered(self._async, consumer, is_async_consumer)
 
     async def _answer(
         self, kind: str, channel: str, content: dict[str, Any], outcome: Outcome
@@ -337,6 +325,19 @@ class Dispatcher:
             )
             return Outcome.DROPPED
         return Outcome.CONSUME_LATER
+
+
+def _remembered(
+    known: dict[Any, bool], consumer: Callable[..., Any], ask: Callable[[Any], bool]
+) -> bool:
+    """``ask(consumer)``, remembered per consumer (asked on every message otherwise)."""
+    try:
+        return known[consumer]
+    except KeyError:
+        flag = known[consumer] = ask(consumer)
+        return flag
+    except TypeError:  # an unhashable callable object: just ask each time
+        return ask(consumer)
 
 
 def _opted_in(consumer: object) -> bool:
